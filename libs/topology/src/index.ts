@@ -1,0 +1,2 @@
+export * from './topology.schema';
+export * from './topology.loader';

@@ -1,0 +1,100 @@
+import { readFileSync } from 'node:fs';
+import { parse } from 'yaml';
+import type { ZodIssue } from 'zod';
+import { topologySchema, type Topology } from './topology.schema';
+
+/** Thrown when a topology file is unreadable or invalid; `problems` names every bad field and why. */
+export class TopologyError extends Error {
+  constructor(
+    readonly file: string,
+    readonly problems: string[],
+  ) {
+    super(`invalid topology ${file}:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'TopologyError';
+  }
+}
+
+function describe(issue: ZodIssue): string {
+  const path = issue.path.length ? issue.path.join('.') : '(root)';
+  return `${path}: ${issue.message}`;
+}
+
+/** Cross-field rules a schema cannot express: unique names and unique host:port pairs. */
+function crossCheck(t: Topology): string[] {
+  const problems: string[] = [];
+  const seen = new Map<string, string>();
+  const claim = (where: string, host: string, port: number): void => {
+    const key = `${host}:${port}`;
+    const previous = seen.get(key);
+    if (previous) problems.push(`${where}: ${key} is already used by ${previous}`);
+    else seen.set(key, where);
+  };
+  t.gateway.instances.forEach((g, i) => claim(`gateway.instances.${i}.port`, g.host, g.port));
+  t.api.instances.forEach((a, i) => claim(`api.instances.${i}.port`, a.host, a.port));
+  t.worker.instances.forEach((w, i) => claim(`worker.instances.${i}.port`, w.host, w.port));
+  t.redis.nodes.forEach((r, i) => {
+    claim(`redis.nodes.${i}.port`, r.host, r.port);
+    claim(`redis.nodes.${i}.port (cluster bus +10000)`, r.host, r.port + 10000);
+  });
+  t.rabbitmq.nodes.forEach((n, i) => {
+    claim(`rabbitmq.nodes.${i}.port`, n.host, n.port);
+    claim(`rabbitmq.nodes.${i}.managementPort`, n.host, n.managementPort);
+    claim(`rabbitmq.nodes.${i}.distPort`, n.host, n.distPort);
+  });
+  t.database.nodes.forEach((d, i) => claim(`database.nodes.${i}.port`, d.host, d.port));
+  claim('haproxy.dbWritePort', t.haproxy.host, t.haproxy.dbWritePort);
+  claim('haproxy.dbReadPort', t.haproxy.host, t.haproxy.dbReadPort);
+  claim('haproxy.amqpPort', t.haproxy.host, t.haproxy.amqpPort);
+  claim('haproxy.statsPort', t.haproxy.host, t.haproxy.statsPort);
+
+  const names = [
+    ...t.gateway.instances.map((x) => x.name),
+    ...t.api.instances.map((x) => x.name),
+    ...t.worker.instances.map((x) => x.name),
+    ...t.database.nodes.map((x) => x.name),
+    ...t.rabbitmq.nodes.map((x) => x.name),
+  ];
+  const dupes = names.filter((n, i) => names.indexOf(n) !== i);
+  for (const d of new Set(dupes)) problems.push(`${d}: instance names must be unique`);
+
+  if (t.database.kind === 'postgres') {
+    const primaries = t.database.nodes.filter((n) => n.role === 'primary').length;
+    if (primaries !== 1) problems.push(`database.nodes: postgres needs exactly one primary, found ${primaries}`);
+    if (t.database.nodes.some((n) => n.role === 'node')) {
+      problems.push('database.nodes: role "node" is for cockroach; postgres nodes are primary or replica');
+    }
+  } else if (t.database.nodes.some((n) => n.role !== 'node')) {
+    problems.push('database.nodes: cockroach nodes all have role "node"');
+  }
+  const masters = Math.floor(t.redis.nodes.length / (t.redis.replicasPerMaster + 1));
+  if (masters < 3) {
+    problems.push(
+      `redis.nodes: a cluster needs at least 3 masters; ${t.redis.nodes.length} nodes with ${t.redis.replicasPerMaster} replica(s) each give ${masters}`,
+    );
+  }
+  return problems;
+}
+
+export function parseTopology(raw: unknown, file = '<inline>'): Topology {
+  const result = topologySchema.safeParse(raw);
+  if (!result.success) throw new TopologyError(file, result.error.issues.map(describe));
+  const problems = crossCheck(result.data);
+  if (problems.length) throw new TopologyError(file, problems);
+  return result.data;
+}
+
+export function loadTopology(file: string): Topology {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new TopologyError(file, [`cannot read file: ${(err as Error).message}`]);
+  }
+  let raw: unknown;
+  try {
+    raw = parse(text);
+  } catch (err) {
+    throw new TopologyError(file, [`not valid YAML: ${(err as Error).message}`]);
+  }
+  return parseTopology(raw, file);
+}

@@ -1,0 +1,52 @@
+import swc from 'unplugin-swc';
+import { resolve } from 'node:path';
+import { defineConfig } from 'vitest/config';
+
+// SWC keeps NestJS's decorator metadata, which esbuild drops.
+const shared = {
+  plugins: [swc.vite({ module: { type: 'es6' } })],
+  resolve: {
+    alias: {
+      '@keyflow/cache': resolve(__dirname, 'libs/cache/src/index.ts'),
+      '@keyflow/contracts': resolve(__dirname, 'libs/contracts/src/index.ts'),
+      '@keyflow/db': resolve(__dirname, 'libs/db/src/index.ts'),
+      '@keyflow/messaging': resolve(__dirname, 'libs/messaging/src/index.ts'),
+      '@keyflow/session': resolve(__dirname, 'libs/session/src/index.ts'),
+      '@keyflow/testing': resolve(__dirname, 'libs/testing/src/index.ts'),
+      '@keyflow/topology': resolve(__dirname, 'libs/topology/src/index.ts'),
+    },
+  },
+};
+
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        ...shared,
+        test: { name: 'unit', include: ['{apps,libs,tools,load-tests}/**/*.spec.ts'], environment: 'node' },
+      },
+      {
+        ...shared,
+        test: {
+          name: 'integration',
+          include: ['{apps,libs,tools}/**/*.integration-spec.ts'],
+          environment: 'node',
+          testTimeout: 60_000,
+          hookTimeout: 120_000,
+          fileParallelism: false,
+        },
+      },
+      {
+        ...shared,
+        test: {
+          name: 'e2e',
+          include: ['{apps,libs,tools}/**/*.e2e-spec.ts'],
+          environment: 'node',
+          testTimeout: 60_000,
+          hookTimeout: 120_000,
+          fileParallelism: false,
+        },
+      },
+    ],
+  },
+});
