@@ -1,1 +1,5 @@
-export const hello = (): string => 'hi';
+export * from './errors/domain.error';
+export * from './kv/key.util';
+export * from './kv/kv.constant';
+export * from './kv/shard.util';
+export * from './messages/write-message';

@@ -25,6 +25,8 @@ export const topologySchema = z
         algorithm: lbAlgorithmSchema.default('leastconn'),
         /** Largest request body nginx accepts; the API enforces the 1 MiB value limit itself. */
         clientMaxBodySize: z.string().regex(/^\d+[km]?$/i).default('2m'),
+        /** Buffered access log under the run dir; turn off for load tests where every syscall counts. */
+        accessLog: z.boolean().default(true),
         instances: z.array(endpointSchema).min(1),
       })
       .strict(),
@@ -69,7 +71,14 @@ export const topologySchema = z
         nodes: z
           .array(
             z
-              .object({ name, host, port, role: z.enum(['primary', 'replica', 'node']) })
+              .object({
+                name,
+                host,
+                port,
+                role: z.enum(['primary', 'replica', 'node']),
+                /** CockroachDB's HTTP port, where HAProxy checks `/health?ready=1`; unused for postgres. */
+                httpPort: port.default(8080),
+              })
               .strict(),
           )
           .min(1),

@@ -1,0 +1,26 @@
+import { type DynamicModule, Module } from '@nestjs/common';
+import { TerminusModule } from '@nestjs/terminus';
+import { API_CONFIG, type ApiConfig } from './config/api.config';
+import { DependencyHealthIndicator } from './health/dependency-health.indicator';
+import { HealthController } from './health/health.controller';
+import { InfrastructureModule } from './infrastructure/infrastructure.module';
+import { KvController } from './kv/kv.controller';
+import { KvService } from './kv/kv.service';
+import { OperationsController } from './operations/operations.controller';
+import { OperationsService } from './operations/operations.service';
+import { StoreController } from './store/store.controller';
+
+@Module({})
+export class AppModule {
+  /** The config is loaded and validated before Nest starts, then provided as a value. */
+  static forRoot(config: ApiConfig): DynamicModule {
+    return {
+      module: AppModule,
+      global: true,
+      imports: [InfrastructureModule, TerminusModule.forRoot({ logger: false, errorLogStyle: 'json' })],
+      controllers: [KvController, StoreController, OperationsController, HealthController],
+      providers: [{ provide: API_CONFIG, useValue: config }, KvService, OperationsService, DependencyHealthIndicator],
+      exports: [API_CONFIG],
+    };
+  }
+}

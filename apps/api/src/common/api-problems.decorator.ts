@@ -1,0 +1,25 @@
+import { applyDecorators } from '@nestjs/common';
+import { ApiExtraModels, ApiResponse, getSchemaPath } from '@nestjs/swagger';
+import { PROBLEM_CONTENT_TYPE, ProblemDto } from './problem.dto';
+
+const DESCRIPTIONS: Record<number, string> = {
+  400: 'Invalid input: a bad key, malformed JSON, a missing or unknown field, or a bad query parameter.',
+  404: 'Nothing found under this key or id.',
+  413: 'The value is larger than 1 MiB of JSON, or the body is larger than the server accepts.',
+  415: 'The body is not `application/json`.',
+  503: 'A dependency (broker, database) is unavailable; nothing was written. Retry later.',
+};
+
+/** Documents error responses as RFC 9457 problem documents. */
+export function ApiProblemResponses(...statuses: number[]): MethodDecorator & ClassDecorator {
+  return applyDecorators(
+    ApiExtraModels(ProblemDto),
+    ...statuses.map((status) =>
+      ApiResponse({
+        status,
+        description: DESCRIPTIONS[status] ?? 'Error',
+        content: { [PROBLEM_CONTENT_TYPE]: { schema: { $ref: getSchemaPath(ProblemDto) } } },
+      }),
+    ),
+  );
+}

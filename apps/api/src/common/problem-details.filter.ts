@@ -1,0 +1,28 @@
+import { type ArgumentsHost, Catch, type ExceptionFilter, Logger } from '@nestjs/common';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { PROBLEM_CONTENT_TYPE } from './problem.dto';
+import { toProblem } from './problem-details.util';
+
+const logger = new Logger('Problem');
+
+/** Sends a problem document for `exception`; shared by the Nest filter and Fastify's error handler. */
+export function sendProblem(exception: unknown, request: FastifyRequest, reply: FastifyReply): void {
+  const { problem, unexpected } = toProblem(exception);
+  if (unexpected) {
+    const err = exception instanceof Error ? (exception.stack ?? exception.message) : String(exception);
+    logger.error(`request ${request.id} ${request.method} ${request.url} failed: ${err}`);
+  }
+  if (problem.status === 405 && !reply.hasHeader('allow')) reply.header('allow', 'GET, PUT, DELETE');
+  void reply
+    .status(problem.status)
+    .type(PROBLEM_CONTENT_TYPE)
+    .send(JSON.stringify({ ...problem, instance: request.url.split('?')[0], requestId: request.id }));
+}
+
+@Catch()
+export class ProblemDetailsFilter implements ExceptionFilter {
+  catch(exception: unknown, host: ArgumentsHost): void {
+    const http = host.switchToHttp();
+    sendProblem(exception, http.getRequest<FastifyRequest>(), http.getResponse<FastifyReply>());
+  }
+}

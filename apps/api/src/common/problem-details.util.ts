@@ -1,0 +1,102 @@
+import { HttpException, HttpStatus } from '@nestjs/common';
+import { DomainError, ErrorCode } from '@keyflow/contracts';
+
+export interface Problem {
+  type: string;
+  title: string;
+  status: number;
+  detail: string;
+  errors?: string[];
+  [extension: string]: unknown;
+}
+
+const PROBLEM_BASE = 'https://keyflow.dev/problems/';
+
+const DOMAIN_STATUS: Record<ErrorCode, { status: number; title: string }> = {
+  [ErrorCode.INVALID_KEY]: { status: HttpStatus.BAD_REQUEST, title: 'Invalid key' },
+  [ErrorCode.INVALID_REQUEST]: { status: HttpStatus.BAD_REQUEST, title: 'Invalid request' },
+  [ErrorCode.VALUE_TOO_LARGE]: { status: HttpStatus.PAYLOAD_TOO_LARGE, title: 'Value too large' },
+  [ErrorCode.KEY_NOT_FOUND]: { status: HttpStatus.NOT_FOUND, title: 'Key not found' },
+  [ErrorCode.OPERATION_NOT_FOUND]: { status: HttpStatus.NOT_FOUND, title: 'Operation not found' },
+  [ErrorCode.BROKER_UNAVAILABLE]: { status: HttpStatus.SERVICE_UNAVAILABLE, title: 'Write path unavailable' },
+  [ErrorCode.DATABASE_UNAVAILABLE]: { status: HttpStatus.SERVICE_UNAVAILABLE, title: 'Database unavailable' },
+  [ErrorCode.SCHEMA_MISMATCH]: { status: HttpStatus.SERVICE_UNAVAILABLE, title: 'Database schema mismatch' },
+  [ErrorCode.MALFORMED_MESSAGE]: { status: HttpStatus.INTERNAL_SERVER_ERROR, title: 'Internal error' },
+};
+
+/**
+ * Problem types for HTTP exceptions by status. Nest turns Fastify's own errors (raised before a route
+ * handler runs: malformed JSON, body too large, unsupported media type) into plain HttpExceptions, so the
+ * status and message are all there is to go on.
+ */
+const HTTP_TYPES: Record<number, string> = {
+  400: 'invalid-request',
+  404: 'not-found',
+  405: 'method-not-allowed',
+  413: 'body-too-large',
+  415: 'unsupported-media-type',
+};
+
+const STATUS_TITLES: Record<number, string> = {
+  400: 'Bad request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not found',
+  405: 'Method not allowed',
+  406: 'Not acceptable',
+  409: 'Conflict',
+  412: 'Precondition failed',
+  413: 'Request body too large',
+  414: 'URI too long',
+  415: 'Unsupported media type',
+  422: 'Unprocessable content',
+  429: 'Too many requests',
+  500: 'Internal error',
+  503: 'Service unavailable',
+};
+
+function fromHttpException(exception: HttpException): Problem {
+  const status = exception.getStatus();
+  const response = exception.getResponse();
+  const malformedJson = status === 400 && /JSON/.test(exception.message);
+  const title = malformedJson ? 'Malformed JSON' : (STATUS_TITLES[status] ?? 'Error');
+  const known = malformedJson ? 'malformed-json' : HTTP_TYPES[status];
+  const type = known ? `${PROBLEM_BASE}${known}` : 'about:blank';
+  if (typeof response === 'string') return { type, title, status, detail: response };
+  const body = response as Record<string, unknown>;
+  const message = body.message;
+  if (Array.isArray(message)) {
+    const errors = message.map(String);
+    return { type: `${PROBLEM_BASE}invalid-request`, title: 'Invalid request', status, detail: errors.join('; '), errors };
+  }
+  // Extra fields (for example a readiness report's per-dependency details) travel as extensions.
+  const { message: _m, error: _e, statusCode: _s, ...extensions } = body;
+  return {
+    ...extensions,
+    type,
+    title,
+    status,
+    detail: typeof message === 'string' ? message : exception.message,
+  };
+}
+
+/**
+ * Maps anything thrown while serving a request to RFC 9457 problem details. Domain errors by code, Nest's
+ * HTTP exceptions (Fastify's pre-handler errors included) by status. Anything else is an opaque 500 whose
+ * detail says nothing about internals; the caller logs it with the request id.
+ */
+export function toProblem(exception: unknown): { problem: Problem; unexpected: boolean } {
+  if (exception instanceof DomainError) {
+    const { status, title } = DOMAIN_STATUS[exception.code];
+    const unexpected = status >= 500 && exception.code === ErrorCode.MALFORMED_MESSAGE;
+    return {
+      problem: { type: `${PROBLEM_BASE}${exception.code}`, title, status, detail: unexpected ? 'internal error' : exception.message },
+      unexpected,
+    };
+  }
+  if (exception instanceof HttpException) return { problem: fromHttpException(exception), unexpected: false };
+  return {
+    problem: { type: 'about:blank', title: 'Internal error', status: 500, detail: 'an unexpected error occurred; quote the requestId when reporting it' },
+    unexpected: true,
+  };
+}

@@ -1,0 +1,81 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { Transform } from 'class-transformer';
+import { ValidateBy, type ValidationOptions } from 'class-validator';
+
+/** `value` may be any JSON, `null` included, but it must be there. */
+export function IsPresent(options?: ValidationOptions): PropertyDecorator {
+  return ValidateBy(
+    {
+      name: 'isPresent',
+      validator: {
+        validate: (value: unknown) => value !== undefined,
+        defaultMessage: (args) => `${args?.property ?? 'value'} must be present (any JSON, null included)`,
+      },
+    },
+    options,
+  );
+}
+
+/** Keeps the value exactly as parsed: class-transformer must not rebuild arbitrary JSON. */
+const rawValue = Transform(({ obj }: { obj: Record<string, unknown> }) => obj.value, { toClassOnly: true });
+
+export class KvPutDto {
+  @ApiProperty({
+    description: 'Any JSON value (object, array, string, number, boolean or null), at most 1 MiB serialised.',
+    example: { name: 'Ada', languages: ['en', 'fr'] },
+  })
+  @rawValue
+  @IsPresent()
+  value!: unknown;
+}
+
+export class KvEntryResponseDto {
+  @ApiProperty({ example: 'user:42' })
+  key!: string;
+
+  @ApiProperty({ example: { name: 'Ada', languages: ['en', 'fr'] }, description: 'The stored JSON value.' })
+  value!: unknown;
+
+  @ApiProperty({ example: 3, description: 'Raised by one on every applied write to this key, deletes included.' })
+  version!: number;
+
+  @ApiProperty({ example: '2026-11-23T10:15:30.123Z' })
+  updatedAt!: string;
+}
+
+export class OperationAcceptedDto {
+  @ApiProperty({ example: '8b0d6c3e-5f7a-4c1e-9a3b-2d4f6e8a0c1b' })
+  operationId!: string;
+
+  @ApiProperty({ example: 'user:42' })
+  key!: string;
+
+  @ApiProperty({ example: 'accepted', enum: ['accepted'] })
+  status!: 'accepted';
+}
+
+export class OperationResponseDto {
+  @ApiProperty({ example: '8b0d6c3e-5f7a-4c1e-9a3b-2d4f6e8a0c1b' })
+  id!: string;
+
+  @ApiProperty({ example: 'user:42' })
+  key!: string;
+
+  @ApiProperty({ enum: ['put', 'delete'], example: 'put' })
+  type!: 'put' | 'delete';
+
+  @ApiProperty({ enum: ['accepted', 'applied', 'failed'], example: 'applied' })
+  status!: 'accepted' | 'applied' | 'failed';
+
+  @ApiPropertyOptional({ example: 3, description: 'The version the write produced, once applied.' })
+  version?: number;
+
+  @ApiPropertyOptional({ example: 'malformed write message: id must be a UUID', description: 'Why it failed.' })
+  error?: string;
+
+  @ApiProperty({ example: '2026-11-23T10:15:30.100Z' })
+  acceptedAt!: string;
+
+  @ApiPropertyOptional({ example: '2026-11-23T10:15:30.140Z' })
+  finishedAt?: string;
+}

@@ -1,0 +1,13 @@
+import type { KvRead } from './kv.service';
+
+/**
+ * Builds the GET body by hand: the value is already JSON text (from Redis or `value::TEXT`), so parsing and
+ * re-serialising it would only cost time on the hottest path.
+ */
+export function entryBody(read: KvRead): string {
+  return `{"key":${JSON.stringify(read.key)},"value":${read.valueJson},"version":${read.version},"updatedAt":${JSON.stringify(read.updatedAt)}}`;
+}
+
+export function etag(version: number): string {
+  return `"${version}"`;
+}

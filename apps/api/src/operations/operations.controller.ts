@@ -1,0 +1,25 @@
+import { Controller, Get, Param, ParseUUIDPipe } from '@nestjs/common';
+import { ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
+import { DomainError, ErrorCode } from '@keyflow/contracts';
+import { ApiProblemResponses } from '../common/api-problems.decorator';
+import { OperationResponseDto } from '../kv/dto/kv.dto';
+import { OperationsService } from './operations.service';
+
+const OPERATION_ID = new ParseUUIDPipe({
+  exceptionFactory: () => new DomainError(ErrorCode.INVALID_REQUEST, 'the operation id must be a UUID'),
+});
+
+@ApiTags('operations')
+@Controller('v1/operations')
+export class OperationsController {
+  constructor(private readonly operations: OperationsService) {}
+
+  @Get(':id')
+  @ApiOperation({ summary: 'Follow a write', description: '`accepted` until a worker applies it; then `applied` with the version, or `failed` with the reason.' })
+  @ApiParam({ name: 'id', format: 'uuid' })
+  @ApiOkResponse({ type: OperationResponseDto })
+  @ApiProblemResponses(400, 404, 503)
+  find(@Param('id', OPERATION_ID) id: string): Promise<OperationResponseDto> {
+    return this.operations.find(id);
+  }
+}

@@ -1,0 +1,31 @@
+import { ApiProperty } from '@nestjs/swagger';
+import { Transform } from 'class-transformer';
+import { IsString } from 'class-validator';
+import { IsPresent } from '../../kv/dto/kv.dto';
+
+export class StorePutDto {
+  @ApiProperty({ example: 'user:42', description: '1–512 bytes of UTF-8, no control characters.' })
+  @IsString({ message: 'key must be a string' })
+  key!: string;
+
+  @ApiProperty({ example: { name: 'Ada' }, description: 'Any JSON value, at most 1 MiB serialised.' })
+  @Transform(({ obj }: { obj: Record<string, unknown> }) => obj.value, { toClassOnly: true })
+  @IsPresent()
+  value!: unknown;
+}
+
+export class StorePutResponseDto {
+  @ApiProperty({ example: 'user:42' })
+  key!: string;
+
+  @ApiProperty({ example: { name: 'Ada' } })
+  value!: unknown;
+
+  @ApiProperty({ example: '8b0d6c3e-5f7a-4c1e-9a3b-2d4f6e8a0c1b' })
+  operationId!: string;
+}
+
+export class StoreGetResponseDto {
+  @ApiProperty({ example: { name: 'Ada' } })
+  value!: unknown;
+}

@@ -1,0 +1,50 @@
+import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Param, Put, Res } from '@nestjs/common';
+import { ApiAcceptedResponse, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
+import type { FastifyReply } from 'fastify';
+import { ApiProblemResponses } from '../common/api-problems.decorator';
+import { KeyPipe } from '../common/key.pipe';
+import { OperationAcceptedDto } from '../kv/dto/kv.dto';
+import { KvService } from '../kv/kv.service';
+import { StoreGetResponseDto, StorePutDto, StorePutResponseDto } from './dto/store.dto';
+
+/** Routes of the reference KV store, so its existing clients work unchanged. Same semantics as /v1/kv. */
+@ApiTags('store (reference-compatible)')
+@Controller('store')
+export class StoreController {
+  constructor(private readonly kv: KvService) {}
+
+  @Put()
+  @HttpCode(HttpStatus.OK)
+  @ApiOperation({ summary: 'Write a key (reference API)', description: 'Answers 200 with the value once the write is accepted.' })
+  @ApiOkResponse({ type: StorePutResponseDto })
+  @ApiProblemResponses(400, 413, 415, 503)
+  async put(@Body() body: StorePutDto, @Res({ passthrough: true }) reply: FastifyReply): Promise<StorePutResponseDto> {
+    const key = new KeyPipe().transform(body.key);
+    const accepted = await this.kv.put(key, body.value);
+    void reply.header('location', `/v1/operations/${accepted.operationId}`);
+    return { key, value: body.value, operationId: accepted.operationId };
+  }
+
+  @Get(':key')
+  @ApiOperation({ summary: 'Read a key (reference API)' })
+  @ApiParam({ name: 'key', example: 'user:42' })
+  @ApiOkResponse({ type: StoreGetResponseDto })
+  @ApiProblemResponses(400, 404, 503)
+  async get(@Param('key', KeyPipe) key: string, @Res({ passthrough: true }) reply: FastifyReply): Promise<string> {
+    const read = await this.kv.get(key);
+    void reply.header('etag', `"${read.version}"`).type('application/json');
+    return `{"value":${read.valueJson}}`;
+  }
+
+  @Delete(':key')
+  @HttpCode(HttpStatus.ACCEPTED)
+  @ApiOperation({ summary: 'Delete a key (reference API)' })
+  @ApiParam({ name: 'key', example: 'user:42' })
+  @ApiAcceptedResponse({ type: OperationAcceptedDto })
+  @ApiProblemResponses(400, 503)
+  async delete(@Param('key', KeyPipe) key: string, @Res({ passthrough: true }) reply: FastifyReply): Promise<OperationAcceptedDto> {
+    const accepted = await this.kv.delete(key);
+    void reply.header('location', `/v1/operations/${accepted.operationId}`);
+    return accepted;
+  }
+}

@@ -1,0 +1,24 @@
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+
+export function setupSwagger(app: NestFastifyApplication): void {
+  const config = new DocumentBuilder()
+    .setTitle('keyflow')
+    .setDescription(
+      [
+        'A distributed key-value store. Reads are served from a Redis cluster (falling back to the database);',
+        'writes are accepted once a RabbitMQ quorum queue has them and are applied in order per key by workers.',
+        '',
+        'Every error is an RFC 9457 problem document (`application/problem+json`). Every response carries',
+        '`X-Served-By` (the API instance) and `X-Request-Id`.',
+      ].join('\n'),
+    )
+    .setVersion('1')
+    .addTag('kv', 'Keys and values')
+    .addTag('operations', 'Following an accepted write')
+    .addTag('store (reference-compatible)', 'The reference KV store’s routes')
+    .addTag('health', 'Liveness and readiness')
+    .build();
+  const document = SwaggerModule.createDocument(app, config);
+  SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs/json', yamlDocumentUrl: 'docs/yaml' });
+}

@@ -1,0 +1,206 @@
+import { Logger } from '@nestjs/common';
+import type { AmqpConnectionManager, ChannelWrapper } from 'amqp-connection-manager';
+import type { Channel, ConsumeMessage } from 'amqplib';
+import { decodeWriteMessage, DomainError, shardQueueName, type WriteMessage } from '@keyflow/contracts';
+import { assertWriteQueues, type WriteQueueOptions } from '@keyflow/messaging';
+import { backoffDelay, sleep } from './backoff.util';
+import type { WriteApplier } from './write-applier.service';
+
+export interface ShardConsumerOptions extends WriteQueueOptions {
+  shard: number;
+  prefetch: number;
+  batchMax: number;
+}
+
+interface Delivery {
+  message: ConsumeMessage;
+  channel: Channel;
+}
+
+export interface ShardStats {
+  shard: number;
+  consuming: boolean;
+  applied: number;
+  batches: number;
+  lastBatchSize: number;
+  deadLettered: number;
+  lastDeliveryAt?: string;
+}
+
+/**
+ * Consumes one shard queue. The queue is single-active-consumer, so while this consumer is active no other
+ * worker applies the shard, and messages are applied strictly in delivery order: one batch at a time, the
+ * next batch only after the previous one is committed, cached and acknowledged.
+ *
+ * The batch is whatever arrived while the previous batch was being applied (up to `batchMax`): under light
+ * load batches are single messages and latency is lowest; under heavy load they grow, and one transaction
+ * carries many writes. That is the adaptive batching.
+ *
+ * Acknowledgement contract:
+ * - applied (or already applied before a redelivery): ack, after the DB commit and the cache update;
+ * - malformed, or refused by the database for good: nack without requeue, so it is dead-lettered;
+ * - transient failure (DB or Redis down): nothing is acked; the batch is retried with backoff for as long as
+ *   the channel it came from is open. If the channel closes, the broker redelivers the messages (possibly to
+ *   another worker), and idempotency by operation id makes the repeat harmless.
+ */
+export class ShardConsumer {
+  private readonly logger: Logger;
+  private readonly queue: string;
+  private wrapper?: ChannelWrapper;
+  private current?: Channel;
+  private buffer: Delivery[] = [];
+  private draining?: Promise<void>;
+  private stopping = false;
+  private readonly stats: ShardStats;
+
+  constructor(
+    private readonly connection: AmqpConnectionManager,
+    private readonly applier: WriteApplier,
+    private readonly options: ShardConsumerOptions,
+  ) {
+    this.queue = shardQueueName(options.shard);
+    this.logger = new Logger(`Shard ${options.shard}`);
+    this.stats = { shard: options.shard, consuming: false, applied: 0, batches: 0, lastBatchSize: 0, deadLettered: 0 };
+  }
+
+  get consuming(): boolean {
+    return this.wrapper !== undefined;
+  }
+
+  snapshot(): ShardStats {
+    return { ...this.stats, consuming: this.consuming };
+  }
+
+  /** Registers as a consumer: active at once if no other worker holds the shard, standby otherwise. */
+  async start(): Promise<void> {
+    if (this.wrapper) return;
+    this.stopping = false;
+    this.wrapper = this.connection.createChannel({
+      name: `${this.queue}-consumer`,
+      confirm: false,
+      setup: async (channel: Channel) => {
+        this.current = channel;
+        // Deliveries from a previous (closed) channel can no longer be acked; the broker will redeliver them.
+        this.buffer = this.buffer.filter((d) => d.channel === channel);
+        await assertWriteQueues(channel, this.options);
+        await channel.prefetch(this.options.prefetch);
+        await channel.consume(this.queue, (message) => message && this.receive({ message, channel }), { noAck: false });
+      },
+    });
+    await this.wrapper.waitForConnect();
+  }
+
+  /**
+   * Stops consuming: finishes (commits, caches, acks) the batch in flight, then closes the channel, which
+   * hands every prefetched but unprocessed message back to the queue in order, for the next consumer.
+   */
+  async stop(): Promise<void> {
+    const wrapper = this.wrapper;
+    if (!wrapper) return;
+    this.stopping = true;
+    await this.draining;
+    this.wrapper = undefined;
+    this.current = undefined;
+    this.buffer = [];
+    await wrapper.close().catch(() => undefined);
+  }
+
+  private receive(delivery: Delivery): void {
+    if (this.stopping) return;
+    this.stats.lastDeliveryAt = new Date().toISOString();
+    this.buffer.push(delivery);
+    this.draining ??= this.drain().finally(() => {
+      this.draining = undefined;
+    });
+  }
+
+  private async drain(): Promise<void> {
+    while (this.buffer.length > 0 && !this.stopping) {
+      const batch = this.buffer.splice(0, this.options.batchMax);
+      await this.process(batch);
+    }
+  }
+
+  private async process(batch: Delivery[]): Promise<void> {
+    const valid: Array<{ delivery: Delivery; write: WriteMessage }> = [];
+    for (const delivery of batch) {
+      try {
+        valid.push({ delivery, write: decodeWriteMessage(delivery.message.content) });
+      } catch (err) {
+        await this.deadLetter(delivery, err instanceof Error ? err.message : String(err), err);
+      }
+    }
+    if (valid.length === 0) return;
+
+    for (let attempt = 1; ; attempt++) {
+      if (!this.isOpen(valid[0]?.delivery.channel)) return;
+      try {
+        const outcome = await this.applier.applyToDatabase(valid.map((v) => v.write));
+        await this.retryTransient('cache update', valid[0]?.delivery.channel, () => this.applier.updateCache(outcome.entries));
+        const rejected = new Set(outcome.rejected.map((r) => r.message.id));
+        for (const r of outcome.rejected) {
+          const delivery = valid.find((v) => v.write.id === r.message.id)?.delivery;
+          if (delivery) await this.deadLetter(delivery, r.reason, undefined, r.message);
+        }
+        this.ack(valid.filter((v) => !rejected.has(v.write.id)).map((v) => v.delivery), rejected.size === 0);
+        this.stats.applied += outcome.applied.filter((a) => !a.duplicate).length;
+        this.stats.batches += 1;
+        this.stats.lastBatchSize = valid.length;
+        return;
+      } catch (err) {
+        const delay = backoffDelay(attempt);
+        if (attempt === 1 || attempt % 10 === 0) {
+          this.logger.warn(`applying ${valid.length} write(s) failed (attempt ${attempt}), retrying: ${(err as Error).message}`);
+        }
+        await sleep(delay);
+      }
+    }
+  }
+
+  private async retryTransient(what: string, channel: Channel | undefined, work: () => Promise<void>): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await work();
+      } catch (err) {
+        if (!this.isOpen(channel)) throw err;
+        if (attempt === 1 || attempt % 10 === 0) this.logger.warn(`${what} failed (attempt ${attempt}), retrying: ${(err as Error).message}`);
+        await sleep(backoffDelay(attempt));
+      }
+    }
+  }
+
+  private isOpen(channel: Channel | undefined): boolean {
+    return channel !== undefined && channel === this.current;
+  }
+
+  /**
+   * Acks a batch. With nothing rejected in between, one `multiple` ack on the last delivery covers the whole
+   * batch: the channel carries only this shard, and every earlier delivery is already settled.
+   */
+  private ack(deliveries: Delivery[], contiguous: boolean): void {
+    const last = deliveries.at(-1);
+    if (!last || !this.isOpen(last.channel)) return;
+    try {
+      if (contiguous) last.channel.ack(last.message, true);
+      else for (const d of deliveries) d.channel.ack(d.message);
+    } catch (err) {
+      this.logger.warn(`ack failed (the broker will redeliver; applying is idempotent): ${(err as Error).message}`);
+    }
+  }
+
+  private async deadLetter(delivery: Delivery, reason: string, err?: unknown, message?: WriteMessage): Promise<void> {
+    this.stats.deadLettered += 1;
+    this.logger.warn(`dead-lettering a message: ${reason}`);
+    const operationId = message?.id ?? (err instanceof DomainError ? (err.context.operationId as string | undefined) : undefined);
+    if (operationId) {
+      const known = message ?? { id: operationId, key: '', type: 'put' as const, acceptedAt: new Date().toISOString() };
+      await this.applier.recordFailed(known, reason).catch((e: Error) => this.logger.warn(`could not record the failure: ${e.message}`));
+    }
+    if (!this.isOpen(delivery.channel)) return;
+    try {
+      delivery.channel.nack(delivery.message, false, false);
+    } catch (e) {
+      this.logger.warn(`nack failed: ${(e as Error).message}`);
+    }
+  }
+}

@@ -1,0 +1,102 @@
+import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
+import type { AmqpConnectionManager } from 'amqp-connection-manager';
+import type { Cluster } from 'ioredis';
+import { WORKER_CONFIG, type WorkerConfig } from '../config/worker.config';
+import { AMQP, REDIS } from '../infrastructure/infrastructure.tokens';
+import { homeShards, WorkerMembership } from '../membership/worker-membership.service';
+import { ShardConsumer, type ShardStats } from './shard-consumer';
+import { WriteApplier } from './write-applier.service';
+
+/**
+ * Balances shards across the live workers without giving up single-active-consumer's guarantee.
+ *
+ * Every worker registers on every shard queue, so a dead worker's shards fail over at once to a standby.
+ * Which worker is *active* is decided by registration order (RabbitMQ activates the earliest consumer), so
+ * a worker registers on its home shards immediately and on the others only after `STANDBY_DELAY_MS`.
+ * When membership changes, a worker releases the non-home shards it holds (finishing the batch in flight,
+ * then closing the channel so unprocessed messages return to the queue in order) and re-registers on them
+ * later, behind the shard's new home worker.
+ */
+@Injectable()
+export class ShardCoordinator implements OnApplicationShutdown {
+  private readonly logger = new Logger(ShardCoordinator.name);
+  private readonly consumers: ShardConsumer[];
+  private readonly membership: WorkerMembership;
+  private members: string[] = [];
+  private home = new Set<number>();
+  private timer?: NodeJS.Timeout;
+  private standbyTimer?: NodeJS.Timeout;
+  private stopped = false;
+  private rebalancing: Promise<void> = Promise.resolve();
+
+  constructor(
+    @Inject(WORKER_CONFIG) private readonly config: WorkerConfig,
+    @Inject(AMQP) connection: AmqpConnectionManager,
+    @Inject(REDIS) redis: Cluster,
+    applier: WriteApplier,
+  ) {
+    this.membership = new WorkerMembership(redis, config.KEYFLOW_INSTANCE);
+    this.consumers = Array.from(
+      { length: config.KV_SHARDS },
+      (_, shard) =>
+        new ShardConsumer(connection, applier, {
+          shard,
+          shards: config.KV_SHARDS,
+          replicas: config.QUEUE_REPLICAS,
+          prefetch: config.PREFETCH,
+          batchMax: config.BATCH_MAX,
+        }),
+    );
+  }
+
+  /** Joins the worker group and starts consuming; called once start-up checks passed. */
+  async start(): Promise<void> {
+    await this.tick();
+    this.timer = setInterval(() => void this.tick(), 1_000);
+  }
+
+  /** SIGTERM: stop consuming, finish the batches in flight, hand the rest back to the queues. */
+  async onApplicationShutdown(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.timer);
+    clearTimeout(this.standbyTimer);
+    await this.rebalancing;
+    await Promise.all(this.consumers.map((c) => c.stop()));
+    await this.membership.leave();
+    this.logger.log('stopped consuming; in-flight batches finished');
+  }
+
+  shards(): { members: string[]; home: number[]; stats: ShardStats[] } {
+    return { members: this.members, home: [...this.home].sort((a, b) => a - b), stats: this.consumers.map((c) => c.snapshot()) };
+  }
+
+  private async tick(): Promise<void> {
+    if (this.stopped) return;
+    const members = await this.membership.heartbeat();
+    if (members.join(',') === this.members.join(',')) return;
+    this.logger.log(`workers alive: ${members.join(', ')}`);
+    this.members = members;
+    this.home = homeShards(this.config.KEYFLOW_INSTANCE, members, this.config.KV_SHARDS);
+    this.rebalancing = this.rebalancing.then(() => this.rebalance());
+    await this.rebalancing;
+  }
+
+  private async rebalance(): Promise<void> {
+    if (this.stopped) return;
+    const home = this.home;
+    await Promise.all(
+      this.consumers.map(async (consumer, shard) => {
+        if (home.has(shard)) await consumer.start();
+        else await consumer.stop();
+      }),
+    );
+    clearTimeout(this.standbyTimer);
+    this.standbyTimer = setTimeout(() => {
+      if (this.stopped || this.home !== home) return;
+      this.rebalancing = this.rebalancing.then(async () => {
+        if (this.stopped || this.home !== home) return;
+        await Promise.all(this.consumers.filter((_, shard) => !home.has(shard)).map((c) => c.start()));
+      });
+    }, this.config.STANDBY_DELAY_MS);
+  }
+}

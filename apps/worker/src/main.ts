@@ -1,0 +1,62 @@
+import 'reflect-metadata';
+import { ConsoleLogger, Logger } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import type { Pool } from 'pg';
+import { assertSchemaCurrent } from '@keyflow/db';
+import { ShardCoordinator } from './apply/shard-coordinator.service';
+import { ConfigError, loadWorkerConfig, type WorkerConfig } from './config/worker.config';
+import { HealthServer } from './health/health.server';
+import { WRITE_POOL } from './infrastructure/infrastructure.tokens';
+import { WorkerModule } from './worker.module';
+
+const LEVELS = ['error', 'warn', 'log', 'debug', 'verbose'] as const;
+
+function loadConfigOrExit(): WorkerConfig {
+  try {
+    return loadWorkerConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(`worker: ${err.message}`);
+      process.exit(1);
+    }
+    throw err;
+  }
+}
+
+/** Waits for the database (it may be starting too), then refuses a schema this build does not know. */
+async function checkSchema(pool: Pool, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      await pool.query('SELECT 1');
+      break;
+    } catch (err) {
+      if (Date.now() > deadline) throw new Error(`the database is unreachable: ${(err as Error).message}`);
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+  await assertSchemaCurrent(pool);
+}
+
+async function bootstrap(): Promise<void> {
+  const config = loadConfigOrExit();
+  const logger = new ConsoleLogger({
+    prefix: config.KEYFLOW_INSTANCE,
+    json: process.env.NODE_ENV === 'production',
+    logLevels: LEVELS.slice(0, LEVELS.indexOf(config.LOG_LEVEL) + 1),
+  });
+  const app = await NestFactory.createApplicationContext(WorkerModule.forRoot(config), { logger, abortOnError: false });
+  app.enableShutdownHooks(['SIGTERM', 'SIGINT']);
+  try {
+    await checkSchema(app.get<Pool>(WRITE_POOL));
+  } catch (err) {
+    Logger.error(`cannot start: ${(err as Error).message}`, 'Startup');
+    await app.close();
+    process.exit(1);
+  }
+  await app.get(ShardCoordinator).start();
+  await app.get(HealthServer).listen();
+  Logger.log(`${config.KEYFLOW_INSTANCE} consuming ${config.KV_SHARDS} shard queues`, 'Startup');
+}
+
+void bootstrap();

@@ -1,0 +1,3 @@
+export * from './kv-cache.service';
+export * from './operation-tracker.service';
+export * from './redis-cluster.util';

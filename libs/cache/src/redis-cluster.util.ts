@@ -1,0 +1,45 @@
+import { Cluster, type ClusterOptions } from 'ioredis';
+
+export interface RedisClusterOptions {
+  /** `host:port` of at least one node; the client discovers the rest. */
+  nodes: string[];
+  /** Per-command timeout: long enough for a loaded node, short enough that a failover degrades reads to the DB fast. */
+  commandTimeoutMs?: number;
+  onError?: (err: Error) => void;
+}
+
+export function parseRedisNodes(nodes: string[]): Array<{ host: string; port: number }> {
+  return nodes.map((node) => {
+    const at = node.lastIndexOf(':');
+    return { host: node.slice(0, at), port: Number(node.slice(at + 1)) };
+  });
+}
+
+/**
+ * An ioredis Cluster tuned for keyflow. Reads and writes go to masters (replica reads could go backwards in
+ * version). Auto-pipelining batches concurrent commands per node, which is where most throughput comes from.
+ * During a master failover commands fail after `commandTimeoutMs` rather than queueing without bound; callers
+ * treat that as a cache miss (reads) or retry (the worker's cache updates).
+ */
+export function createRedisCluster(options: RedisClusterOptions): Cluster {
+  const clusterOptions: ClusterOptions = {
+    scaleReads: 'master',
+    enableAutoPipelining: true,
+    enableReadyCheck: true,
+    maxRedirections: 16,
+    retryDelayOnFailover: 200,
+    retryDelayOnClusterDown: 200,
+    retryDelayOnTryAgain: 100,
+    slotsRefreshTimeout: 2_000,
+    slotsRefreshInterval: 5_000,
+    clusterRetryStrategy: (times) => Math.min(100 * times, 2_000),
+    redisOptions: {
+      connectTimeout: 2_000,
+      commandTimeout: options.commandTimeoutMs ?? 1_000,
+      maxRetriesPerRequest: 2,
+    },
+  };
+  const cluster = new Cluster(parseRedisNodes(options.nodes), clusterOptions);
+  cluster.on('error', (err: Error) => options.onError?.(err));
+  return cluster;
+}

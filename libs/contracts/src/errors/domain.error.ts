@@ -1,0 +1,27 @@
+/**
+ * Every error a lib or service raises on purpose carries one of these codes. The API's problem filter maps
+ * codes to HTTP statuses; the worker maps them to ack / retry / dead-letter. Nothing below the controllers
+ * knows about HTTP.
+ */
+export enum ErrorCode {
+  INVALID_KEY = 'invalid-key',
+  INVALID_REQUEST = 'invalid-request',
+  VALUE_TOO_LARGE = 'value-too-large',
+  KEY_NOT_FOUND = 'key-not-found',
+  OPERATION_NOT_FOUND = 'operation-not-found',
+  BROKER_UNAVAILABLE = 'broker-unavailable',
+  DATABASE_UNAVAILABLE = 'database-unavailable',
+  MALFORMED_MESSAGE = 'malformed-message',
+  SCHEMA_MISMATCH = 'schema-mismatch',
+}
+
+export class DomainError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly context: Record<string, unknown> = {},
+  ) {
+    super(message);
+    this.name = 'DomainError';
+  }
+}

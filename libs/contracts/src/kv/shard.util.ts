@@ -1,0 +1,20 @@
+/**
+ * Keys are hashed to a fixed number of shard queues; every write to one key goes through the same queue,
+ * which is what gives per-key order. FNV-1a (32 bit) over the UTF-8 bytes: stable across processes,
+ * languages and restarts. Changing the shard count re-maps keys, so it is fixed per deployment.
+ */
+export function shardOf(key: string, shards: number): number {
+  let hash = 0x811c9dc5;
+  const bytes = Buffer.from(key, 'utf8');
+  for (const byte of bytes) {
+    hash ^= byte;
+    hash = Math.imul(hash, 0x01000193);
+  }
+  return (hash >>> 0) % shards;
+}
+
+export function shardQueueName(shard: number): string {
+  return `kv.shard.${shard}`;
+}
+
+export const DEAD_LETTER_QUEUE = 'kv.dead-letter';

@@ -1,0 +1,6 @@
+export * from './db-error.util';
+export * from './kv/kv.repository';
+export * from './migrations/migration.service';
+export * from './operations/operation.repository';
+export * from './pool.util';
+export * from './transaction.util';

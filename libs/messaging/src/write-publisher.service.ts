@@ -1,0 +1,65 @@
+import type { AmqpConnectionManager, ChannelWrapper } from 'amqp-connection-manager';
+import type { ConfirmChannel } from 'amqplib';
+import {
+  DomainError,
+  encodeWriteMessage,
+  ErrorCode,
+  shardOf,
+  shardQueueName,
+  type WriteMessage,
+} from '@keyflow/contracts';
+import { assertWriteQueues, type WriteQueueOptions } from './write-queues.constant';
+
+export interface WritePublisherOptions extends WriteQueueOptions {
+  /** How long a publish may wait for the broker's confirm before the API gives up with 503. */
+  confirmTimeoutMs?: number;
+}
+
+/**
+ * Publishes accepted writes to their shard queue on a confirm channel. `publish` resolves only when the
+ * broker confirmed the message (for a quorum queue: written by a majority of its members), which is the
+ * moment the API may answer 202. Confirms are pipelined: concurrent publishes share the channel and do not
+ * wait for each other. If the connection drops before the confirm, the message is re-sent on reconnect; the
+ * worker's idempotency by operation id makes a duplicate harmless.
+ */
+export class WritePublisher {
+  private readonly channel: ChannelWrapper;
+
+  constructor(
+    connection: AmqpConnectionManager,
+    private readonly options: WritePublisherOptions,
+  ) {
+    this.channel = connection.createChannel({
+      name: 'write-publisher',
+      confirm: true,
+      publishTimeout: options.confirmTimeoutMs ?? 5_000,
+      setup: (channel: ConfirmChannel) => assertWriteQueues(channel, options),
+    });
+  }
+
+  async publish(message: WriteMessage): Promise<void> {
+    const queue = shardQueueName(shardOf(message.key, this.options.shards));
+    try {
+      await this.channel.publish('', queue, encodeWriteMessage(message), {
+        persistent: true,
+        messageId: message.id,
+        contentType: 'application/json',
+        timestamp: Date.now(),
+      });
+    } catch (err) {
+      throw new DomainError(ErrorCode.BROKER_UNAVAILABLE, 'the message broker did not confirm the write in time', {
+        operationId: message.id,
+        cause: err instanceof Error ? err.message : String(err),
+      });
+    }
+  }
+
+  /** Resolves once the channel is open and the queues are declared. */
+  async waitForConnect(): Promise<void> {
+    await this.channel.waitForConnect();
+  }
+
+  async close(): Promise<void> {
+    await this.channel.close();
+  }
+}

@@ -1,0 +1,42 @@
+import type { Channel, ConfirmChannel } from 'amqplib';
+import { DEAD_LETTER_QUEUE, shardQueueName } from '@keyflow/contracts';
+
+export interface WriteQueueOptions {
+  /** Number of shard queues; fixed per deployment. */
+  shards: number;
+  /** Deliveries of one message before it is dead-lettered (a worker crashing on it counts). */
+  deliveryLimit?: number;
+  /** Quorum members per queue; 3 on a 3-node cluster. */
+  replicas?: number;
+}
+
+/**
+ * Queue arguments shared by publisher and consumer; RabbitMQ refuses a declaration whose arguments differ
+ * from the existing queue's, so both sides must build them here.
+ * - quorum: replicated to a majority before the publisher confirm, so a confirmed write survives a node loss;
+ * - single-active-consumer: one worker applies a shard at a time, which is what gives per-key order;
+ * - delivery limit + at-least-once dead-lettering: a message that keeps failing leaves the shard for the
+ *   dead-letter queue instead of blocking it, and is not lost on the way.
+ */
+export function shardQueueArguments(options: WriteQueueOptions): Record<string, unknown> {
+  return {
+    'x-queue-type': 'quorum',
+    'x-single-active-consumer': true,
+    'x-delivery-limit': options.deliveryLimit ?? 5,
+    'x-dead-letter-exchange': '',
+    'x-dead-letter-routing-key': DEAD_LETTER_QUEUE,
+    'x-dead-letter-strategy': 'at-least-once',
+    'x-overflow': 'reject-publish',
+    'x-quorum-initial-group-size': options.replicas ?? 3,
+  };
+}
+
+export async function assertWriteQueues(channel: Channel | ConfirmChannel, options: WriteQueueOptions): Promise<void> {
+  await channel.assertQueue(DEAD_LETTER_QUEUE, {
+    durable: true,
+    arguments: { 'x-queue-type': 'quorum', 'x-quorum-initial-group-size': options.replicas ?? 3 },
+  });
+  for (let shard = 0; shard < options.shards; shard++) {
+    await channel.assertQueue(shardQueueName(shard), { durable: true, arguments: shardQueueArguments(options) });
+  }
+}
