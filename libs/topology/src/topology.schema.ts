@@ -24,7 +24,10 @@ export const topologySchema = z
       .object({
         algorithm: lbAlgorithmSchema.default('leastconn'),
         /** Largest request body nginx accepts; the API enforces the 1 MiB value limit itself. */
-        clientMaxBodySize: z.string().regex(/^\d+[km]?$/i).default('2m'),
+        clientMaxBodySize: z
+          .string()
+          .regex(/^\d+[km]?$/i)
+          .default('2m'),
         /** Buffered access log under the run dir; turn off for load tests where every syscall counts. */
         accessLog: z.boolean().default(true),
         instances: z.array(endpointSchema).min(1),
@@ -54,20 +57,20 @@ export const topologySchema = z
       .object({
         /** A private epmd port so the stack never shares the system RabbitMQ's epmd. */
         epmdPort: port.default(4370),
-        nodes: z
-          .array(
-            z
-              .object({ name, host, port, managementPort: port, distPort: port })
-              .strict(),
-          )
-          .min(1),
+        nodes: z.array(z.object({ name, host, port, managementPort: port, distPort: port }).strict()).min(1),
       })
       .strict(),
     database: z
       .object({
         kind: z.enum(['postgres', 'cockroach']),
-        name: z.string().regex(/^[a-z_][a-z0-9_]*$/).default('keyflow'),
-        user: z.string().regex(/^[a-z_][a-z0-9_]*$/).default('keyflow'),
+        name: z
+          .string()
+          .regex(/^[a-z_][a-z0-9_]*$/)
+          .default('keyflow'),
+        user: z
+          .string()
+          .regex(/^[a-z_][a-z0-9_]*$/)
+          .default('keyflow'),
         nodes: z
           .array(
             z

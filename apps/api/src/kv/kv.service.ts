@@ -40,13 +40,14 @@ export class KvService {
     if (strong) return this.fromEntry(key, await this.readDb(key, true), 'database');
 
     let cacheUsable = true;
+    let cached: CachedEntry | undefined;
     try {
-      const cached = await this.cache.get(key);
-      if (cached) return this.fromCached(key, cached);
+      cached = await this.cache.get(key);
     } catch (err) {
       cacheUsable = false;
       this.logger.warn(`cache read failed for a key, reading the database: ${(err as Error).message}`);
     }
+    if (cached) return this.fromCached(key, cached);
     const entry = await this.readDb(key, false);
     if (cacheUsable) this.fill(key, entry);
     return this.fromEntry(key, entry, 'database');

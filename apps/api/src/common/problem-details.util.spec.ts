@@ -1,0 +1,62 @@
+import { BadRequestException, HttpException, NotFoundException, ServiceUnavailableException } from '@nestjs/common';
+import { describe, expect, it } from 'vitest';
+import { DomainError, ErrorCode } from '@keyflow/contracts';
+import { toProblem } from './problem-details.util';
+
+describe(toProblem.name, () => {
+  it('should map domain errors by code', () => {
+    expect(toProblem(new DomainError(ErrorCode.VALUE_TOO_LARGE, 'too big'))).toEqual({
+      problem: { type: 'https://keyflow.dev/problems/value-too-large', title: 'Value too large', status: 413, detail: 'too big' },
+      unexpected: false,
+    });
+    expect(toProblem(new DomainError(ErrorCode.KEY_NOT_FOUND, 'no')).problem.status).toBe(404);
+    expect(toProblem(new DomainError(ErrorCode.BROKER_UNAVAILABLE, 'down')).problem.status).toBe(503);
+  });
+
+  it('should list every validation failure', () => {
+    const { problem } = toProblem(new BadRequestException(['a is bad', 'b is bad']));
+    expect(problem).toEqual({
+      type: 'https://keyflow.dev/problems/invalid-request',
+      title: 'Invalid request',
+      status: 400,
+      detail: 'a is bad; b is bad',
+      errors: ['a is bad', 'b is bad'],
+    });
+  });
+
+  it('should recognise Fastify body errors that Nest turned into HttpExceptions', () => {
+    const json = toProblem(new HttpException("Body is not valid JSON but content-type is set to 'application/json'", 400));
+    expect(json.problem.type).toBe('https://keyflow.dev/problems/malformed-json');
+    expect(json.problem.title).toBe('Malformed JSON');
+    expect(toProblem(new HttpException('Request body is too large', 413)).problem.type).toBe(
+      'https://keyflow.dev/problems/body-too-large',
+    );
+    expect(toProblem(new HttpException('Unsupported Media Type', 415)).problem.status).toBe(415);
+  });
+
+  it('should keep extra fields of an HTTP exception as extensions', () => {
+    const { problem } = toProblem(new ServiceUnavailableException({ status: 'error', details: { redis: { status: 'down' } } }));
+    expect(problem).toMatchObject({ status: 503, details: { redis: { status: 'down' } } });
+  });
+
+  it('should map unknown routes to not-found', () => {
+    expect(toProblem(new NotFoundException('Cannot GET /x')).problem).toEqual({
+      type: 'https://keyflow.dev/problems/not-found',
+      title: 'Not found',
+      status: 404,
+      detail: 'Cannot GET /x',
+    });
+  });
+
+  it('should hide the details of unexpected errors', () => {
+    expect(toProblem(new Error('password=hunter2 in connection string'))).toEqual({
+      problem: {
+        type: 'about:blank',
+        title: 'Internal error',
+        status: 500,
+        detail: 'an unexpected error occurred; quote the requestId when reporting it',
+      },
+      unexpected: true,
+    });
+  });
+});

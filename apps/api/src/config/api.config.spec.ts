@@ -1,0 +1,29 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadApiConfig } from './api.config';
+
+const valid = {
+  AMQP_URL: 'amqp://guest:guest@127.0.0.1:5700',
+  REDIS_NODES: '127.0.0.1:7001, 127.0.0.1:7002',
+  DATABASE_URL: 'postgres://keyflow@127.0.0.1:6501/keyflow',
+};
+
+describe(loadApiConfig.name, () => {
+  it('should apply defaults and split lists', () => {
+    const config = loadApiConfig(valid);
+    expect(config.REDIS_NODES).toEqual(['127.0.0.1:7001', '127.0.0.1:7002']);
+    expect(config.AMQP_URL).toEqual(['amqp://guest:guest@127.0.0.1:5700']);
+    expect(config.DATABASE_READ_URL).toBe(valid.DATABASE_URL);
+    expect(config.KV_SHARDS).toBe(16);
+  });
+
+  it('should list every bad key at once', () => {
+    let error: ConfigError | undefined;
+    try {
+      loadApiConfig({ PORT: 'eighty', REDIS_NODES: 'nohost', DATABASE_URL: 'mysql://x' });
+    } catch (err) {
+      error = err as ConfigError;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect(error?.problems.map((p) => p.split(':')[0])).toEqual(['PORT', 'AMQP_URL', 'REDIS_NODES.0', 'DATABASE_URL']);
+  });
+});

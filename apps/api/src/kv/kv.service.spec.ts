@@ -1,0 +1,97 @@
+import { describe, expect, it, vi } from 'vitest';
+import type { CachedEntry, KvCache, OperationTracker } from '@keyflow/cache';
+import { DomainError, ErrorCode, type WriteMessage } from '@keyflow/contracts';
+import type { KvEntry, KvRepository } from '@keyflow/db';
+import type { WritePublisher } from '@keyflow/messaging';
+import { KvService } from './kv.service';
+
+const entry: KvEntry = { key: 'k', valueJson: '{"a":1}', version: 3, deleted: false, updatedAt: '2026-11-23T10:00:00.000Z' };
+
+function setup({ cached, cacheFails = false, db = entry }: { cached?: CachedEntry; cacheFails?: boolean; db?: KvEntry } = {}) {
+  const cache = {
+    get: vi.fn(() => (cacheFails ? Promise.reject(new Error('Command timed out')) : Promise.resolve(cached))),
+    setIfNewer: vi.fn(() => Promise.resolve(true)),
+  };
+  const repository = { find: vi.fn(() => Promise.resolve(db)) };
+  const published: WriteMessage[] = [];
+  const publisher = { publish: vi.fn((m: WriteMessage) => Promise.resolve(void published.push(m))) };
+  const tracker = { markAccepted: vi.fn(() => Promise.resolve()) };
+  const service = new KvService(
+    cache as unknown as KvCache,
+    repository as unknown as KvRepository,
+    publisher as unknown as WritePublisher,
+    tracker as unknown as OperationTracker,
+  );
+  return { service, cache, repository, publisher, published, tracker };
+}
+
+describe(KvService.name, () => {
+  describe('get', () => {
+    it('should answer from the cache without touching the database', async () => {
+      const { service, repository } = setup({
+        cached: { state: 'present', version: 2, valueJson: '"x"', updatedAt: 't' },
+      });
+      await expect(service.get('k')).resolves.toEqual({ key: 'k', valueJson: '"x"', version: 2, updatedAt: 't', source: 'cache' });
+      expect(repository.find).not.toHaveBeenCalled();
+    });
+
+    it('should read the database on a miss and fill the cache with the version', async () => {
+      const { service, cache } = setup();
+      await expect(service.get('k')).resolves.toMatchObject({ version: 3, source: 'database' });
+      expect(cache.setIfNewer).toHaveBeenCalledWith('k', {
+        state: 'present',
+        version: 3,
+        valueJson: '{"a":1}',
+        updatedAt: entry.updatedAt,
+      });
+    });
+
+    it('should degrade to the database when the cache errors, without filling it', async () => {
+      const { service, cache } = setup({ cacheFails: true });
+      await expect(service.get('k')).resolves.toMatchObject({ version: 3, source: 'database' });
+      expect(cache.setIfNewer).not.toHaveBeenCalled();
+    });
+
+    it('should answer not found for tombstones and cache unknown keys negatively', async () => {
+      const tomb = setup({ cached: { state: 'deleted', version: 4, updatedAt: 't' } });
+      await expect(tomb.service.get('k')).rejects.toMatchObject({ code: ErrorCode.KEY_NOT_FOUND });
+
+      const unknown = setup({ db: undefined as unknown as KvEntry });
+      unknown.repository.find.mockResolvedValueOnce(undefined as unknown as KvEntry);
+      await expect(unknown.service.get('k')).rejects.toBeInstanceOf(DomainError);
+      expect(unknown.cache.setIfNewer).toHaveBeenCalledWith('k', { state: 'missing', version: 0 });
+    });
+
+    it('should read the primary and skip the cache for strong reads', async () => {
+      const { service, cache, repository } = setup({ cached: { state: 'present', version: 1, valueJson: '1', updatedAt: 't' } });
+      await expect(service.get('k', { strong: true })).resolves.toMatchObject({ version: 3 });
+      expect(cache.get).not.toHaveBeenCalled();
+      expect(repository.find).toHaveBeenCalledWith('k', { strong: true });
+    });
+  });
+
+  describe('put', () => {
+    it('should publish a versioned message and answer accepted', async () => {
+      const { service, published, tracker } = setup();
+      const accepted = await service.put('k', { a: 1 });
+      expect(accepted).toEqual({ operationId: expect.stringMatching(/^[0-9a-f-]{36}$/), key: 'k', status: 'accepted' });
+      expect(published).toEqual([
+        { v: 1, id: accepted.operationId, key: 'k', type: 'put', value: { a: 1 }, acceptedAt: expect.any(String) },
+      ]);
+      expect(tracker.markAccepted).toHaveBeenCalledOnce();
+    });
+
+    it('should refuse values over 1 MiB before publishing', async () => {
+      const { service, publisher } = setup();
+      expect(() => service.put('k', 'x'.repeat(1024 * 1024))).toThrow(DomainError);
+      expect(publisher.publish).not.toHaveBeenCalled();
+    });
+
+    it('should not answer accepted when the broker does not confirm', async () => {
+      const { service, publisher, tracker } = setup();
+      publisher.publish.mockRejectedValueOnce(new DomainError(ErrorCode.BROKER_UNAVAILABLE, 'no confirm'));
+      await expect(service.delete('k')).rejects.toMatchObject({ code: ErrorCode.BROKER_UNAVAILABLE });
+      expect(tracker.markAccepted).not.toHaveBeenCalled();
+    });
+  });
+});

@@ -1,0 +1,71 @@
+import { parseArgs } from 'node:util';
+import { CliUsageError } from './cli-usage.exception';
+
+export const USAGE = `Usage: gateway-config <command> [options]
+
+Renders the gateway (nginx) and load-balancer (HAProxy) configs of keyflow from one topology file.
+
+Commands:
+  render --topology <file> --out <dir> [--run-dir <dir>]
+      Write nginx.conf, haproxy.cfg and (for postgres) pg-primary-check.sh into --out, creating it.
+      --run-dir (default: the out dir) is where nginx and HAProxy keep pid files, logs, the stats
+      socket and temp files at run time; it is created too and rendered into the configs as an
+      absolute path.
+  validate --topology <file>
+      Check a topology file: print "ok", or every bad field and exit 1.
+
+Options:
+  -h, --help  Show this text.
+
+Exit codes: 0 done, 1 invalid topology or failed render, 2 bad command line.`;
+
+export type CliCommand =
+  | { kind: 'help' }
+  | { kind: 'render'; topology: string; outDir: string; runDir: string | undefined }
+  | { kind: 'validate'; topology: string };
+
+const OPTIONS = {
+  topology: { type: 'string' },
+  out: { type: 'string' },
+  'run-dir': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+const ALLOWED: Record<'render' | 'validate', ReadonlyArray<keyof typeof OPTIONS>> = {
+  render: ['topology', 'out', 'run-dir', 'help'],
+  validate: ['topology', 'help'],
+};
+
+function parse(argv: string[]): ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>> {
+  try {
+    return parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+  } catch (err) {
+    // node:util reports unknown options and missing values with long hints about "--"; keep the first sentence.
+    const message = err instanceof Error ? err.message.split('. ')[0] : String(err);
+    throw new CliUsageError(message);
+  }
+}
+
+function required(value: string | undefined, flag: string, command: string): string {
+  if (value === undefined || value === '') throw new CliUsageError(`${command}: missing required option --${flag}`);
+  return value;
+}
+
+/** Turns argv (without node and the script) into one command; throws CliUsageError on anything unexpected. */
+export function parseCliArgs(argv: string[]): CliCommand {
+  const { values, positionals } = parse(argv);
+  const [command, ...extra] = positionals;
+  if (values.help) return { kind: 'help' };
+  if (command === undefined) throw new CliUsageError('missing command', true);
+  if (command !== 'render' && command !== 'validate') throw new CliUsageError(`unknown command "${command}"`);
+  if (extra.length) throw new CliUsageError(`${command}: unexpected argument "${extra[0]}"`);
+  const given = Object.keys(values) as Array<keyof typeof OPTIONS>;
+  const stray = given.find((flag) => !ALLOWED[command].includes(flag));
+  if (stray) throw new CliUsageError(`${command}: option --${stray} does not apply`);
+
+  const topology = required(values.topology, 'topology', command);
+  if (command === 'validate') return { kind: 'validate', topology };
+  const runDir = values['run-dir'];
+  if (runDir === '') throw new CliUsageError('render: --run-dir needs a directory');
+  return { kind: 'render', topology, outDir: required(values.out, 'out', command), runDir };
+}

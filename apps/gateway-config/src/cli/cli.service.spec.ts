@@ -1,0 +1,128 @@
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, runCli } from './cli.service';
+
+const REPO_ROOT = join(__dirname, '../../../..');
+
+function run(argv: string[], cwd = REPO_ROOT): { code: number; out: string[]; err: string[] } {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = runCli(argv, { out: (l) => out.push(l), err: (l) => err.push(l) }, cwd);
+  return { code, out, err };
+}
+
+describe(runCli.name, () => {
+  let tmp: string;
+  beforeEach(() => {
+    tmp = mkdtempSync(join(tmpdir(), 'gateway-config-cli-'));
+  });
+  afterEach(() => {
+    rmSync(tmp, { recursive: true, force: true });
+  });
+
+  describe('render', () => {
+    it('should write every file into --out, creating it, and print one line per file', () => {
+      const out = join(tmp, 'conf');
+      const { code, out: lines, err } = run(['render', '--topology', 'deploy/topologies/local.yaml', '--out', out]);
+      expect({ code, err }).toEqual({ code: EXIT_OK, err: [] });
+      expect(lines).toEqual([
+        `wrote ${join(out, 'nginx.conf')}`,
+        `wrote ${join(out, 'haproxy.cfg')}`,
+        `wrote ${join(out, 'pg-primary-check.sh')}`,
+      ]);
+      expect(statSync(join(out, 'pg-primary-check.sh')).mode & 0o777).toBe(0o755);
+      expect(statSync(join(out, 'nginx.conf')).mode & 0o777).toBe(0o644);
+      // Without --run-dir the out dir holds the run-time files too.
+      expect(readFileSync(join(out, 'nginx.conf'), 'utf8')).toContain(`pid ${join(out, 'nginx.pid')};`);
+    });
+
+    it('should resolve relative --out and --run-dir against the working directory and create both', () => {
+      const topology = join(REPO_ROOT, 'deploy/topologies/test.yaml');
+      const { code } = run(['render', `--topology=${topology}`, '--out', 'conf', '--run-dir', 'run'], tmp);
+      expect(code).toBe(EXIT_OK);
+      expect(statSync(join(tmp, 'run')).isDirectory()).toBe(true);
+      const haproxy = readFileSync(join(tmp, 'conf', 'haproxy.cfg'), 'utf8');
+      expect(haproxy).toContain(`pidfile ${join(tmp, 'run', 'haproxy.pid')}`);
+      expect(haproxy).toContain(`external-check command ${join(tmp, 'conf', 'pg-primary-check.sh')}`);
+    });
+
+    it('should exit 1 and name the bad fields when the topology is invalid', () => {
+      const bad = join(tmp, 'bad.yaml');
+      writeFileSync(bad, 'name: Bad\n');
+      const { code, out, err } = run(['render', '--topology', bad, '--out', join(tmp, 'conf')]);
+      expect(code).toBe(EXIT_FAILED);
+      expect(out).toEqual([]);
+      expect(err.join('\n')).toContain('name: must be lower-case letters');
+    });
+  });
+
+  describe('validate', () => {
+    it('should print ok for a valid topology', () => {
+      expect(run(['validate', '--topology', 'deploy/topologies/local.yaml'])).toEqual({
+        code: EXIT_OK,
+        out: ['ok'],
+        err: [],
+      });
+    });
+
+    it('should exit 1 and print every bad field', () => {
+      const bad = join(tmp, 'bad.yaml');
+      writeFileSync(bad, 'name: local\ngateway: { algorithm: random, instances: [] }\n');
+      const { code, out, err } = run(['validate', '--topology', bad]);
+      expect(code).toBe(EXIT_FAILED);
+      expect(out).toEqual([]);
+      const text = err.join('\n');
+      for (const field of [
+        'gateway.algorithm',
+        'gateway.instances',
+        'api',
+        'worker',
+        'redis',
+        'rabbitmq',
+        'database',
+      ]) {
+        expect(text).toMatch(new RegExp(`^  - ${field.replace('.', '\\.')}: `, 'm'));
+      }
+    });
+
+    it('should exit 1 when the file cannot be read', () => {
+      const { code, err } = run(['validate', '--topology', join(tmp, 'missing.yaml')]);
+      expect(code).toBe(EXIT_FAILED);
+      expect(err.join('\n')).toContain('cannot read file');
+    });
+  });
+
+  describe('usage', () => {
+    it.each([['--help'], ['-h'], ['render', '--help']])('should print the usage for %s and exit 0', (...argv) => {
+      const { code, out } = run(argv);
+      expect(code).toBe(EXIT_OK);
+      expect(out.join('\n')).toMatch(/^Usage: gateway-config <command>/);
+    });
+
+    it('should print the usage and exit 2 without a command', () => {
+      const { code, out, err } = run([]);
+      expect(code).toBe(EXIT_USAGE);
+      expect(out).toEqual([]);
+      expect(err.join('\n')).toContain('missing command');
+      expect(err.join('\n')).toContain('Usage: gateway-config');
+    });
+
+    it.each([
+      [['frobnicate'], 'unknown command "frobnicate"'],
+      [['render', '--topology', 'x.yaml'], 'render: missing required option --out'],
+      [['render', '--out', 'conf'], 'render: missing required option --topology'],
+      [['render', '--topology', 'x.yaml', '--out', 'conf', '--colour'], "Unknown option '--colour'"],
+      [['render', '--topology'], "Option '--topology <value>' argument missing"],
+      [['render', '--topology', 'x.yaml', '--out', 'conf', 'extra'], 'render: unexpected argument "extra"'],
+      [['validate', '--topology', 'x.yaml', '--out', 'conf'], 'validate: option --out does not apply'],
+      [['validate'], 'validate: missing required option --topology'],
+    ])('should exit 2 for %j', (argv, message) => {
+      const { code, out, err } = run(argv);
+      expect(code).toBe(EXIT_USAGE);
+      expect(out).toEqual([]);
+      expect(err[0]).toBe(`gateway-config: ${message}`);
+    });
+  });
+});

@@ -1,0 +1,61 @@
+import { mkdirSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { loadTopology, TopologyError } from '@keyflow/topology';
+import { renderAll } from '../render/render.service';
+import { writeRenderedFiles } from '../render/render-writer.util';
+import { parseCliArgs, USAGE, type CliCommand } from './cli-args.util';
+import { CliUsageError } from './cli-usage.exception';
+
+export interface CliOutput {
+  out(line: string): void;
+  err(line: string): void;
+}
+
+export const EXIT_OK = 0;
+export const EXIT_FAILED = 1;
+export const EXIT_USAGE = 2;
+
+function execute(command: CliCommand, io: CliOutput, cwd: string): number {
+  switch (command.kind) {
+    case 'help':
+      io.out(USAGE);
+      return EXIT_OK;
+    case 'validate':
+      loadTopology(resolve(cwd, command.topology));
+      io.out('ok');
+      return EXIT_OK;
+    case 'render': {
+      const topology = loadTopology(resolve(cwd, command.topology));
+      const outDir = resolve(cwd, command.outDir);
+      const runDir = resolve(cwd, command.runDir ?? command.outDir);
+      const files = renderAll(topology, { runDir, outDir });
+      // nginx refuses to start when its prefix or error log directory is missing. 0755: when nginx runs as
+      // root its workers run as nobody and must still reach their temp dirs in here.
+      mkdirSync(runDir, { recursive: true, mode: 0o755 });
+      for (const written of writeRenderedFiles(files, outDir)) io.out(`wrote ${written}`);
+      return EXIT_OK;
+    }
+  }
+}
+
+/**
+ * Runs one CLI invocation and returns its exit code: 0 done, 1 invalid topology or failed render,
+ * 2 bad command line. Never calls process.exit, so tests can drive it.
+ */
+export function runCli(argv: string[], io: CliOutput, cwd = process.cwd()): number {
+  try {
+    return execute(parseCliArgs(argv), io, cwd);
+  } catch (err) {
+    if (err instanceof CliUsageError) {
+      io.err(`gateway-config: ${err.message}`);
+      io.err(err.showUsage ? `\n${USAGE}` : 'Run "gateway-config --help" for usage.');
+      return EXIT_USAGE;
+    }
+    if (err instanceof TopologyError) {
+      io.err(err.message);
+      return EXIT_FAILED;
+    }
+    io.err(`gateway-config: ${err instanceof Error ? err.message : String(err)}`);
+    return EXIT_FAILED;
+  }
+}

@@ -1,0 +1,25 @@
+/** Files `render` writes into the out dir. */
+export const NGINX_CONF_FILE = 'nginx.conf';
+export const HAPROXY_CFG_FILE = 'haproxy.cfg';
+export const PG_PRIMARY_CHECK_FILE = 'pg-primary-check.sh';
+
+/**
+ * Files nginx and HAProxy create in the run dir at run time. The stack relies on these names
+ * (pid files to stop them, the stats socket to drain servers), so treat them as an interface.
+ */
+export const RUN_FILES = {
+  nginxPid: 'nginx.pid',
+  nginxErrorLog: 'nginx-error.log',
+  nginxAccessLog: 'nginx-access.log',
+  haproxyPid: 'haproxy.pid',
+  haproxySocket: 'haproxy.sock',
+} as const;
+
+/** nginx's *_temp_path directives, each pointed at its own directory under the run dir. */
+export const NGINX_TEMP_PATHS = {
+  client_body_temp_path: 'nginx-client-body',
+  proxy_temp_path: 'nginx-proxy',
+  fastcgi_temp_path: 'nginx-fastcgi',
+  uwsgi_temp_path: 'nginx-uwsgi',
+  scgi_temp_path: 'nginx-scgi',
+} as const;
