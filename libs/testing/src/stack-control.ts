@@ -100,7 +100,8 @@ function writeStack(info: StackInfo, file: string): void {
 
 function findProcess(info: StackInfo, name: string): StackProcess {
   const found = info.processes.find((p) => p.name === name);
-  if (!found) throw new Error(`no process "${name}" in the stack (have: ${info.processes.map((p) => p.name).join(', ')})`);
+  if (!found)
+    throw new Error(`no process "${name}" in the stack (have: ${info.processes.map((p) => p.name).join(', ')})`);
   return found;
 }
 
@@ -154,7 +155,12 @@ export async function startProcess(
   if (isAlive(proc.pid)) throw new Error(`${name} is still running (pid ${proc.pid}); kill it first`);
   const spec = JSON.parse(readFileSync(join(info.stackDir, 'run', `${name}.json`), 'utf8')) as StackLaunchSpec;
   const log = openSync(spec.logFile, 'a');
-  const child = spawn(spec.command, spec.args, { cwd: spec.cwd, env: spec.env, detached: true, stdio: ['ignore', log, log] });
+  const child = spawn(spec.command, spec.args, {
+    cwd: spec.cwd,
+    env: spec.env,
+    detached: true,
+    stdio: ['ignore', log, log],
+  });
   closeSync(log);
   const pid = child.pid;
   if (pid === undefined) throw new Error(`could not launch ${name}: ${spec.command} ${spec.args.join(' ')}`);

@@ -14,7 +14,12 @@ function setup({ cached, cacheFails = false, db = entry }: { cached?: CachedEntr
   };
   const repository = { find: vi.fn(() => Promise.resolve(db)) };
   const published: WriteMessage[] = [];
-  const publisher = { publish: vi.fn((m: WriteMessage) => Promise.resolve(void published.push(m))) };
+  const publisher = {
+    publish: vi.fn((m: WriteMessage) => {
+      published.push(m);
+      return Promise.resolve();
+    }),
+  };
   const tracker = { markAccepted: vi.fn(() => Promise.resolve()) };
   const service = new KvService(
     cache as unknown as KvCache,
@@ -81,7 +86,7 @@ describe(KvService.name, () => {
       expect(tracker.markAccepted).toHaveBeenCalledOnce();
     });
 
-    it('should refuse values over 1 MiB before publishing', async () => {
+    it('should refuse values over 1 MiB before publishing', () => {
       const { service, publisher } = setup();
       expect(() => service.put('k', 'x'.repeat(1024 * 1024))).toThrow(DomainError);
       expect(publisher.publish).not.toHaveBeenCalled();

@@ -9,7 +9,7 @@ const local = (): Topology => loadTopology(join(TOPOLOGIES_DIR, 'local.yaml'));
 
 /** local.yaml with some parts replaced, validated like any topology file. */
 function variant(patch: (t: TopologyInput) => TopologyInput): Topology {
-  return parseTopology(patch(structuredClone(local()) as TopologyInput));
+  return parseTopology(patch(structuredClone(local())));
 }
 
 function cockroach(t: TopologyInput): TopologyInput {

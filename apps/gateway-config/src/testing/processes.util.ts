@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
-import { pollUntil } from '../../../../libs/testing/src/poll-until.util'; // TEMP
+import { pollUntil } from '@keyflow/testing';
 
 export interface CommandResult {
   code: number;
@@ -22,7 +22,8 @@ export function runCommand(
       { env: options.env ?? process.env, timeout: options.timeoutMs ?? 30_000 },
       (err, stdout, stderr) => {
         if (err && typeof err.code !== 'number') {
-          reject(err);
+          // Not started, or killed (timeout): no exit code to report.
+          reject(new Error(`${command} did not run to completion: ${err.message}`, { cause: err }));
           return;
         }
         resolve({ code: err ? Number(err.code) : 0, stdout, stderr });

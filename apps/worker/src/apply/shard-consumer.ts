@@ -191,9 +191,16 @@ export class ShardConsumer {
   private async deadLetter(delivery: Delivery, reason: string, err?: unknown, message?: WriteMessage): Promise<void> {
     this.stats.deadLettered += 1;
     this.logger.warn(`dead-lettering a message: ${reason}`);
-    const operationId = message?.id ?? (err instanceof DomainError ? (err.context.operationId as string | undefined) : undefined);
+    const context = err instanceof DomainError ? err.context : {};
+    const operationId = message?.id ?? (context.operationId as string | undefined);
     if (operationId) {
-      const known = message ?? { id: operationId, key: '', type: 'put' as const, acceptedAt: new Date().toISOString() };
+      // A malformed message is recorded with what could be read from it (an unknown type is recorded as put).
+      const known = message ?? {
+        id: operationId,
+        key: (context.key as string | undefined) ?? '',
+        type: context.type === 'delete' ? ('delete' as const) : ('put' as const),
+        acceptedAt: (context.acceptedAt as string | undefined) ?? new Date().toISOString(),
+      };
       await this.applier.recordFailed(known, reason).catch((e: Error) => this.logger.warn(`could not record the failure: ${e.message}`));
     }
     if (!this.isOpen(delivery.channel)) return;

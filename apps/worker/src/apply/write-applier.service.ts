@@ -60,7 +60,7 @@ export class WriteApplier {
       if (isTransientDbError(err) || messages.length === 1) {
         if (!isTransientDbError(err)) {
           const reason = `the database rejected the write: ${(err as Error).message}`;
-          return { applied: [], entries: [], rejected: [{ message: messages[0] as WriteMessage, reason }] };
+          return { applied: [], entries: [], rejected: messages.map((message) => ({ message, reason })) };
         }
         throw err;
       }

@@ -62,9 +62,9 @@ export class HealthServer implements OnApplicationShutdown {
     await Promise.all([
       run('database', () => this.pool.query('SELECT 1')),
       run('redis', () => this.redis.ping()),
-      run('rabbitmq', async () => {
-        if (!this.amqp.isConnected()) throw new Error('not connected to the broker');
-      }),
+      run('rabbitmq', () =>
+        this.amqp.isConnected() ? Promise.resolve() : Promise.reject(new Error('not connected to the broker')),
+      ),
     ]);
     const up = Object.values(checks).every((c) => c.status === 'up');
     return { status: up ? 200 : 503, body: { status: up ? 'ok' : 'error', instance: this.config.KEYFLOW_INSTANCE, checks } };

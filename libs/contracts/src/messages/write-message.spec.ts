@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DomainError, ErrorCode } from '../errors/domain.error';
+import { type DomainError, ErrorCode } from '../errors/domain.error';
 import { decodeWriteMessage, encodeWriteMessage, type WriteMessage } from './write-message';
 
 const message: WriteMessage = {

@@ -51,6 +51,9 @@ export function decodeWriteMessage(body: Buffer): WriteMessage {
   if (problems.length) {
     throw new DomainError(ErrorCode.MALFORMED_MESSAGE, `malformed write message: ${problems.join('; ')}`, {
       operationId: typeof m.id === 'string' && UUID.test(m.id) ? m.id : undefined,
+      key: typeof m.key === 'string' ? m.key : undefined,
+      type: m.type === 'delete' ? 'delete' : 'put',
+      acceptedAt: typeof m.acceptedAt === 'string' && !Number.isNaN(Date.parse(m.acceptedAt)) ? m.acceptedAt : undefined,
     });
   }
   return m as unknown as WriteMessage;

@@ -31,11 +31,27 @@ export function latestSchemaVersion(migrations: Migration[] = loadMigrations()):
 
 async function appliedVersion(pool: Pool): Promise<number> {
   const exists = await pool.query<{ present: boolean }>(
-    `SELECT count(*) > 0 AS present FROM information_schema.tables WHERE table_name = 'keyflow_schema_migrations'`,
+    `SELECT count(*) > 0 AS present FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = 'keyflow_schema_migrations'`,
   );
   if (!exists.rows[0]?.present) return 0;
   const result = await pool.query<{ version: number | null }>('SELECT max(version) AS version FROM keyflow_schema_migrations');
   return Number(result.rows[0]?.version ?? 0);
+}
+
+/** Catalog races between concurrent `CREATE … IF NOT EXISTS` (PostgreSQL raises 23505 or 42P07), or 40001. */
+const RACE_CODES = new Set(['23505', '42P07', '42710', '40001']);
+
+async function applyIdempotently(pool: Pool, sql: string): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await pool.query(sql);
+      return;
+    } catch (err) {
+      const code = (err as { code?: string }).code;
+      if (!code || !RACE_CODES.has(code) || attempt >= 5) throw err;
+      await new Promise((r) => setTimeout(r, 50 * attempt));
+    }
+  }
 }
 
 /**
@@ -48,7 +64,7 @@ export async function runMigrations(
   log: (line: string) => void = () => undefined,
   migrations: Migration[] = loadMigrations(),
 ): Promise<number[]> {
-  await pool.query(MIGRATIONS_TABLE);
+  await applyIdempotently(pool, MIGRATIONS_TABLE);
   const current = await appliedVersion(pool);
   const latest = latestSchemaVersion(migrations);
   if (current > latest) {
@@ -60,7 +76,7 @@ export async function runMigrations(
   const applied: number[] = [];
   for (const migration of migrations.filter((m) => m.version > current)) {
     log(`applying migration ${migration.version} ${migration.name}`);
-    await pool.query(migration.sql);
+    await applyIdempotently(pool, migration.sql);
     await pool.query('INSERT INTO keyflow_schema_migrations (version, name) VALUES ($1, $2) ON CONFLICT (version) DO NOTHING', [
       migration.version,
       migration.name,

@@ -1,0 +1,266 @@
+import { randomUUID } from 'node:crypto';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { pollUntil, readStack } from '@keyflow/testing';
+
+/**
+ * The public API, end to end: through the nginx gateway, two APIs, RabbitMQ, the workers, PostgreSQL and
+ * the Redis cluster that `npm test` started. Asserts whole bodies, errors included.
+ */
+let gateway: string;
+const run = randomUUID().slice(0, 8);
+const key = (name: string) => `e2e-${run}-${name}`;
+const UUID = expect.stringMatching(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+const ISO = expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+
+async function call(method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
+  const init: RequestInit = { method, headers: { ...headers } };
+  if (body !== undefined) {
+    init.body = typeof body === 'string' ? body : JSON.stringify(body);
+    (init.headers as Record<string, string>)['content-type'] ??= 'application/json';
+  }
+  const response = await fetch(gateway + path, init);
+  const text = await response.text();
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
+  return { status: response.status, headers: response.headers, text, json: json as Record<string, unknown> };
+}
+
+function problem(status: number, type: string, title: string, detail: unknown, instance: string) {
+  return {
+    type: `https://keyflow.dev/problems/${type}`,
+    title,
+    status,
+    detail,
+    instance,
+    requestId: expect.any(String),
+  };
+}
+
+async function applied(operationId: string) {
+  return pollUntil(
+    () => call('GET', `/v1/operations/${operationId}`),
+    (r) => r.json?.status === 'applied',
+    { what: `operation ${operationId} to be applied` },
+  );
+}
+
+describe('keyflow HTTP API (e2e through the gateway)', () => {
+  beforeAll(() => {
+    gateway = readStack().gateway;
+  });
+
+  describe('PUT, GET and DELETE /v1/kv/{key}', () => {
+    it('should accept a write, apply it as version 1, then 2, and delete it', async () => {
+      const k = key('lifecycle');
+      const put1 = await call('PUT', `/v1/kv/${k}`, { value: { name: 'Ada', tags: ['x'] } });
+      expect(put1.status).toBe(202);
+      expect(put1.json).toEqual({ operationId: UUID, key: k, status: 'accepted' });
+      expect(put1.headers.get('location')).toBe(`/v1/operations/${String(put1.json.operationId)}`);
+      expect(put1.headers.get('x-served-by')).toMatch(/^api-\d+$/);
+
+      const op = await applied(String(put1.json.operationId));
+      expect(op.json).toEqual({
+        id: put1.json.operationId,
+        key: k,
+        type: 'put',
+        status: 'applied',
+        version: 1,
+        acceptedAt: ISO,
+        finishedAt: ISO,
+      });
+
+      const get1 = await call('GET', `/v1/kv/${k}`);
+      expect(get1.status).toBe(200);
+      expect(get1.json).toEqual({ key: k, value: { name: 'Ada', tags: ['x'] }, version: 1, updatedAt: ISO });
+      expect(get1.headers.get('etag')).toBe('"1"');
+
+      const put2 = await call('PUT', `/v1/kv/${k}`, { value: 'second' });
+      await applied(String(put2.json.operationId));
+      const get2 = await pollUntil(() => call('GET', `/v1/kv/${k}`), (r) => r.json?.version === 2, { what: 'version 2' });
+      expect(get2.json).toEqual({ key: k, value: 'second', version: 2, updatedAt: ISO });
+
+      const del = await call('DELETE', `/v1/kv/${k}`);
+      expect(del.status).toBe(202);
+      expect(del.json).toEqual({ operationId: UUID, key: k, status: 'accepted' });
+      const delOp = await applied(String(del.json.operationId));
+      expect(delOp.json).toMatchObject({ type: 'delete', status: 'applied', version: 3 });
+
+      const gone = await call('GET', `/v1/kv/${k}`);
+      expect(gone.status).toBe(404);
+      expect(gone.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+      expect(gone.json).toEqual(problem(404, 'key-not-found', 'Key not found', `no value is stored under key "${k}"`, `/v1/kv/${k}`));
+    });
+
+    it('should read strongly from the primary right after the write is applied', async () => {
+      const k = key('strong');
+      const put = await call('PUT', `/v1/kv/${k}`, { value: [1, 2, 3] });
+      await applied(String(put.json.operationId));
+      const strong = await call('GET', `/v1/kv/${k}?consistency=strong`);
+      expect(strong.json).toEqual({ key: k, value: [1, 2, 3], version: 1, updatedAt: ISO });
+    });
+
+    it('should store null, unicode keys and percent-encoded slashes', async () => {
+      const k = `${key('uni')}/ключ 🙂`;
+      const path = `/v1/kv/${encodeURIComponent(k)}`;
+      const put = await call('PUT', path, { value: null });
+      expect(put.json).toEqual({ operationId: UUID, key: k, status: 'accepted' });
+      await applied(String(put.json.operationId));
+      expect((await call('GET', path)).json).toEqual({ key: k, value: null, version: 1, updatedAt: ISO });
+    });
+
+    it('should spread requests over both API instances', async () => {
+      const servedBy = new Set<string>();
+      for (let i = 0; i < 20; i++) servedBy.add((await call('GET', '/health/live')).headers.get('x-served-by') ?? '');
+      expect([...servedBy].sort()).toEqual(readStack().apis.map((_, i) => `api-${i + 1}`));
+    });
+  });
+
+  describe('bad input', () => {
+    const k = key('bad');
+
+    it('should answer 400 for malformed JSON', async () => {
+      const r = await call('PUT', `/v1/kv/${k}`, '{"value":');
+      expect(r.status).toBe(400);
+      expect(r.json).toEqual(
+        problem(400, 'malformed-json', 'Malformed JSON', "Body is not valid JSON but content-type is set to 'application/json'", `/v1/kv/${k}`),
+      );
+    });
+
+    it('should answer 400 for a missing value and for unknown fields', async () => {
+      const r = await call('PUT', `/v1/kv/${k}`, { val: 1 });
+      expect(r.status).toBe(400);
+      expect(r.json).toEqual({
+        ...problem(
+          400,
+          'invalid-request',
+          'Invalid request',
+          'property val should not exist; value must be present (any JSON, null included)',
+          `/v1/kv/${k}`,
+        ),
+        errors: ['property val should not exist', 'value must be present (any JSON, null included)'],
+      });
+    });
+
+    it('should answer 400 when the body is not a JSON object', async () => {
+      const r = await call('PUT', `/v1/kv/${k}`, '[1,2]');
+      expect(r.json).toEqual(
+        problem(400, 'invalid-request', 'Invalid request', 'the body must be a JSON object, such as {"value": …}', `/v1/kv/${k}`),
+      );
+    });
+
+    it('should answer 400 for keys that are too long or contain control characters', async () => {
+      const long = 'k'.repeat(513);
+      expect((await call('PUT', `/v1/kv/${long}`, { value: 1 })).json).toEqual(
+        problem(400, 'invalid-key', 'Invalid key', 'the key is 513 bytes of UTF-8; the limit is 512', `/v1/kv/${long}`),
+      );
+      expect((await call('GET', '/v1/kv/a%07b')).json).toEqual(
+        problem(400, 'invalid-key', 'Invalid key', 'the key contains a control character', '/v1/kv/a%07b'),
+      );
+    });
+
+    it('should answer 413 for a value over 1 MiB, and write nothing', async () => {
+      const r = await call('PUT', `/v1/kv/${k}`, { value: 'x'.repeat(1024 * 1024) });
+      expect(r.status).toBe(413);
+      expect(r.json).toEqual(
+        problem(413, 'value-too-large', 'Value too large', 'the value is 1048578 bytes of JSON; the limit is 1048576 (1 MiB)', `/v1/kv/${k}`),
+      );
+      expect((await call('GET', `/v1/kv/${k}?consistency=strong`)).status).toBe(404);
+    });
+
+    it('should answer 413 as a problem document for a body larger than the gateway takes', async () => {
+      const r = await call('PUT', `/v1/kv/${k}`, { value: 'x'.repeat(3 * 1024 * 1024) });
+      expect(r.status).toBe(413);
+      expect(r.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+      expect(r.json).toMatchObject({ status: 413 });
+    });
+
+    it('should answer 415 for a body that is not JSON', async () => {
+      const r = await call('PUT', `/v1/kv/${k}`, 'value=1', { 'content-type': 'application/x-www-form-urlencoded' });
+      expect(r.status).toBe(415);
+      expect(r.json).toEqual(problem(415, 'unsupported-media-type', 'Unsupported media type', 'Unsupported Media Type', `/v1/kv/${k}`));
+    });
+
+    it('should answer 400 for a bad query parameter', async () => {
+      const r = await call('GET', `/v1/kv/${k}?consistency=sometimes`);
+      expect(r.json).toEqual({
+        ...problem(400, 'invalid-request', 'Invalid request', 'consistency must be eventual or strong', `/v1/kv/${k}`),
+        errors: ['consistency must be eventual or strong'],
+      });
+    });
+
+    it('should answer 400 for an operation id that is not a UUID and 404 for an unknown one', async () => {
+      expect((await call('GET', '/v1/operations/nope')).json).toEqual(
+        problem(400, 'invalid-request', 'Invalid request', 'the operation id must be a UUID', '/v1/operations/nope'),
+      );
+      const id = randomUUID();
+      expect((await call('GET', `/v1/operations/${id}`)).json).toEqual(
+        problem(404, 'operation-not-found', 'Operation not found', `no operation with id ${id} is known`, `/v1/operations/${id}`),
+      );
+    });
+
+    it('should answer 404 as a problem document for unknown routes', async () => {
+      expect((await call('GET', '/v2/nothing')).json).toEqual(
+        problem(404, 'not-found', 'Not found', 'Cannot GET /v2/nothing', '/v2/nothing'),
+      );
+    });
+  });
+
+  describe('reference store routes', () => {
+    it('should write, read and delete through /store', async () => {
+      const k = key('store');
+      const put = await call('PUT', '/store', { key: k, value: { n: 1 } });
+      expect(put.status).toBe(200);
+      expect(put.json).toEqual({ key: k, value: { n: 1 }, operationId: UUID });
+      await applied(String(put.json.operationId));
+      const get = await call('GET', `/store/${k}`);
+      expect(get.json).toEqual({ value: { n: 1 } });
+      const del = await call('DELETE', `/store/${k}`);
+      expect(del.status).toBe(202);
+      await applied(String(del.json.operationId));
+      expect((await call('GET', `/store/${k}`)).status).toBe(404);
+    });
+
+    it('should reject a /store write without a string key', async () => {
+      const r = await call('PUT', '/store', { key: 7, value: 1 });
+      expect(r.json).toEqual({
+        ...problem(400, 'invalid-request', 'Invalid request', 'key must be a string', '/store'),
+        errors: ['key must be a string'],
+      });
+    });
+  });
+
+  describe('health and docs', () => {
+    it('should be ready with every dependency up', async () => {
+      const r = await call('GET', '/health/ready');
+      expect(r.status).toBe(200);
+      expect(r.json).toEqual({
+        status: 'ok',
+        info: { database: { status: 'up' }, redis: { status: 'up' }, rabbitmq: { status: 'up' } },
+        error: {},
+        details: { database: { status: 'up' }, redis: { status: 'up' }, rabbitmq: { status: 'up' } },
+      });
+    });
+
+    it('should serve Swagger UI and an OpenAPI 3 document with every route and its errors', async () => {
+      const ui = await call('GET', '/docs');
+      expect(ui.status).toBe(200);
+      expect(ui.text).toContain('swagger');
+      const doc = await call('GET', '/docs/json');
+      expect(doc.json.openapi).toMatch(/^3\./);
+      const paths = doc.json.paths as Record<string, Record<string, { responses: Record<string, unknown> }>>;
+      expect(Object.keys(paths).sort()).toEqual(
+        ['/health/live', '/health/ready', '/store', '/store/{key}', '/v1/kv/{key}', '/v1/operations/{id}'].sort(),
+      );
+      expect(Object.keys(paths['/v1/kv/{key}']?.put?.responses ?? {}).sort()).toEqual(['202', '400', '413', '415', '503']);
+      expect(Object.keys(paths['/v1/kv/{key}']?.get?.responses ?? {}).sort()).toEqual(['200', '400', '404', '503']);
+    });
+
+    it('should not expose internal endpoints through the gateway', async () => {
+      expect((await call('GET', '/metrics')).status).toBe(404);
+    });
+  });
+});

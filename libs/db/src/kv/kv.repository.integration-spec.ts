@@ -1,0 +1,89 @@
+import { randomUUID } from 'node:crypto';
+import type { Pool } from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestSchema, readStack } from '@keyflow/testing';
+import { runMigrations } from '../migrations/migration.service';
+import { OperationRepository } from '../operations/operation.repository';
+import { KvRepository, type WriteOp } from './kv.repository';
+
+const at = '2026-11-23T10:00:00.000Z';
+const put = (key: string, value: unknown, id = randomUUID()): WriteOp => ({ id, key, type: 'put', valueJson: JSON.stringify(value), acceptedAt: at });
+const del = (key: string, id = randomUUID()): WriteOp => ({ id, key, type: 'delete', acceptedAt: at });
+
+describe(KvRepository.name, () => {
+  let pool: Pool;
+  let drop: () => Promise<void>;
+  let repository: KvRepository;
+  let operations: OperationRepository;
+
+  beforeAll(async () => {
+    ({ pool, drop } = await createTestSchema(readStack().db.write, 'kvrepo'));
+    await runMigrations(pool);
+    repository = new KvRepository(pool);
+    operations = new OperationRepository(pool);
+  });
+  afterAll(() => drop());
+
+  describe('applyBatch', () => {
+    it('should raise the version by one per write, deletes included, and continue after a delete', async () => {
+      const result = await repository.applyBatch([put('a', 1), put('a', { two: 2 }), del('a'), put('a', 'back')]);
+      expect(result.ops.map((op) => op.version)).toEqual([1, 2, 3, 4]);
+      expect(result.entries).toEqual([{ key: 'a', valueJson: '"back"', version: 4, deleted: false, updatedAt: expect.any(String) }]);
+      await repository.applyBatch([del('a')]);
+      expect(await repository.find('a', { strong: true })).toMatchObject({ version: 5, deleted: true, valueJson: null });
+      expect((await repository.applyBatch([put('a', 6)])).ops[0]?.version).toBe(6);
+    });
+
+    it('should apply a batch in delivery order across keys', async () => {
+      const result = await repository.applyBatch([put('x', 1), put('y', 1), put('x', 2), put('y', 2), put('x', 3)]);
+      expect(result.ops.map((op) => `${op.key}@${op.version}`)).toEqual(['x@1', 'y@1', 'x@2', 'y@2', 'x@3']);
+      expect(await repository.find('x')).toMatchObject({ valueJson: '3', version: 3 });
+      expect(await repository.find('y')).toMatchObject({ valueJson: '2', version: 2 });
+    });
+
+    it('should take effect once when an operation is delivered again', async () => {
+      const first = put('r', 'once');
+      await repository.applyBatch([first]);
+      const again = await repository.applyBatch([first, first, put('r', 'next')]);
+      expect(again.ops.map((op) => [op.version, op.duplicate])).toEqual([
+        [1, true],
+        [1, true],
+        [2, false],
+      ]);
+      expect(await repository.find('r', { strong: true })).toMatchObject({ valueJson: '"next"', version: 2 });
+    });
+
+    it('should record each applied operation', async () => {
+      const op = put('o', { deep: [1, { n: null }] });
+      await repository.applyBatch([op]);
+      expect(await operations.find(op.id)).toEqual({
+        id: op.id,
+        key: 'o',
+        type: 'put',
+        status: 'applied',
+        version: 1,
+        acceptedAt: at,
+        finishedAt: expect.any(String),
+      });
+    });
+
+    it('should keep JSON values exactly, unicode and large numbers included', async () => {
+      const value = { s: 'héllo 🙂 \u2028', n: 1.5e300, a: [true, false, null], e: {} };
+      await repository.applyBatch([put('json', value)]);
+      const entry = await repository.find('json');
+      expect(JSON.parse(entry?.valueJson ?? 'null')).toEqual(value);
+    });
+  });
+
+  describe('recordFailed', () => {
+    it('should record a failure but never overwrite an applied operation', async () => {
+      const op = put('f', 1);
+      await operations.recordFailed(op, 'poison');
+      expect(await operations.find(op.id)).toMatchObject({ status: 'failed', error: 'poison' });
+      const applied = put('g', 1);
+      await repository.applyBatch([applied]);
+      await operations.recordFailed(applied, 'late');
+      expect(await operations.find(applied.id)).toMatchObject({ status: 'applied', version: 1 });
+    });
+  });
+});

@@ -1,0 +1,3 @@
+export * from './poll-until.util';
+export * from './stack-control';
+export * from './test-database.util';

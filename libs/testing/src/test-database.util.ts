@@ -1,0 +1,23 @@
+import { randomBytes } from 'node:crypto';
+import { Pool } from 'pg';
+
+/**
+ * A private schema on the stack's database for one test file: tests never see each other's rows.
+ * `pool` has the schema first on its search_path; `drop()` removes everything.
+ */
+export async function createTestSchema(databaseUrl: string, prefix = 'it'): Promise<{ schema: string; pool: Pool; drop: () => Promise<void> }> {
+  const schema = `${prefix}_${randomBytes(4).toString('hex')}`;
+  const admin = new Pool({ connectionString: databaseUrl, max: 1 });
+  await admin.query(`CREATE SCHEMA ${schema}`);
+  const pool = new Pool({ connectionString: databaseUrl, max: 8, options: `-c search_path=${schema}` });
+  pool.on('error', () => undefined);
+  return {
+    schema,
+    pool,
+    drop: async () => {
+      await pool.end();
+      await admin.query(`DROP SCHEMA ${schema} CASCADE`);
+      await admin.end();
+    },
+  };
+}
