@@ -1,0 +1,40 @@
+import { randomBytes } from 'node:crypto';
+import type { Cluster } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createRedisCluster } from '@keyflow/cache';
+import { readStack } from '@keyflow/testing';
+import { SessionStore } from './session-store.service';
+
+describe(SessionStore.name, () => {
+  let redis: Cluster;
+  const prefix = `it-session:${randomBytes(4).toString('hex')}:`;
+
+  beforeAll(() => {
+    redis = createRedisCluster({ nodes: readStack().redis });
+  });
+  afterAll(() => redis.disconnect());
+
+  it('should create a session any client of the cluster can read, and destroy it', async () => {
+    const store = new SessionStore(redis, { prefix });
+    const id = await store.create({ userId: 'u1', username: 'ada' });
+    expect(id).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    const otherClient = createRedisCluster({ nodes: readStack().redis.slice(3) });
+    const other = new SessionStore(otherClient, { prefix });
+    expect(await other.touch(id)).toMatchObject({ userId: 'u1', username: 'ada' });
+    otherClient.disconnect();
+    await store.destroy(id);
+    expect(await store.touch(id)).toBeUndefined();
+  });
+
+  it('should expire after the absolute limit even when used', async () => {
+    const store = new SessionStore(redis, { prefix, idleTtlMs: 60_000, absoluteTtlMs: 1_000 });
+    const start = Date.now();
+    const id = await store.create({ userId: 'u2', username: 'bob' }, start);
+    expect(await store.touch(id, start + 500)).toBeDefined();
+    expect(await store.touch(id, start + 1_001)).toBeUndefined();
+  });
+
+  it('should refuse ids that are not session ids', async () => {
+    expect(await new SessionStore(redis, { prefix }).touch('../../etc/passwd')).toBeUndefined();
+  });
+});
