@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isAlive, killProcess, pollUntil, readStack, startProcess, type StackInfo } from '@keyflow/testing';
@@ -180,6 +181,35 @@ describe('failover under load (e2e)', () => {
       await new Promise((r) => setTimeout(r, 4_000));
       await startProcess(victim.name);
     });
+    expect(load.readStatuses.filter((s) => s !== 200)).toEqual([]);
+    expect(load.writeErrors).toEqual([]);
+    await expectNothingLost(load.acks);
+  });
+
+  it('should answer reads from the primary while the database replica is down', async () => {
+    const replica = stack.processes.find((p) => p.name === 'postgres-replica-1');
+    if (!replica?.dataDir) throw new Error('no postgres replica in the stack');
+    const misses: number[] = [];
+    const load = await runUnderLoad(`fo-pg-${randomUUID().slice(0, 8)}`, async () => {
+      await killProcess(replica.name, 'SIGKILL');
+      // Uncached keys go to the database's read port; HAProxy must move them to the primary (its backup).
+      for (let i = 0; i < 30; i++) misses.push((await http('GET', `/v1/kv/miss-${randomUUID()}`)).status);
+      const asUser = process.getuid?.() === 0 ? ['runuser', '-u', 'postgres', '--'] : [];
+      const pgCtl = '/usr/lib/postgresql/15/bin/pg_ctl';
+      const [command = pgCtl, ...args] = [
+        ...asUser,
+        pgCtl,
+        'start',
+        '-w',
+        '-D',
+        replica.dataDir ?? '',
+        '-l',
+        `${replica.dataDir}.restart.log`,
+      ];
+      const started = spawnSync(command, args, { encoding: 'utf8' });
+      if (started.status !== 0) throw new Error(`could not restart the replica: ${started.stderr}`);
+    });
+    expect(misses.filter((s) => s !== 404)).toEqual([]);
     expect(load.readStatuses.filter((s) => s !== 200)).toEqual([]);
     expect(load.writeErrors).toEqual([]);
     await expectNothingLost(load.acks);
