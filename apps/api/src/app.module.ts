@@ -6,6 +6,7 @@ import { HealthController } from './health/health.controller';
 import { InfrastructureModule } from './infrastructure/infrastructure.module';
 import { KvController } from './kv/kv.controller';
 import { KvService } from './kv/kv.service';
+import { OperationWaiter } from './kv/operation-waiter.service';
 import { OperationsController } from './operations/operations.controller';
 import { OperationsService } from './operations/operations.service';
 import { StoreController } from './store/store.controller';
@@ -19,7 +20,13 @@ export class AppModule {
       global: true,
       imports: [InfrastructureModule, TerminusModule.forRoot({ logger: false, errorLogStyle: 'json' })],
       controllers: [KvController, StoreController, OperationsController, HealthController],
-      providers: [{ provide: API_CONFIG, useValue: config }, KvService, OperationsService, DependencyHealthIndicator],
+      providers: [
+        { provide: API_CONFIG, useValue: config },
+        KvService,
+        OperationWaiter,
+        OperationsService,
+        DependencyHealthIndicator,
+      ],
       exports: [API_CONFIG],
     };
   }

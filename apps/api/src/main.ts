@@ -52,7 +52,10 @@ export async function createApp(config: ApiConfig): Promise<NestFastifyApplicati
     // Fastify's own JSON parser only: no urlencoded or multipart bodies.
     bodyParser: false,
   });
-  app.useGlobalPipes(new JsonObjectBodyPipe(), new ValidationPipe({ whitelist: true, transform: true, forbidNonWhitelisted: true }));
+  app.useGlobalPipes(
+    new JsonObjectBodyPipe(),
+    new ValidationPipe({ whitelist: true, transform: true, forbidNonWhitelisted: true }),
+  );
   app.useGlobalFilters(new ProblemDetailsFilter());
   app.enableShutdownHooks();
   setupSwagger(app);

@@ -43,7 +43,7 @@ describe('write path (e2e)', () => {
       }
       expect(shards[0]?.arguments).toMatchObject({
         'x-single-active-consumer': true,
-        'x-dead-letter-routing-key': DEAD_LETTER_QUEUE,
+        'x-dead-letter-exchange': 'kv.dead-letter',
         'x-delivery-limit': 5,
       });
     });

@@ -4,6 +4,8 @@ import { NestFactory } from '@nestjs/core';
 import type { Pool } from 'pg';
 import { assertSchemaCurrent } from '@keyflow/db';
 import { ShardCoordinator } from './apply/shard-coordinator.service';
+import { DeadLetterAuditor } from './dead-letter/dead-letter-audit.service';
+import { RetentionService } from './retention/retention.service';
 import { ConfigError, loadWorkerConfig, type WorkerConfig } from './config/worker.config';
 import { HealthServer } from './health/health.server';
 import { WRITE_POOL } from './infrastructure/infrastructure.tokens';
@@ -55,6 +57,8 @@ async function bootstrap(): Promise<void> {
     process.exit(1);
   }
   await app.get(ShardCoordinator).start();
+  await app.get(DeadLetterAuditor).start();
+  app.get(RetentionService).start();
   await app.get(HealthServer).listen();
   Logger.log(`${config.KEYFLOW_INSTANCE} consuming ${config.KV_SHARDS} shard queues`, 'Startup');
 }

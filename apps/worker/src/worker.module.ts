@@ -1,9 +1,12 @@
 import { type DynamicModule, Module } from '@nestjs/common';
+import { OutcomeNotifier } from './apply/outcome-notifier.service';
 import { ShardCoordinator } from './apply/shard-coordinator.service';
 import { WriteApplier } from './apply/write-applier.service';
 import { WORKER_CONFIG, type WorkerConfig } from './config/worker.config';
+import { DeadLetterAuditor } from './dead-letter/dead-letter-audit.service';
 import { HealthServer } from './health/health.server';
 import { InfrastructureModule } from './infrastructure/infrastructure.module';
+import { RetentionService } from './retention/retention.service';
 
 @Module({})
 export class WorkerModule {
@@ -12,7 +15,15 @@ export class WorkerModule {
       module: WorkerModule,
       global: true,
       imports: [InfrastructureModule],
-      providers: [{ provide: WORKER_CONFIG, useValue: config }, WriteApplier, ShardCoordinator, HealthServer],
+      providers: [
+        { provide: WORKER_CONFIG, useValue: config },
+        WriteApplier,
+        OutcomeNotifier,
+        ShardCoordinator,
+        DeadLetterAuditor,
+        RetentionService,
+        HealthServer,
+      ],
       exports: [WORKER_CONFIG],
     };
   }

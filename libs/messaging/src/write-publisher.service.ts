@@ -37,7 +37,8 @@ export class WritePublisher {
     });
   }
 
-  async publish(message: WriteMessage): Promise<void> {
+  /** `replyTo`: a queue the worker sends the write's outcome to, for a client that waits for it. */
+  async publish(message: WriteMessage, { replyTo }: { replyTo?: string } = {}): Promise<void> {
     const queue = shardQueueName(shardOf(message.key, this.options.shards));
     try {
       await this.channel.publish('', queue, encodeWriteMessage(message), {
@@ -45,6 +46,7 @@ export class WritePublisher {
         messageId: message.id,
         contentType: 'application/json',
         timestamp: Date.now(),
+        ...(replyTo ? { replyTo } : {}),
       });
     } catch (err) {
       throw new DomainError(ErrorCode.BROKER_UNAVAILABLE, 'the message broker did not confirm the write in time', {

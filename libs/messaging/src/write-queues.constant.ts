@@ -1,5 +1,5 @@
 import type { Channel, ConfirmChannel } from 'amqplib';
-import { DEAD_LETTER_QUEUE, shardQueueName } from '@keyflow/contracts';
+import { DEAD_LETTER_AUDIT_QUEUE, DEAD_LETTER_EXCHANGE, DEAD_LETTER_QUEUE, shardQueueName } from '@keyflow/contracts';
 
 export interface WriteQueueOptions {
   /** Number of shard queues; fixed per deployment. */
@@ -16,15 +16,15 @@ export interface WriteQueueOptions {
  * - quorum: replicated to a majority before the publisher confirm, so a confirmed write survives a node loss;
  * - single-active-consumer: one worker applies a shard at a time, which is what gives per-key order;
  * - delivery limit + at-least-once dead-lettering: a message that keeps failing leaves the shard for the
- *   dead-letter queue instead of blocking it, and is not lost on the way.
+ *   dead-letter exchange instead of blocking it, and is not lost on the way. The exchange fans out to the
+ *   operators' queue and to the audit queue the workers read to mark the operation failed.
  */
 export function shardQueueArguments(options: WriteQueueOptions): Record<string, unknown> {
   return {
     'x-queue-type': 'quorum',
     'x-single-active-consumer': true,
     'x-delivery-limit': options.deliveryLimit ?? 5,
-    'x-dead-letter-exchange': '',
-    'x-dead-letter-routing-key': DEAD_LETTER_QUEUE,
+    'x-dead-letter-exchange': DEAD_LETTER_EXCHANGE,
     'x-dead-letter-strategy': 'at-least-once',
     'x-overflow': 'reject-publish',
     'x-quorum-initial-group-size': options.replicas ?? 3,
@@ -32,10 +32,12 @@ export function shardQueueArguments(options: WriteQueueOptions): Record<string, 
 }
 
 export async function assertWriteQueues(channel: Channel | ConfirmChannel, options: WriteQueueOptions): Promise<void> {
-  await channel.assertQueue(DEAD_LETTER_QUEUE, {
-    durable: true,
-    arguments: { 'x-queue-type': 'quorum', 'x-quorum-initial-group-size': options.replicas ?? 3 },
-  });
+  const quorum = { 'x-queue-type': 'quorum', 'x-quorum-initial-group-size': options.replicas ?? 3 };
+  await channel.assertExchange(DEAD_LETTER_EXCHANGE, 'fanout', { durable: true });
+  for (const queue of [DEAD_LETTER_QUEUE, DEAD_LETTER_AUDIT_QUEUE]) {
+    await channel.assertQueue(queue, { durable: true, arguments: quorum });
+    await channel.bindQueue(queue, DEAD_LETTER_EXCHANGE, '');
+  }
   for (let shard = 0; shard < options.shards; shard++) {
     await channel.assertQueue(shardQueueName(shard), { durable: true, arguments: shardQueueArguments(options) });
   }

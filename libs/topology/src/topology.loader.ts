@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { parse } from 'yaml';
 import type { ZodIssue } from 'zod';
 import { topologySchema, type Topology } from './topology.schema';
@@ -46,6 +47,29 @@ function crossCheck(t: Topology): string[] {
   claim('haproxy.dbReadPort', t.haproxy.host, t.haproxy.dbReadPort);
   claim('haproxy.amqpPort', t.haproxy.host, t.haproxy.amqpPort);
   claim('haproxy.statsPort', t.haproxy.host, t.haproxy.statsPort);
+  const redirectPort = t.gateway.tls.redirectHttpPort;
+  if (redirectPort !== undefined) {
+    // One redirect listener per gateway host; several instances on one host share it.
+    for (const h of new Set(t.gateway.instances.map((g) => g.host)))
+      claim('gateway.tls.redirectHttpPort', h, redirectPort);
+  }
+  if (t.dns) {
+    claim('dns.server.port', t.dns.server.host, t.dns.server.port);
+    problems.push(...dnsProblems(t));
+  }
+  const prometheus = t.monitoring?.prometheus;
+  if (t.monitoring && prometheus) {
+    const { redis, postgres } = t.monitoring.exporters;
+    claim('monitoring.prometheus.port', prometheus.host, prometheus.port);
+    claim('monitoring.exporters.redis.port', redis.host ?? prometheus.host, redis.port);
+    if (t.database.kind === 'postgres') {
+      claim('monitoring.exporters.postgres.port', postgres.host ?? prometheus.host, postgres.port);
+    }
+    t.rabbitmq.nodes.forEach((n, i) =>
+      claim(`rabbitmq.nodes.${i}.prometheusPort`, n.host, n.prometheusPort ?? RABBITMQ_PROMETHEUS_PORT),
+    );
+  }
+  if (t.haproxy.redundancy) problems.push(...redundancyProblems(t));
 
   const names = [
     ...t.gateway.instances.map((x) => x.name),
@@ -53,6 +77,7 @@ function crossCheck(t: Topology): string[] {
     ...t.worker.instances.map((x) => x.name),
     ...t.database.nodes.map((x) => x.name),
     ...t.rabbitmq.nodes.map((x) => x.name),
+    ...(t.haproxy.redundancy?.peers.map((x) => x.name) ?? []),
   ];
   const dupes = names.filter((n, i) => names.indexOf(n) !== i);
   for (const d of new Set(dupes)) problems.push(`${d}: instance names must be unique`);
@@ -72,6 +97,51 @@ function crossCheck(t: Topology): string[] {
       `redis.nodes: a cluster needs at least 3 masters; ${t.redis.nodes.length} nodes with ${t.redis.replicasPerMaster} replica(s) each give ${masters}`,
     );
   }
+  return problems;
+}
+
+/** The rabbitmq_prometheus plugin's default port, used when a node sets no prometheusPort. */
+export const RABBITMQ_PROMETHEUS_PORT = 15692;
+
+/** DNS round robin hands out addresses only: every gateway needs an address literal and the same port. */
+function dnsProblems(t: Topology): string[] {
+  const problems: string[] = [];
+  t.gateway.instances.forEach((g, i) => {
+    if (isIP(g.host) === 0) {
+      problems.push(`gateway.instances.${i}.host: must be an IP address when dns is set (it becomes an A record)`);
+    }
+  });
+  const ports = [...new Set(t.gateway.instances.map((g) => g.port))];
+  if (ports.length > 1) {
+    problems.push(
+      `gateway.instances: every gateway must use the same port when dns is set (clients only learn addresses), found ${ports.join(', ')}`,
+    );
+  }
+  if (t.dns?.name === 'ns1') problems.push('dns.name: "ns1" is the zone\'s name server record; choose another name');
+  return problems;
+}
+
+function redundancyProblems(t: Topology): string[] {
+  const problems: string[] = [];
+  const r = t.haproxy.redundancy;
+  if (!r) return problems;
+  if (t.haproxy.host !== r.virtualIp) {
+    problems.push(
+      `haproxy.host: must be the virtual IP ${r.virtualIp} when redundancy is set (clients reach whichever peer holds it), got ${t.haproxy.host}`,
+    );
+  }
+  const priorities = r.peers.map((p) => p.priority);
+  r.peers.forEach((p, i) => {
+    if (priorities.indexOf(p.priority) !== i) {
+      problems.push(`haproxy.redundancy.peers.${i}.priority: ${p.priority} is already used; priorities must differ`);
+    }
+    if (r.peers.findIndex((q) => q.address === p.address) !== i) {
+      problems.push(`haproxy.redundancy.peers.${i}.address: ${p.address} is already used by another peer`);
+    }
+    if (p.address === r.virtualIp) {
+      problems.push(`haproxy.redundancy.peers.${i}.address: must differ from the virtual IP`);
+    }
+  });
   return problems;
 }
 

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { z } from 'zod';
 
 /**
@@ -12,6 +13,166 @@ const name = z
   .regex(/^[a-z][a-z0-9-]{0,62}$/, 'must be lower-case letters, digits and dashes, starting with a letter');
 
 export const endpointSchema = z.object({ name, host, port }).strict();
+
+/** A time span both nginx and HAProxy understand: `500ms`, `2s`, `1m`. */
+const duration = z.string().regex(/^\d+(ms|s|m|h)$/, 'must be a duration such as 500ms, 2s or 1m');
+const count = (min: number) => z.number({ invalid_type_error: 'must be a whole number' }).int().min(min);
+const ipAddress = z.string().refine((v) => isIP(v) !== 0, 'must be an IPv4 or IPv6 address');
+const ipv4Address = z.string().refine((v) => isIP(v) === 4, 'must be an IPv4 address');
+/** Printed unquoted into configs, so the same characters renderAll refuses in its own paths are refused here. */
+const absolutePath = z
+  .string()
+  .regex(/^\/[^\s'"`;{}$#\\]*$/, 'must be an absolute path without whitespace, quotes or any of ; { } $ # \\');
+const dnsLabel = /[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?/;
+
+export const tlsModeSchema = z.enum(['off', 'self-signed', 'files']);
+
+/**
+ * TLS termination at the gateway. `self-signed`: `render` creates `gateway.crt`/`gateway.key` in the out dir
+ * with openssl when they are missing (local use); `files`: an operator's certificate and key at fixed paths.
+ */
+export const tlsSchema = z
+  .object({
+    mode: tlsModeSchema.default('off'),
+    certFile: absolutePath.optional(),
+    keyFile: absolutePath.optional(),
+    /** When set, each gateway also answers plain HTTP on this port with a redirect to HTTPS. */
+    redirectHttpPort: port.optional(),
+  })
+  .strict()
+  .superRefine((tls, ctx) => {
+    for (const field of ['certFile', 'keyFile'] as const) {
+      if (tls.mode === 'files' && tls[field] === undefined) {
+        ctx.addIssue({ code: 'custom', path: [field], message: 'is required when mode is "files"' });
+      }
+      if (tls.mode !== 'files' && tls[field] !== undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [field],
+          message: `is only used when mode is "files" (mode is "${tls.mode}")`,
+        });
+      }
+    }
+    if (tls.mode === 'off' && tls.redirectHttpPort !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['redirectHttpPort'], message: 'needs TLS: mode is "off"' });
+    }
+  });
+
+/** Per-client request rate at each gateway (nginx `limit_req`, keyed on the client address); over it: 429. */
+export const rateLimitSchema = z
+  .object({
+    requestsPerSecond: count(1),
+    /** Requests above the rate a client may send at once before it gets 429; they are not delayed. */
+    burst: count(0).default(20),
+    /** Shared memory for the per-client counters; 1m holds about 16 000 addresses. */
+    zoneSize: z
+      .string()
+      .regex(/^\d+[km]$/, 'must be a size such as 10m or 512k')
+      .default('10m'),
+  })
+  .strict();
+
+const haproxyCheckSchema = (interval: string | undefined) =>
+  z
+    .object({
+      /** Time between checks; default depends on the backend (see below). */
+      interval: interval === undefined ? duration.optional() : duration.default(interval),
+      /** Consecutive failed checks before a server is marked down. */
+      fall: count(1).default(2),
+      /** Consecutive passed checks before a server is marked up again. */
+      rise: count(1).default(1),
+    })
+    .strict();
+
+/** Health checks: nginx's passive checks of the APIs and HAProxy's active checks of the DB and RabbitMQ. */
+export const healthChecksSchema = z
+  .object({
+    gateway: z
+      .object({
+        /** Failed attempts within failTimeout that take an API instance out of the upstream for failTimeout. */
+        maxFails: count(1).default(2),
+        failTimeout: duration.default('5s'),
+      })
+      .strict()
+      .default({}),
+    /** Default interval: 1s for postgres (fast primary failover), 2s for cockroach. */
+    database: haproxyCheckSchema(undefined).default({}),
+    amqp: haproxyCheckSchema('2s').default({}),
+  })
+  .strict();
+
+/** The BIND9 zone that spreads clients over the gateways: one A/AAAA record per gateway address. */
+export const dnsSchema = z
+  .object({
+    zone: z
+      .string()
+      .regex(
+        new RegExp(`^(?=.{1,253}$)${dnsLabel.source}(?:\\.${dnsLabel.source})*$`),
+        'must be a lower-case DNS domain such as keyflow.test',
+      ),
+    /** Clients resolve `<name>.<zone>`. */
+    name: z.string().regex(new RegExp(`^${dnsLabel.source}$`), 'must be one lower-case DNS label such as api'),
+    /** Where named listens; also the address of the zone's name server record (ns1.<zone>). */
+    server: z.object({ host: ipAddress, port }).strict(),
+    /** Short, so clients notice a gateway leaving the rotation quickly. */
+    ttl: count(1).max(86_400).default(30),
+    /** SOA serial; raise it on every change once secondaries transfer the zone. */
+    serial: count(1).max(4_294_967_295).default(1),
+  })
+  .strict();
+
+/** Prometheus and the exporters it scrapes. Redis and PostgreSQL exporters are scraped in multi-target mode. */
+export const monitoringSchema = z
+  .object({
+    scrapeInterval: duration.default('15s'),
+    /** When set, prometheus.yml is rendered; Prometheus listens here (`--web.listen-address`). */
+    prometheus: z
+      .object({ host, port: port.default(9090) })
+      .strict()
+      .optional(),
+    exporters: z
+      .object({
+        /** oliver006/redis_exporter, `/scrape?target=redis://…`; host defaults to the Prometheus host. */
+        redis: z
+          .object({ host: host.optional(), port: port.default(9121) })
+          .strict()
+          .default({}),
+        /**
+         * prometheus-community/postgres_exporter (0.11+), `/probe?target=…&auth_module=…`; host defaults to the
+         * Prometheus host. Unused for cockroach, whose nodes serve metrics themselves on `/_status/vars`.
+         */
+        postgres: z
+          .object({ host: host.optional(), port: port.default(9187), authModule: name.default('keyflow') })
+          .strict()
+          .default({}),
+      })
+      .strict()
+      .default({}),
+  })
+  .strict();
+
+/** An active-passive HAProxy pair sharing a virtual IP through keepalived (VRRP). */
+export const redundancySchema = z
+  .object({
+    /** The address clients use; HAProxy binds it on both peers (needs net.ipv4.ip_nonlocal_bind=1). */
+    virtualIp: ipv4Address,
+    prefixLength: count(1).max(32).default(32),
+    /** Network interface the virtual IP is added to. */
+    interface: z.string().regex(/^[a-zA-Z0-9._-]{1,15}$/, 'must be a network interface name such as eth0'),
+    virtualRouterId: count(1).max(255).default(51),
+    /** Seconds between VRRP advertisements. */
+    advertInterval: count(1).max(255).default(1),
+    /** keepalived's vrrp_script that checks HAProxy runs; seconds and counts. */
+    check: z
+      .object({ interval: count(1).default(2), fall: count(1).default(2), rise: count(1).default(2) })
+      .strict()
+      .default({}),
+    /** The highest priority peer holds the virtual IP while its HAProxy runs. */
+    peers: z
+      .array(z.object({ name, address: ipv4Address, priority: count(1).max(254) }).strict())
+      .min(2, 'an active-passive pair needs at least 2 peers'),
+  })
+  .strict();
 
 export const lbAlgorithmSchema = z.enum(['roundrobin', 'leastconn', 'source']);
 
@@ -30,6 +191,16 @@ export const topologySchema = z
           .default('2m'),
         /** Buffered access log under the run dir; turn off for load tests where every syscall counts. */
         accessLog: z.boolean().default(true),
+        /**
+         * false: nginx listens on each instance's address (several gateways on one host, the local stack).
+         * true: on every address at each instance's port (containers, one nginx per gateway host).
+         */
+        listenAll: z.boolean().default(false),
+        /** nginx `daemon`: the local stack detaches it; a container runs it in the foreground. */
+        daemon: z.boolean().default(true),
+        tls: tlsSchema.default({}),
+        /** Absent: no rate limit. */
+        rateLimit: rateLimitSchema.optional(),
         instances: z.array(endpointSchema).min(1),
       })
       .strict(),
@@ -57,7 +228,21 @@ export const topologySchema = z
       .object({
         /** A private epmd port so the stack never shares the system RabbitMQ's epmd. */
         epmdPort: port.default(4370),
-        nodes: z.array(z.object({ name, host, port, managementPort: port, distPort: port }).strict()).min(1),
+        nodes: z
+          .array(
+            z
+              .object({
+                name,
+                host,
+                port,
+                managementPort: port,
+                distPort: port,
+                /** The rabbitmq_prometheus plugin's port (default 15692), scraped when monitoring.prometheus is set. */
+                prometheusPort: port.optional(),
+              })
+              .strict(),
+          )
+          .min(1),
       })
       .strict(),
     database: z
@@ -94,8 +279,33 @@ export const topologySchema = z
         dbReadPort: port,
         amqpPort: port,
         statsPort: port,
+        /** true: bind every address at these ports (a container) instead of `host`. */
+        listenAll: z.boolean().default(false),
+        /**
+         * DNS servers HAProxy asks at run time for server addresses (e.g. Docker's 127.0.0.11:53), so a server that
+         * comes back with a new address is found again; servers not resolvable at start wait instead of failing it.
+         * Absent: addresses are resolved once, at start.
+         */
+        resolvers: z
+          .array(z.object({ host: ipAddress, port: port.default(53) }).strict())
+          .min(1)
+          .optional(),
+        /** Absent: one HAProxy. Present: keepalived configs for an active-passive pair on the virtual IP. */
+        redundancy: redundancySchema.optional(),
       })
       .strict(),
+    healthChecks: healthChecksSchema.default({}),
+    auth: z
+      .object({
+        /** false lets anonymous clients read keys; writes always need a session or an API token. */
+        readsRequireAuth: z.boolean().default(true),
+      })
+      .strict()
+      .default({}),
+    /** Absent: no DNS zone is rendered. */
+    dns: dnsSchema.optional(),
+    /** Absent: no prometheus.yml is rendered. */
+    monitoring: monitoringSchema.optional(),
   })
   .strict();
 
@@ -103,3 +313,4 @@ export type Topology = z.infer<typeof topologySchema>;
 export type TopologyInput = z.input<typeof topologySchema>;
 export type Endpoint = z.infer<typeof endpointSchema>;
 export type LbAlgorithm = z.infer<typeof lbAlgorithmSchema>;
+export type TlsMode = z.infer<typeof tlsModeSchema>;

@@ -6,7 +6,12 @@ import { toProblem } from './problem-details.util';
 describe(toProblem.name, () => {
   it('should map domain errors by code', () => {
     expect(toProblem(new DomainError(ErrorCode.VALUE_TOO_LARGE, 'too big'))).toEqual({
-      problem: { type: 'https://keyflow.dev/problems/value-too-large', title: 'Value too large', status: 413, detail: 'too big' },
+      problem: {
+        type: 'https://keyflow.dev/problems/value-too-large',
+        title: 'Value too large',
+        status: 413,
+        detail: 'too big',
+      },
       unexpected: false,
     });
     expect(toProblem(new DomainError(ErrorCode.KEY_NOT_FOUND, 'no')).problem.status).toBe(404);
@@ -25,7 +30,9 @@ describe(toProblem.name, () => {
   });
 
   it('should recognise Fastify body errors that Nest turned into HttpExceptions', () => {
-    const json = toProblem(new HttpException("Body is not valid JSON but content-type is set to 'application/json'", 400));
+    const json = toProblem(
+      new HttpException("Body is not valid JSON but content-type is set to 'application/json'", 400),
+    );
     expect(json.problem.type).toBe('https://keyflow.dev/problems/malformed-json');
     expect(json.problem.title).toBe('Malformed JSON');
     expect(toProblem(new HttpException('Request body is too large', 413)).problem.type).toBe(
@@ -35,7 +42,9 @@ describe(toProblem.name, () => {
   });
 
   it('should keep extra fields of an HTTP exception as extensions', () => {
-    const { problem } = toProblem(new ServiceUnavailableException({ status: 'error', details: { redis: { status: 'down' } } }));
+    const { problem } = toProblem(
+      new ServiceUnavailableException({ status: 'error', details: { redis: { status: 'down' } } }),
+    );
     expect(problem).toMatchObject({ status: 503, details: { redis: { status: 'down' } } });
   });
 

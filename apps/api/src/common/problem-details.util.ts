@@ -17,6 +17,9 @@ const DOMAIN_STATUS: Record<ErrorCode, { status: number; title: string }> = {
   [ErrorCode.INVALID_REQUEST]: { status: HttpStatus.BAD_REQUEST, title: 'Invalid request' },
   [ErrorCode.VALUE_TOO_LARGE]: { status: HttpStatus.PAYLOAD_TOO_LARGE, title: 'Value too large' },
   [ErrorCode.KEY_NOT_FOUND]: { status: HttpStatus.NOT_FOUND, title: 'Key not found' },
+  [ErrorCode.PRECONDITION_FAILED]: { status: HttpStatus.PRECONDITION_FAILED, title: 'Precondition failed' },
+  [ErrorCode.IDEMPOTENCY_KEY_REUSED]: { status: HttpStatus.UNPROCESSABLE_ENTITY, title: 'Idempotency key reused' },
+  [ErrorCode.WRITE_FAILED]: { status: HttpStatus.UNPROCESSABLE_ENTITY, title: 'Write failed' },
   [ErrorCode.OPERATION_NOT_FOUND]: { status: HttpStatus.NOT_FOUND, title: 'Operation not found' },
   [ErrorCode.BROKER_UNAVAILABLE]: { status: HttpStatus.SERVICE_UNAVAILABLE, title: 'Write path unavailable' },
   [ErrorCode.DATABASE_UNAVAILABLE]: { status: HttpStatus.SERVICE_UNAVAILABLE, title: 'Database unavailable' },
@@ -67,7 +70,13 @@ function fromHttpException(exception: HttpException): Problem {
   const message = body.message;
   if (Array.isArray(message)) {
     const errors = message.map(String);
-    return { type: `${PROBLEM_BASE}invalid-request`, title: 'Invalid request', status, detail: errors.join('; '), errors };
+    return {
+      type: `${PROBLEM_BASE}invalid-request`,
+      title: 'Invalid request',
+      status,
+      detail: errors.join('; '),
+      errors,
+    };
   }
   // Extra fields (for example a readiness report's per-dependency details) travel as extensions.
   const { message: _m, error: _e, statusCode: _s, ...extensions } = body;
@@ -89,14 +98,26 @@ export function toProblem(exception: unknown): { problem: Problem; unexpected: b
   if (exception instanceof DomainError) {
     const { status, title } = DOMAIN_STATUS[exception.code];
     const unexpected = status >= 500 && exception.code === ErrorCode.MALFORMED_MESSAGE;
+    const extensions = unexpected ? {} : (exception.context.problem as Record<string, unknown> | undefined);
     return {
-      problem: { type: `${PROBLEM_BASE}${exception.code}`, title, status, detail: unexpected ? 'internal error' : exception.message },
+      problem: {
+        type: `${PROBLEM_BASE}${exception.code}`,
+        title,
+        status,
+        detail: unexpected ? 'internal error' : exception.message,
+        ...extensions,
+      },
       unexpected,
     };
   }
   if (exception instanceof HttpException) return { problem: fromHttpException(exception), unexpected: false };
   return {
-    problem: { type: 'about:blank', title: 'Internal error', status: 500, detail: 'an unexpected error occurred; quote the requestId when reporting it' },
+    problem: {
+      type: 'about:blank',
+      title: 'Internal error',
+      status: 500,
+      detail: 'an unexpected error occurred; quote the requestId when reporting it',
+    },
     unexpected: true,
   };
 }

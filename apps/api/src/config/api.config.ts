@@ -16,7 +16,10 @@ const apiEnvSchema = z.object({
     .transform((v) => v.split(',').map((n) => n.trim()))
     .pipe(z.array(z.string().regex(/^[^:\s]+:\d+$/, 'must be host:port pairs')).min(1)),
   DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL'),
-  DATABASE_READ_URL: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL').optional(),
+  DATABASE_READ_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL')
+    .optional(),
   DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10),
   KV_SHARDS: z.coerce.number().int().min(1).max(1024).default(16),
   QUEUE_REPLICAS: z.coerce.number().int().min(1).max(7).default(3),

@@ -10,7 +10,9 @@ const TIMEOUT_MS = 1_500;
 function withTimeout<T>(work: Promise<T>, what: string): Promise<T> {
   return Promise.race([
     work,
-    new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`${what} did not answer in ${TIMEOUT_MS} ms`)), TIMEOUT_MS)),
+    new Promise<never>((_, reject) =>
+      setTimeout(() => reject(new Error(`${what} did not answer in ${TIMEOUT_MS} ms`)), TIMEOUT_MS),
+    ),
   ]);
 }
 
@@ -28,7 +30,10 @@ export class DependencyHealthIndicator {
   async database(): Promise<HealthIndicatorResult> {
     const check = this.health.check('database');
     try {
-      await withTimeout(Promise.all([this.writePool.query('SELECT 1'), this.readPool.query('SELECT 1')]), 'the database');
+      await withTimeout(
+        Promise.all([this.writePool.query('SELECT 1'), this.readPool.query('SELECT 1')]),
+        'the database',
+      );
       return check.up();
     } catch (err) {
       return check.down({ message: (err as Error).message });

@@ -2,7 +2,7 @@ import { Global, Inject, Logger, Module, type OnApplicationShutdown } from '@nes
 import type { AmqpConnectionManager } from 'amqp-connection-manager';
 import type { Cluster } from 'ioredis';
 import type { Pool } from 'pg';
-import { createRedisCluster, KvCache, OperationTracker } from '@keyflow/cache';
+import { createRedisCluster, IdempotencyStore, KvCache, OperationTracker } from '@keyflow/cache';
 import { createPool, KvRepository, OperationRepository } from '@keyflow/db';
 import { createAmqpConnection, WritePublisher } from '@keyflow/messaging';
 import { API_CONFIG, type ApiConfig } from '../config/api.config';
@@ -72,12 +72,18 @@ const logger = new Logger('Infrastructure');
     {
       provide: KvCache,
       inject: [REDIS, API_CONFIG],
-      useFactory: (redis: Cluster, config: ApiConfig) => new KvCache(redis, { negativeTtlMs: config.NEGATIVE_CACHE_TTL_MS }),
+      useFactory: (redis: Cluster, config: ApiConfig) =>
+        new KvCache(redis, { negativeTtlMs: config.NEGATIVE_CACHE_TTL_MS }),
     },
     {
       provide: OperationTracker,
       inject: [REDIS],
       useFactory: (redis: Cluster) => new OperationTracker(redis),
+    },
+    {
+      provide: IdempotencyStore,
+      inject: [REDIS],
+      useFactory: (redis: Cluster) => new IdempotencyStore(redis),
     },
     {
       provide: WritePublisher,
@@ -90,7 +96,18 @@ const logger = new Logger('Infrastructure');
         }),
     },
   ],
-  exports: [WRITE_POOL, READ_POOL, REDIS, AMQP, KvRepository, OperationRepository, KvCache, OperationTracker, WritePublisher],
+  exports: [
+    WRITE_POOL,
+    READ_POOL,
+    REDIS,
+    AMQP,
+    KvRepository,
+    OperationRepository,
+    KvCache,
+    OperationTracker,
+    IdempotencyStore,
+    WritePublisher,
+  ],
 })
 export class InfrastructureModule implements OnApplicationShutdown {
   constructor(

@@ -1,8 +1,10 @@
-import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Param, Put, Query, Res } from '@nestjs/common';
+import { applyDecorators, Body, Controller, Delete, Get, Headers, Param, Put, Query, Res } from '@nestjs/common';
 import {
   ApiAcceptedResponse,
   ApiBody,
+  ApiCreatedResponse,
   ApiHeader,
+  ApiNoContentResponse,
   ApiOkResponse,
   ApiOperation,
   ApiParam,
@@ -12,9 +14,32 @@ import type { FastifyReply } from 'fastify';
 import { ApiProblemResponses } from '../common/api-problems.decorator';
 import { KeyPipe } from '../common/key.pipe';
 import { KvGetQueryDto } from './dto/kv-get-query.dto';
-import { KvEntryResponseDto, KvPutDto, OperationAcceptedDto } from './dto/kv.dto';
+import { KvEntryResponseDto, KvPutDto, OperationAcceptedDto, WriteAppliedDto } from './dto/kv.dto';
 import { entryBody, etag } from './kv-response.util';
 import { KvService } from './kv.service';
+import { parseWriteHeaders, type WriteHeaders as WriteHeadersDto } from './write-preconditions.util';
+import { sendWriteResult } from './write-response.util';
+
+function WriteHeaders(): MethodDecorator {
+  return applyDecorators(
+    ApiHeader({
+      name: 'If-Match',
+      required: false,
+      description: '`"<version>"` or `*`: apply only if the key is at that version / exists.',
+    }),
+    ApiHeader({ name: 'If-None-Match', required: false, description: '`*`: apply only if the key does not exist.' }),
+    ApiHeader({
+      name: 'Prefer',
+      required: false,
+      description: '`wait=N`: wait up to N seconds (max 60) for the outcome.',
+    }),
+    ApiHeader({
+      name: 'Idempotency-Key',
+      required: false,
+      description: 'Up to 255 visible ASCII characters; a repeat writes nothing.',
+    }),
+  );
+}
 
 const KEY_PARAM = {
   name: 'key',
@@ -30,7 +55,8 @@ export class KvController {
   @Get(':key')
   @ApiOperation({
     summary: 'Read a key',
-    description: 'Eventually consistent: served from the cache, falling back to the database. Add `?consistency=strong` to read the primary.',
+    description:
+      'Eventually consistent: served from the cache, falling back to the database. Add `?consistency=strong` to read the primary.',
   })
   @ApiParam(KEY_PARAM)
   @ApiOkResponse({ type: KvEntryResponseDto, headers: { ETag: { description: 'The version, quoted: `"3"`.' } } })
@@ -46,36 +72,48 @@ export class KvController {
   }
 
   @Put(':key')
-  @HttpCode(HttpStatus.ACCEPTED)
   @ApiOperation({
     summary: 'Write a key',
-    description:
-      'Accepted once the broker has confirmed the write into its shard’s quorum queue. Poll the operation at `Location` to see it applied.',
+    description: [
+      'Accepted (202) once the broker has confirmed the write into its shard’s quorum queue; follow it at `Location`.',
+      '`Prefer: wait=N` waits up to N seconds (at most 60) for the write to be applied and answers 201 (created),',
+      '200 (updated) or 412 (condition failed) instead; still 202 if it is not applied by then.',
+      '`If-Match: "<version>"` (or `*`) and `If-None-Match: *` make the write conditional, checked when it is applied.',
+      '`Idempotency-Key` makes retries safe: a repeat returns the original operation and writes nothing.',
+    ].join(' '),
   })
   @ApiParam(KEY_PARAM)
   @ApiBody({ type: KvPutDto })
+  @WriteHeaders()
   @ApiAcceptedResponse({ type: OperationAcceptedDto, headers: { Location: { description: '`/v1/operations/{id}`' } } })
-  @ApiProblemResponses(400, 413, 415, 503)
+  @ApiCreatedResponse({ type: WriteAppliedDto, description: 'Applied and the key was created (`Prefer: wait`).' })
+  @ApiOkResponse({ type: WriteAppliedDto, description: 'Applied (`Prefer: wait`).' })
+  @ApiProblemResponses(400, 412, 413, 415, 422, 503)
   async put(
     @Param('key', KeyPipe) key: string,
     @Body() body: KvPutDto,
-    @Res({ passthrough: true }) reply: FastifyReply,
-  ): Promise<OperationAcceptedDto> {
-    const accepted = await this.kv.put(key, body.value);
-    void reply.header('location', `/v1/operations/${accepted.operationId}`);
-    return accepted;
+    @Headers() headers: WriteHeadersDto,
+    @Res() reply: FastifyReply,
+  ): Promise<void> {
+    sendWriteResult(reply, await this.kv.put(key, body.value, parseWriteHeaders(headers)));
   }
 
   @Delete(':key')
-  @HttpCode(HttpStatus.ACCEPTED)
-  @ApiOperation({ summary: 'Delete a key', description: 'Accepted like a write; the delete raises the key’s version too.' })
+  @ApiOperation({
+    summary: 'Delete a key',
+    description:
+      'Accepted like a write; the delete raises the key’s version too. With `Prefer: wait`, 204 once applied.',
+  })
   @ApiParam(KEY_PARAM)
-  @ApiHeader({ name: 'Content-Type', required: false, description: 'No body is needed.' })
+  @WriteHeaders()
   @ApiAcceptedResponse({ type: OperationAcceptedDto, headers: { Location: { description: '`/v1/operations/{id}`' } } })
-  @ApiProblemResponses(400, 503)
-  async delete(@Param('key', KeyPipe) key: string, @Res({ passthrough: true }) reply: FastifyReply): Promise<OperationAcceptedDto> {
-    const accepted = await this.kv.delete(key);
-    void reply.header('location', `/v1/operations/${accepted.operationId}`);
-    return accepted;
+  @ApiNoContentResponse({ description: 'Deleted (`Prefer: wait`).' })
+  @ApiProblemResponses(400, 412, 422, 503)
+  async delete(
+    @Param('key', KeyPipe) key: string,
+    @Headers() headers: WriteHeadersDto,
+    @Res() reply: FastifyReply,
+  ): Promise<void> {
+    sendWriteResult(reply, await this.kv.delete(key, parseWriteHeaders(headers)));
   }
 }

@@ -1,13 +1,24 @@
 import { describe, expect, it, vi } from 'vitest';
-import type { CachedEntry, KvCache, OperationTracker } from '@keyflow/cache';
+import type { CachedEntry, IdempotencyStore, KvCache, OperationTracker } from '@keyflow/cache';
 import { DomainError, ErrorCode, type WriteMessage } from '@keyflow/contracts';
-import type { KvEntry, KvRepository } from '@keyflow/db';
+import type { KvEntry, KvRepository, OperationRepository } from '@keyflow/db';
 import type { WritePublisher } from '@keyflow/messaging';
 import { KvService } from './kv.service';
+import type { OperationWaiter } from './operation-waiter.service';
 
-const entry: KvEntry = { key: 'k', valueJson: '{"a":1}', version: 3, deleted: false, updatedAt: '2026-11-23T10:00:00.000Z' };
+const entry: KvEntry = {
+  key: 'k',
+  valueJson: '{"a":1}',
+  version: 3,
+  deleted: false,
+  updatedAt: '2026-11-23T10:00:00.000Z',
+};
 
-function setup({ cached, cacheFails = false, db = entry }: { cached?: CachedEntry; cacheFails?: boolean; db?: KvEntry } = {}) {
+function setup({
+  cached,
+  cacheFails = false,
+  db = entry,
+}: { cached?: CachedEntry; cacheFails?: boolean; db?: KvEntry } = {}) {
   const cache = {
     get: vi.fn(() => (cacheFails ? Promise.reject(new Error('Command timed out')) : Promise.resolve(cached))),
     setIfNewer: vi.fn(() => Promise.resolve(true)),
@@ -21,13 +32,27 @@ function setup({ cached, cacheFails = false, db = entry }: { cached?: CachedEntr
     }),
   };
   const tracker = { markAccepted: vi.fn(() => Promise.resolve()) };
+  const claims = new Map<string, { fingerprint: string; operationId: string }>();
+  const idempotency = {
+    claim: vi.fn((key: string, record: { fingerprint: string; operationId: string }) => {
+      const previous = claims.get(key);
+      if (!previous) claims.set(key, record);
+      return Promise.resolve(previous);
+    }),
+    release: vi.fn(() => Promise.resolve()),
+  };
+  const operations = { find: vi.fn(() => Promise.resolve(undefined)) };
+  const waiter = { replyQueue: 'replies', waitFor: vi.fn() };
   const service = new KvService(
     cache as unknown as KvCache,
     repository as unknown as KvRepository,
     publisher as unknown as WritePublisher,
     tracker as unknown as OperationTracker,
+    idempotency as unknown as IdempotencyStore,
+    operations as unknown as OperationRepository,
+    waiter as unknown as OperationWaiter,
   );
-  return { service, cache, repository, publisher, published, tracker };
+  return { service, cache, repository, publisher, published, tracker, idempotency, waiter };
 }
 
 describe(KvService.name, () => {
@@ -36,7 +61,13 @@ describe(KvService.name, () => {
       const { service, repository } = setup({
         cached: { state: 'present', version: 2, valueJson: '"x"', updatedAt: 't' },
       });
-      await expect(service.get('k')).resolves.toEqual({ key: 'k', valueJson: '"x"', version: 2, updatedAt: 't', source: 'cache' });
+      await expect(service.get('k')).resolves.toEqual({
+        key: 'k',
+        valueJson: '"x"',
+        version: 2,
+        updatedAt: 't',
+        source: 'cache',
+      });
       expect(repository.find).not.toHaveBeenCalled();
     });
 
@@ -68,7 +99,9 @@ describe(KvService.name, () => {
     });
 
     it('should read the primary and skip the cache for strong reads', async () => {
-      const { service, cache, repository } = setup({ cached: { state: 'present', version: 1, valueJson: '1', updatedAt: 't' } });
+      const { service, cache, repository } = setup({
+        cached: { state: 'present', version: 1, valueJson: '1', updatedAt: 't' },
+      });
       await expect(service.get('k', { strong: true })).resolves.toMatchObject({ version: 3 });
       expect(cache.get).not.toHaveBeenCalled();
       expect(repository.find).toHaveBeenCalledWith('k', { strong: true });
@@ -78,11 +111,14 @@ describe(KvService.name, () => {
   describe('put', () => {
     it('should publish a versioned message and answer accepted', async () => {
       const { service, published, tracker } = setup();
-      const accepted = await service.put('k', { a: 1 });
-      expect(accepted).toEqual({ operationId: expect.stringMatching(/^[0-9a-f-]{36}$/), key: 'k', status: 'accepted' });
-      expect(published).toEqual([
-        { v: 1, id: accepted.operationId, key: 'k', type: 'put', value: { a: 1 }, acceptedAt: expect.any(String) },
-      ]);
+      const result = await service.put('k', { a: 1 });
+      expect(result).toEqual({
+        kind: 'accepted',
+        accepted: { operationId: expect.stringMatching(/^[0-9a-f-]{36}$/), key: 'k', status: 'accepted' },
+        replayed: false,
+      });
+      const id = result.kind === 'accepted' ? result.accepted.operationId : '';
+      expect(published).toEqual([{ v: 1, id, key: 'k', type: 'put', value: { a: 1 }, acceptedAt: expect.any(String) }]);
       expect(tracker.markAccepted).toHaveBeenCalledOnce();
     });
 
@@ -90,6 +126,31 @@ describe(KvService.name, () => {
       const { service, publisher } = setup();
       expect(() => service.put('k', 'x'.repeat(1024 * 1024))).toThrow(DomainError);
       expect(publisher.publish).not.toHaveBeenCalled();
+    });
+
+    it('should carry the condition to the worker', async () => {
+      const { service, published } = setup();
+      await service.put('k', 1, { waitMs: 0, condition: { kind: 'version', version: 3 } });
+      expect(published[0]?.condition).toEqual({ kind: 'version', version: 3 });
+    });
+
+    it('should publish once for a repeated idempotent request and refuse the key for another request', async () => {
+      const { service, publisher } = setup();
+      const first = await service.put('k', { a: 1 }, { waitMs: 0, idempotencyKey: 'abc' });
+      const again = await service.put('k', { a: 1 }, { waitMs: 0, idempotencyKey: 'abc' });
+      expect(publisher.publish).toHaveBeenCalledOnce();
+      expect(again).toEqual({ ...first, replayed: true });
+      expect(again.kind).toBe('accepted');
+      await expect(service.put('k', { a: 2 }, { waitMs: 0, idempotencyKey: 'abc' })).rejects.toMatchObject({
+        code: ErrorCode.IDEMPOTENCY_KEY_REUSED,
+      });
+    });
+
+    it('should release the idempotency key when the broker does not confirm', async () => {
+      const { service, publisher, idempotency } = setup();
+      publisher.publish.mockRejectedValueOnce(new DomainError(ErrorCode.BROKER_UNAVAILABLE, 'no confirm'));
+      await expect(service.put('k', 1, { waitMs: 0, idempotencyKey: 'xyz' })).rejects.toBeInstanceOf(DomainError);
+      expect(idempotency.release).toHaveBeenCalledWith('xyz', expect.any(String));
     });
 
     it('should not answer accepted when the broker does not confirm', async () => {

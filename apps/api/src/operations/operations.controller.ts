@@ -15,7 +15,10 @@ export class OperationsController {
   constructor(private readonly operations: OperationsService) {}
 
   @Get(':id')
-  @ApiOperation({ summary: 'Follow a write', description: '`accepted` until a worker applies it; then `applied` with the version, or `failed` with the reason.' })
+  @ApiOperation({
+    summary: 'Follow a write',
+    description: '`accepted` until a worker applies it; then `applied` with the version, or `failed` with the reason.',
+  })
   @ApiParam({ name: 'id', format: 'uuid' })
   @ApiOkResponse({ type: OperationResponseDto })
   @ApiProblemResponses(400, 404, 503)

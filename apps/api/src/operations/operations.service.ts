@@ -17,7 +17,8 @@ export class OperationsService {
     try {
       finished = await this.operations.find(id);
     } catch (err) {
-      if (isTransientDbError(err)) throw new DomainError(ErrorCode.DATABASE_UNAVAILABLE, 'the database is unavailable; retry shortly');
+      if (isTransientDbError(err))
+        throw new DomainError(ErrorCode.DATABASE_UNAVAILABLE, 'the database is unavailable; retry shortly');
       throw err;
     }
     if (finished) return finished;

@@ -5,6 +5,7 @@ import { ApiProblemResponses } from '../common/api-problems.decorator';
 import { KeyPipe } from '../common/key.pipe';
 import { OperationAcceptedDto } from '../kv/dto/kv.dto';
 import { KvService } from '../kv/kv.service';
+import { sendWriteResult } from '../kv/write-response.util';
 import { StoreGetResponseDto, StorePutDto, StorePutResponseDto } from './dto/store.dto';
 
 /** Routes of the reference KV store, so its existing clients work unchanged. Same semantics as /v1/kv. */
@@ -15,14 +16,18 @@ export class StoreController {
 
   @Put()
   @HttpCode(HttpStatus.OK)
-  @ApiOperation({ summary: 'Write a key (reference API)', description: 'Answers 200 with the value once the write is accepted.' })
+  @ApiOperation({
+    summary: 'Write a key (reference API)',
+    description: 'Answers 200 with the value once the write is accepted.',
+  })
   @ApiOkResponse({ type: StorePutResponseDto })
   @ApiProblemResponses(400, 413, 415, 503)
   async put(@Body() body: StorePutDto, @Res({ passthrough: true }) reply: FastifyReply): Promise<StorePutResponseDto> {
     const key = new KeyPipe().transform(body.key);
-    const accepted = await this.kv.put(key, body.value);
-    void reply.header('location', `/v1/operations/${accepted.operationId}`);
-    return { key, value: body.value, operationId: accepted.operationId };
+    const result = await this.kv.put(key, body.value);
+    const operationId = result.kind === 'accepted' ? result.accepted.operationId : result.outcome.id;
+    void reply.header('location', `/v1/operations/${operationId}`);
+    return { key, value: body.value, operationId };
   }
 
   @Get(':key')
@@ -42,9 +47,7 @@ export class StoreController {
   @ApiParam({ name: 'key', example: 'user:42' })
   @ApiAcceptedResponse({ type: OperationAcceptedDto })
   @ApiProblemResponses(400, 503)
-  async delete(@Param('key', KeyPipe) key: string, @Res({ passthrough: true }) reply: FastifyReply): Promise<OperationAcceptedDto> {
-    const accepted = await this.kv.delete(key);
-    void reply.header('location', `/v1/operations/${accepted.operationId}`);
-    return accepted;
+  async delete(@Param('key', KeyPipe) key: string, @Res() reply: FastifyReply): Promise<void> {
+    sendWriteResult(reply, await this.kv.delete(key));
   }
 }

@@ -3,14 +3,20 @@ import { CliUsageError } from './cli-usage.exception';
 
 export const USAGE = `Usage: gateway-config <command> [options]
 
-Renders the gateway (nginx) and load-balancer (HAProxy) configs of keyflow from one topology file.
+Renders keyflow's gateway (nginx), load-balancer (HAProxy), DNS (BIND9), monitoring (Prometheus)
+and keepalived configs from one topology file.
 
 Commands:
-  render --topology <file> --out <dir> [--run-dir <dir>]
-      Write nginx.conf, haproxy.cfg and (for postgres) pg-primary-check.sh into --out, creating it.
-      --run-dir (default: the out dir) is where nginx and HAProxy keep pid files, logs, the stats
-      socket and temp files at run time; it is created too and rendered into the configs as an
-      absolute path.
+  render --topology <file> --out <dir> [--run-dir <dir>] [--conf-dir <dir>]
+      Write into --out, creating it: nginx.conf and haproxy.cfg; pg-primary-check.sh for postgres;
+      named.conf and <zone>.zone with dns; prometheus.yml with monitoring.prometheus; one
+      keepalived-<peer>.conf per peer with haproxy.redundancy; and, for gateway.tls.mode
+      self-signed, gateway.crt and gateway.key (made with openssl unless both exist).
+      --run-dir (default: the out dir) is where nginx, HAProxy and named keep pid files, logs, the
+      stats socket and temp files at run time; it is created too and rendered into the configs as
+      an absolute path.
+      --conf-dir (default: the out dir) is where the files will be read from at run time, when that
+      differs from where they are written (a container's mount point); not created.
   validate --topology <file>
       Check a topology file: print "ok", or every bad field and exit 1.
 
@@ -21,18 +27,19 @@ Exit codes: 0 done, 1 invalid topology or failed render, 2 bad command line.`;
 
 export type CliCommand =
   | { kind: 'help' }
-  | { kind: 'render'; topology: string; outDir: string; runDir: string | undefined }
+  | { kind: 'render'; topology: string; outDir: string; runDir: string | undefined; confDir: string | undefined }
   | { kind: 'validate'; topology: string };
 
 const OPTIONS = {
   topology: { type: 'string' },
   out: { type: 'string' },
   'run-dir': { type: 'string' },
+  'conf-dir': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
 const ALLOWED: Record<'render' | 'validate', ReadonlyArray<keyof typeof OPTIONS>> = {
-  render: ['topology', 'out', 'run-dir', 'help'],
+  render: ['topology', 'out', 'run-dir', 'conf-dir', 'help'],
   validate: ['topology', 'help'],
 };
 
@@ -67,5 +74,7 @@ export function parseCliArgs(argv: string[]): CliCommand {
   if (command === 'validate') return { kind: 'validate', topology };
   const runDir = values['run-dir'];
   if (runDir === '') throw new CliUsageError('render: --run-dir needs a directory');
-  return { kind: 'render', topology, outDir: required(values.out, 'out', command), runDir };
+  const confDir = values['conf-dir'];
+  if (confDir === '') throw new CliUsageError('render: --conf-dir needs a directory');
+  return { kind: 'render', topology, outDir: required(values.out, 'out', command), runDir, confDir };
 }

@@ -5,6 +5,7 @@ import { renderAll } from '../render/render.service';
 import { writeRenderedFiles } from '../render/render-writer.util';
 import { parseCliArgs, USAGE, type CliCommand } from './cli-args.util';
 import { CliUsageError } from './cli-usage.exception';
+import { ensureSelfSignedCert } from './self-signed-cert.util';
 
 export interface CliOutput {
   out(line: string): void;
@@ -28,11 +29,19 @@ function execute(command: CliCommand, io: CliOutput, cwd: string): number {
       const topology = loadTopology(resolve(cwd, command.topology));
       const outDir = resolve(cwd, command.outDir);
       const runDir = resolve(cwd, command.runDir ?? command.outDir);
-      const files = renderAll(topology, { runDir, outDir });
+      // The configs name the files where they are read at run time, which is not always where they are written.
+      const confDir = resolve(cwd, command.confDir ?? command.outDir);
+      const files = renderAll(topology, { runDir, outDir: confDir });
       // nginx refuses to start when its prefix or error log directory is missing. 0755: when nginx runs as
       // root its workers run as nobody and must still reach their temp dirs in here.
       mkdirSync(runDir, { recursive: true, mode: 0o755 });
       for (const written of writeRenderedFiles(files, outDir)) io.out(`wrote ${written}`);
+      if (topology.gateway.tls.mode === 'self-signed') {
+        const cert = ensureSelfSignedCert(topology, outDir);
+        const verb = cert.created ? 'wrote' : 'kept';
+        io.out(`${verb} ${cert.certFile}`);
+        io.out(`${verb} ${cert.keyFile}`);
+      }
       return EXIT_OK;
     }
   }

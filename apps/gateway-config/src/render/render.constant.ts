@@ -2,6 +2,21 @@
 export const NGINX_CONF_FILE = 'nginx.conf';
 export const HAPROXY_CFG_FILE = 'haproxy.cfg';
 export const PG_PRIMARY_CHECK_FILE = 'pg-primary-check.sh';
+/** BIND9's config; the zone it serves is `zoneFile(dns.zone)` beside it. Rendered when the topology has `dns`. */
+export const NAMED_CONF_FILE = 'named.conf';
+export const PROMETHEUS_FILE = 'prometheus.yml';
+
+export function zoneFile(zone: string): string {
+  return `${zone}.zone`;
+}
+
+/** One keepalived config per HAProxy peer: copy it to that host's /etc/keepalived/keepalived.conf. */
+export function keepalivedFile(peer: string): string {
+  return `keepalived-${peer}.conf`;
+}
+
+/** The certificate and key `render` generates into the out dir for `gateway.tls.mode: self-signed`. */
+export const SELF_SIGNED_TLS = { cert: 'gateway.crt', key: 'gateway.key' } as const;
 
 /**
  * Files nginx and HAProxy create in the run dir at run time. The stack relies on these names
@@ -13,6 +28,8 @@ export const RUN_FILES = {
   nginxAccessLog: 'nginx-access.log',
   haproxyPid: 'haproxy.pid',
   haproxySocket: 'haproxy.sock',
+  namedPid: 'named.pid',
+  namedSessionKey: 'named-session.key',
 } as const;
 
 /** nginx's *_temp_path directives, each pointed at its own directory under the run dir. */

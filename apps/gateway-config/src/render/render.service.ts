@@ -1,15 +1,31 @@
 import { isAbsolute } from 'node:path';
 import type { Topology } from '@keyflow/topology';
-import { HAPROXY_CFG_FILE, NGINX_CONF_FILE, PG_PRIMARY_CHECK_FILE } from './render.constant';
+import {
+  HAPROXY_CFG_FILE,
+  keepalivedFile,
+  NAMED_CONF_FILE,
+  NGINX_CONF_FILE,
+  PG_PRIMARY_CHECK_FILE,
+  PROMETHEUS_FILE,
+  zoneFile,
+} from './render.constant';
 import { loadTemplate, type Template } from './templates.util';
 import {
   buildHaproxyView,
+  buildKeepalivedViews,
+  buildNamedConfView,
   buildNginxView,
   buildPgPrimaryCheckView,
+  buildPrometheusView,
+  buildZoneView,
   type HaproxyView,
+  type KeepalivedView,
+  type NamedConfView,
   type NginxView,
   type PgPrimaryCheckView,
+  type PrometheusView,
   type RenderPaths,
+  type ZoneView,
 } from './view-model.util';
 
 export interface RenderedFile {
@@ -24,6 +40,10 @@ interface Templates {
   nginx: Template<NginxView>;
   haproxy: Template<HaproxyView>;
   pgPrimaryCheck: Template<PgPrimaryCheckView>;
+  namedConf: Template<NamedConfView>;
+  zone: Template<ZoneView>;
+  prometheus: Template<PrometheusView>;
+  keepalived: Template<KeepalivedView>;
 }
 
 let templates: Templates | undefined;
@@ -33,6 +53,10 @@ function compiledTemplates(): Templates {
     nginx: loadTemplate<NginxView>('nginx.conf.hbs'),
     haproxy: loadTemplate<HaproxyView>('haproxy.cfg.hbs'),
     pgPrimaryCheck: loadTemplate<PgPrimaryCheckView>('pg-primary-check.sh.hbs'),
+    namedConf: loadTemplate<NamedConfView>('named.conf.hbs'),
+    zone: loadTemplate<ZoneView>('zone.hbs'),
+    prometheus: loadTemplate<PrometheusView>('prometheus.yml.hbs'),
+    keepalived: loadTemplate<KeepalivedView>('keepalived.conf.hbs'),
   };
   return templates;
 }
@@ -50,7 +74,10 @@ function assertUsablePath(what: string, path: string): void {
 
 /**
  * Renders every config file for one topology. Pure: reads only the templates, writes nothing.
- * `pg-primary-check.sh` (HAProxy's primary detection) is only rendered for a postgres database.
+ * Always nginx.conf and haproxy.cfg; the rest only when the topology asks for them:
+ * `pg-primary-check.sh` for a postgres database, `named.conf` + `<zone>.zone` with `dns`, `prometheus.yml` with
+ * `monitoring.prometheus`, and one `keepalived-<peer>.conf` per peer with `haproxy.redundancy`.
+ * The self-signed TLS certificate is not rendered here: the CLI creates it (see cli.service.ts).
  */
 export function renderAll(topology: Topology, paths: RenderPaths): RenderedFile[] {
   assertUsablePath('runDir', paths.runDir);
@@ -66,6 +93,18 @@ export function renderAll(topology: Topology, paths: RenderPaths): RenderedFile[
       content: t.pgPrimaryCheck(buildPgPrimaryCheckView(topology)),
       mode: 0o755,
     });
+  }
+  if (topology.dns) {
+    files.push(
+      { file: NAMED_CONF_FILE, content: t.namedConf(buildNamedConfView(topology, paths)) },
+      { file: zoneFile(topology.dns.zone), content: t.zone(buildZoneView(topology)) },
+    );
+  }
+  if (topology.monitoring?.prometheus) {
+    files.push({ file: PROMETHEUS_FILE, content: t.prometheus(buildPrometheusView(topology, paths)) });
+  }
+  for (const view of buildKeepalivedViews(topology)) {
+    files.push({ file: keepalivedFile(view.peer), content: t.keepalived(view) });
   }
   return files;
 }

@@ -1,11 +1,16 @@
+import { isIP } from 'node:net';
 import { join } from 'node:path';
-import type { LbAlgorithm, Topology } from '@keyflow/topology';
+import { RABBITMQ_PROMETHEUS_PORT, type LbAlgorithm, type Topology } from '@keyflow/topology';
 import {
   HAPROXY_CFG_FILE,
+  NAMED_CONF_FILE,
   NGINX_CONF_FILE,
   NGINX_TEMP_PATHS,
   PG_PRIMARY_CHECK_FILE,
+  PROMETHEUS_FILE,
   RUN_FILES,
+  SELF_SIGNED_TLS,
+  zoneFile,
 } from './render.constant';
 
 /**
@@ -30,10 +35,17 @@ export interface ProblemPageView {
   location: string;
   /** JSON text for nginx `return <status> '<body>'`; may contain nginx variables such as $request_id. */
   body: string;
+  /**
+   * `add_header` values for this page. An `add_header` in a location replaces every inherited one, so a page
+   * that adds a header repeats the server's headers too.
+   */
+  headers: string[];
 }
 
 export interface NginxView {
   topologyName: string;
+  daemon: 'on' | 'off';
+  startHint: string;
   runDir: string;
   confFile: string;
   pidFile: string;
@@ -42,8 +54,16 @@ export interface NginxView {
   tempPaths: Array<{ directive: string; path: string }>;
   clientMaxBodySize: string;
   balanceDirective: string | null;
+  /** nginx's passive health check per upstream server, e.g. `max_fails=2 fail_timeout=5s`. */
+  upstreamHealth: string;
   upstreams: NamedAddress[];
+  /** `add_header` values of every gateway server block. */
+  serverHeaders: string[];
   servers: Array<{ name: string; listen: string }>;
+  tls: { certFile: string; keyFile: string } | null;
+  /** Plain-HTTP servers that only redirect to HTTPS. */
+  redirects: Array<{ name: string; listen: string; target: string }>;
+  rateLimit: { zone: string; rate: string; zoneSize: string; burst: number } | null;
   problems: { notFound: string; pages: ProblemPageView[] };
 }
 
@@ -56,6 +76,12 @@ export interface HaproxyView {
   dbReadBind: string;
   amqpBind: string;
   statsBind: string;
+  /** `inter … fall … rise …` for the database and AMQP servers. */
+  dbCheck: string;
+  amqpCheck: string;
+  resolvers: { name: string; nameservers: NamedAddress[] } | null;
+  /** Appended to every server line: run-time DNS resolution, or nothing. */
+  serverOptions: string;
   postgres: {
     checkScript: string;
     writeServers: NamedAddress[];
@@ -69,6 +95,30 @@ export interface PgPrimaryCheckView {
   topologyName: string;
   user: string;
   database: string;
+}
+
+export interface NamedConfView {
+  topologyName: string;
+  confFile: string;
+  directory: string;
+  pidFile: string;
+  sessionKeyFile: string;
+  /** `listen-on` or `listen-on-v6`, with the other family switched off. */
+  listenOn: string;
+  listenOff: string;
+  zone: string;
+  zoneFile: string;
+}
+
+export interface ZoneView {
+  topologyName: string;
+  origin: string;
+  ttl: number;
+  serial: number;
+  nameServer: { label: string; fqdn: string; type: 'A' | 'AAAA'; address: string };
+  hostmaster: string;
+  /** One record per distinct gateway address: resolvers hand them out in rotation (rrset-order cyclic). */
+  records: Array<{ label: string; type: 'A' | 'AAAA'; address: string }>;
 }
 
 /** `host:port`, with IPv6 literals bracketed as both nginx and HAProxy expect. */
@@ -97,7 +147,7 @@ function problemBody(status: number, title: string, detail: string): string {
   return JSON.stringify({ type: 'about:blank', title, status, detail, requestId: '$request_id' });
 }
 
-function nginxProblems(t: Topology): NginxView['problems'] {
+function nginxProblems(t: Topology, serverHeaders: string[]): NginxView['problems'] {
   const pages: Array<[number, string, string]> = [
     [413, 'Content Too Large', `The request body exceeds the gateway limit of ${t.gateway.clientMaxBodySize}.`],
     [
@@ -112,19 +162,95 @@ function nginxProblems(t: Topology): NginxView['problems'] {
       'The API instance did not answer in time. A write sent without an Idempotency-Key may or may not have been accepted.',
     ],
   ];
+  const rateLimit = t.gateway.rateLimit;
+  if (rateLimit) {
+    pages.push([
+      429,
+      'Too Many Requests',
+      `This client sent more than ${rateLimit.requestsPerSecond} requests per second to this gateway; retry later.`,
+    ]);
+  }
   return {
     notFound: problemBody(404, 'Not Found', 'The gateway does not serve this path.'),
     pages: pages.map(([status, title, detail]) => ({
       status,
       location: `@problem_${status}`,
       body: problemBody(status, title, detail),
+      headers: status === 429 ? [...serverHeaders, 'Retry-After 1'] : [],
     })),
   };
 }
 
+/** The certificate and key nginx reads, or null when TLS is off. */
+export function tlsFiles(t: Topology, outDir: string): { certFile: string; keyFile: string } | null {
+  const tls = t.gateway.tls;
+  switch (tls.mode) {
+    case 'off':
+      return null;
+    case 'self-signed':
+      return { certFile: join(outDir, SELF_SIGNED_TLS.cert), keyFile: join(outDir, SELF_SIGNED_TLS.key) };
+    case 'files':
+      // The schema requires both in files mode.
+      return { certFile: tls.certFile ?? '', keyFile: tls.keyFile ?? '' };
+  }
+}
+
+/**
+ * Where each gateway server listens. listenAll: one server per distinct port on every address (one nginx per
+ * host or container); otherwise one per instance address.
+ */
+function nginxListeners(t: Topology, ssl: boolean): Array<{ name: string; listen: string; port: number }> {
+  const suffix = ssl ? ' ssl' : '';
+  const instances = t.gateway.instances;
+  if (!t.gateway.listenAll) {
+    return instances.map((g) => ({ name: g.name, listen: `${hostPort(g.host, g.port)}${suffix}`, port: g.port }));
+  }
+  const ports = [...new Set(instances.map((g) => g.port))];
+  return ports.map((port) => ({
+    name: instances
+      .filter((g) => g.port === port)
+      .map((g) => g.name)
+      .join(','),
+    listen: `${port}${suffix}`,
+    port,
+  }));
+}
+
+function nginxRedirects(t: Topology): NginxView['redirects'] {
+  const port = t.gateway.tls.redirectHttpPort;
+  if (port === undefined || t.gateway.tls.mode === 'off') return [];
+  const target = (httpsPort: number): string => `https://$host${httpsPort === 443 ? '' : `:${httpsPort}`}$request_uri`;
+  const instances = t.gateway.instances;
+  if (t.gateway.listenAll) {
+    const first = instances[0];
+    return first
+      ? [{ name: instances.map((g) => g.name).join(','), listen: String(port), target: target(first.port) }]
+      : [];
+  }
+  const hosts = [...new Set(instances.map((g) => g.host))];
+  return hosts.map((host) => {
+    const onHost = instances.filter((g) => g.host === host);
+    return {
+      name: onHost.map((g) => g.name).join(','),
+      listen: hostPort(host, port),
+      target: target(onHost[0]?.port ?? 443),
+    };
+  });
+}
+
 export function buildNginxView(t: Topology, { runDir, outDir }: RenderPaths): NginxView {
+  const tls = tlsFiles(t, outDir);
+  // HSTS only with an operator's certificate: a browser that pinned HSTS for a self-signed name is stuck.
+  const serverHeaders = [
+    'X-Request-Id $request_id',
+    ...(t.gateway.tls.mode === 'files' ? ['Strict-Transport-Security "max-age=31536000"'] : []),
+  ];
+  const health = t.healthChecks.gateway;
+  const rateLimit = t.gateway.rateLimit;
   return {
     topologyName: t.name,
+    daemon: t.gateway.daemon ? 'on' : 'off',
+    startHint: t.gateway.daemon ? 'Started detached by the stack:' : 'Runs in the foreground (a container):',
     runDir,
     confFile: join(outDir, NGINX_CONF_FILE),
     pidFile: join(runDir, RUN_FILES.nginxPid),
@@ -133,15 +259,33 @@ export function buildNginxView(t: Topology, { runDir, outDir }: RenderPaths): Ng
     tempPaths: Object.entries(NGINX_TEMP_PATHS).map(([directive, dir]) => ({ directive, path: join(runDir, dir) })),
     clientMaxBodySize: t.gateway.clientMaxBodySize,
     balanceDirective: nginxBalanceDirective(t.gateway.algorithm),
+    upstreamHealth: `max_fails=${health.maxFails} fail_timeout=${health.failTimeout}`,
     upstreams: t.api.instances.map((a) => ({ name: a.name, address: hostPort(a.host, a.port) })),
-    servers: t.gateway.instances.map((g) => ({ name: g.name, listen: hostPort(g.host, g.port) })),
-    problems: nginxProblems(t),
+    serverHeaders,
+    servers: nginxListeners(t, tls !== null).map(({ name, listen }) => ({ name, listen })),
+    tls,
+    redirects: nginxRedirects(t),
+    rateLimit: rateLimit
+      ? {
+          zone: 'keyflow_per_client',
+          rate: `${rateLimit.requestsPerSecond}r/s`,
+          zoneSize: rateLimit.zoneSize,
+          burst: rateLimit.burst,
+        }
+      : null,
+    problems: nginxProblems(t, serverHeaders),
   };
+}
+
+function haproxyCheck(c: { interval: string; fall: number; rise: number }): string {
+  return `inter ${c.interval} fall ${c.fall} rise ${c.rise}`;
 }
 
 export function buildHaproxyView(t: Topology, { runDir, outDir }: RenderPaths): HaproxyView {
   const db = t.database;
-  const bind = (port: number): string => hostPort(t.haproxy.host, port);
+  const dbChecks = t.healthChecks.database;
+  const bind = (port: number): string => (t.haproxy.listenAll ? `*:${port}` : hostPort(t.haproxy.host, port));
+  const resolvers = t.haproxy.resolvers;
   const named = (n: { name: string; host: string; port: number }): NamedAddress => ({
     name: n.name,
     address: hostPort(n.host, n.port),
@@ -154,7 +298,18 @@ export function buildHaproxyView(t: Topology, { runDir, outDir }: RenderPaths): 
     dbWriteBind: bind(t.haproxy.dbWritePort),
     dbReadBind: bind(t.haproxy.dbReadPort),
     amqpBind: bind(t.haproxy.amqpPort),
-    statsBind: bind(t.haproxy.statsPort),
+    // With a redundant pair the stats frontend listens on every address, so each peer can be scraped at its own.
+    statsBind: t.haproxy.redundancy ? `*:${t.haproxy.statsPort}` : bind(t.haproxy.statsPort),
+    resolvers: resolvers
+      ? {
+          name: 'keyflow_dns',
+          nameservers: resolvers.map((r, i) => ({ name: `dns${i + 1}`, address: hostPort(r.host, r.port) })),
+        }
+      : null,
+    // init-addr last,libc,none: start even when a server's name does not resolve yet; it stays down until it does.
+    serverOptions: resolvers ? ' resolvers keyflow_dns init-addr last,libc,none' : '',
+    dbCheck: haproxyCheck({ ...dbChecks, interval: dbChecks.interval ?? (db.kind === 'postgres' ? '1s' : '2s') }),
+    amqpCheck: haproxyCheck({ ...t.healthChecks.amqp, interval: t.healthChecks.amqp.interval ?? '2s' }),
     postgres:
       db.kind === 'postgres'
         ? {
@@ -179,4 +334,202 @@ function rank(role: 'primary' | 'replica' | 'node'): number {
 
 export function buildPgPrimaryCheckView(t: Topology): PgPrimaryCheckView {
   return { topologyName: t.name, user: t.database.user, database: t.database.name };
+}
+
+function addressType(address: string): 'A' | 'AAAA' {
+  return isIP(address) === 6 ? 'AAAA' : 'A';
+}
+
+/** The name server record's label inside the zone; the loader refuses a dns.name that collides with it. */
+const NAME_SERVER_LABEL = 'ns1';
+
+function requireDns(t: Topology): NonNullable<Topology['dns']> {
+  if (!t.dns) throw new Error(`topology "${t.name}" has no dns section`);
+  return t.dns;
+}
+
+export function buildNamedConfView(t: Topology, { runDir, outDir }: RenderPaths): NamedConfView {
+  const dns = requireDns(t);
+  const v6 = isIP(dns.server.host) === 6;
+  const listen = `port ${dns.server.port} { ${dns.server.host}; }`;
+  return {
+    topologyName: t.name,
+    confFile: join(outDir, NAMED_CONF_FILE),
+    directory: runDir,
+    pidFile: join(runDir, RUN_FILES.namedPid),
+    sessionKeyFile: join(runDir, RUN_FILES.namedSessionKey),
+    listenOn: v6 ? `listen-on-v6 ${listen}` : `listen-on ${listen}`,
+    listenOff: v6 ? 'listen-on { none; }' : 'listen-on-v6 { none; }',
+    zone: dns.zone,
+    zoneFile: join(outDir, zoneFile(dns.zone)),
+  };
+}
+
+export function buildZoneView(t: Topology): ZoneView {
+  const dns = requireDns(t);
+  const addresses = [...new Set(t.gateway.instances.map((g) => g.host))];
+  return {
+    topologyName: t.name,
+    origin: `${dns.zone}.`,
+    ttl: dns.ttl,
+    serial: dns.serial,
+    nameServer: {
+      label: NAME_SERVER_LABEL,
+      fqdn: `${NAME_SERVER_LABEL}.${dns.zone}.`,
+      type: addressType(dns.server.host),
+      address: dns.server.host,
+    },
+    hostmaster: `hostmaster.${dns.zone}.`,
+    records: addresses.map((address) => ({ label: dns.name, type: addressType(address), address })),
+  };
+}
+
+/** A YAML scalar: JSON strings are valid YAML double-quoted scalars, so nothing a topology says can break out. */
+function yamlString(value: string): string {
+  return JSON.stringify(value);
+}
+
+interface ScrapeTarget {
+  address: string;
+  labels: Array<{ key: string; value: string }>;
+}
+
+/** One `static_configs` entry: a YAML flow list of quoted targets sharing the same labels. */
+interface StaticConfig {
+  targets: string;
+  labels: Array<{ key: string; value: string }>;
+}
+
+export interface PrometheusView {
+  topologyName: string;
+  confFile: string;
+  listenAddress: string;
+  scrapeInterval: string;
+  jobs: Array<{
+    name: string;
+    metricsPath: string;
+    params: Array<{ key: string; value: string }>;
+    staticConfigs: StaticConfig[];
+    /** Multi-target exporters: Prometheus asks this address, passing each target as `?target=`. */
+    exporter: string | null;
+  }>;
+}
+
+function scrapeTarget(address: string, instance?: string): ScrapeTarget {
+  return {
+    address: yamlString(address),
+    labels: instance === undefined ? [] : [{ key: 'keyflow_instance', value: yamlString(instance) }],
+  };
+}
+
+/** Targets without labels share one entry; a labelled target (one instance name) gets its own. */
+function staticConfigs(targets: ScrapeTarget[]): StaticConfig[] {
+  const plain = targets.filter((x) => x.labels.length === 0);
+  return [
+    ...(plain.length ? [{ targets: plain.map((x) => x.address).join(', '), labels: [] }] : []),
+    ...targets.filter((x) => x.labels.length > 0).map((x) => ({ targets: x.address, labels: x.labels })),
+  ];
+}
+
+export function buildPrometheusView(t: Topology, { outDir }: RenderPaths): PrometheusView {
+  const monitoring = t.monitoring;
+  const prometheus = monitoring?.prometheus;
+  if (!monitoring || !prometheus) throw new Error(`topology "${t.name}" has no monitoring.prometheus section`);
+  const { redis, postgres } = monitoring.exporters;
+  const job = (
+    name: string,
+    targets: ScrapeTarget[],
+    options: { metricsPath?: string; params?: Record<string, string>; exporter?: string } = {},
+  ): PrometheusView['jobs'][number] => ({
+    name: yamlString(name),
+    metricsPath: yamlString(options.metricsPath ?? '/metrics'),
+    params: Object.entries(options.params ?? {}).map(([key, value]) => ({ key, value: yamlString(value) })),
+    staticConfigs: staticConfigs(targets),
+    exporter: options.exporter === undefined ? null : yamlString(options.exporter),
+  });
+  const haproxyTargets = t.haproxy.redundancy
+    ? t.haproxy.redundancy.peers.map((p) => scrapeTarget(hostPort(p.address, t.haproxy.statsPort), p.name))
+    : [scrapeTarget(hostPort(t.haproxy.host, t.haproxy.statsPort))];
+  const db = t.database;
+  const dbJob =
+    db.kind === 'cockroach'
+      ? // CockroachDB serves Prometheus metrics itself on its HTTP port.
+        job(
+          'cockroach',
+          db.nodes.map((n) => scrapeTarget(hostPort(n.host, n.httpPort), n.name)),
+          { metricsPath: '/_status/vars' },
+        )
+      : job(
+          'postgres',
+          db.nodes.map((n) => scrapeTarget(hostPort(n.host, n.port), n.name)),
+          {
+            metricsPath: '/probe',
+            params: { auth_module: postgres.authModule },
+            exporter: hostPort(postgres.host ?? prometheus.host, postgres.port),
+          },
+        );
+  return {
+    topologyName: t.name,
+    confFile: join(outDir, PROMETHEUS_FILE),
+    listenAddress: hostPort(prometheus.host, prometheus.port),
+    scrapeInterval: monitoring.scrapeInterval,
+    jobs: [
+      job('prometheus', [scrapeTarget(hostPort(prometheus.host, prometheus.port))]),
+      job(
+        'keyflow-api',
+        t.api.instances.map((a) => scrapeTarget(hostPort(a.host, a.port), a.name)),
+      ),
+      job(
+        'keyflow-worker',
+        t.worker.instances.map((w) => scrapeTarget(hostPort(w.host, w.port), w.name)),
+      ),
+      job('haproxy', haproxyTargets),
+      job(
+        'rabbitmq',
+        t.rabbitmq.nodes.map((n) =>
+          scrapeTarget(hostPort(n.host, n.prometheusPort ?? RABBITMQ_PROMETHEUS_PORT), n.name),
+        ),
+      ),
+      job(
+        'redis',
+        t.redis.nodes.map((n) => scrapeTarget(`redis://${hostPort(n.host, n.port)}`)),
+        { metricsPath: '/scrape', exporter: hostPort(redis.host ?? prometheus.host, redis.port) },
+      ),
+      dbJob,
+    ],
+  };
+}
+
+export interface KeepalivedView {
+  topologyName: string;
+  peer: string;
+  state: 'MASTER' | 'BACKUP';
+  priority: number;
+  interface: string;
+  virtualRouterId: number;
+  advertInterval: number;
+  virtualAddress: string;
+  unicastSource: string;
+  unicastPeers: string[];
+  check: { script: string; interval: number; fall: number; rise: number };
+}
+
+/** One keepalived view per HAProxy peer: the highest priority starts as MASTER, the others as BACKUP. */
+export function buildKeepalivedViews(t: Topology): KeepalivedView[] {
+  const r = t.haproxy.redundancy;
+  if (!r) return [];
+  const top = Math.max(...r.peers.map((p) => p.priority));
+  return r.peers.map((peer) => ({
+    topologyName: t.name,
+    peer: peer.name,
+    state: peer.priority === top ? 'MASTER' : 'BACKUP',
+    priority: peer.priority,
+    interface: r.interface,
+    virtualRouterId: r.virtualRouterId,
+    advertInterval: r.advertInterval,
+    virtualAddress: `${r.virtualIp}/${r.prefixLength}`,
+    unicastSource: peer.address,
+    unicastPeers: r.peers.filter((p) => p !== peer).map((p) => p.address),
+    check: { script: '/bin/pidof haproxy', ...r.check },
+  }));
 }

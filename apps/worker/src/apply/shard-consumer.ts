@@ -4,6 +4,7 @@ import type { Channel, ConsumeMessage } from 'amqplib';
 import { decodeWriteMessage, DomainError, shardQueueName, type WriteMessage } from '@keyflow/contracts';
 import { assertWriteQueues, type WriteQueueOptions } from '@keyflow/messaging';
 import { backoffDelay, sleep } from './backoff.util';
+import type { OutcomeNotifier } from './outcome-notifier.service';
 import type { WriteApplier } from './write-applier.service';
 
 export interface ShardConsumerOptions extends WriteQueueOptions {
@@ -56,6 +57,7 @@ export class ShardConsumer {
   constructor(
     private readonly connection: AmqpConnectionManager,
     private readonly applier: WriteApplier,
+    private readonly notifier: OutcomeNotifier,
     private readonly options: ShardConsumerOptions,
   ) {
     this.queue = shardQueueName(options.shard);
@@ -143,6 +145,17 @@ export class ShardConsumer {
           if (delivery) await this.deadLetter(delivery, r.reason, undefined, r.message);
         }
         this.ack(valid.filter((v) => !rejected.has(v.write.id)).map((v) => v.delivery), rejected.size === 0);
+        const replyTo = new Map(valid.map((v) => [v.write.id, v.delivery.message.properties.replyTo as string | undefined]));
+        for (const a of outcome.applied) {
+          this.notifier.notify(replyTo.get(a.id), {
+            id: a.id,
+            key: a.key,
+            type: a.type,
+            status: a.status,
+            version: a.version,
+            created: a.created,
+          });
+        }
         this.stats.applied += outcome.applied.filter((a) => !a.duplicate).length;
         this.stats.batches += 1;
         this.stats.lastBatchSize = valid.length;
@@ -202,6 +215,13 @@ export class ShardConsumer {
         acceptedAt: (context.acceptedAt as string | undefined) ?? new Date().toISOString(),
       };
       await this.applier.recordFailed(known, reason).catch((e: Error) => this.logger.warn(`could not record the failure: ${e.message}`));
+      this.notifier.notify(delivery.message.properties.replyTo as string | undefined, {
+        id: known.id,
+        key: known.key,
+        type: known.type,
+        status: 'failed',
+        error: reason,
+      });
     }
     if (!this.isOpen(delivery.channel)) return;
     try {

@@ -5,6 +5,7 @@ import { WORKER_CONFIG, type WorkerConfig } from '../config/worker.config';
 import { AMQP, REDIS } from '../infrastructure/infrastructure.tokens';
 import { homeShards, WorkerMembership } from '../membership/worker-membership.service';
 import { ShardConsumer, type ShardStats } from './shard-consumer';
+import { OutcomeNotifier } from './outcome-notifier.service';
 import { WriteApplier } from './write-applier.service';
 
 /**
@@ -34,12 +35,13 @@ export class ShardCoordinator implements OnApplicationShutdown {
     @Inject(AMQP) connection: AmqpConnectionManager,
     @Inject(REDIS) redis: Cluster,
     applier: WriteApplier,
+    notifier: OutcomeNotifier,
   ) {
     this.membership = new WorkerMembership(redis, config.KEYFLOW_INSTANCE);
     this.consumers = Array.from(
       { length: config.KV_SHARDS },
       (_, shard) =>
-        new ShardConsumer(connection, applier, {
+        new ShardConsumer(connection, applier, notifier, {
           shard,
           shards: config.KV_SHARDS,
           replicas: config.QUEUE_REPLICAS,
@@ -64,6 +66,11 @@ export class ShardCoordinator implements OnApplicationShutdown {
     await Promise.all(this.consumers.map((c) => c.stop()));
     await this.membership.leave();
     this.logger.log('stopped consuming; in-flight batches finished');
+  }
+
+  /** The first live member (by name) runs the cluster-wide chores, such as retention. */
+  isLeader(): boolean {
+    return this.members[0] === this.config.KEYFLOW_INSTANCE;
   }
 
   shards(): { members: string[]; home: number[]; stats: ShardStats[] } {

@@ -26,6 +26,7 @@ function toWriteOp(message: WriteMessage): WriteOp {
     key: message.key,
     type: message.type,
     ...(message.type === 'put' ? { valueJson: JSON.stringify(message.value ?? null) } : {}),
+    ...(message.condition ? { condition: message.condition } : {}),
     acceptedAt: message.acceptedAt,
   };
 }

@@ -24,6 +24,9 @@ const workerEnvSchema = z.object({
   BATCH_MAX: z.coerce.number().int().min(1).max(2_000).default(250),
   /** How long a worker waits before standing by for shards another worker owns. */
   STANDBY_DELAY_MS: z.coerce.number().int().min(0).default(1_500),
+  /** Finished operations are kept this long, then removed in the background. */
+  OPERATION_RETENTION_HOURS: z.coerce.number().min(0.001).default(168),
+  RETENTION_SWEEP_INTERVAL_MS: z.coerce.number().int().min(100).default(60_000),
   LOG_LEVEL: z.enum(['error', 'warn', 'log', 'debug', 'verbose']).default('log'),
 });
 

@@ -9,7 +9,8 @@ export type OperationType = (typeof OPERATION_TYPES)[number];
 /**
  * accepted: confirmed into a quorum queue, not applied yet.
  * applied: committed to the database (and the cache updated).
+ * conflict: a conditional write whose condition did not hold when it was applied; nothing was written.
  * failed: dead-lettered; `error` says why. Nothing was written.
  */
-export const OPERATION_STATUSES = ['accepted', 'applied', 'failed'] as const;
+export const OPERATION_STATUSES = ['accepted', 'applied', 'conflict', 'failed'] as const;
 export type OperationStatus = (typeof OPERATION_STATUSES)[number];

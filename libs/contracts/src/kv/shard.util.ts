@@ -17,4 +17,9 @@ export function shardQueueName(shard: number): string {
   return `kv.shard.${shard}`;
 }
 
+/** Dead letters go to a fanout exchange, bound to the operators' queue and to the workers' audit queue. */
+export const DEAD_LETTER_EXCHANGE = 'kv.dead-letter';
+/** Held for operators: `npm run dlq -- list|replay|purge`. */
 export const DEAD_LETTER_QUEUE = 'kv.dead-letter';
+/** Consumed by workers to record each dead-lettered operation as `failed`, with the reason. */
+export const DEAD_LETTER_AUDIT_QUEUE = 'kv.dead-letter.audit';

@@ -3,6 +3,14 @@ import { OPERATION_TYPES, type OperationType } from '../kv/kv.constant';
 import { DomainError, ErrorCode } from '../errors/domain.error';
 
 /**
+ * A condition checked when the write is applied (not when it is accepted):
+ * - `version`: the key exists with exactly this version (`If-Match: "3"`);
+ * - `exists`: the key exists (`If-Match: *`);
+ * - `absent`: the key does not exist, or is deleted (`If-None-Match: *`).
+ */
+export type WriteCondition = { kind: 'version'; version: number } | { kind: 'exists' } | { kind: 'absent' };
+
+/**
  * The message an API publishes for one accepted write and a worker applies. Version 1 of the format.
  * `value` is present for `put` only. `id` is the operation id: applying is idempotent by it.
  */
@@ -12,7 +20,31 @@ export interface WriteMessage {
   key: string;
   type: OperationType;
   value?: unknown;
+  condition?: WriteCondition;
   acceptedAt: string;
+}
+
+/** What a worker sends to the `replyTo` queue of a write whose client waits for it (`Prefer: wait`). */
+export interface WriteOutcome {
+  id: string;
+  key: string;
+  type: OperationType;
+  status: 'applied' | 'conflict' | 'failed';
+  /** Applied: the version written. Conflict: the key's current version (0 when it does not exist). */
+  version?: number;
+  /** True when an applied put created the key (it did not exist, or was deleted). */
+  created?: boolean;
+  error?: string;
+}
+
+function describeBadCondition(c: unknown): string | undefined {
+  if (c === undefined) return undefined;
+  const condition = c as { kind?: unknown; version?: unknown } | null;
+  if (condition?.kind === 'exists' || condition?.kind === 'absent') return undefined;
+  if (condition?.kind === 'version' && Number.isSafeInteger(condition.version) && (condition.version as number) >= 0) {
+    return undefined;
+  }
+  return 'condition must be {kind: version, version: n}, {kind: exists} or {kind: absent}';
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -45,6 +77,8 @@ export function decodeWriteMessage(body: Buffer): WriteMessage {
     problems.push('type must be put or delete');
   }
   if (m.type === 'put' && !('value' in m)) problems.push('a put needs a value');
+  const badCondition = describeBadCondition(m.condition);
+  if (badCondition) problems.push(badCondition);
   if (typeof m.acceptedAt !== 'string' || Number.isNaN(Date.parse(m.acceptedAt))) {
     problems.push('acceptedAt must be an ISO timestamp');
   }

@@ -1,7 +1,7 @@
 import type { Pool, PoolClient } from 'pg';
-import type { OperationType } from '@keyflow/contracts';
+import type { OperationType, WriteCondition } from '@keyflow/contracts';
 import { withTransaction, type TransactionOptions } from '../transaction.util';
-import { insertOperations, SELECT_OPERATIONS_BY_ID } from '../operations/operation.sql';
+import { recordOperations, SELECT_OPERATIONS_BY_ID } from '../operations/operation.sql';
 import { SELECT_ENTRIES_FOR_UPDATE, SELECT_ENTRY, upsertEntries } from './kv.sql';
 
 /** A key's state in the database. `valueJson` is the value as JSON text, `null` when deleted. */
@@ -20,6 +20,7 @@ export interface WriteOp {
   type: OperationType;
   /** JSON text of the value, for `put`. */
   valueJson?: string;
+  condition?: WriteCondition;
   acceptedAt: string;
 }
 
@@ -27,8 +28,13 @@ export interface AppliedOp {
   id: string;
   key: string;
   type: OperationType;
+  /** `conflict`: the write's condition did not hold; nothing was written. */
+  status: 'applied' | 'conflict';
+  /** Applied: the version written. Conflict: the key's version at that point (0 if it did not exist). */
   version: number;
-  /** True when an earlier delivery already applied this operation; nothing was written this time. */
+  /** An applied put that brought the key into existence (it was absent or deleted). */
+  created: boolean;
+  /** True when an earlier delivery already settled this operation; nothing was written this time. */
   duplicate: boolean;
 }
 
@@ -50,8 +56,23 @@ interface OperationRow {
   id: string;
   key: string;
   type: OperationType;
-  status: string;
+  status: 'applied' | 'conflict' | 'failed';
   version: string | null;
+}
+
+/** Whether `condition` holds for a key in state `entry` (undefined: never written). */
+function conditionHolds(condition: WriteCondition | undefined, entry: KvEntry | undefined): boolean {
+  const exists = entry !== undefined && !entry.deleted;
+  switch (condition?.kind) {
+    case undefined:
+      return true;
+    case 'absent':
+      return !exists;
+    case 'exists':
+      return exists;
+    case 'version':
+      return exists && entry.version === condition.version;
+  }
 }
 
 function toEntry(row: EntryRow): KvEntry {
@@ -92,48 +113,59 @@ export class KvRepository {
     const ids = [...new Set(ops.map((op) => op.id))];
     const keys = [...new Set(ops.map((op) => op.key))];
     const done = await client.query<OperationRow>(SELECT_OPERATIONS_BY_ID, [ids]);
-    const previously = new Map(done.rows.map((row) => [row.id, row]));
+    // A failed (dead-lettered) operation that comes back was replayed by an operator: apply it.
+    const settled = new Map(done.rows.filter((row) => row.status !== 'failed').map((row) => [row.id, row]));
     const current = await client.query<EntryRow>(SELECT_ENTRIES_FOR_UPDATE, [keys]);
     const state = new Map(current.rows.map((row) => [row.key, toEntry(row)]));
 
     const now = new Date().toISOString();
+    const outcomes = new Map<string, AppliedOp>();
     const applied: AppliedOp[] = [];
-    const toInsert: WriteOp[] = [];
-    const versions = new Map<string, number>();
+    const toRecord: AppliedOp[] = [];
     const changed = new Set<string>();
-    const seen = new Set<string>();
     for (const op of ops) {
-      const earlier = previously.get(op.id);
-      if (earlier || seen.has(op.id)) {
-        const version = earlier ? Number(earlier.version ?? 0) : (versions.get(op.id) ?? 0);
-        applied.push({ id: op.id, key: op.key, type: op.type, version, duplicate: true });
+      const earlier = settled.get(op.id);
+      const seen = outcomes.get(op.id);
+      if (earlier || seen) {
+        const status = earlier ? (earlier.status === 'conflict' ? 'conflict' : 'applied') : (seen?.status ?? 'applied');
+        const version = earlier ? Number(earlier.version ?? 0) : (seen?.version ?? 0);
+        applied.push({ id: op.id, key: op.key, type: op.type, status, version, created: false, duplicate: true });
         continue;
       }
-      seen.add(op.id);
       const before = state.get(op.key);
-      const version = (before?.version ?? 0) + 1;
-      state.set(op.key, {
-        key: op.key,
-        valueJson: op.type === 'put' ? (op.valueJson ?? 'null') : null,
-        version,
-        deleted: op.type === 'delete',
-        updatedAt: now,
-      });
-      changed.add(op.key);
-      versions.set(op.id, version);
-      applied.push({ id: op.id, key: op.key, type: op.type, version, duplicate: false });
-      toInsert.push(op);
+      let outcome: AppliedOp;
+      if (!conditionHolds(op.condition, before)) {
+        outcome = { id: op.id, key: op.key, type: op.type, status: 'conflict', version: before?.version ?? 0, created: false, duplicate: false };
+      } else {
+        const version = (before?.version ?? 0) + 1;
+        state.set(op.key, {
+          key: op.key,
+          valueJson: op.type === 'put' ? (op.valueJson ?? 'null') : null,
+          version,
+          deleted: op.type === 'delete',
+          updatedAt: now,
+        });
+        changed.add(op.key);
+        const created = op.type === 'put' && (before === undefined || before.deleted);
+        outcome = { id: op.id, key: op.key, type: op.type, status: 'applied', version, created, duplicate: false };
+      }
+      outcomes.set(op.id, outcome);
+      applied.push(outcome);
+      toRecord.push(outcome);
     }
 
+    const byId = new Map(ops.map((op) => [op.id, op]));
     if (changed.size > 0) {
       const rows = [...changed].map((key) => state.get(key) as KvEntry);
       await client.query(
         upsertEntries(rows.length),
         rows.flatMap((e) => [e.key, e.valueJson, e.version, e.deleted, e.updatedAt]),
       );
+    }
+    if (toRecord.length > 0) {
       await client.query(
-        insertOperations(toInsert.length),
-        toInsert.flatMap((op) => [op.id, op.key, op.type, 'applied', versions.get(op.id), null, op.acceptedAt, now]),
+        recordOperations(toRecord.length),
+        toRecord.flatMap((o) => [o.id, o.key, o.type, o.status, o.version, null, byId.get(o.id)?.acceptedAt ?? now, now]),
       );
     }
     return { ops: applied, entries: keys.map((k) => state.get(k)).filter((e): e is KvEntry => e !== undefined) };

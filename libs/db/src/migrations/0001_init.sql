@@ -19,7 +19,7 @@ CREATE TABLE IF NOT EXISTS kv_operations (
   accepted_at TIMESTAMPTZ NOT NULL,
   finished_at TIMESTAMPTZ NOT NULL,
   CONSTRAINT kv_operations_type_check CHECK (type IN ('put', 'delete')),
-  CONSTRAINT kv_operations_status_check CHECK (status IN ('applied', 'failed'))
+  CONSTRAINT kv_operations_status_check CHECK (status IN ('applied', 'conflict', 'failed'))
 );
 
 CREATE INDEX IF NOT EXISTS kv_operations_finished_at_idx ON kv_operations (finished_at);

@@ -1,12 +1,12 @@
 import type { Pool } from 'pg';
 import type { OperationType } from '@keyflow/contracts';
-import { insertOperations, SELECT_OPERATION } from './operation.sql';
+import { DELETE_EXPIRED_OPERATIONS, RECORD_FAILED, SELECT_OPERATION } from './operation.sql';
 
 export interface OperationRecord {
   id: string;
   key: string;
   type: OperationType;
-  status: 'applied' | 'failed';
+  status: 'applied' | 'conflict' | 'failed';
   version?: number;
   error?: string;
   acceptedAt: string;
@@ -17,7 +17,7 @@ interface OperationRow {
   id: string;
   key: string;
   type: OperationType;
-  status: 'applied' | 'failed';
+  status: 'applied' | 'conflict' | 'failed';
   version: string | null;
   error: string | null;
   accepted_at: Date;
@@ -43,8 +43,14 @@ export class OperationRepository {
     };
   }
 
-  /** Records a dead-lettered operation. An operation that was applied stays applied. */
+  /** Records a dead-lettered operation. An operation that already has an outcome keeps it. */
   async recordFailed(op: { id: string; key: string; type: OperationType; acceptedAt: string }, error: string): Promise<void> {
-    await this.pool.query(insertOperations(1), [op.id, op.key, op.type, 'failed', null, error, op.acceptedAt, new Date().toISOString()]);
+    await this.pool.query(RECORD_FAILED, [op.id, op.key, op.type, error, op.acceptedAt, new Date().toISOString()]);
+  }
+
+  /** Deletes up to `limit` operations finished before `before`; returns how many went. */
+  async deleteFinishedBefore(before: Date, limit = 1_000): Promise<number> {
+    const result = await this.pool.query(DELETE_EXPIRED_OPERATIONS, [before.toISOString(), limit]);
+    return result.rowCount ?? 0;
   }
 }

@@ -64,10 +64,17 @@ export class OperationResponseDto {
   @ApiProperty({ enum: ['put', 'delete'], example: 'put' })
   type!: 'put' | 'delete';
 
-  @ApiProperty({ enum: ['accepted', 'applied', 'failed'], example: 'applied' })
-  status!: 'accepted' | 'applied' | 'failed';
+  @ApiProperty({
+    enum: ['accepted', 'applied', 'conflict', 'failed'],
+    example: 'applied',
+    description: '`conflict`: a conditional write whose condition did not hold when applied; nothing was written.',
+  })
+  status!: 'accepted' | 'applied' | 'conflict' | 'failed';
 
-  @ApiPropertyOptional({ example: 3, description: 'The version the write produced, once applied.' })
+  @ApiPropertyOptional({
+    example: 3,
+    description: 'Applied: the version the write produced. Conflict: the key’s version at that point (0: absent).',
+  })
   version?: number;
 
   @ApiPropertyOptional({ example: 'malformed write message: id must be a UUID', description: 'Why it failed.' })
@@ -78,4 +85,18 @@ export class OperationResponseDto {
 
   @ApiPropertyOptional({ example: '2026-11-23T10:15:30.140Z' })
   finishedAt?: string;
+}
+
+export class WriteAppliedDto {
+  @ApiProperty({ example: '8b0d6c3e-5f7a-4c1e-9a3b-2d4f6e8a0c1b' })
+  operationId!: string;
+
+  @ApiProperty({ example: 'user:42' })
+  key!: string;
+
+  @ApiProperty({ example: 'applied', enum: ['applied'] })
+  status!: 'applied';
+
+  @ApiProperty({ example: 4 })
+  version!: number;
 }

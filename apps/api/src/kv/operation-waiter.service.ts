@@ -1,0 +1,62 @@
+import { randomBytes } from 'node:crypto';
+import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
+import type { AmqpConnectionManager, ChannelWrapper } from 'amqp-connection-manager';
+import type { Channel } from 'amqplib';
+import type { WriteOutcome } from '@keyflow/contracts';
+import { API_CONFIG, type ApiConfig } from '../config/api.config';
+import { AMQP } from '../infrastructure/infrastructure.tokens';
+
+/**
+ * Waits for write outcomes without polling: this instance owns a private reply queue, writes that wait
+ * (`Prefer: wait`) carry its name as `replyTo`, and the worker that applies one sends the outcome there.
+ * The queue is exclusive and auto-deleted: it lives exactly as long as this instance's connection.
+ */
+@Injectable()
+export class OperationWaiter implements OnApplicationShutdown {
+  private readonly logger = new Logger(OperationWaiter.name);
+  private readonly waiting = new Map<string, (outcome: WriteOutcome) => void>();
+  private readonly channel: ChannelWrapper;
+  readonly replyQueue: string;
+
+  constructor(@Inject(AMQP) connection: AmqpConnectionManager, @Inject(API_CONFIG) config: ApiConfig) {
+    this.replyQueue = `kv.replies.${config.KEYFLOW_INSTANCE}.${randomBytes(4).toString('hex')}`;
+    this.channel = connection.createChannel({
+      name: 'operation-waiter',
+      setup: async (channel: Channel) => {
+        await channel.assertQueue(this.replyQueue, { exclusive: true, autoDelete: true, durable: false });
+        await channel.consume(this.replyQueue, (m) => m && this.receive(m.content), { noAck: true });
+      },
+    });
+  }
+
+  /** Resolves with the outcome, or `undefined` when `timeoutMs` passes first. Register before publishing. */
+  waitFor(operationId: string, timeoutMs: number): { outcome: Promise<WriteOutcome | undefined>; cancel: () => void } {
+    let timer: NodeJS.Timeout | undefined;
+    const outcome = new Promise<WriteOutcome | undefined>((resolve) => {
+      this.waiting.set(operationId, resolve);
+      timer = setTimeout(() => resolve(undefined), timeoutMs);
+    }).finally(() => {
+      clearTimeout(timer);
+      this.waiting.delete(operationId);
+    });
+    return { outcome, cancel: () => this.waiting.get(operationId)?.(undefined as unknown as WriteOutcome) };
+  }
+
+  async ready(): Promise<void> {
+    await this.channel.waitForConnect();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    for (const resolve of this.waiting.values()) resolve(undefined as unknown as WriteOutcome);
+    await this.channel.close().catch(() => undefined);
+  }
+
+  private receive(content: Buffer): void {
+    try {
+      const outcome = JSON.parse(content.toString('utf8')) as WriteOutcome;
+      this.waiting.get(outcome.id)?.(outcome);
+    } catch (err) {
+      this.logger.warn(`ignoring a malformed outcome: ${(err as Error).message}`);
+    }
+  }
+}

@@ -1,0 +1,52 @@
+import { writeFileSync } from 'node:fs';
+import { isIP } from 'node:net';
+import { join } from 'node:path';
+import type { Topology } from '@keyflow/topology';
+import { runCommand, type CommandResult } from './processes.util';
+
+const RUNNING_AS_ROOT = process.getuid?.() === 0;
+
+/**
+ * Every host name a topology uses that is not an address literal (Compose service names), each mapped to its own
+ * loopback address, as Docker's DNS would map them to container addresses.
+ */
+export function loopbackHosts(t: Topology): Record<string, string> {
+  const names = [
+    ...t.gateway.instances.map((x) => x.host),
+    ...t.api.instances.map((x) => x.host),
+    ...t.worker.instances.map((x) => x.host),
+    ...t.redis.nodes.map((x) => x.host),
+    ...t.rabbitmq.nodes.map((x) => x.host),
+    ...t.database.nodes.map((x) => x.host),
+    t.haproxy.host,
+  ].filter((h) => isIP(h) === 0 && h !== 'localhost');
+  return Object.fromEntries([...new Set(names)].map((name, i) => [name, `127.0.1.${i + 1}`]));
+}
+
+/**
+ * Runs a command in its own network and mount namespaces, which tests create for themselves: only a loopback
+ * interface (so a config that listens on 0.0.0.0:443 neither needs the port free on this machine nor exposes
+ * anything) and a private /etc/hosts with `hosts`, so names only Docker would resolve resolve here too.
+ * Needs unshare(1) (util-linux) and ip(8) (iproute2); as non-root it maps the caller to root in a user namespace.
+ */
+export function runSandboxed(
+  command: string,
+  args: string[],
+  options: { dir: string; hosts?: Record<string, string> },
+): Promise<CommandResult> {
+  const hostsFile = join(options.dir, 'sandbox-hosts');
+  const lines = ['127.0.0.1 localhost', ...Object.entries(options.hosts ?? {}).map(([name, ip]) => `${ip} ${name}`)];
+  writeFileSync(hostsFile, `${lines.join('\n')}\n`);
+  const script = 'set -e; ip link set lo up; mount --bind "$0" /etc/hosts; exec "$@"';
+  return runCommand('unshare', [
+    '--net',
+    '--mount',
+    ...(RUNNING_AS_ROOT ? [] : ['--map-root-user']),
+    'sh',
+    '-c',
+    script,
+    hostsFile,
+    command,
+    ...args,
+  ]);
+}

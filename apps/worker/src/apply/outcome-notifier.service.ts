@@ -1,0 +1,30 @@
+import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
+import type { AmqpConnectionManager, ChannelWrapper } from 'amqp-connection-manager';
+import type { WriteOutcome } from '@keyflow/contracts';
+import { AMQP } from '../infrastructure/infrastructure.tokens';
+
+/**
+ * Tells a waiting API instance (`Prefer: wait`) how its write ended, by publishing the outcome to the
+ * `replyTo` queue the API put on the message. Best effort: the reply queue is the API's own, exclusive
+ * and transient; if it is gone, the API has stopped waiting and answers from the operation record instead.
+ */
+@Injectable()
+export class OutcomeNotifier implements OnApplicationShutdown {
+  private readonly logger = new Logger(OutcomeNotifier.name);
+  private readonly channel: ChannelWrapper;
+
+  constructor(@Inject(AMQP) connection: AmqpConnectionManager) {
+    this.channel = connection.createChannel({ name: 'outcome-notifier', confirm: false, publishTimeout: 2_000 });
+  }
+
+  notify(replyTo: string | undefined, outcome: WriteOutcome): void {
+    if (!replyTo) return;
+    this.channel
+      .publish('', replyTo, Buffer.from(JSON.stringify(outcome)), { contentType: 'application/json', correlationId: outcome.id })
+      .catch((err: Error) => this.logger.debug(`could not notify ${replyTo} of ${outcome.id}: ${err.message}`));
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.channel.close().catch(() => undefined);
+  }
+}

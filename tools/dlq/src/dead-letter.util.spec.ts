@@ -1,0 +1,46 @@
+import { describe, expect, it } from 'vitest';
+import { describeDeadLetter, formatTable } from './dead-letter.util';
+
+const message = (content: string, headers: Record<string, unknown> = {}) => ({
+  content: Buffer.from(content),
+  properties: { headers } as never,
+});
+
+describe(describeDeadLetter.name, () => {
+  it('should read the operation and why the broker dead-lettered it', () => {
+    const letter = describeDeadLetter(
+      message(JSON.stringify({ id: 'op-1', key: 'user:1', type: 'put' }), {
+        'x-first-death-reason': 'delivery_limit',
+        'x-first-death-queue': 'kv.shard.3',
+        'x-death': [{ reason: 'delivery_limit', queue: 'kv.shard.3', time: { value: 1_800_000_000 } }],
+      }),
+    );
+    expect(letter).toEqual({
+      operationId: 'op-1',
+      key: 'user:1',
+      type: 'put',
+      reason: 'delivery_limit',
+      fromQueue: 'kv.shard.3',
+      deadLetteredAt: '2027-01-15T08:00:00.000Z',
+      bytes: 41,
+    });
+  });
+
+  it('should describe a body that is not JSON by its size', () => {
+    expect(describeDeadLetter(message('garbage'))).toEqual({ reason: 'unknown', bytes: 7 });
+  });
+});
+
+describe(formatTable.name, () => {
+  it('should say when there is nothing', () => {
+    expect(formatTable([])).toBe('the dead-letter queue is empty');
+  });
+
+  it('should align columns', () => {
+    const table = formatTable([{ operationId: 'a', key: 'k', type: 'put', reason: 'rejected', bytes: 1 }]);
+    expect(table.split('\n')).toEqual([
+      '#  operation  type  key  reason    from  dead-lettered at',
+      '1  a          put   k    rejected  ?     ?',
+    ]);
+  });
+});

@@ -1,0 +1,60 @@
+import type { ConsumeMessage } from 'amqplib';
+
+/** One dead letter as an operator sees it. */
+export interface DeadLetter {
+  operationId?: string;
+  key?: string;
+  type?: string;
+  reason: string;
+  fromQueue?: string;
+  deadLetteredAt?: string;
+  bytes: number;
+}
+
+interface XDeath {
+  reason?: string;
+  queue?: string;
+  time?: { value?: number } | number;
+}
+
+export function describeDeadLetter(message: Pick<ConsumeMessage, 'content' | 'properties'>): DeadLetter {
+  let body: Record<string, unknown> = {};
+  try {
+    const parsed: unknown = JSON.parse(message.content.toString('utf8'));
+    if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) body = parsed as Record<string, unknown>;
+  } catch {
+    // Not JSON; shown by size only.
+  }
+  const headers = (message.properties.headers ?? {}) as Record<string, unknown>;
+  const death = (Array.isArray(headers['x-death']) ? (headers['x-death'] as XDeath[])[0] : undefined) ?? {};
+  const time = typeof death.time === 'number' ? death.time : death.time?.value;
+  return {
+    ...(typeof body.id === 'string' ? { operationId: body.id } : {}),
+    ...(typeof body.key === 'string' ? { key: body.key } : {}),
+    ...(typeof body.type === 'string' ? { type: body.type } : {}),
+    reason: String(headers['x-first-death-reason'] ?? death.reason ?? 'unknown'),
+    ...(typeof (headers['x-first-death-queue'] ?? death.queue) === 'string'
+      ? { fromQueue: String(headers['x-first-death-queue'] ?? death.queue) }
+      : {}),
+    ...(time ? { deadLetteredAt: new Date(time * 1000).toISOString() } : {}),
+    bytes: message.content.length,
+  };
+}
+
+/** A fixed-width table for the terminal. */
+export function formatTable(letters: DeadLetter[]): string {
+  if (letters.length === 0) return 'the dead-letter queue is empty';
+  const rows = letters.map((l, i) => [
+    String(i + 1),
+    l.operationId ?? '(none)',
+    l.type ?? '?',
+    l.key === undefined ? '(unreadable)' : l.key.length > 40 ? `${l.key.slice(0, 37)}...` : l.key,
+    l.reason,
+    l.fromQueue ?? '?',
+    l.deadLetteredAt ?? '?',
+  ]);
+  const header = ['#', 'operation', 'type', 'key', 'reason', 'from', 'dead-lettered at'];
+  const widths = header.map((h, c) => Math.max(h.length, ...rows.map((r) => (r[c] ?? '').length)));
+  const line = (cells: string[]) => cells.map((cell, c) => cell.padEnd(widths[c] ?? 0)).join('  ').trimEnd();
+  return [line(header), ...rows.map(line)].join('\n');
+}
