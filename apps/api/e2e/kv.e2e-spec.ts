@@ -80,7 +80,11 @@ describe('keyflow HTTP API (e2e through the gateway)', () => {
 
       const put2 = await call('PUT', `/v1/kv/${k}`, { value: 'second' });
       await applied(String(put2.json.operationId));
-      const get2 = await pollUntil(() => call('GET', `/v1/kv/${k}`), (r) => r.json?.version === 2, { what: 'version 2' });
+      const get2 = await pollUntil(
+        () => call('GET', `/v1/kv/${k}`),
+        (r) => r.json?.version === 2,
+        { what: 'version 2' },
+      );
       expect(get2.json).toEqual({ key: k, value: 'second', version: 2, updatedAt: ISO });
 
       const del = await call('DELETE', `/v1/kv/${k}`);
@@ -92,7 +96,9 @@ describe('keyflow HTTP API (e2e through the gateway)', () => {
       const gone = await call('GET', `/v1/kv/${k}`);
       expect(gone.status).toBe(404);
       expect(gone.headers.get('content-type')).toMatch(/^application\/problem\+json/);
-      expect(gone.json).toEqual(problem(404, 'key-not-found', 'Key not found', `no value is stored under key "${k}"`, `/v1/kv/${k}`));
+      expect(gone.json).toEqual(
+        problem(404, 'key-not-found', 'Key not found', `no value is stored under key "${k}"`, `/v1/kv/${k}`),
+      );
     });
 
     it('should read strongly from the primary right after the write is applied', async () => {
@@ -126,7 +132,13 @@ describe('keyflow HTTP API (e2e through the gateway)', () => {
       const r = await call('PUT', `/v1/kv/${k}`, '{"value":');
       expect(r.status).toBe(400);
       expect(r.json).toEqual(
-        problem(400, 'malformed-json', 'Malformed JSON', "Body is not valid JSON but content-type is set to 'application/json'", `/v1/kv/${k}`),
+        problem(
+          400,
+          'malformed-json',
+          'Malformed JSON',
+          "Body is not valid JSON but content-type is set to 'application/json'",
+          `/v1/kv/${k}`,
+        ),
       );
     });
 
@@ -148,7 +160,13 @@ describe('keyflow HTTP API (e2e through the gateway)', () => {
     it('should answer 400 when the body is not a JSON object', async () => {
       const r = await call('PUT', `/v1/kv/${k}`, '[1,2]');
       expect(r.json).toEqual(
-        problem(400, 'invalid-request', 'Invalid request', 'the body must be a JSON object, such as {"value": …}', `/v1/kv/${k}`),
+        problem(
+          400,
+          'invalid-request',
+          'Invalid request',
+          'the body must be a JSON object, such as {"value": …}',
+          `/v1/kv/${k}`,
+        ),
       );
     });
 
@@ -166,7 +184,13 @@ describe('keyflow HTTP API (e2e through the gateway)', () => {
       const r = await call('PUT', `/v1/kv/${k}`, { value: 'x'.repeat(1024 * 1024) });
       expect(r.status).toBe(413);
       expect(r.json).toEqual(
-        problem(413, 'value-too-large', 'Value too large', 'the value is 1048578 bytes of JSON; the limit is 1048576 (1 MiB)', `/v1/kv/${k}`),
+        problem(
+          413,
+          'value-too-large',
+          'Value too large',
+          'the value is 1048578 bytes of JSON; the limit is 1048576 (1 MiB)',
+          `/v1/kv/${k}`,
+        ),
       );
       expect((await call('GET', `/v1/kv/${k}?consistency=strong`)).status).toBe(404);
     });
@@ -181,7 +205,9 @@ describe('keyflow HTTP API (e2e through the gateway)', () => {
     it('should answer 415 for a body that is not JSON', async () => {
       const r = await call('PUT', `/v1/kv/${k}`, 'value=1', { 'content-type': 'application/x-www-form-urlencoded' });
       expect(r.status).toBe(415);
-      expect(r.json).toEqual(problem(415, 'unsupported-media-type', 'Unsupported media type', 'Unsupported Media Type', `/v1/kv/${k}`));
+      expect(r.json).toEqual(
+        problem(415, 'unsupported-media-type', 'Unsupported media type', 'Unsupported Media Type', `/v1/kv/${k}`),
+      );
     });
 
     it('should answer 400 for a bad query parameter', async () => {
@@ -198,7 +224,13 @@ describe('keyflow HTTP API (e2e through the gateway)', () => {
       );
       const id = randomUUID();
       expect((await call('GET', `/v1/operations/${id}`)).json).toEqual(
-        problem(404, 'operation-not-found', 'Operation not found', `no operation with id ${id} is known`, `/v1/operations/${id}`),
+        problem(
+          404,
+          'operation-not-found',
+          'Operation not found',
+          `no operation with id ${id} is known`,
+          `/v1/operations/${id}`,
+        ),
       );
     });
 
@@ -255,7 +287,13 @@ describe('keyflow HTTP API (e2e through the gateway)', () => {
       expect(Object.keys(paths).sort()).toEqual(
         ['/health/live', '/health/ready', '/store', '/store/{key}', '/v1/kv/{key}', '/v1/operations/{id}'].sort(),
       );
-      expect(Object.keys(paths['/v1/kv/{key}']?.put?.responses ?? {}).sort()).toEqual(['202', '400', '413', '415', '503']);
+      expect(Object.keys(paths['/v1/kv/{key}']?.put?.responses ?? {}).sort()).toEqual([
+        '202',
+        '400',
+        '413',
+        '415',
+        '503',
+      ]);
       expect(Object.keys(paths['/v1/kv/{key}']?.get?.responses ?? {}).sort()).toEqual(['200', '400', '404', '503']);
     });
 

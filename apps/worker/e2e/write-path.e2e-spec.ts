@@ -1,7 +1,8 @@
+import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { connect } from 'amqplib';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { DEAD_LETTER_QUEUE, shardOf, shardQueueName } from '@keyflow/contracts';
+import { DEAD_LETTER_EXCHANGE, DEAD_LETTER_QUEUE, shardOf, shardQueueName } from '@keyflow/contracts';
 import { pollUntil, readStack, type StackInfo } from '@keyflow/testing';
 
 /** The write path's infrastructure as the stack built it: quorum queues on every node, dead-lettering. */
@@ -17,7 +18,11 @@ async function management<T>(path: string, init: RequestInit = {}): Promise<T> {
   return (await response.json()) as T;
 }
 
-async function gateway(method: string, path: string, body?: unknown): Promise<{ status: number; json: Record<string, unknown> }> {
+async function gateway(
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<{ status: number; json: Record<string, unknown> }> {
   const response = await fetch(stack.gateway + path, {
     method,
     ...(body === undefined ? {} : { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }),
@@ -32,9 +37,9 @@ describe('write path (e2e)', () => {
 
   describe('shard queues', () => {
     it('should be quorum queues with a member on each of the 3 RabbitMQ nodes', async () => {
-      const queues = await management<Array<{ name: string; type: string; members?: string[]; arguments: Record<string, unknown> }>>(
-        '/queues/%2F?columns=name,type,members,arguments',
-      );
+      const queues = await management<
+        Array<{ name: string; type: string; members?: string[]; arguments: Record<string, unknown> }>
+      >('/queues/%2F?columns=name,type,members,arguments');
       const shards = queues.filter((q) => q.name.startsWith('kv.shard.'));
       expect(shards.length).toBeGreaterThanOrEqual(16);
       for (const queue of [...shards, ...queues.filter((q) => q.name === DEAD_LETTER_QUEUE)]) {
@@ -104,6 +109,89 @@ describe('write path (e2e)', () => {
         (r) => r.json.status === 'applied',
         { what: 'the next write on the shard to be applied' },
       );
+    });
+  });
+
+  describe('dead letters', () => {
+    function dlq(...args: string[]) {
+      const result = spawnSync(
+        process.execPath,
+        ['-r', '@swc-node/register', 'tools/dlq/src/main.ts', ...args, '--amqp', stack.amqp[0] ?? ''],
+        { encoding: 'utf8', timeout: 60_000 },
+      );
+      return { code: result.status, out: result.stdout, err: result.stderr };
+    }
+
+    async function deadLetter(body: unknown, headers: Record<string, unknown>) {
+      const connection = await connect(stack.amqp[0] ?? '');
+      try {
+        const channel = await connection.createConfirmChannel();
+        channel.publish(DEAD_LETTER_EXCHANGE, '', Buffer.from(JSON.stringify(body)), { persistent: true, headers });
+        await channel.waitForConfirms();
+        await channel.close();
+      } finally {
+        await connection.close();
+      }
+    }
+
+    it('should mark an operation the broker gave up on as failed, list it, and apply it when replayed', async () => {
+      const key = `replay-${randomUUID()}`;
+      const id = randomUUID();
+      // What the broker does after x-delivery-limit deliveries: the message goes to the dead-letter exchange.
+      await deadLetter(
+        { v: 1, id, key, type: 'put', value: { replayed: true }, acceptedAt: new Date().toISOString() },
+        { 'x-first-death-reason': 'delivery_limit', 'x-first-death-queue': shardQueueName(shardOf(key, 16)) },
+      );
+      const failed = await pollUntil(
+        () => gateway('GET', `/v1/operations/${id}`),
+        (r) => r.json.status === 'failed',
+        { what: 'the audit to mark the operation failed' },
+      );
+      expect(failed.json.error).toBe(
+        `dead-lettered from ${shardQueueName(shardOf(key, 16))}: delivered 5 times without being applied (x-delivery-limit)`,
+      );
+
+      const listed = dlq('list', '--json');
+      expect(listed.code).toBe(0);
+      expect(
+        (JSON.parse(listed.out) as Array<{ operationId?: string; reason: string }>).find((l) => l.operationId === id),
+      ).toMatchObject({
+        key,
+        type: 'put',
+        reason: 'delivery_limit',
+      });
+
+      const replayed = dlq('replay', '--id', id);
+      expect(replayed.err).toBe('');
+      expect(replayed.out).toContain(`replayed ${id} (put ${key}) to ${shardQueueName(shardOf(key, 16))}`);
+      const applied = await pollUntil(
+        () => gateway('GET', `/v1/operations/${id}`),
+        (r) => r.json.status === 'applied',
+        { what: 'the replayed operation to be applied' },
+      );
+      expect(applied.json).toMatchObject({ status: 'applied', version: 1 });
+      expect((await gateway('GET', `/v1/kv/${encodeURIComponent(key)}?consistency=strong`)).json).toMatchObject({
+        value: { replayed: true },
+      });
+      expect(JSON.parse(dlq('list', '--json').out)).not.toContainEqual(expect.objectContaining({ operationId: id }));
+    });
+
+    it('should purge a dead letter only with --yes', async () => {
+      const id = randomUUID();
+      await deadLetter({ v: 1, id, key: 'x', type: 'nonsense' }, { 'x-first-death-reason': 'rejected' });
+      const dry = dlq('purge', '--id', id);
+      expect(dry.code).toBe(1);
+      expect(dry.out).toContain('would delete 1 dead letter(s); add --yes to delete them');
+      const purged = dlq('purge', '--id', id, '--yes');
+      expect(purged.code).toBe(0);
+      expect(purged.out).toContain(`purged ${id}`);
+      expect(JSON.parse(dlq('list', '--json').out)).not.toContainEqual(expect.objectContaining({ operationId: id }));
+    });
+
+    it('should explain bad usage', () => {
+      const r = dlq('replay');
+      expect(r.code).toBe(2);
+      expect(r.err).toContain('dlq: replay needs --id <operation-id> or --all');
     });
   });
 });

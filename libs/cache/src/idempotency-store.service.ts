@@ -20,7 +20,14 @@ export class IdempotencyStore {
 
   /** Claims `key` for `record`; returns the existing record when the key was already claimed. */
   async claim(key: string, record: IdempotencyRecord): Promise<IdempotencyRecord | undefined> {
-    const previous = await this.redis.set(this.prefix + key, JSON.stringify(record), 'EX', this.ttlSeconds, 'NX', 'GET');
+    const previous = await this.redis.set(
+      this.prefix + key,
+      JSON.stringify(record),
+      'EX',
+      this.ttlSeconds,
+      'NX',
+      'GET',
+    );
     return previous ? (JSON.parse(previous) as IdempotencyRecord) : undefined;
   }
 

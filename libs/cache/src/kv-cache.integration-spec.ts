@@ -23,7 +23,9 @@ describe(KvCache.name, () => {
 
   describe('setIfNewer', () => {
     it('should store a value and read it back', async () => {
-      expect(await cache.setIfNewer('a', { state: 'present', version: 1, valueJson: '{"v":1}', updatedAt: 't1' })).toBe(true);
+      expect(await cache.setIfNewer('a', { state: 'present', version: 1, valueJson: '{"v":1}', updatedAt: 't1' })).toBe(
+        true,
+      );
       expect(await cache.get('a')).toEqual({ state: 'present', version: 1, valueJson: '{"v":1}', updatedAt: 't1' });
     });
 
@@ -35,21 +37,31 @@ describe(KvCache.name, () => {
       );
       expect(await Promise.all([update, slowFill])).toEqual([true, false]);
       expect(await cache.get('race')).toMatchObject({ version: 2, valueJson: '"new"' });
-      expect(await cache.setIfNewer('race', { state: 'present', version: 2, valueJson: '"same"', updatedAt: 't' })).toBe(false);
+      expect(
+        await cache.setIfNewer('race', { state: 'present', version: 2, valueJson: '"same"', updatedAt: 't' }),
+      ).toBe(false);
     });
 
     it('should keep a tombstone for a short time only', async () => {
       await cache.setIfNewer('gone', { state: 'present', version: 3, valueJson: '1', updatedAt: 't' });
       expect(await cache.setIfNewer('gone', { state: 'deleted', version: 4, updatedAt: 't4' })).toBe(true);
-      expect(await cache.setIfNewer('gone', { state: 'present', version: 3, valueJson: '1', updatedAt: 't' })).toBe(false);
+      expect(await cache.setIfNewer('gone', { state: 'present', version: 3, valueJson: '1', updatedAt: 't' })).toBe(
+        false,
+      );
       expect(await cache.get('gone')).toEqual({ state: 'deleted', version: 4, updatedAt: 't4' });
-      await pollUntil(() => cache.get('gone'), (e) => e === undefined, { what: 'the tombstone to expire', timeoutMs: 5_000 });
+      await pollUntil(
+        () => cache.get('gone'),
+        (e) => e === undefined,
+        { what: 'the tombstone to expire', timeoutMs: 5_000 },
+      );
     });
 
     it('should cache a missing key negatively, then let any real version replace it', async () => {
       expect(await cache.setIfNewer('nothing', { state: 'missing', version: 0 })).toBe(true);
       expect(await cache.get('nothing')).toEqual({ state: 'missing', version: 0 });
-      expect(await cache.setIfNewer('nothing', { state: 'present', version: 1, valueJson: '0', updatedAt: 't' })).toBe(true);
+      expect(await cache.setIfNewer('nothing', { state: 'present', version: 1, valueJson: '0', updatedAt: 't' })).toBe(
+        true,
+      );
       expect(await cache.get('nothing')).toMatchObject({ state: 'present', version: 1 });
     });
 

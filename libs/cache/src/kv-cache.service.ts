@@ -39,7 +39,14 @@ return 1
 `;
 
 interface ClusterWithScript extends Cluster {
-  kvSetIfNewer(key: string, version: string, state: string, json: string, updatedAt: string, ttlMs: string): Promise<number>;
+  kvSetIfNewer(
+    key: string,
+    version: string,
+    state: string,
+    json: string,
+    updatedAt: string,
+    ttlMs: string,
+  ): Promise<number>;
 }
 
 export class KvCache {

@@ -22,7 +22,8 @@ export function isRetryableTransactionError(err: unknown): boolean {
 export function isTransientDbError(err: unknown): boolean {
   const code = sqlState(err);
   if (code && TRANSIENT_NODE_CODES.has(code)) return true;
-  if (code && (code.startsWith('08') || code.startsWith('53') || code.startsWith('57P') || code === '25006')) return true;
+  if (code && (code.startsWith('08') || code.startsWith('53') || code.startsWith('57P') || code === '25006'))
+    return true;
   if (isRetryableTransactionError(err)) return true;
   const message = err instanceof Error ? err.message : '';
   return /Connection terminated|connection timeout|timeout exceeded when trying to connect|Client has encountered a connection error|the database system is (starting up|shutting down)/i.test(

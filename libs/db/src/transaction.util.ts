@@ -15,7 +15,9 @@ export class TransactionRetriesExhaustedError extends Error {
     readonly attempts: number,
     readonly lastError: unknown,
   ) {
-    super(`transaction failed after ${attempts} attempts: ${lastError instanceof Error ? lastError.message : String(lastError)}`);
+    super(
+      `transaction failed after ${attempts} attempts: ${lastError instanceof Error ? lastError.message : String(lastError)}`,
+    );
     this.name = 'TransactionRetriesExhaustedError';
   }
   /** Keeps the SQLSTATE visible to callers that classify errors. */

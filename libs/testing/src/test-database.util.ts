@@ -5,7 +5,10 @@ import { Pool } from 'pg';
  * A private schema on the stack's database for one test file: tests never see each other's rows.
  * `pool` has the schema first on its search_path; `drop()` removes everything.
  */
-export async function createTestSchema(databaseUrl: string, prefix = 'it'): Promise<{ schema: string; pool: Pool; drop: () => Promise<void> }> {
+export async function createTestSchema(
+  databaseUrl: string,
+  prefix = 'it',
+): Promise<{ schema: string; pool: Pool; drop: () => Promise<void> }> {
   const schema = `${prefix}_${randomBytes(4).toString('hex')}`;
   const admin = new Pool({ connectionString: databaseUrl, max: 1 });
   await admin.query(`CREATE SCHEMA ${schema}`);

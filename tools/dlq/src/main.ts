@@ -47,7 +47,8 @@ function defaultAmqpUrl(): string {
 export function parseArgs(argv: string[]): Options | 'help' {
   const [command, ...rest] = argv;
   if (!command || command === '--help' || command === '-h' || command === 'help') return 'help';
-  if (command !== 'list' && command !== 'replay' && command !== 'purge') throw new UsageError(`unknown command "${command}"`);
+  if (command !== 'list' && command !== 'replay' && command !== 'purge')
+    throw new UsageError(`unknown command "${command}"`);
   const options: Omit<Options, 'amqp' | 'shards'> & { amqp?: string; shards?: number } = {
     command,
     ids: new Set(),
@@ -104,7 +105,10 @@ export function parseArgs(argv: string[]): Options | 'help' {
  */
 async function withDeadLetters(
   url: string,
-  settle: (letters: Array<{ message: ConsumeMessage; letter: DeadLetter }>, channel: import('amqplib').ConfirmChannel) => Promise<void>,
+  settle: (
+    letters: Array<{ message: ConsumeMessage; letter: DeadLetter }>,
+    channel: import('amqplib').ConfirmChannel,
+  ) => Promise<void>,
 ): Promise<void> {
   const connection = await connect(url);
   try {
@@ -138,7 +142,15 @@ async function run(options: Options): Promise<number> {
   let exit = 0;
   await withDeadLetters(options.amqp, async (letters, channel) => {
     if (options.command === 'list') {
-      console.log(options.json ? JSON.stringify(letters.map((l) => l.letter), null, 2) : formatTable(letters.map((l) => l.letter)));
+      console.log(
+        options.json
+          ? JSON.stringify(
+              letters.map((l) => l.letter),
+              null,
+              2,
+            )
+          : formatTable(letters.map((l) => l.letter)),
+      );
       if (!options.json) console.log(`\n${letters.length} dead letter(s) in ${DEAD_LETTER_QUEUE}`);
       return;
     }
@@ -175,13 +187,19 @@ async function run(options: Options): Promise<number> {
         channel.sendToQueue(
           queue,
           message.content,
-          { persistent: true, contentType: 'application/json', messageId: message.properties.messageId as string | undefined },
+          {
+            persistent: true,
+            contentType: 'application/json',
+            messageId: message.properties.messageId as string | undefined,
+          },
           (err) => (err ? reject(err as Error) : resolve()),
         ),
       );
       channel.ack(message);
       replayed++;
-      console.log(`replayed ${letter.operationId ?? '(no operation id)'} (${letter.type ?? '?'} ${letter.key}) to ${queue}`);
+      console.log(
+        `replayed ${letter.operationId ?? '(no operation id)'} (${letter.type ?? '?'} ${letter.key}) to ${queue}`,
+      );
     }
     console.log(`${replayed} dead letter(s) replayed`);
   });

@@ -1,19 +1,10 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import {
-  chmodSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, connect, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { loadTopology, parseTopology, type LbAlgorithm, type Topology, type TopologyInput } from '@keyflow/topology';
+import { parseTopology, type LbAlgorithm, type Topology, type TopologyInput } from '@keyflow/topology';
 import { pollUntil } from '@keyflow/testing';
 import { httpRequest, type HttpResponse } from '../testing/http-client.util';
 import {
@@ -29,7 +20,6 @@ import { HAPROXY_CFG_FILE, NGINX_CONF_FILE, PG_PRIMARY_CHECK_FILE, RUN_FILES } f
 import { renderAll } from './render.service';
 import { writeRenderedFiles } from './render-writer.util';
 
-const TOPOLOGIES_DIR = join(__dirname, '../../../../deploy/topologies');
 const PG_BIN = '/usr/lib/postgresql/15/bin';
 const RUNNING_AS_ROOT = process.getuid?.() === 0;
 
@@ -137,45 +127,6 @@ function expectProblem(res: HttpResponse, status: number, title: string): void {
 }
 
 describe(renderAll.name, () => {
-  describe('rendered files checked by their own tools', () => {
-    const topologies = readdirSync(TOPOLOGIES_DIR).filter((f) => f.endsWith('.yaml'));
-
-    it('should find the topologies to check', () => {
-      expect(topologies).toEqual(expect.arrayContaining(['local.yaml', 'test.yaml']));
-    });
-
-    it.each(topologies)('should render %s into configs nginx -t and haproxy -c accept', async (name) => {
-      const dirs = renderInto(loadTopology(join(TOPOLOGIES_DIR, name)), tempDir('check'));
-      const nginx = await runCommand('nginx', ['-t', ...nginxArgs(dirs)]);
-      expect(nginx.stderr).toContain('test is successful');
-      expect(nginx.code).toBe(0);
-      const haproxy = await runCommand('haproxy', ['-c', '-f', join(dirs.outDir, HAPROXY_CFG_FILE)]);
-      expect(haproxy).toMatchObject({ code: 0 });
-      const script = await runCommand('sh', ['-n', join(dirs.outDir, PG_PRIMARY_CHECK_FILE)]);
-      expect(script).toMatchObject({ code: 0 });
-    });
-
-    it('should render a cockroach haproxy.cfg that haproxy -c accepts', async () => {
-      const topology = tinyTopology({
-        gatewayPort: 15,
-        apiPorts: [16],
-        database: {
-          kind: 'cockroach',
-          nodes: [1, 2, 3].map((n) => ({
-            name: `crdb-${n}`,
-            role: 'node',
-            host: '127.0.0.1',
-            port: 26256 + n,
-            httpPort: 8079 + n,
-          })),
-        },
-      });
-      const dirs = renderInto(topology, tempDir('crdb'));
-      const haproxy = await runCommand('haproxy', ['-c', '-f', join(dirs.outDir, HAPROXY_CFG_FILE)]);
-      expect(haproxy).toMatchObject({ code: 0 });
-    });
-  });
-
   describe('nginx.conf behaviour in front of two API stubs', () => {
     const stubs = [new UpstreamStub('api-1'), new UpstreamStub('api-2')];
     let gatewayPort: number;

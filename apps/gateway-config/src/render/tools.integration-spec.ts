@@ -74,7 +74,9 @@ function describeToolChecks(label: string, load: () => Topology): void {
   const postgres = topology.database.kind === 'postgres';
   describe(label, () => {
     let rendered: Rendered | undefined;
-    const get = (): Rendered => (rendered ??= render(load(), label.replace(/\W+/g, '-')));
+    // Only the checks that apply are defined (no named.conf without dns): nothing is reported as skipped.
+    // Short temp dir names: HAProxy refuses a stats socket path over 97 characters.
+    const get = (): Rendered => (rendered ??= render(load(), topology.name));
 
     it('should render the files the topology asks for', () => {
       const { files } = get();
@@ -105,33 +107,41 @@ function describeToolChecks(label: string, load: () => Topology): void {
       expect(haproxy).toMatchObject({ code: 0 });
     });
 
-    it.runIf(postgres)('should render a pg-primary-check.sh that sh -n accepts', async () => {
-      expect(await runCommand('sh', ['-n', join(get().outDir, PG_PRIMARY_CHECK_FILE)])).toMatchObject({ code: 0 });
-    });
+    if (postgres)
+      it('should render a pg-primary-check.sh that sh -n accepts', async () => {
+        expect(await runCommand('sh', ['-n', join(get().outDir, PG_PRIMARY_CHECK_FILE)])).toMatchObject({ code: 0 });
+      });
 
-    it.runIf(topology.dns !== undefined)('should pass named-checkconf and named-checkzone', async () => {
-      const { outDir } = get();
-      const zone = topology.dns?.zone ?? '';
-      const conf = await runCommand('named-checkconf', ['-z', join(outDir, NAMED_CONF_FILE)]);
-      expect(conf).toMatchObject({ code: 0 });
-      const checkZone = await runCommand('named-checkzone', [zone, join(outDir, zoneFile(zone))]);
-      expect(checkZone.stdout).toContain(`zone ${zone}/IN: loaded serial`);
-      expect(checkZone.code).toBe(0);
-    });
+    if (topology.dns !== undefined)
+      it('should pass named-checkconf and named-checkzone', async () => {
+        const { outDir } = get();
+        const zone = topology.dns?.zone ?? '';
+        const conf = await runCommand('named-checkconf', ['-z', join(outDir, NAMED_CONF_FILE)]);
+        expect(conf).toMatchObject({ code: 0 });
+        const checkZone = await runCommand('named-checkzone', [zone, join(outDir, zoneFile(zone))]);
+        expect(checkZone.stdout).toContain(`zone ${zone}/IN: loaded serial`);
+        expect(checkZone.code).toBe(0);
+      });
 
-    it.runIf(topology.monitoring?.prometheus !== undefined)('should pass promtool check config', async () => {
-      const promtool = await runCommand('promtool', ['check', 'config', join(get().outDir, PROMETHEUS_FILE)]);
-      expect(promtool.stdout).toContain('SUCCESS');
-      expect(promtool.code).toBe(0);
-    });
+    if (topology.monitoring?.prometheus !== undefined)
+      it('should pass promtool check config', async () => {
+        const promtool = await runCommand('promtool', ['check', 'config', join(get().outDir, PROMETHEUS_FILE)]);
+        expect(promtool.stdout).toContain('SUCCESS');
+        expect(promtool.code).toBe(0);
+      });
 
-    it.runIf(topology.haproxy.redundancy !== undefined)('should pass keepalived -t for every peer', async () => {
-      for (const peer of topology.haproxy.redundancy?.peers ?? []) {
-        // keepalived -t exits 0 for a missing file and reports problems on stderr: require silence too.
-        const keepalived = await runCommand('keepalived', ['-t', '-f', join(get().outDir, keepalivedFile(peer.name))]);
-        expect({ peer: peer.name, ...keepalived }).toMatchObject({ peer: peer.name, code: 0, stderr: '' });
-      }
-    });
+    if (topology.haproxy.redundancy !== undefined)
+      it('should pass keepalived -t for every peer', async () => {
+        for (const peer of topology.haproxy.redundancy?.peers ?? []) {
+          // keepalived -t exits 0 for a missing file and reports problems on stderr: require silence too.
+          const { outDir, dir } = get();
+          const keepalived = await runSandboxed('keepalived', ['-t', '-f', join(outDir, keepalivedFile(peer.name))], {
+            dir,
+            interfaces: [topology.haproxy.redundancy?.interface ?? ''],
+          });
+          expect({ peer: peer.name, ...keepalived }).toMatchObject({ peer: peer.name, code: 0, stderr: '' });
+        }
+      });
   });
 }
 
@@ -156,7 +166,7 @@ function everything(): Topology {
       host: '127.0.0.30',
       redundancy: {
         virtualIp: '127.0.0.30',
-        interface: 'lo',
+        interface: 'kf-vrrp0',
         peers: [
           { name: 'lb-a', address: '127.0.0.31', priority: 200 },
           { name: 'lb-b', address: '127.0.0.32', priority: 100 },

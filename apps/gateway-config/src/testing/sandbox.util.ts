@@ -24,20 +24,25 @@ export function loopbackHosts(t: Topology): Record<string, string> {
 }
 
 /**
- * Runs a command in its own network and mount namespaces, which tests create for themselves: only a loopback
- * interface (so a config that listens on 0.0.0.0:443 neither needs the port free on this machine nor exposes
- * anything) and a private /etc/hosts with `hosts`, so names only Docker would resolve resolve here too.
+ * Runs a command in its own network and mount namespaces, which tests create for themselves: a loopback interface
+ * (so a config that listens on 0.0.0.0:443 neither needs the port free on this machine nor exposes anything), the
+ * named `interfaces` (veth pairs, for keepalived, which refuses an interface that does not exist) and a private
+ * /etc/hosts with `hosts`, so names only Docker would resolve resolve here too.
  * Needs unshare(1) (util-linux) and ip(8) (iproute2); as non-root it maps the caller to root in a user namespace.
  */
 export function runSandboxed(
   command: string,
   args: string[],
-  options: { dir: string; hosts?: Record<string, string> },
+  options: { dir: string; hosts?: Record<string, string>; interfaces?: string[] },
 ): Promise<CommandResult> {
   const hostsFile = join(options.dir, 'sandbox-hosts');
   const lines = ['127.0.0.1 localhost', ...Object.entries(options.hosts ?? {}).map(([name, ip]) => `${ip} ${name}`)];
   writeFileSync(hostsFile, `${lines.join('\n')}\n`);
-  const script = 'set -e; ip link set lo up; mount --bind "$0" /etc/hosts; exec "$@"';
+  const links = (options.interfaces ?? []).map((name, i) => {
+    if (!/^[a-zA-Z0-9._-]{1,15}$/.test(name)) throw new Error(`not an interface name: ${name}`);
+    return `ip link add ${name} type veth peer name kfpeer${i}; ip link set ${name} up; `;
+  });
+  const script = `set -e; ip link set lo up; ${links.join('')}mount --bind "$0" /etc/hosts; exec "$@"`;
   return runCommand('unshare', [
     '--net',
     '--mount',

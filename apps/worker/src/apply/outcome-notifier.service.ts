@@ -20,7 +20,10 @@ export class OutcomeNotifier implements OnApplicationShutdown {
   notify(replyTo: string | undefined, outcome: WriteOutcome): void {
     if (!replyTo) return;
     this.channel
-      .publish('', replyTo, Buffer.from(JSON.stringify(outcome)), { contentType: 'application/json', correlationId: outcome.id })
+      .publish('', replyTo, Buffer.from(JSON.stringify(outcome)), {
+        contentType: 'application/json',
+        correlationId: outcome.id,
+      })
       .catch((err: Error) => this.logger.debug(`could not notify ${replyTo} of ${outcome.id}: ${err.message}`));
   }
 

@@ -138,14 +138,21 @@ export class ShardConsumer {
       if (!this.isOpen(valid[0]?.delivery.channel)) return;
       try {
         const outcome = await this.applier.applyToDatabase(valid.map((v) => v.write));
-        await this.retryTransient('cache update', valid[0]?.delivery.channel, () => this.applier.updateCache(outcome.entries));
+        await this.retryTransient('cache update', valid[0]?.delivery.channel, () =>
+          this.applier.updateCache(outcome.entries),
+        );
         const rejected = new Set(outcome.rejected.map((r) => r.message.id));
         for (const r of outcome.rejected) {
           const delivery = valid.find((v) => v.write.id === r.message.id)?.delivery;
           if (delivery) await this.deadLetter(delivery, r.reason, undefined, r.message);
         }
-        this.ack(valid.filter((v) => !rejected.has(v.write.id)).map((v) => v.delivery), rejected.size === 0);
-        const replyTo = new Map(valid.map((v) => [v.write.id, v.delivery.message.properties.replyTo as string | undefined]));
+        this.ack(
+          valid.filter((v) => !rejected.has(v.write.id)).map((v) => v.delivery),
+          rejected.size === 0,
+        );
+        const replyTo = new Map(
+          valid.map((v) => [v.write.id, v.delivery.message.properties.replyTo as string | undefined]),
+        );
         for (const a of outcome.applied) {
           this.notifier.notify(replyTo.get(a.id), {
             id: a.id,
@@ -163,7 +170,9 @@ export class ShardConsumer {
       } catch (err) {
         const delay = backoffDelay(attempt);
         if (attempt === 1 || attempt % 10 === 0) {
-          this.logger.warn(`applying ${valid.length} write(s) failed (attempt ${attempt}), retrying: ${(err as Error).message}`);
+          this.logger.warn(
+            `applying ${valid.length} write(s) failed (attempt ${attempt}), retrying: ${(err as Error).message}`,
+          );
         }
         await sleep(delay);
       }
@@ -176,7 +185,8 @@ export class ShardConsumer {
         return await work();
       } catch (err) {
         if (!this.isOpen(channel)) throw err;
-        if (attempt === 1 || attempt % 10 === 0) this.logger.warn(`${what} failed (attempt ${attempt}), retrying: ${(err as Error).message}`);
+        if (attempt === 1 || attempt % 10 === 0)
+          this.logger.warn(`${what} failed (attempt ${attempt}), retrying: ${(err as Error).message}`);
         await sleep(backoffDelay(attempt));
       }
     }
@@ -214,7 +224,9 @@ export class ShardConsumer {
         type: context.type === 'delete' ? ('delete' as const) : ('put' as const),
         acceptedAt: (context.acceptedAt as string | undefined) ?? new Date().toISOString(),
       };
-      await this.applier.recordFailed(known, reason).catch((e: Error) => this.logger.warn(`could not record the failure: ${e.message}`));
+      await this.applier
+        .recordFailed(known, reason)
+        .catch((e: Error) => this.logger.warn(`could not record the failure: ${e.message}`));
       this.notifier.notify(delivery.message.properties.replyTo as string | undefined, {
         id: known.id,
         key: known.key,

@@ -74,7 +74,11 @@ export class ShardCoordinator implements OnApplicationShutdown {
   }
 
   shards(): { members: string[]; home: number[]; stats: ShardStats[] } {
-    return { members: this.members, home: [...this.home].sort((a, b) => a - b), stats: this.consumers.map((c) => c.snapshot()) };
+    return {
+      members: this.members,
+      home: [...this.home].sort((a, b) => a - b),
+      stats: this.consumers.map((c) => c.snapshot()),
+    };
   }
 
   private async tick(): Promise<void> {

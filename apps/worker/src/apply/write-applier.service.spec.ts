@@ -15,11 +15,7 @@ const put = (id: string, value: unknown): WriteMessage => ({
 
 function setup(applyBatch: (ops: WriteOp[]) => Promise<unknown>) {
   const repository = { applyBatch: vi.fn(applyBatch) };
-  const applier = new WriteApplier(
-    repository as unknown as KvRepository,
-    {} as OperationRepository,
-    {} as KvCache,
-  );
+  const applier = new WriteApplier(repository as unknown as KvRepository, {} as OperationRepository, {} as KvCache);
   return { applier, repository };
 }
 
@@ -47,7 +43,9 @@ describe(WriteApplier.name, () => {
       );
       const outcome = await applier.applyToDatabase([put('a', 1), put('bad', 2), put('c', 3)]);
       expect(outcome.applied.map((a) => a.id)).toEqual(['a', 'c']);
-      expect(outcome.rejected).toEqual([{ message: put('bad', 2), reason: 'the database rejected the write: value out of range' }]);
+      expect(outcome.rejected).toEqual([
+        { message: put('bad', 2), reason: 'the database rejected the write: value out of range' },
+      ]);
       expect(repository.applyBatch).toHaveBeenCalledTimes(4);
     });
   });

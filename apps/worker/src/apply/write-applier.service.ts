@@ -1,7 +1,14 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { KvCache, type CachedEntry } from '@keyflow/cache';
 import type { WriteMessage } from '@keyflow/contracts';
-import { isTransientDbError, KvRepository, OperationRepository, type BatchResult, type KvEntry, type WriteOp } from '@keyflow/db';
+import {
+  isTransientDbError,
+  KvRepository,
+  OperationRepository,
+  type BatchResult,
+  type KvEntry,
+  type WriteOp,
+} from '@keyflow/db';
 
 /** A write that cannot be applied however often it is retried (for example a value the database rejects). */
 export class NonRetryableWriteError extends Error {

@@ -77,7 +77,10 @@ export class DeadLetterAuditor implements OnApplicationShutdown {
         id,
         key: typeof body.key === 'string' ? body.key : '',
         type: body.type === 'delete' ? ('delete' as const) : ('put' as const),
-        acceptedAt: typeof body.acceptedAt === 'string' && !Number.isNaN(Date.parse(body.acceptedAt)) ? body.acceptedAt : new Date().toISOString(),
+        acceptedAt:
+          typeof body.acceptedAt === 'string' && !Number.isNaN(Date.parse(body.acceptedAt))
+            ? body.acceptedAt
+            : new Date().toISOString(),
       };
       const reason = deadLetterReason(message.properties.headers as DeadLetterHeaders, 5);
       try {
@@ -87,7 +90,11 @@ export class DeadLetterAuditor implements OnApplicationShutdown {
         setTimeout(() => channel.nack(message, false, true), 1_000);
         return;
       }
-      this.notifier.notify(message.properties.replyTo as string | undefined, { ...op, status: 'failed', error: reason });
+      this.notifier.notify(message.properties.replyTo as string | undefined, {
+        ...op,
+        status: 'failed',
+        error: reason,
+      });
     }
     try {
       channel.ack(message);

@@ -67,6 +67,9 @@ export class HealthServer implements OnApplicationShutdown {
       ),
     ]);
     const up = Object.values(checks).every((c) => c.status === 'up');
-    return { status: up ? 200 : 503, body: { status: up ? 'ok' : 'error', instance: this.config.KEYFLOW_INSTANCE, checks } };
+    return {
+      status: up ? 200 : 503,
+      body: { status: up ? 'ok' : 'error', instance: this.config.KEYFLOW_INSTANCE, checks },
+    };
   }
 }

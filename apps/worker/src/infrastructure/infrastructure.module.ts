@@ -28,7 +28,11 @@ const logger = new Logger('Infrastructure');
       provide: REDIS,
       inject: [WORKER_CONFIG],
       useFactory: (config: WorkerConfig): Cluster =>
-        createRedisCluster({ nodes: config.REDIS_NODES, commandTimeoutMs: 2_000, onError: (err) => logger.warn(`redis: ${err.message}`) }),
+        createRedisCluster({
+          nodes: config.REDIS_NODES,
+          commandTimeoutMs: 2_000,
+          onError: (err) => logger.warn(`redis: ${err.message}`),
+        }),
     },
     {
       provide: AMQP,

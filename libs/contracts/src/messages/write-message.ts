@@ -87,7 +87,8 @@ export function decodeWriteMessage(body: Buffer): WriteMessage {
       operationId: typeof m.id === 'string' && UUID.test(m.id) ? m.id : undefined,
       key: typeof m.key === 'string' ? m.key : undefined,
       type: m.type === 'delete' ? 'delete' : 'put',
-      acceptedAt: typeof m.acceptedAt === 'string' && !Number.isNaN(Date.parse(m.acceptedAt)) ? m.acceptedAt : undefined,
+      acceptedAt:
+        typeof m.acceptedAt === 'string' && !Number.isNaN(Date.parse(m.acceptedAt)) ? m.acceptedAt : undefined,
     });
   }
   return m as unknown as WriteMessage;

@@ -7,7 +7,13 @@ import { OperationRepository } from '../operations/operation.repository';
 import { KvRepository, type WriteOp } from './kv.repository';
 
 const at = '2026-11-23T10:00:00.000Z';
-const put = (key: string, value: unknown, id = randomUUID()): WriteOp => ({ id, key, type: 'put', valueJson: JSON.stringify(value), acceptedAt: at });
+const put = (key: string, value: unknown, id = randomUUID()): WriteOp => ({
+  id,
+  key,
+  type: 'put',
+  valueJson: JSON.stringify(value),
+  acceptedAt: at,
+});
 const del = (key: string, id = randomUUID()): WriteOp => ({ id, key, type: 'delete', acceptedAt: at });
 
 describe(KvRepository.name, () => {
@@ -28,9 +34,15 @@ describe(KvRepository.name, () => {
     it('should raise the version by one per write, deletes included, and continue after a delete', async () => {
       const result = await repository.applyBatch([put('a', 1), put('a', { two: 2 }), del('a'), put('a', 'back')]);
       expect(result.ops.map((op) => op.version)).toEqual([1, 2, 3, 4]);
-      expect(result.entries).toEqual([{ key: 'a', valueJson: '"back"', version: 4, deleted: false, updatedAt: expect.any(String) }]);
+      expect(result.entries).toEqual([
+        { key: 'a', valueJson: '"back"', version: 4, deleted: false, updatedAt: expect.any(String) },
+      ]);
       await repository.applyBatch([del('a')]);
-      expect(await repository.find('a', { strong: true })).toMatchObject({ version: 5, deleted: true, valueJson: null });
+      expect(await repository.find('a', { strong: true })).toMatchObject({
+        version: 5,
+        deleted: true,
+        valueJson: null,
+      });
       expect((await repository.applyBatch([put('a', 6)])).ops[0]?.version).toBe(6);
     });
 
@@ -84,6 +96,48 @@ describe(KvRepository.name, () => {
       await repository.applyBatch([applied]);
       await operations.recordFailed(applied, 'late');
       expect(await operations.find(applied.id)).toMatchObject({ status: 'applied', version: 1 });
+    });
+  });
+
+  describe('deleteFinishedBefore', () => {
+    it('should remove only operations finished before the cut-off, in bounded chunks', async () => {
+      const old = put('retention', 1);
+      await repository.applyBatch([old]);
+      const cutoff = new Date(Date.now() + 1_000);
+      expect(await operations.deleteFinishedBefore(new Date(Date.now() - 60_000))).toBe(0);
+      const removed = await operations.deleteFinishedBefore(cutoff, 1);
+      expect(removed).toBe(1);
+      let total = removed;
+      while ((await operations.deleteFinishedBefore(cutoff, 1_000)) > 0) total++;
+      expect(await operations.find(old.id)).toBeUndefined();
+      expect(total).toBeGreaterThan(0);
+    });
+  });
+
+  describe('conditions', () => {
+    it('should check conditions in order within one batch and record conflicts without writing', async () => {
+      const first: WriteOp = { ...put('cond', 'a'), condition: { kind: 'absent' } };
+      const again: WriteOp = { ...put('cond', 'b'), condition: { kind: 'absent' } };
+      const match: WriteOp = { ...put('cond', 'c'), condition: { kind: 'version', version: 1 } };
+      const stale: WriteOp = { ...put('cond', 'd'), condition: { kind: 'version', version: 1 } };
+      const result = await repository.applyBatch([first, again, match, stale]);
+      expect(result.ops.map((o) => [o.status, o.version, o.created])).toEqual([
+        ['applied', 1, true],
+        ['conflict', 1, false],
+        ['applied', 2, false],
+        ['conflict', 2, false],
+      ]);
+      expect(await operations.find(stale.id)).toMatchObject({ status: 'conflict', version: 2 });
+      expect(await repository.find('cond', { strong: true })).toMatchObject({ valueJson: '"c"', version: 2 });
+    });
+
+    it('should apply a replayed operation that was recorded failed', async () => {
+      const op = put('replayed', 1);
+      await operations.recordFailed(op, 'dead-lettered');
+      const result = await repository.applyBatch([op]);
+      expect(result.ops[0]).toMatchObject({ status: 'applied', version: 1, duplicate: false });
+      expect(await operations.find(op.id)).toMatchObject({ status: 'applied', version: 1 });
+      expect((await operations.find(op.id))?.error).toBeUndefined();
     });
   });
 });

@@ -135,7 +135,15 @@ export class KvRepository {
       const before = state.get(op.key);
       let outcome: AppliedOp;
       if (!conditionHolds(op.condition, before)) {
-        outcome = { id: op.id, key: op.key, type: op.type, status: 'conflict', version: before?.version ?? 0, created: false, duplicate: false };
+        outcome = {
+          id: op.id,
+          key: op.key,
+          type: op.type,
+          status: 'conflict',
+          version: before?.version ?? 0,
+          created: false,
+          duplicate: false,
+        };
       } else {
         const version = (before?.version ?? 0) + 1;
         state.set(op.key, {
@@ -165,7 +173,16 @@ export class KvRepository {
     if (toRecord.length > 0) {
       await client.query(
         recordOperations(toRecord.length),
-        toRecord.flatMap((o) => [o.id, o.key, o.type, o.status, o.version, null, byId.get(o.id)?.acceptedAt ?? now, now]),
+        toRecord.flatMap((o) => [
+          o.id,
+          o.key,
+          o.type,
+          o.status,
+          o.version,
+          null,
+          byId.get(o.id)?.acceptedAt ?? now,
+          now,
+        ]),
       );
     }
     return { ops: applied, entries: keys.map((k) => state.get(k)).filter((e): e is KvEntry => e !== undefined) };

@@ -21,7 +21,11 @@ export function loadMigrations(dir: string = __dirname): Migration[] {
   return readdirSync(dir)
     .map((file) => ({ file, match: MIGRATION_FILE.exec(file) }))
     .filter((m): m is { file: string; match: RegExpExecArray } => m.match !== null)
-    .map(({ file, match }) => ({ version: Number(match[1]), name: match[2], sql: readFileSync(join(dir, file), 'utf8') }))
+    .map(({ file, match }) => ({
+      version: Number(match[1]),
+      name: match[2],
+      sql: readFileSync(join(dir, file), 'utf8'),
+    }))
     .sort((a, b) => a.version - b.version);
 }
 
@@ -34,7 +38,9 @@ async function appliedVersion(pool: Pool): Promise<number> {
     `SELECT count(*) > 0 AS present FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = 'keyflow_schema_migrations'`,
   );
   if (!exists.rows[0]?.present) return 0;
-  const result = await pool.query<{ version: number | null }>('SELECT max(version) AS version FROM keyflow_schema_migrations');
+  const result = await pool.query<{ version: number | null }>(
+    'SELECT max(version) AS version FROM keyflow_schema_migrations',
+  );
   return Number(result.rows[0]?.version ?? 0);
 }
 
@@ -77,10 +83,10 @@ export async function runMigrations(
   for (const migration of migrations.filter((m) => m.version > current)) {
     log(`applying migration ${migration.version} ${migration.name}`);
     await applyIdempotently(pool, migration.sql);
-    await pool.query('INSERT INTO keyflow_schema_migrations (version, name) VALUES ($1, $2) ON CONFLICT (version) DO NOTHING', [
-      migration.version,
-      migration.name,
-    ]);
+    await pool.query(
+      'INSERT INTO keyflow_schema_migrations (version, name) VALUES ($1, $2) ON CONFLICT (version) DO NOTHING',
+      [migration.version, migration.name],
+    );
     applied.push(migration.version);
   }
   return applied;
@@ -91,11 +97,18 @@ export async function assertSchemaCurrent(pool: Pool, migrations: Migration[] = 
   const current = await appliedVersion(pool);
   const latest = latestSchemaVersion(migrations);
   if (current !== latest) {
-    const hint = current < latest ? 'run the migrations first (apps/worker/src/migrate.ts)' : 'this build is older than the database';
-    throw new DomainError(ErrorCode.SCHEMA_MISMATCH, `database schema version is ${current}, this build expects ${latest}: ${hint}`, {
-      current,
-      latest,
-    });
+    const hint =
+      current < latest
+        ? 'run the migrations first (apps/worker/src/migrate.ts)'
+        : 'this build is older than the database';
+    throw new DomainError(
+      ErrorCode.SCHEMA_MISMATCH,
+      `database schema version is ${current}, this build expects ${latest}: ${hint}`,
+      {
+        current,
+        latest,
+      },
+    );
   }
   return current;
 }

@@ -44,7 +44,10 @@ export class OperationRepository {
   }
 
   /** Records a dead-lettered operation. An operation that already has an outcome keeps it. */
-  async recordFailed(op: { id: string; key: string; type: OperationType; acceptedAt: string }, error: string): Promise<void> {
+  async recordFailed(
+    op: { id: string; key: string; type: OperationType; acceptedAt: string },
+    error: string,
+  ): Promise<void> {
     await this.pool.query(RECORD_FAILED, [op.id, op.key, op.type, error, op.acceptedAt, new Date().toISOString()]);
   }
 
