@@ -1,0 +1,189 @@
+/**
+ * Measures the worker side of the write path on a running stack (`npm start`):
+ *  1. apply rate: N writes are put on the shard queues while the workers are paused, then the workers are
+ *     released and the time until every write is applied is measured — with batching (BATCH_MAX=250, the
+ *     default) and one message per transaction (BATCH_MAX=1);
+ *  2. shard failover: a client writes to one key every 10 ms; the worker applying its shard is SIGKILLed;
+ *     the longest gap between consecutive applied writes is the failover time.
+ * Usage: node -r @swc-node/register tools/bench/src/write-path.bench.ts [--writes 20000] [--out <file>]
+ */
+import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { closeSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { connect } from 'amqplib';
+import { Pool } from 'pg';
+import { encodeWriteMessage, shardOf, shardQueueName } from '@keyflow/contracts';
+import {
+  isAlive,
+  killProcess,
+  pollUntil,
+  readStack,
+  startProcess,
+  type StackInfo,
+  type StackLaunchSpec,
+} from '@keyflow/testing';
+
+const args = process.argv.slice(2);
+const flag = (name: string, fallback: string) => {
+  const i = args.indexOf(name);
+  return i >= 0 ? (args[i + 1] ?? fallback) : fallback;
+};
+const WRITES = Number(flag('--writes', '20000'));
+const OUT = flag('--out', 'load-tests/reports/write-path.json');
+
+const log = (line: string) => console.log(`[write-path bench] ${line}`);
+
+async function restartWorkers(stack: StackInfo, env: Record<string, string>): Promise<void> {
+  for (const worker of stack.processes.filter((p) => p.kind === 'worker')) {
+    await killProcess(worker.name, 'SIGTERM');
+    const spec = JSON.parse(
+      readFileSync(join(stack.stackDir, 'run', `${worker.name}.json`), 'utf8'),
+    ) as StackLaunchSpec;
+    const out = openSync(spec.logFile, 'a');
+    const child = spawn(spec.command, spec.args, {
+      cwd: spec.cwd,
+      env: { ...spec.env, ...env },
+      detached: true,
+      stdio: ['ignore', out, out],
+    });
+    closeSync(out);
+    child.unref();
+    const file = process.env.KEYFLOW_STACK_FILE ?? join(process.cwd(), '.keyflow', 'stack.json');
+    const latest = readStack(file);
+    const updated = {
+      ...latest,
+      processes: latest.processes.map((p) => (p.name === worker.name ? { ...p, pid: child.pid ?? 0 } : p)),
+    };
+    writeFileSync(file, JSON.stringify(updated, null, 2));
+    if (spec.healthUrl) {
+      await pollUntil(
+        () => fetch(spec.healthUrl ?? '').then((r) => r.status),
+        (s) => s === 200,
+        { what: `${worker.name} health`, timeoutMs: 60_000 },
+      );
+    }
+  }
+  // Let membership settle so every shard has its active consumer.
+  await new Promise((r) => setTimeout(r, 4_000));
+}
+
+async function failoverGap(stack: StackInfo, pool: Pool): Promise<{ gapMs: number; killed: string }> {
+  const key = `failover-${randomUUID().slice(0, 8)}`;
+  const shard = shardOf(key, 16);
+  const owner = async () => {
+    for (const w of readStack().processes.filter((p) => p.kind === 'worker')) {
+      const shards = (await (await fetch(`${w.healthUrl?.replace('/health/ready', '')}/shards`)).json()) as {
+        stats: Array<{ shard: number; lastDeliveryAt?: string }>;
+      };
+      const last = shards.stats[shard]?.lastDeliveryAt;
+      if (last && Date.now() - Date.parse(last) < 500) return w.name;
+    }
+    return undefined;
+  };
+  let running = true;
+  const writer = (async () => {
+    while (running) {
+      await fetch(`${stack.gateway}/v1/kv/${key}`, {
+        method: 'PUT',
+        headers: { 'content-type': 'application/json' },
+        body: '{"value":1}',
+      });
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  })();
+  await new Promise((r) => setTimeout(r, 2_000));
+  const killed = (await owner()) ?? 'worker-1';
+  const killedAt = Date.now();
+  await killProcess(killed, 'SIGKILL');
+  await new Promise((r) => setTimeout(r, 3_000));
+  running = false;
+  await writer;
+  await startProcess(killed, { waitForHealth: true });
+  const rows = await pool.query<{ finished_at: Date }>(
+    `SELECT finished_at FROM kv_operations WHERE key = $1 AND finished_at > $2 ORDER BY finished_at`,
+    [key, new Date(killedAt - 1_000)],
+  );
+  let gap = 0;
+  for (let i = 1; i < rows.rows.length; i++) {
+    gap = Math.max(gap, (rows.rows[i]?.finished_at.getTime() ?? 0) - (rows.rows[i - 1]?.finished_at.getTime() ?? 0));
+  }
+  return { gapMs: gap, killed };
+}
+
+async function main(): Promise<void> {
+  const stack = readStack();
+  if (!stack.processes.filter((p) => p.kind === 'worker').every((p) => isAlive(p.pid)))
+    throw new Error('start the stack first: npm start');
+  const pool = new Pool({ connectionString: stack.db.primary, max: 2 });
+  try {
+    log(`apply rate, ${WRITES} writes, batching (BATCH_MAX=250)…`);
+    const batched = await applyRateN(stack, pool, 250, WRITES);
+    log(`  ${batched} writes/s`);
+    log(`apply rate, ${WRITES / 10} writes, one per transaction (BATCH_MAX=1)…`);
+    const single = await applyRateN(stack, pool, 1, WRITES / 10);
+    log(`  ${single} writes/s`);
+    await restartWorkers(stack, {});
+    log('shard failover: SIGKILL the worker applying a key’s shard while it is written every 10 ms…');
+    const failover = await failoverGap(stack, pool);
+    log(`  longest gap between applied writes: ${failover.gapMs} ms (killed ${failover.killed})`);
+    const report = {
+      measuredAt: new Date().toISOString(),
+      writes: WRITES,
+      applyRateBatched: batched,
+      applyRateSingle: single,
+      speedup: Math.round((batched / single) * 10) / 10,
+      shardFailoverGapMs: failover.gapMs,
+    };
+    mkdirSync(dirname(OUT), { recursive: true });
+    writeFileSync(OUT, `${JSON.stringify(report, null, 2)}\n`);
+    console.log(JSON.stringify(report, null, 2));
+  } finally {
+    await pool.end();
+  }
+}
+
+/** Queues `writes` while the workers are paused, releases them and times the apply. */
+async function applyRateN(stack: StackInfo, pool: Pool, batchMax: number, writes: number): Promise<number> {
+  await restartWorkers(stack, { BATCH_MAX: String(batchMax) });
+  const prefix = `bench-${batchMax}-${randomUUID().slice(0, 6)}`;
+  const workers = readStack().processes.filter((p) => p.kind === 'worker');
+  for (const w of workers) process.kill(w.pid, 'SIGSTOP');
+  try {
+    const connection = await connect(stack.amqp[0] ?? '');
+    const channel = await connection.createConfirmChannel();
+    for (let i = 0; i < writes; i++) {
+      const key = `${prefix}-${i % 1000}`;
+      const message = {
+        v: 1 as const,
+        id: randomUUID(),
+        key,
+        type: 'put' as const,
+        value: { i },
+        acceptedAt: new Date().toISOString(),
+      };
+      channel.sendToQueue(shardQueueName(shardOf(key, 16)), encodeWriteMessage(message), { persistent: true });
+      if (i % 1000 === 999) await channel.waitForConfirms();
+    }
+    await channel.waitForConfirms();
+    await connection.close();
+  } finally {
+    for (const w of workers) process.kill(w.pid, 'SIGCONT');
+  }
+  const start = Date.now();
+  await pollUntil(
+    async () =>
+      Number(
+        (await pool.query<{ n: string }>(`SELECT count(*) AS n FROM kv_operations WHERE key LIKE $1`, [`${prefix}-%`]))
+          .rows[0]?.n,
+      ),
+    (n) => n >= writes,
+    { what: `${writes} writes applied`, timeoutMs: 600_000, intervalMs: 200 },
+  );
+  return Math.round(writes / ((Date.now() - start) / 1000));
+}
+
+main().catch((err: unknown) => {
+  console.error(`write-path bench failed: ${err instanceof Error ? err.message : String(err)}`);
+  process.exit(1);
+});

@@ -1,0 +1,117 @@
+// Shared start of keyflow-stack.mjs and keyflow-test.mjs. Plain Node, no dependencies: it runs before `npm ci`.
+import { spawnSync } from 'node:child_process';
+import { accessSync, constants, existsSync, statSync } from 'node:fs';
+import { delimiter, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const REPO_ROOT = fileURLToPath(new URL('../../..', import.meta.url));
+
+/** Debian packages that provide the servers; a fresh CI machine may lack some of them. */
+export const APT_PACKAGES = [
+  'haproxy',
+  'nginx',
+  'bind9',
+  'bind9-dnsutils',
+  'redis-server',
+  'redis-tools',
+  'rabbitmq-server',
+  'postgresql-15',
+  'postgresql-client-15',
+];
+
+/** Found on PATH (plus the sbin directories, which a non-root PATH often lacks) or at an absolute path. */
+export const REQUIRED_BINARIES = [
+  'nginx',
+  'haproxy',
+  'named',
+  'redis-server',
+  'redis-cli',
+  '/usr/lib/rabbitmq/bin/rabbitmq-server',
+  '/usr/lib/postgresql/15/bin/initdb',
+  'psql',
+];
+
+const SBIN = ['/usr/local/sbin', '/usr/sbin', '/sbin'];
+
+/** PATH with the sbin directories appended: nginx, haproxy and named live there. */
+export function withSbin(path = process.env.PATH ?? '') {
+  const parts = path.split(delimiter).filter(Boolean);
+  return [...parts, ...SBIN.filter((dir) => !parts.includes(dir))].join(delimiter);
+}
+
+function executable(file) {
+  try {
+    accessSync(file, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export function missingBinaries(path = withSbin()) {
+  return REQUIRED_BINARIES.filter((bin) =>
+    bin.startsWith('/') ? !executable(bin) : !path.split(delimiter).some((dir) => executable(join(dir, bin))),
+  );
+}
+
+function log(message) {
+  console.log(`[bootstrap] ${message}`);
+}
+
+/** `npm ci` when node_modules is missing or older than package-lock.json (npm stamps node_modules/.package-lock.json). */
+function ensureNodeModules(root) {
+  const lock = join(root, 'package-lock.json');
+  const modules = join(root, 'node_modules');
+  const stamp = join(modules, '.package-lock.json');
+  let reason;
+  if (!existsSync(modules)) reason = 'node_modules is missing';
+  else if (existsSync(lock) && statSync(existsSync(stamp) ? stamp : modules).mtimeMs < statSync(lock).mtimeMs) {
+    reason = 'node_modules is older than package-lock.json';
+  }
+  if (!reason) return;
+  if (process.env.KEYFLOW_SKIP_NPM_CI === '1') {
+    log(`${reason}, but KEYFLOW_SKIP_NPM_CI=1: not running npm ci`);
+    return;
+  }
+  log(`${reason}: npm ci --no-audit --no-fund`);
+  const res = spawnSync('npm', ['ci', '--no-audit', '--no-fund'], { cwd: root, stdio: 'inherit' });
+  if (res.status !== 0) {
+    log(`npm ci failed (exit ${res.status ?? res.signal})`);
+    process.exit(1);
+  }
+}
+
+function ensureBinaries() {
+  const missing = missingBinaries();
+  if (!missing.length) return;
+  const install = `apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ${APT_PACKAGES.join(' ')}`;
+  if (process.getuid?.() !== 0) {
+    log(`missing: ${missing.join(', ')}. Install the servers as root:`);
+    console.log(`  sudo sh -c '${install}'`);
+    process.exit(1);
+  }
+  log(`missing: ${missing.join(', ')}; installing: ${install}`);
+  const res = spawnSync('sh', ['-c', install], {
+    stdio: 'inherit',
+    env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+  });
+  const still = missingBinaries();
+  if (res.status !== 0 || still.length) {
+    log(
+      `installing the servers failed (exit ${res.status ?? res.signal}); still missing: ${still.join(', ') || 'none'}`,
+    );
+    process.exit(1);
+  }
+}
+
+/** Everything the stack needs before TypeScript can run: dependencies and the server binaries. */
+export function bootstrap(root = REPO_ROOT) {
+  ensureNodeModules(root);
+  ensureBinaries();
+  process.env.PATH = withSbin();
+}
+
+/** argv for running the stack's TypeScript entry with Node (swc registers TypeScript and the path aliases). */
+export function stackMainArgs(args) {
+  return ['-r', '@swc-node/register', 'tools/stack/src/main.ts', ...args];
+}

@@ -1,0 +1,42 @@
+import { describe, expect, it } from 'vitest';
+import { testTopology } from '../stack.fixture';
+import { rabbitmqConfig, rabbitmqEnv, rabbitmqNodeName } from './rabbitmq.service';
+
+const rmq2 = { name: 'rmq2', host: '127.0.0.1', port: 15712, managementPort: 15802, distPort: 25802 };
+
+describe(rabbitmqConfig.name, () => {
+  it('should listen on loopback and discover its peers from the fixed node list', () => {
+    expect(rabbitmqConfig(rmq2, testTopology().topology).split('\n')).toEqual([
+      'listeners.tcp.1 = 127.0.0.1:15712',
+      'management.tcp.ip = 127.0.0.1',
+      'management.tcp.port = 15802',
+      'cluster_formation.peer_discovery_backend = classic_config',
+      'cluster_formation.classic_config.nodes.1 = rmq1@localhost',
+      'cluster_formation.classic_config.nodes.2 = rmq2@localhost',
+      'cluster_formation.classic_config.nodes.3 = rmq3@localhost',
+      'log.console = false',
+      'log.file.level = info',
+      '',
+    ]);
+  });
+});
+
+describe(rabbitmqEnv.name, () => {
+  it('should give every node the shared HOME, the private epmd and explicit distribution ports', () => {
+    const { topology, layout } = testTopology();
+    expect(rabbitmqNodeName(rmq2)).toBe('rmq2@localhost');
+    expect(rabbitmqEnv(rmq2, topology, layout)).toMatchObject({
+      HOME: '/tmp/keyflow-test/data/rabbitmq',
+      ERL_EPMD_PORT: '4371',
+      ERL_EPMD_ADDRESS: '127.0.0.1',
+      RABBITMQ_NODENAME: 'rmq2@localhost',
+      RABBITMQ_NODE_PORT: '15712',
+      RABBITMQ_DIST_PORT: '25802',
+      RABBITMQ_CTL_DIST_PORT_MIN: '35802',
+      RABBITMQ_CTL_DIST_PORT_MAX: '35812',
+      RABBITMQ_CONFIG_FILE: '/tmp/keyflow-test/conf/rabbitmq-rmq2.conf',
+      RABBITMQ_CONF_ENV_FILE: '/tmp/keyflow-test/conf/rabbitmq-env.conf',
+      RABBITMQ_PID_FILE: '/tmp/keyflow-test/run/rabbitmq-rmq2.pid',
+    });
+  });
+});

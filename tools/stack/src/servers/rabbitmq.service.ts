@@ -1,0 +1,230 @@
+import type { StackLaunchSpec, StackProcess } from '@keyflow/testing';
+import type { Topology } from '@keyflow/topology';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Health, ProcessControl, StartContext } from '../stack-context';
+import { StackError } from '../stack.exception';
+import { inheritedEnv, RABBITMQ_PASSWORD, RABBITMQ_USER, readLaunchSpec, writeLaunchSpec } from '../stack-file.util';
+import { logFile, type StackLayout } from '../stack-layout.util';
+import { tail } from '../util/log.util';
+import { isAlive, run, type RunResult, spawnDetached, terminate, waitForExit } from '../util/process.util';
+import { canConnect, httpJson, waitUntil } from '../util/wait.util';
+
+/** The real scripts: the /usr/sbin wrappers switch to the rabbitmq user, its HOME and its Erlang cookie. */
+export const RABBITMQ_BIN = '/usr/lib/rabbitmq/bin';
+const EPMD_CANDIDATES = ['/usr/bin/epmd', '/usr/lib/erlang/bin/epmd'];
+
+type RabbitNode = Topology['rabbitmq']['nodes'][number];
+
+export function rabbitmqNodeName(node: Pick<RabbitNode, 'name'>): string {
+  return `${node.name}@localhost`;
+}
+
+export function rabbitmqProcessName(node: Pick<RabbitNode, 'name'>): string {
+  return `rabbitmq-${node.name}`;
+}
+
+/** Peer discovery from a fixed list: fresh nodes started together form one cluster without a join step. */
+export function rabbitmqConfig(node: RabbitNode, topology: Pick<Topology, 'rabbitmq'>): string {
+  return [
+    `listeners.tcp.1 = ${node.host}:${node.port}`,
+    `management.tcp.ip = ${node.host}`,
+    `management.tcp.port = ${node.managementPort}`,
+    'cluster_formation.peer_discovery_backend = classic_config',
+    ...topology.rabbitmq.nodes.map(
+      (n, i) => `cluster_formation.classic_config.nodes.${i + 1} = ${rabbitmqNodeName(n)}`,
+    ),
+    'log.console = false',
+    'log.file.level = info',
+    '',
+  ].join('\n');
+}
+
+/**
+ * The environment of one node and of every rabbitmqctl call for it. All nodes share HOME (one Erlang cookie)
+ * and a private epmd; the dist port is explicit (the default, AMQP port + 20000, collides), and the CLI's own
+ * dist port range is moved next to it so it never meets the system RabbitMQ's CLI range (35672+).
+ */
+export function rabbitmqEnv(
+  node: RabbitNode,
+  topology: Pick<Topology, 'rabbitmq'>,
+  layout: StackLayout,
+): Record<string, string> {
+  const name = rabbitmqProcessName(node);
+  return {
+    ...inheritedEnv(),
+    HOME: join(layout.data, 'rabbitmq'),
+    LANG: 'C.UTF-8',
+    LC_ALL: 'C.UTF-8',
+    ERL_EPMD_PORT: String(topology.rabbitmq.epmdPort),
+    ERL_EPMD_ADDRESS: '127.0.0.1',
+    RABBITMQ_NODENAME: rabbitmqNodeName(node),
+    RABBITMQ_NODE_IP_ADDRESS: node.host,
+    RABBITMQ_NODE_PORT: String(node.port),
+    RABBITMQ_DIST_PORT: String(node.distPort),
+    RABBITMQ_CTL_DIST_PORT_MIN: String(node.distPort + 10000),
+    RABBITMQ_CTL_DIST_PORT_MAX: String(node.distPort + 10010),
+    RABBITMQ_CONFIG_FILE: join(layout.conf, `${name}.conf`),
+    RABBITMQ_ADVANCED_CONFIG_FILE: join(layout.conf, `${name}-advanced.config`),
+    RABBITMQ_ENABLED_PLUGINS_FILE: join(layout.conf, 'rabbitmq-enabled-plugins'),
+    RABBITMQ_CONF_ENV_FILE: join(layout.conf, 'rabbitmq-env.conf'),
+    RABBITMQ_MNESIA_BASE: join(layout.data, 'rabbitmq', 'mnesia'),
+    RABBITMQ_LOG_BASE: join(layout.logs, name),
+    RABBITMQ_PID_FILE: join(layout.run, `${name}.pid`),
+    // Exec the VM directly (the launched pid is the broker's) without an Erlang shell on stdin.
+    RABBITMQ_ALLOW_INPUT: '1',
+    RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS: '-noinput -kernel inet_dist_use_interface {127,0,0,1}',
+  };
+}
+
+interface ClusterStatus {
+  running_nodes?: string[];
+}
+
+/** A RabbitMQ cluster of `rabbitmq.nodes`, with its own epmd, management plugin on each node. */
+export class RabbitmqService implements ProcessControl {
+  constructor(private readonly layout: StackLayout) {}
+
+  async start({ topology, layout, progress, record }: StartContext): Promise<void> {
+    const nodes = topology.rabbitmq.nodes;
+    const home = join(layout.data, 'rabbitmq');
+    mkdirSync(join(home, 'mnesia'), { recursive: true });
+    writeFileSync(join(home, '.erlang.cookie'), randomBytes(24).toString('hex').toUpperCase(), { mode: 0o400 });
+    writeFileSync(join(layout.conf, 'rabbitmq-enabled-plugins'), '[rabbitmq_management].\n');
+    writeFileSync(join(layout.conf, 'rabbitmq-env.conf'), '# empty: keeps /etc/rabbitmq/rabbitmq-env.conf out\n');
+
+    // Our own epmd, started first so the nodes find it instead of daemonising one we could not track.
+    const epmd = EPMD_CANDIDATES.find((p) => existsSync(p)) ?? 'epmd';
+    const epmdPort = topology.rabbitmq.epmdPort;
+    const epmdPid = spawnDetached(epmd, ['-port', String(epmdPort), '-address', '127.0.0.1'], {
+      env: inheritedEnv(),
+      cwd: home,
+      logFile: logFile(layout, 'epmd'),
+    });
+    record.addProcess({ name: 'epmd', pid: epmdPid, kind: 'epmd', host: '127.0.0.1', port: epmdPort });
+    await waitUntil(() => canConnect('127.0.0.1', epmdPort), { timeoutMs: 10_000, what: `epmd on port ${epmdPort}` });
+
+    for (const node of nodes) {
+      const name = rabbitmqProcessName(node);
+      mkdirSync(join(layout.logs, name), { recursive: true });
+      writeFileSync(join(layout.conf, `${name}.conf`), rabbitmqConfig(node, topology));
+      const spec: StackLaunchSpec = {
+        name,
+        command: join(RABBITMQ_BIN, 'rabbitmq-server'),
+        args: [],
+        env: rabbitmqEnv(node, topology, layout),
+        cwd: home,
+        logFile: logFile(layout, name),
+      };
+      writeLaunchSpec(layout, spec);
+      const pid = spawnDetached(spec.command, spec.args, spec);
+      record.addProcess({
+        name,
+        pid,
+        kind: 'rabbitmq',
+        host: node.host,
+        port: node.port,
+        node: rabbitmqNodeName(node),
+        managementPort: node.managementPort,
+      });
+    }
+    progress.line('rabbitmq', `${nodes.length} nodes launched (epmd on ${epmdPort})`);
+
+    // Polling the management API is cheap; every rabbitmqctl call boots an Erlang VM (seconds on two busy cores).
+    const expected = nodes.map(rabbitmqNodeName).sort();
+    await Promise.all(nodes.map((node) => this.waitForNode(node, expected, record.current.processes)));
+    progress.line('rabbitmq', `${nodes.length} nodes booted, each sees ${nodes.length} running`);
+
+    const first = nodes[0];
+    if (!first) throw new StackError('rabbitmq.nodes is empty');
+    const running = (await this.clusterStatus(first)).running_nodes ?? [];
+    if (!expected.every((n) => running.includes(n))) {
+      throw new StackError(
+        `rabbitmqctl cluster_status lists ${running.join(', ') || 'no node'} as running, expected ${expected.join(', ')}`,
+      );
+    }
+    progress.line('rabbitmq', `${nodes.length} nodes clustered (${running.sort().join(', ')})`);
+  }
+
+  async stop(proc: StackProcess): Promise<string> {
+    if (!isAlive(proc.pid)) return 'not running';
+    if (proc.kind === 'rabbitmq' && proc.node) {
+      const res = await this.ctl(proc.name, ['-n', proc.node, 'stop']).catch(() => undefined);
+      if (res?.code === 0 && (await waitForExit(proc.pid, 15_000))) return 'stopped';
+    }
+    return terminate(proc.pid);
+  }
+
+  async health(proc: StackProcess): Promise<Health> {
+    if (proc.kind === 'epmd') {
+      const ok = isAlive(proc.pid) && (await canConnect(proc.host ?? '127.0.0.1', proc.port ?? 0));
+      return { healthy: ok, detail: ok ? `listening on ${proc.port}` : 'not listening' };
+    }
+    try {
+      const nodes = await this.managementNodes({
+        host: proc.host ?? '127.0.0.1',
+        managementPort: proc.managementPort ?? 0,
+      });
+      const self = nodes.find((n) => n.name === proc.node);
+      const running = nodes.filter((n) => n.running).length;
+      return {
+        healthy: self?.running === true,
+        detail: self?.running ? `running, ${running}/${nodes.length} cluster nodes running` : 'node not running',
+      };
+    } catch (err) {
+      return { healthy: false, detail: `management API: ${(err as Error).message}` };
+    }
+  }
+
+  /** rabbitmqctl with the node's own environment (cookie, epmd, CLI dist ports), read from its launch file. */
+  private ctl(processName: string, args: string[], timeoutMs = 60_000): Promise<RunResult> {
+    const spec = readLaunchSpec(this.layout, processName);
+    return run(join(RABBITMQ_BIN, 'rabbitmqctl'), args, { env: spec.env, timeoutMs, check: false });
+  }
+
+  /** Until the node's management API lists every expected node as running; fails at once if the node dies. */
+  private async waitForNode(node: RabbitNode, expected: string[], procs: StackProcess[]): Promise<void> {
+    const name = rabbitmqProcessName(node);
+    const pid = procs.find((p) => p.name === name)?.pid;
+    await waitUntil(
+      async () => {
+        if (!isAlive(pid)) {
+          throw new StackError(
+            `rabbitmq node ${rabbitmqNodeName(node)} exited while booting`,
+            tail(logFile(this.layout, name)),
+            `see also ${join(this.layout.logs, name)}/`,
+          );
+        }
+        const seen = await this.managementNodes(node).catch(() => []);
+        return expected.every((n) => seen.some((s) => s.name === n && s.running));
+      },
+      {
+        timeoutMs: 120_000,
+        intervalMs: 500,
+        what: `${rabbitmqNodeName(node)} to run in a cluster of ${expected.length}`,
+      },
+    );
+  }
+
+  private async clusterStatus(node: RabbitNode): Promise<ClusterStatus> {
+    const res = await this.ctl(rabbitmqProcessName(node), [
+      '-n',
+      rabbitmqNodeName(node),
+      'cluster_status',
+      '--formatter',
+      'json',
+    ]);
+    if (res.code !== 0) throw new Error(`cluster_status: exit ${res.code}: ${res.stderr.trim()}`);
+    return JSON.parse(res.stdout) as ClusterStatus;
+  }
+
+  private managementNodes(
+    node: Pick<RabbitNode, 'host' | 'managementPort'>,
+  ): Promise<{ name: string; running: boolean }[]> {
+    return httpJson(`http://${node.host}:${node.managementPort}/api/nodes?columns=name,running`, {
+      auth: { user: RABBITMQ_USER, password: RABBITMQ_PASSWORD },
+      timeoutMs: 5_000,
+    });
+  }
+}

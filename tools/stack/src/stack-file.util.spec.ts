@@ -1,0 +1,85 @@
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { buildStackInfo, inheritedEnv, readStackFile, StackRecord } from './stack-file.util';
+import { testTopology } from './stack.fixture';
+
+describe(buildStackInfo.name, () => {
+  it('should describe every URL of the test topology before any process runs', () => {
+    const { topology, layout } = testTopology();
+    expect(buildStackInfo(topology, layout, new Date('2030-01-02T03:04:05Z'))).toEqual({
+      state: 'starting',
+      name: 'test',
+      topology: join(process.cwd(), 'deploy/topologies/test.yaml'),
+      stackDir: '/tmp/keyflow-test',
+      startedAt: '2030-01-02T03:04:05.000Z',
+      gateway: 'http://127.0.0.1:18080',
+      gateways: ['http://127.0.0.1:18080'],
+      apis: ['http://127.0.0.1:13001', 'http://127.0.0.1:13002'],
+      workers: ['http://127.0.0.1:13101', 'http://127.0.0.1:13102'],
+      management: 'http://127.0.0.1:15801',
+      managementUser: 'guest',
+      managementPassword: 'guest',
+      amqp: [
+        'amqp://guest:guest@127.0.0.1:15711',
+        'amqp://guest:guest@127.0.0.1:15712',
+        'amqp://guest:guest@127.0.0.1:15713',
+      ],
+      amqpGateway: 'amqp://guest:guest@127.0.0.1:15710',
+      redis: [17101, 17102, 17103, 17104, 17105, 17106].map((p) => `127.0.0.1:${p}`),
+      db: {
+        primary: 'postgres://keyflow@127.0.0.1:15501/keyflow',
+        replica: 'postgres://keyflow@127.0.0.1:15502/keyflow',
+        replicas: ['postgres://keyflow@127.0.0.1:15502/keyflow'],
+        write: 'postgres://keyflow@127.0.0.1:16501/keyflow',
+        read: 'postgres://keyflow@127.0.0.1:16502/keyflow',
+      },
+      haproxyStats: 'http://127.0.0.1:18404/stats',
+      processes: [],
+    });
+  });
+});
+
+describe(StackRecord.name, () => {
+  let dir: string | undefined;
+  afterEach(() => dir && rmSync(dir, { recursive: true, force: true }));
+
+  it('should rewrite stack.json atomically with every process added, replacing one of the same name', () => {
+    dir = mkdtempSync(join(tmpdir(), 'stack-record-'));
+    const file = join(dir, 'stack.json');
+    const { topology, layout } = testTopology();
+    const record = new StackRecord(buildStackInfo(topology, layout, new Date()), file);
+
+    record.addProcess({ name: 'api-1', pid: 10, kind: 'api' });
+    record.addProcess({ name: 'redis-17101', pid: 11, kind: 'redis' });
+    record.addProcess({ name: 'api-1', pid: 12, kind: 'api' });
+    record.setState('up');
+
+    expect(readStackFile(file)).toMatchObject({
+      state: 'up',
+      processes: [
+        { name: 'redis-17101', pid: 11 },
+        { name: 'api-1', pid: 12 },
+      ],
+    });
+    expect(readFileSync(file, 'utf8')).toMatch(/^{\n {2}"state": "up",/);
+    expect(readdirSync(dir)).toEqual(['stack.json']);
+  });
+
+  it('should read no stack where there is no file', () => {
+    expect(readStackFile('/nonexistent/stack.json')).toBeUndefined();
+  });
+});
+
+describe(inheritedEnv.name, () => {
+  it('should pass on the basics only, with a UTF-8 locale by default', () => {
+    expect(inheritedEnv({ PATH: '/bin', HOME: '/root', DATABASE_URL: 'postgres://elsewhere', VITEST: 'true' })).toEqual(
+      {
+        PATH: '/bin',
+        HOME: '/root',
+        LANG: 'C.UTF-8',
+      },
+    );
+  });
+});

@@ -1,0 +1,122 @@
+import type { StackInfo, StackLaunchSpec, StackProcess } from '@keyflow/testing';
+import type { Topology } from '@keyflow/topology';
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { StackLayout } from './stack-layout.util';
+
+export const RABBITMQ_USER = 'guest';
+export const RABBITMQ_PASSWORD = 'guest';
+
+const http = (e: { host: string; port: number }): string => `http://${e.host}:${e.port}`;
+
+export function postgresUrl(topology: Topology, host: string, port: number): string {
+  return `postgres://${topology.database.user}@${host}:${port}/${topology.database.name}`;
+}
+
+export function amqpUrl(host: string, port: number): string {
+  return `amqp://${RABBITMQ_USER}:${RABBITMQ_PASSWORD}@${host}:${port}`;
+}
+
+/** Everything stack.json says about a topology before any process runs (`processes` fills in as they start). */
+export function buildStackInfo(topology: Topology, layout: StackLayout, startedAt: Date): StackInfo {
+  const { haproxy, database, rabbitmq } = topology;
+  const primary = database.nodes.find((n) => n.role === 'primary') ?? database.nodes[0];
+  const replicas = database.nodes.filter((n) => n.role === 'replica');
+  const firstRabbit = rabbitmq.nodes[0];
+  const firstGateway = topology.gateway.instances[0];
+  if (!primary || !firstRabbit || !firstGateway) throw new Error('topology has no database, RabbitMQ or gateway node');
+  const replicaUrls = replicas.map((r) => postgresUrl(topology, r.host, r.port));
+  return {
+    state: 'starting',
+    name: topology.name,
+    topology: layout.topologyFile,
+    stackDir: layout.stackDir,
+    startedAt: startedAt.toISOString(),
+    gateway: http(firstGateway),
+    gateways: topology.gateway.instances.map(http),
+    apis: topology.api.instances.map(http),
+    workers: topology.worker.instances.map(http),
+    management: `http://${firstRabbit.host}:${firstRabbit.managementPort}`,
+    managementUser: RABBITMQ_USER,
+    managementPassword: RABBITMQ_PASSWORD,
+    amqp: rabbitmq.nodes.map((n) => amqpUrl(n.host, n.port)),
+    amqpGateway: amqpUrl(haproxy.host, haproxy.amqpPort),
+    redis: topology.redis.nodes.map((n) => `${n.host}:${n.port}`),
+    db: {
+      primary: postgresUrl(topology, primary.host, primary.port),
+      replica: replicaUrls[0] ?? postgresUrl(topology, primary.host, primary.port),
+      replicas: replicaUrls,
+      write: postgresUrl(topology, haproxy.host, haproxy.dbWritePort),
+      read: postgresUrl(topology, haproxy.host, haproxy.dbReadPort),
+    },
+    haproxyStats: `http://${haproxy.host}:${haproxy.statsPort}/stats`,
+    processes: [],
+  };
+}
+
+export function writeJsonAtomic(file: string, value: unknown): void {
+  const tmp = `${file}.${process.pid}.tmp`;
+  writeFileSync(tmp, `${JSON.stringify(value, null, 2)}\n`);
+  renameSync(tmp, file);
+}
+
+export function readStackFile(file: string): StackInfo | undefined {
+  if (!existsSync(file)) return undefined;
+  return JSON.parse(readFileSync(file, 'utf8')) as StackInfo;
+}
+
+/**
+ * The live stack.json of a stack being started: every process is recorded the moment it has a pid, and the
+ * file is rewritten atomically each time, so `down` can clean up after a start that died half-way.
+ */
+export class StackRecord {
+  constructor(
+    private info: StackInfo,
+    private readonly file: string,
+  ) {}
+
+  get current(): StackInfo {
+    return this.info;
+  }
+
+  addProcess(proc: StackProcess): void {
+    this.info = { ...this.info, processes: [...this.info.processes.filter((p) => p.name !== proc.name), proc] };
+    this.save();
+  }
+
+  setState(state: StackInfo['state']): void {
+    this.info = { ...this.info, state };
+    this.save();
+  }
+
+  save(): void {
+    writeJsonAtomic(this.file, this.info);
+  }
+}
+
+export function launchSpecFile(layout: Pick<StackLayout, 'run'>, name: string): string {
+  return join(layout.run, `${name}.json`);
+}
+
+export function writeLaunchSpec(layout: Pick<StackLayout, 'run'>, spec: StackLaunchSpec): void {
+  writeJsonAtomic(launchSpecFile(layout, spec.name), spec);
+}
+
+export function readLaunchSpec(layout: Pick<StackLayout, 'run'>, name: string): StackLaunchSpec {
+  const file = launchSpecFile(layout, name);
+  if (!existsSync(file))
+    throw new Error(`${name} has no launch file ${file}: only apps, Redis and RabbitMQ nodes restart`);
+  return JSON.parse(readFileSync(file, 'utf8')) as StackLaunchSpec;
+}
+
+/** The part of our environment a launched server inherits: enough to find its tools, nothing of the caller's app config. */
+export function inheritedEnv(source: NodeJS.ProcessEnv = process.env): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const key of ['PATH', 'HOME', 'USER', 'LOGNAME', 'SHELL', 'TMPDIR', 'TZ', 'LANG', 'LC_ALL']) {
+    const value = source[key];
+    if (value !== undefined) env[key] = value;
+  }
+  env['PATH'] ??= '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+  env['LANG'] ??= 'C.UTF-8';
+  return env;
+}

@@ -1,0 +1,80 @@
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { buildStackInfo } from './stack-file.util';
+import { testTopology } from './stack.fixture';
+import {
+  expectedCommandLine,
+  expectedEnvironment,
+  formatStatusTable,
+  formatUrls,
+  stopCommand,
+  topologyPorts,
+} from './stack-report.util';
+
+describe(topologyPorts.name, () => {
+  it('should claim every listening port once, cluster buses and epmd included', () => {
+    const ports = topologyPorts(testTopology().topology);
+    expect(ports).toContainEqual({ what: 'redis 17101 cluster bus', host: '127.0.0.1', port: 27101 });
+    expect(ports).toContainEqual({ what: 'epmd', host: '127.0.0.1', port: 4371 });
+    expect(ports).toContainEqual({ what: 'rabbitmq rmq2 distribution', host: '127.0.0.1', port: 25802 });
+    expect(ports).toHaveLength(1 + 2 + 2 + 12 + 1 + 9 + 2 + 4);
+    expect(new Set(ports.map((p) => p.port)).size).toBe(ports.length);
+  });
+});
+
+describe(expectedCommandLine.name, () => {
+  it('should identify each kind of process by what its command line shows', () => {
+    expect(expectedCommandLine({ name: 'api-1', pid: 1, kind: 'api' })).toBe('apps/api/src/main.ts');
+    expect(expectedCommandLine({ name: 'redis-7001', pid: 1, kind: 'redis', host: '127.0.0.1', port: 7001 })).toBe(
+      'redis-server 127.0.0.1:7001',
+    );
+    expect(expectedCommandLine({ name: 'postgres-primary', pid: 1, kind: 'postgres', dataDir: '/s/data/pg' })).toBe(
+      '/s/data/pg',
+    );
+  });
+
+  it('should identify a RabbitMQ node by its environment, which names the node', () => {
+    const proc = { name: 'rabbitmq-rmq1', pid: 1, kind: 'rabbitmq' as const, node: 'rmq1@localhost', port: 5701 };
+    expect(expectedCommandLine(proc)).toBe('beam.smp');
+    expect(expectedEnvironment(proc)).toEqual(['RABBITMQ_NODENAME=rmq1@localhost', 'RABBITMQ_NODE_PORT=5701']);
+  });
+});
+
+describe(stopCommand.name, () => {
+  it('should say npm stop for the default topology and the full command otherwise', () => {
+    expect(stopCommand('/repo/deploy/topologies/local.yaml', '/repo')).toBe('npm stop');
+    expect(stopCommand('/repo/deploy/topologies/test.yaml', '/repo')).toBe(
+      'node tools/stack/bin/keyflow-stack.mjs down --topology deploy/topologies/test.yaml',
+    );
+  });
+});
+
+describe(formatUrls.name, () => {
+  it('should list the gateway, its docs and the operator consoles', () => {
+    const { topology, layout } = testTopology();
+    const lines = formatUrls(buildStackInfo(topology, layout, new Date()));
+    expect(lines.slice(0, 5)).toEqual([
+      '  Gateway:              http://127.0.0.1:18080',
+      '  Swagger UI:           http://127.0.0.1:18080/docs',
+      '  OpenAPI:              http://127.0.0.1:18080/docs/json',
+      '  RabbitMQ management:  http://127.0.0.1:15801  (guest / guest)',
+      '  HAProxy stats:        http://127.0.0.1:18404/stats',
+    ]);
+    expect(lines.at(-1)).toBe(`  Logs:                 ${join('/tmp/keyflow-test', 'logs')}`);
+  });
+});
+
+describe(formatStatusTable.name, () => {
+  it('should align the columns and shout what is wrong', () => {
+    expect(
+      formatStatusTable([
+        { name: 'api-1', pid: 123, alive: true, healthy: true, detail: 'GET /health/ready → 200' },
+        { name: 'postgres-primary', pid: 45, alive: false, healthy: false, detail: 'not running' },
+      ]),
+    ).toEqual([
+      'NAME              PID  ALIVE  HEALTH  DETAIL',
+      'api-1             123  yes    ok      GET /health/ready → 200',
+      'postgres-primary  45   NO     FAIL    not running',
+    ]);
+  });
+});

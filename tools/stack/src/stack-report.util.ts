@@ -1,0 +1,110 @@
+import type { StackInfo, StackProcess } from '@keyflow/testing';
+import type { Topology } from '@keyflow/topology';
+import { relative } from 'node:path';
+import { DEFAULT_TOPOLOGY } from './cli/cli-args.util';
+
+export interface PortClaim {
+  what: string;
+  host: string;
+  port: number;
+}
+
+/** Every TCP port the stack will listen on, so `up` can refuse to start over something already there. */
+export function topologyPorts(t: Topology): PortClaim[] {
+  return [
+    ...t.gateway.instances.map((g) => ({ what: g.name, host: g.host, port: g.port })),
+    ...t.api.instances.map((a) => ({ what: a.name, host: a.host, port: a.port })),
+    ...t.worker.instances.map((w) => ({ what: w.name, host: w.host, port: w.port })),
+    ...t.redis.nodes.flatMap((r) => [
+      { what: `redis ${r.port}`, host: r.host, port: r.port },
+      { what: `redis ${r.port} cluster bus`, host: r.host, port: r.port + 10000 },
+    ]),
+    { what: 'epmd', host: '127.0.0.1', port: t.rabbitmq.epmdPort },
+    ...t.rabbitmq.nodes.flatMap((n) => [
+      { what: `rabbitmq ${n.name} amqp`, host: n.host, port: n.port },
+      { what: `rabbitmq ${n.name} management`, host: n.host, port: n.managementPort },
+      { what: `rabbitmq ${n.name} distribution`, host: n.host, port: n.distPort },
+    ]),
+    ...t.database.nodes.map((d) => ({ what: d.name, host: d.host, port: d.port })),
+    { what: 'haproxy db write', host: t.haproxy.host, port: t.haproxy.dbWritePort },
+    { what: 'haproxy db read', host: t.haproxy.host, port: t.haproxy.dbReadPort },
+    { what: 'haproxy amqp', host: t.haproxy.host, port: t.haproxy.amqpPort },
+    { what: 'haproxy stats', host: t.haproxy.host, port: t.haproxy.statsPort },
+  ];
+}
+
+/**
+ * What must appear in a recorded pid's command line (and, for the Erlang VM, whose command line does not name
+ * the node, its environment) for it still to be that process. A pid since given to another program is left alone.
+ */
+export function expectedEnvironment(proc: StackProcess): string[] {
+  return proc.kind === 'rabbitmq' ? [`RABBITMQ_NODENAME=${proc.node}`, `RABBITMQ_NODE_PORT=${proc.port}`] : [];
+}
+
+export function expectedCommandLine(proc: StackProcess): string {
+  switch (proc.kind) {
+    case 'api':
+      return 'apps/api/src/main.ts';
+    case 'worker':
+      return 'apps/worker/src/main.ts';
+    case 'nginx':
+      return 'nginx';
+    case 'haproxy':
+      return 'haproxy';
+    case 'redis':
+      return `redis-server ${proc.host ?? '127.0.0.1'}:${proc.port}`;
+    case 'rabbitmq':
+      return 'beam.smp';
+    case 'epmd':
+      return 'epmd';
+    case 'postgres':
+      return proc.dataDir ?? 'postgres';
+  }
+}
+
+/** The command that stops this stack, as the user would type it. */
+export function stopCommand(topologyFile: string, repoRoot: string): string {
+  const rel = relative(repoRoot, topologyFile);
+  return rel === DEFAULT_TOPOLOGY ? 'npm stop' : `node tools/stack/bin/keyflow-stack.mjs down --topology ${rel}`;
+}
+
+export function formatUrls(info: StackInfo): string[] {
+  const rows: [string, string][] = [
+    ['Gateway', info.gateways.join(', ')],
+    ['Swagger UI', `${info.gateway}/docs`],
+    ['OpenAPI', `${info.gateway}/docs/json`],
+    ['RabbitMQ management', `${info.management}  (${info.managementUser} / ${info.managementPassword})`],
+    ['HAProxy stats', info.haproxyStats],
+    ['APIs', info.apis.join(', ')],
+    ['Workers', info.workers.join(', ')],
+    ['DB write / read', `${info.db.write}  /  ${info.db.read}`],
+    ['DB primary / replica', `${info.db.primary}  /  ${info.db.replicas.join(', ') || '-'}`],
+    ['AMQP (HAProxy)', info.amqpGateway],
+    ['Redis cluster', info.redis.join(',')],
+    ['Logs', `${info.stackDir}/logs`],
+  ];
+  const width = Math.max(...rows.map(([k]) => k.length)) + 1;
+  return rows.map(([k, v]) => `  ${`${k}:`.padEnd(width)} ${v}`);
+}
+
+export interface StatusRow {
+  name: string;
+  pid: number;
+  alive: boolean;
+  healthy: boolean;
+  detail: string;
+}
+
+export function formatStatusTable(rows: StatusRow[]): string[] {
+  const table = [
+    ['NAME', 'PID', 'ALIVE', 'HEALTH', 'DETAIL'],
+    ...rows.map((r) => [r.name, String(r.pid), r.alive ? 'yes' : 'NO', r.healthy ? 'ok' : 'FAIL', r.detail]),
+  ];
+  const widths = [0, 1, 2, 3].map((col) => Math.max(...table.map((row) => (row[col] ?? '').length)));
+  return table.map((row) =>
+    row
+      .map((cell, col) => (col < 4 ? cell.padEnd(widths[col] ?? 0) : cell))
+      .join('  ')
+      .trimEnd(),
+  );
+}
