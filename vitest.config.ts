@@ -20,6 +20,8 @@ const shared = {
 
 export default defineConfig({
   test: {
+    // Stack tests share one running stack and some kill its processes: one file at a time.
+    fileParallelism: false,
     projects: [
       {
         ...shared,
@@ -33,7 +35,6 @@ export default defineConfig({
           environment: 'node',
           testTimeout: 60_000,
           hookTimeout: 120_000,
-          fileParallelism: false,
         },
       },
       {
@@ -44,7 +45,6 @@ export default defineConfig({
           environment: 'node',
           testTimeout: 60_000,
           hookTimeout: 120_000,
-          fileParallelism: false,
         },
       },
     ],
