@@ -17,6 +17,10 @@ export const APT_PACKAGES = [
   'rabbitmq-server',
   'postgresql-15',
   'postgresql-client-15',
+  'prometheus',
+  'keepalived',
+  'openssl',
+  'iproute2',
 ];
 
 /** Found on PATH (plus the sbin directories, which a non-root PATH often lacks) or at an absolute path. */
@@ -29,6 +33,11 @@ export const REQUIRED_BINARIES = [
   '/usr/lib/rabbitmq/bin/rabbitmq-server',
   '/usr/lib/postgresql/15/bin/initdb',
   'psql',
+  'named-checkzone',
+  'promtool',
+  'keepalived',
+  'openssl',
+  'ip',
 ];
 
 const SBIN = ['/usr/local/sbin', '/usr/sbin', '/sbin'];
@@ -75,8 +84,14 @@ function ensureNodeModules(root) {
   }
   log(`${reason}: npm ci --no-audit --no-fund`);
   const res = spawnSync('npm', ['ci', '--no-audit', '--no-fund'], { cwd: root, stdio: 'inherit' });
-  if (res.status !== 0) {
-    log(`npm ci failed (exit ${res.status ?? res.signal})`);
+  if (res.status === 0) return;
+  // npm 11 on this kind of machine (omit-lockfile-registry-resolved) writes lock files that leave out other
+  // platforms' optional packages, and then its own `npm ci` refuses them as out of sync. `npm install
+  // --no-save` installs the same locked versions without rewriting package.json or the lock file.
+  log(`npm ci failed (exit ${res.status ?? res.signal}); falling back to npm install --no-save`);
+  const fallback = spawnSync('npm', ['install', '--no-save', '--no-audit', '--no-fund'], { cwd: root, stdio: 'inherit' });
+  if (fallback.status !== 0) {
+    log(`npm install failed (exit ${fallback.status ?? fallback.signal})`);
     process.exit(1);
   }
 }

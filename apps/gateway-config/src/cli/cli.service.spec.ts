@@ -5,6 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, runCli } from './cli.service';
 
 const REPO_ROOT = join(__dirname, '../../../..');
+const FIXTURES = join(__dirname, '../testing/fixtures');
 
 function run(argv: string[], cwd = REPO_ROOT): { code: number; out: string[]; err: string[] } {
   const out: string[] = [];
@@ -48,6 +49,26 @@ describe(runCli.name, () => {
       expect(haproxy).toContain(`external-check command ${join(tmp, 'conf', 'pg-primary-check.sh')}`);
     });
 
+    it('should print the --conf-dir paths into the configs but write into --out', () => {
+      const out = join(tmp, 'rendered');
+      const { code, out: lines } = run([
+        'render',
+        '--topology',
+        'deploy/topologies/compose.yaml',
+        '--out',
+        out,
+        '--conf-dir',
+        '/etc/keyflow',
+        '--run-dir',
+        join(tmp, 'run'),
+      ]);
+      expect(code).toBe(EXIT_OK);
+      expect(lines).toEqual(['nginx.conf', 'haproxy.cfg', 'prometheus.yml'].map((f) => `wrote ${join(out, f)}`));
+      const nginx = readFileSync(join(out, 'nginx.conf'), 'utf8');
+      expect(nginx).toContain('-c /etc/keyflow/nginx.conf');
+      expect(nginx).toMatch(/^daemon off;$/m);
+    });
+
     it('should exit 1 and name the bad fields when the topology is invalid', () => {
       const bad = join(tmp, 'bad.yaml');
       writeFileSync(bad, 'name: Bad\n');
@@ -85,6 +106,49 @@ describe(runCli.name, () => {
       ]) {
         expect(text).toMatch(new RegExp(`^  - ${field.replace('.', '\\.')}: `, 'm'));
       }
+    });
+
+    it.each([
+      [
+        'broken-topology.yaml',
+        [
+          'gateway.algorithm',
+          'gateway.tls.certFile',
+          'gateway.tls.keyFile',
+          'gateway.rateLimit.requestsPerSecond',
+          'gateway.rateLimit.burst',
+          'api.instances',
+          'haproxy.redundancy.virtualIp',
+          'haproxy.redundancy.peers',
+          'haproxy.redundancy.peers.0.priority',
+          'healthChecks.database.interval',
+          'auth.readsRequireAuth',
+          'dns.zone',
+          'dns.server.host',
+          'monitoring.prometheus.port',
+        ],
+      ],
+      [
+        'inconsistent-topology.yaml',
+        [
+          'gateway.instances.0.host',
+          'gateway.instances',
+          'dns.name',
+          'monitoring.prometheus.port',
+          'rabbitmq.nodes.1.prometheusPort',
+          'haproxy.host',
+          'haproxy.redundancy.peers.1.priority',
+          'haproxy.redundancy.peers.1.address',
+        ],
+      ],
+    ])('should exit 1 for the fixture %s and name each bad field, one line each', (fixture, fields) => {
+      const { code, out, err } = run(['validate', '--topology', join(FIXTURES, fixture)]);
+      expect(code).toBe(EXIT_FAILED);
+      expect(out).toEqual([]);
+      const lines = err.join('\n').split('\n');
+      expect(lines[0]).toBe(`invalid topology ${join(FIXTURES, fixture)}:`);
+      // Every problem says which field and why: "  - <path>: <reason>".
+      expect(lines.slice(1).map((l) => /^ {2}- ([\w.]+): \S.*$/.exec(l)?.[1])).toEqual(fields);
     });
 
     it('should exit 1 when the file cannot be read', () => {

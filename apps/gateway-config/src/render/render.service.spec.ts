@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { parse as parseYaml } from 'yaml';
 import { loadTopology, parseTopology, type Topology, type TopologyInput } from '@keyflow/topology';
 import { renderAll, type RenderedFile } from './render.service';
 
@@ -56,6 +57,27 @@ describe(renderAll.name, () => {
         ['nginx.conf', undefined],
         ['haproxy.cfg', undefined],
         ['pg-primary-check.sh', 0o755],
+      ]);
+    });
+
+    it('should render every file of compose.yaml, production.yaml and kubernetes.yaml as in the snapshot', () => {
+      for (const name of ['compose.yaml', 'production.yaml', 'kubernetes.yaml']) {
+        const files = renderAll(loadTopology(join(TOPOLOGIES_DIR, name)), paths);
+        for (const f of files) expect(f.content).toMatchSnapshot(`${name} ${f.file}`);
+      }
+      expect(renderAll(loadTopology(join(TOPOLOGIES_DIR, 'production.yaml')), paths).map((f) => f.file)).toEqual([
+        'nginx.conf',
+        'haproxy.cfg',
+        'named.conf',
+        'keyflow.example.com.zone',
+        'prometheus.yml',
+        'keepalived-lb-1.conf',
+        'keepalived-lb-2.conf',
+      ]);
+      expect(renderAll(loadTopology(join(TOPOLOGIES_DIR, 'compose.yaml')), paths).map((f) => f.file)).toEqual([
+        'nginx.conf',
+        'haproxy.cfg',
+        'prometheus.yml',
       ]);
     });
 
@@ -284,6 +306,259 @@ describe(renderAll.name, () => {
       [{ runDir: '/srv/run', outDir: '/srv/co;nf' }, /outDir must not contain/],
     ])('should refuse %o', (bad, message) => {
       expect(() => renderAll(local(), bad)).toThrow(message);
+    });
+  });
+
+  describe('nginx.conf TLS, rate limit and listening', () => {
+    const nginx = (t: Topology): string => file(renderAll(t, paths), 'nginx.conf');
+    const withGateway = (gateway: Partial<TopologyInput['gateway']>): Topology =>
+      variant((t) => ({ ...t, gateway: { ...t.gateway, ...gateway } }));
+
+    it('should terminate TLS with the self-signed pair from the out dir and redirect plain HTTP', () => {
+      const conf = nginx(withGateway({ tls: { mode: 'self-signed', redirectHttpPort: 8081 } }));
+      const server = section(conf, 'server {');
+      expect(server).toMatch(/^\s+listen 127\.0\.0\.1:8080 ssl; # gateway-1$/m);
+      expect(server).toContain('ssl_certificate /srv/keyflow/conf/gateway.crt;');
+      expect(server).toContain('ssl_certificate_key /srv/keyflow/conf/gateway.key;');
+      expect(server).not.toContain('Strict-Transport-Security');
+      expect(conf).toContain('ssl_protocols TLSv1.2 TLSv1.3;');
+      const redirect = conf.slice(conf.indexOf('# Plain HTTP only points clients at HTTPS'));
+      expect(redirect).toContain('listen 127.0.0.1:8081; # gateway-1');
+      expect(redirect).toContain('return 308 https://$host:8080$request_uri;');
+    });
+
+    it("should use the operator's certificate files and send HSTS with them", () => {
+      const conf = nginx(
+        withGateway({ tls: { mode: 'files', certFile: '/etc/keyflow/tls/a.crt', keyFile: '/etc/keyflow/tls/a.key' } }),
+      );
+      expect(conf).toContain('ssl_certificate /etc/keyflow/tls/a.crt;');
+      expect(conf).toContain('ssl_certificate_key /etc/keyflow/tls/a.key;');
+      expect(section(conf, 'server {')).toContain('add_header Strict-Transport-Security "max-age=31536000" always;');
+      expect(conf).not.toContain('return 308');
+    });
+
+    it('should render no TLS and no rate limit unless the topology asks', () => {
+      const conf = nginx(local());
+      for (const directive of ['ssl', 'limit_req', '@problem_429', 'return 308']) expect(conf).not.toContain(directive);
+    });
+
+    it('should limit requests per client and answer 429 as problem+json with Retry-After', () => {
+      const conf = nginx(withGateway({ rateLimit: { requestsPerSecond: 25, burst: 40, zoneSize: '5m' } }));
+      expect(conf).toContain('limit_req_zone $binary_remote_addr zone=keyflow_per_client:5m rate=25r/s;');
+      expect(conf).toContain('limit_req_status 429;');
+      const server = section(conf, 'server {');
+      expect(server).toContain('limit_req zone=keyflow_per_client burst=40 nodelay;');
+      for (const header of ['location / {', 'location @write {', 'location @write_idempotent {']) {
+        expect(section(server, header)).toContain('error_page 429 @problem_429;');
+      }
+      const page = section(conf, 'location @problem_429 {');
+      // A location's add_header replaces the inherited ones, so the request id is repeated here.
+      expect(page).toContain('add_header X-Request-Id $request_id always;');
+      expect(page).toContain('add_header Retry-After 1 always;');
+      const body = /return 429 '(.*)';/.exec(page)?.[1] ?? '';
+      expect(JSON.parse(body)).toMatchObject({ type: 'about:blank', title: 'Too Many Requests', status: 429 });
+    });
+
+    it('should listen on every address once per port with listenAll, and stay in the foreground without daemon', () => {
+      const conf = nginx(
+        withGateway({
+          listenAll: true,
+          daemon: false,
+          instances: [
+            { name: 'gateway-1', host: '10.0.0.1', port: 8080 },
+            { name: 'gateway-2', host: '10.0.0.2', port: 8080 },
+          ],
+        }),
+      );
+      expect(conf).toMatch(/^daemon off;$/m);
+      expect([...conf.matchAll(/^\s+listen (.+); # (\S+)$/gm)].map((m) => [m[1], m[2]])).toEqual([
+        ['8080', 'gateway-1,gateway-2'],
+      ]);
+    });
+
+    it('should take the passive health check from healthChecks.gateway', () => {
+      const conf = nginx(variant((t) => ({ ...t, healthChecks: { gateway: { maxFails: 5, failTimeout: '30s' } } })));
+      expect(section(conf, 'upstream keyflow_api {')).toContain(
+        'server 127.0.0.1:3001 max_fails=5 fail_timeout=30s; # api-1',
+      );
+    });
+  });
+
+  describe('haproxy.cfg checks, binds and resolvers', () => {
+    const haproxy = (t: Topology): string => file(renderAll(t, paths), 'haproxy.cfg');
+
+    it('should take check intervals and thresholds from healthChecks', () => {
+      const conf = haproxy(
+        variant((t) => ({
+          ...t,
+          healthChecks: { database: { interval: '3s', fall: 4, rise: 2 }, amqp: { interval: '5s', fall: 3, rise: 3 } },
+        })),
+      );
+      expect(section(conf, 'listen db_write')).toContain(
+        'default-server check inter 3s fall 4 rise 2 on-marked-down shutdown-sessions',
+      );
+      expect(section(conf, 'listen db_read')).toContain('default-server check inter 3s fall 4 rise 2');
+      expect(section(conf, 'listen amqp')).toContain('server rmq1 127.0.0.1:5701 check inter 5s fall 3 rise 3');
+    });
+
+    it('should bind every address with listenAll and resolve servers at run time with resolvers', () => {
+      const conf = haproxy(
+        variant((t) => ({
+          ...t,
+          haproxy: { ...t.haproxy, listenAll: true, resolvers: [{ host: '127.0.0.11', port: 53 }] },
+        })),
+      );
+      expect(section(conf, 'resolvers keyflow_dns')).toContain('nameserver dns1 127.0.0.11:53');
+      for (const [name, port] of [
+        ['listen db_write', 6501],
+        ['listen db_read', 6502],
+        ['listen amqp', 5700],
+        ['frontend stats', 8404],
+      ] as const) {
+        expect(section(conf, name)).toContain(`bind *:${port}`);
+      }
+      expect(section(conf, 'listen amqp')).toMatch(
+        /server rmq1 \S+ check .* resolvers keyflow_dns init-addr last,libc,none$/m,
+      );
+    });
+
+    it('should serve stats on every address of each peer of a redundant pair, and the rest on the virtual IP', () => {
+      const conf = haproxy(loadTopology(join(TOPOLOGIES_DIR, 'production.yaml')));
+      expect(section(conf, 'frontend stats')).toContain('bind *:8404');
+      expect(section(conf, 'listen db_write')).toContain('bind 10.20.7.10:26257');
+      expect(section(conf, 'listen db_write')).toContain('server cockroach-1 10.20.6.11:26257 check port 8080');
+    });
+  });
+
+  describe('named.conf and the zone', () => {
+    const dnsTopology = (gateways: string[]): Topology =>
+      variant((t) => ({
+        ...t,
+        gateway: {
+          ...t.gateway,
+          instances: gateways.map((host, i) => ({ name: `gateway-${i + 1}`, host, port: 8080 })),
+        },
+        dns: { zone: 'keyflow.test', name: 'api', server: { host: '127.0.0.1', port: 5353 }, ttl: 10, serial: 7 },
+      }));
+
+    it('should serve the zone authoritatively, in rotation, from private run-time paths', () => {
+      const conf = file(renderAll(dnsTopology(['127.0.0.21']), paths), 'named.conf');
+      const options = section(conf, 'options {');
+      for (const line of [
+        'directory "/srv/keyflow/run";',
+        'pid-file "/srv/keyflow/run/named.pid";',
+        'session-keyfile "/srv/keyflow/run/named-session.key";',
+        'listen-on port 5353 { 127.0.0.1; };',
+        'listen-on-v6 { none; };',
+        'recursion no;',
+        'rrset-order { order cyclic; };',
+      ]) {
+        expect(options).toContain(line);
+      }
+      expect(conf).toContain('controls { };');
+      expect(section(conf, 'zone "keyflow.test" IN {')).toContain('file "/srv/keyflow/conf/keyflow.test.zone";');
+    });
+
+    it('should publish one record per gateway address, AAAA for IPv6', () => {
+      const topology = dnsTopology(['127.0.0.21', '127.0.0.22', '::1']);
+      const zone = file(renderAll(topology, paths), 'keyflow.test.zone');
+      expect(zone).toContain('$ORIGIN keyflow.test.');
+      expect(zone).toContain('$TTL 10');
+      expect(zone).toMatch(/^@ IN SOA ns1\.keyflow\.test\. hostmaster\.keyflow\.test\. \(\n\s+7 ; serial$/m);
+      expect(zone).toContain('ns1 IN A 127.0.0.1');
+      expect(zone.match(/^api IN .*$/gm)).toEqual(['api IN A 127.0.0.21', 'api IN A 127.0.0.22', 'api IN AAAA ::1']);
+    });
+  });
+
+  describe('prometheus.yml', () => {
+    const prometheus = (t: Topology): Record<string, unknown> =>
+      parseYaml(file(renderAll(t, paths), 'prometheus.yml')) as Record<string, unknown>;
+    interface Job {
+      job_name: string;
+      metrics_path: string;
+      params?: Record<string, string[]>;
+      static_configs: Array<{ targets: string[]; labels?: Record<string, string> }>;
+      relabel_configs?: Array<Record<string, unknown>>;
+    }
+    const jobs = (t: Topology): Record<string, Job> =>
+      Object.fromEntries((prometheus(t).scrape_configs as Job[]).map((j) => [j.job_name, j]));
+    const targets = (job: Job | undefined): string[] => job?.static_configs.flatMap((c) => c.targets) ?? [];
+
+    it('should scrape the APIs, workers, HAProxy, RabbitMQ, Redis and cockroach nodes', () => {
+      const production = loadTopology(join(TOPOLOGIES_DIR, 'production.yaml'));
+      const all = jobs(production);
+      expect(Object.keys(all)).toEqual([
+        'prometheus',
+        'keyflow-api',
+        'keyflow-worker',
+        'haproxy',
+        'rabbitmq',
+        'redis',
+        'cockroach',
+      ]);
+      expect(targets(all['keyflow-api'])).toEqual(production.api.instances.map((a) => `${a.host}:${a.port}`));
+      expect(all['keyflow-api']?.static_configs[0]?.labels).toEqual({ keyflow_instance: 'api-1' });
+      expect(targets(all['keyflow-worker'])).toEqual(production.worker.instances.map((w) => `${w.host}:${w.port}`));
+      expect(targets(all.haproxy)).toEqual(['10.20.7.11:8404', '10.20.7.12:8404']);
+      expect(targets(all.rabbitmq)).toEqual(['10.20.5.11:15692', '10.20.5.12:15692', '10.20.5.13:15692']);
+      expect(all.cockroach).toMatchObject({ metrics_path: '/_status/vars' });
+      expect(targets(all.cockroach)).toEqual(['10.20.6.11:8080', '10.20.6.12:8080', '10.20.6.13:8080']);
+      expect(all.redis).toMatchObject({ metrics_path: '/scrape' });
+      expect(targets(all.redis)).toEqual(production.redis.nodes.map((n) => `redis://${n.host}:${n.port}`));
+      expect(all.redis?.relabel_configs?.at(-1)).toEqual({
+        target_label: '__address__',
+        replacement: '10.20.9.10:9121',
+      });
+      expect(prometheus(production).global).toEqual({
+        scrape_interval: '15s',
+        evaluation_interval: '15s',
+        external_labels: { topology: 'production' },
+      });
+    });
+
+    it('should scrape postgres through the exporter with its auth module', () => {
+      const t = variant((x) => ({
+        ...x,
+        rabbitmq: { ...x.rabbitmq, nodes: x.rabbitmq.nodes.map((n, i) => ({ ...n, prometheusPort: 15790 + i })) },
+        monitoring: {
+          prometheus: { host: '127.0.0.1', port: 9090 },
+          exporters: { postgres: { host: '127.0.0.9', port: 9999, authModule: 'kf' } },
+        },
+      }));
+      const all = jobs(t);
+      expect(all.postgres).toMatchObject({ metrics_path: '/probe', params: { auth_module: ['kf'] } });
+      expect(targets(all.postgres)).toEqual(['127.0.0.1:5501', '127.0.0.1:5502']);
+      expect(all.postgres?.relabel_configs?.at(-1)).toEqual({
+        target_label: '__address__',
+        replacement: '127.0.0.9:9999',
+      });
+      expect(targets(all.rabbitmq)).toEqual(['127.0.0.1:15790', '127.0.0.1:15791', '127.0.0.1:15792']);
+      expect(targets(all.redis)).toHaveLength(6);
+      expect(all.redis?.relabel_configs?.at(-1)).toEqual({
+        target_label: '__address__',
+        replacement: '127.0.0.1:9121',
+      });
+    });
+  });
+
+  describe('keepalived-<peer>.conf', () => {
+    it('should make the highest priority peer MASTER, point each at the other and track HAProxy', () => {
+      const files = renderAll(loadTopology(join(TOPOLOGIES_DIR, 'production.yaml')), paths);
+      const a = file(files, 'keepalived-lb-1.conf');
+      const b = file(files, 'keepalived-lb-2.conf');
+      expect(a).toMatch(/state MASTER\n\s+interface eth0\n\s+virtual_router_id 51\n\s+priority 150/);
+      expect(b).toMatch(/state BACKUP\n\s+interface eth0\n\s+virtual_router_id 51\n\s+priority 100/);
+      expect(a).toMatch(/unicast_src_ip 10\.20\.7\.11\n\s+unicast_peer \{\n\s+10\.20\.7\.12\n\s+\}/);
+      expect(b).toMatch(/unicast_src_ip 10\.20\.7\.12\n\s+unicast_peer \{\n\s+10\.20\.7\.11\n\s+\}/);
+      for (const conf of [a, b]) {
+        expect(conf).toContain('10.20.7.10/24 dev eth0');
+        expect(section(conf, 'vrrp_script chk_haproxy {')).toContain('script "/bin/pidof haproxy"');
+        expect(section(conf, 'track_script {')).toContain('chk_haproxy');
+      }
+    });
+
+    it('should render no keepalived config without haproxy.redundancy', () => {
+      expect(renderAll(local(), paths).some((f) => f.file.startsWith('keepalived'))).toBe(false);
     });
   });
 });

@@ -384,9 +384,13 @@ export function buildZoneView(t: Topology): ZoneView {
   };
 }
 
-/** A YAML scalar: JSON strings are valid YAML double-quoted scalars, so nothing a topology says can break out. */
+/**
+ * A single-quoted YAML scalar: inside one only `'` is special (written twice), so nothing a topology says can
+ * break out. Names and addresses never hold line breaks (the schema refuses them).
+ */
 function yamlString(value: string): string {
-  return JSON.stringify(value);
+  if (/[\r\n]/.test(value)) throw new Error(`a YAML scalar here must be one line: ${JSON.stringify(value)}`);
+  return `'${value.replace(/'/g, "''")}'`;
 }
 
 interface ScrapeTarget {
@@ -394,9 +398,9 @@ interface ScrapeTarget {
   labels: Array<{ key: string; value: string }>;
 }
 
-/** One `static_configs` entry: a YAML flow list of quoted targets sharing the same labels. */
+/** One `static_configs` entry: quoted targets sharing the same labels. */
 interface StaticConfig {
-  targets: string;
+  targets: string[];
   labels: Array<{ key: string; value: string }>;
 }
 
@@ -426,8 +430,8 @@ function scrapeTarget(address: string, instance?: string): ScrapeTarget {
 function staticConfigs(targets: ScrapeTarget[]): StaticConfig[] {
   const plain = targets.filter((x) => x.labels.length === 0);
   return [
-    ...(plain.length ? [{ targets: plain.map((x) => x.address).join(', '), labels: [] }] : []),
-    ...targets.filter((x) => x.labels.length > 0).map((x) => ({ targets: x.address, labels: x.labels })),
+    ...(plain.length ? [{ targets: plain.map((x) => x.address), labels: [] }] : []),
+    ...targets.filter((x) => x.labels.length > 0).map((x) => ({ targets: [x.address], labels: x.labels })),
   ];
 }
 

@@ -1,4 +1,5 @@
 import { request, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 
 export interface HttpResponse {
   status: number;
@@ -6,7 +7,11 @@ export interface HttpResponse {
   body: string;
 }
 
-/** One request on a fresh connection (no agent), so no test depends on another's keep-alive state. */
+/**
+ * One request on a fresh connection (no agent), so no test depends on another's keep-alive state.
+ * With `ca` it speaks HTTPS and verifies the server's certificate against that CA (a self-signed certificate is
+ * its own CA) for `servername`.
+ */
 export function httpRequest(
   port: number,
   {
@@ -14,10 +19,26 @@ export function httpRequest(
     path = '/',
     headers = {},
     body,
-  }: { method?: string; path?: string; headers?: OutgoingHttpHeaders; body?: string },
+    host = '127.0.0.1',
+    ca,
+    servername,
+    localAddress,
+  }: {
+    method?: string;
+    path?: string;
+    headers?: OutgoingHttpHeaders;
+    body?: string;
+    host?: string;
+    ca?: string;
+    servername?: string;
+    /** Source address of the connection, e.g. another loopback address to appear as another client. */
+    localAddress?: string;
+  },
 ): Promise<HttpResponse> {
   return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, method, path, headers, agent: false }, (res) => {
+    const options = { host, port, method, path, headers, localAddress, agent: false as const };
+    const send = ca === undefined ? request : httpsRequest;
+    const req = send(ca === undefined ? options : { ...options, ca, servername }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (chunk: Buffer) => chunks.push(chunk));
       res.on('end', () =>

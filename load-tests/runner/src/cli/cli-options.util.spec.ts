@@ -1,0 +1,73 @@
+import { describe, expect, it } from 'vitest';
+import { SCENARIO_NAMES } from '../../../scenarios/scenarios';
+import { CliUsageError, parseCliOptions } from './cli-options.util';
+
+describe(parseCliOptions.name, () => {
+  const root = '/repo';
+
+  it('should default to every scenario at scale 1 against the stack', () => {
+    expect(parseCliOptions([], {}, root)).toEqual({
+      scenarios: [...SCENARIO_NAMES],
+      target: undefined,
+      token: undefined,
+      scale: 1,
+      outDir: '/repo/load-tests/reports',
+      stackFile: '/repo/.keyflow/stack.json',
+      baselineOnly: false,
+      skipBaseline: false,
+      baselineDurationMs: 20_000,
+      baselineConnections: 64,
+      progressIntervalMs: 5000,
+      allowRemote: false,
+      strict: false,
+      list: false,
+      help: false,
+    });
+  });
+
+  it('should read scenarios, scale, token and paths from flags before the environment', () => {
+    const options = parseCliOptions(
+      [
+        '--scenario',
+        'reference,read-heavy',
+        '--scenario',
+        'reference',
+        '--scale',
+        '0.1',
+        '--token',
+        'a',
+        '--out',
+        '/tmp/r',
+      ],
+      { SCALE: '5', KEYFLOW_TOKEN: 'b' },
+      root,
+    );
+    expect(options).toMatchObject({ scenarios: ['reference', 'read-heavy'], scale: 0.1, token: 'a', outDir: '/tmp/r' });
+    expect(options.baselineDurationMs).toBe(2000);
+  });
+
+  it('should accept --duration-scale for --scale', () => {
+    expect(parseCliOptions(['--duration-scale', '0.25'], {}, root).scale).toBe(0.25);
+  });
+
+  it('should fall back to SCALE and KEYFLOW_TOKEN', () => {
+    expect(parseCliOptions([], { SCALE: '0.5', KEYFLOW_TOKEN: 'env-token' }, root)).toMatchObject({
+      scale: 0.5,
+      token: 'env-token',
+      baselineDurationMs: 10_000,
+    });
+  });
+
+  it('should reject what it cannot run', () => {
+    for (const argv of [
+      ['--scenario', 'nope'],
+      ['--scale', '0'],
+      ['--scale', 'fast'],
+      ['--target', 'not a url'],
+      ['--baseline-only', '--skip-baseline'],
+      ['--unknown'],
+    ]) {
+      expect(() => parseCliOptions(argv, {}, root)).toThrow(CliUsageError);
+    }
+  });
+});

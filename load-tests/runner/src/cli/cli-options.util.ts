@@ -1,0 +1,139 @@
+import { isAbsolute, join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { isScenarioName, SCENARIO_NAMES, type ScenarioName } from '../../../scenarios/scenarios';
+
+export interface CliOptions {
+  scenarios: ScenarioName[];
+  /** Explicit `--target`; otherwise the stack's gateway is used. */
+  target: string | undefined;
+  token: string | undefined;
+  scale: number;
+  outDir: string;
+  stackFile: string;
+  baselineOnly: boolean;
+  skipBaseline: boolean;
+  /** Baseline GET measurement length; PUT gets half of it. */
+  baselineDurationMs: number;
+  baselineConnections: number;
+  progressIntervalMs: number;
+  allowRemote: boolean;
+  strict: boolean;
+  list: boolean;
+  help: boolean;
+}
+
+export class CliUsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = CliUsageError.name;
+  }
+}
+
+export const USAGE = `Usage: npm run bench -- [options]
+  (node -r @swc-node/register load-tests/runner/src/main.ts [options])
+
+  --scenario <name|all>     scenario to run; repeat or comma-separate (default: all)
+                            ${SCENARIO_NAMES.join(', ')}
+  --target <url>            base URL to load (default: the gateway in .keyflow/stack.json, else http://127.0.0.1:8080)
+  --token <token>           bearer token for every request (default: KEYFLOW_TOKEN, else the stack's token)
+  --scale <factor>          multiply durations, budgets and key spaces (default: SCALE or 1; 0.1 = smoke run);
+                            --duration-scale is the same flag
+  --out <dir>               report directory (default: load-tests/reports)
+  --stack <file>            stack description (default: .keyflow/stack.json)
+  --baseline-only           measure only the baseline (bare Fastify behind nginx) and report it
+  --skip-baseline           do not measure the baseline (no ratios in the report)
+  --baseline-duration <s>   seconds of baseline GET load (default: 20 × scale, at least 2); PUT gets half
+  --baseline-connections <n> connections for the baseline (default: 64, like cache-hit-get)
+  --progress <s>            seconds between progress lines, 0 for none (default: 5)
+  --allow-remote            allow a target that is not a loopback address
+  --strict                  exit 1 when a threshold fails (default: thresholds are reported, exit 0)
+  --list                    list the scenarios at the given scale and exit
+  -h, --help                show this help`;
+
+function positiveNumber(name: string, raw: string): number {
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value <= 0) throw new CliUsageError(`${name} must be a positive number, got '${raw}'`);
+  return value;
+}
+
+/** Parses the command line (and the env fallbacks `SCALE`, `KEYFLOW_TOKEN`). Paths are resolved against `root`. */
+export function parseCliOptions(argv: string[], env: NodeJS.ProcessEnv, root: string): CliOptions {
+  let parsed: ReturnType<typeof parse>;
+  try {
+    parsed = parse(argv);
+  } catch (error: unknown) {
+    throw new CliUsageError(error instanceof Error ? error.message : String(error));
+  }
+  const { values } = parsed;
+  const requested = (values.scenario ?? ['all'])
+    .flatMap((s) => s.split(','))
+    .map((s) => s.trim())
+    .filter(Boolean);
+  const scenarios: ScenarioName[] = [];
+  for (const name of requested) {
+    if (name === 'all') scenarios.push(...SCENARIO_NAMES);
+    else if (isScenarioName(name)) scenarios.push(name);
+    else throw new CliUsageError(`unknown scenario '${name}' (known: ${SCENARIO_NAMES.join(', ')}, all)`);
+  }
+  const scale = positiveNumber('--scale', values.scale ?? values['duration-scale'] ?? env.SCALE ?? '1');
+  const resolvePath = (p: string): string => (isAbsolute(p) ? p : join(root, p));
+  if (values['baseline-only'] && values['skip-baseline']) {
+    throw new CliUsageError('--baseline-only and --skip-baseline exclude each other');
+  }
+  if (values.target !== undefined) {
+    try {
+      new URL(values.target);
+    } catch {
+      throw new CliUsageError(`--target must be a URL such as http://127.0.0.1:8080, got '${values.target}'`);
+    }
+  }
+  const progress = Number(values.progress ?? '5');
+  if (!Number.isFinite(progress) || progress < 0)
+    throw new CliUsageError(`--progress must be ≥ 0, got '${values.progress}'`);
+  return {
+    scenarios: [...new Set(scenarios)],
+    target: values.target,
+    token: values.token ?? env.KEYFLOW_TOKEN,
+    scale,
+    outDir: resolvePath(values.out ?? 'load-tests/reports'),
+    stackFile: resolvePath(values.stack ?? '.keyflow/stack.json'),
+    baselineOnly: values['baseline-only'] ?? false,
+    skipBaseline: values['skip-baseline'] ?? false,
+    baselineDurationMs:
+      values['baseline-duration'] !== undefined
+        ? positiveNumber('--baseline-duration', values['baseline-duration']) * 1000
+        : Math.max(2000, 20_000 * scale),
+    baselineConnections: Math.round(positiveNumber('--baseline-connections', values['baseline-connections'] ?? '64')),
+    progressIntervalMs: progress * 1000,
+    allowRemote: values['allow-remote'] ?? false,
+    strict: values.strict ?? false,
+    list: values.list ?? false,
+    help: values.help ?? false,
+  };
+}
+
+function parse(argv: string[]) {
+  return parseArgs({
+    args: argv,
+    strict: true,
+    allowPositionals: false,
+    options: {
+      scenario: { type: 'string', multiple: true },
+      target: { type: 'string' },
+      token: { type: 'string' },
+      scale: { type: 'string' },
+      'duration-scale': { type: 'string' },
+      out: { type: 'string' },
+      stack: { type: 'string' },
+      'baseline-only': { type: 'boolean' },
+      'skip-baseline': { type: 'boolean' },
+      'baseline-duration': { type: 'string' },
+      'baseline-connections': { type: 'string' },
+      progress: { type: 'string' },
+      'allow-remote': { type: 'boolean' },
+      strict: { type: 'boolean' },
+      list: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+}

@@ -1,0 +1,46 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { z } from 'zod';
+
+/**
+ * The part of `.keyflow/stack.json` (written by `npm start`) the runner uses. Only these fields are checked, so the
+ * stack can add fields without breaking the runner.
+ */
+export const stackInfoSchema = z
+  .object({
+    gateway: z.string().url(),
+    apis: z.array(z.string()).default([]),
+    stackDir: z.string().optional(),
+    processes: z.array(z.object({ name: z.string(), pid: z.number().int().positive() }).passthrough()).default([]),
+    token: z.string().min(1).optional(),
+  })
+  .passthrough();
+
+export type StackInfo = z.infer<typeof stackInfoSchema>;
+
+export class StackFileError extends Error {
+  constructor(file: string, reason: string) {
+    super(`${file}: ${reason}`);
+    this.name = StackFileError.name;
+  }
+}
+
+/** Reads the stack description; undefined when there is none (the stack is not running). */
+export function readStackInfo(file: string): StackInfo | undefined {
+  if (!existsSync(file)) return undefined;
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (error: unknown) {
+    throw new StackFileError(file, `not JSON (${error instanceof Error ? error.message : String(error)})`);
+  }
+  const parsed = stackInfoSchema.safeParse(raw);
+  if (!parsed.success) {
+    throw new StackFileError(file, parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
+  }
+  return parsed.data;
+}
+
+/** The API processes (`api-1`, `api-2`, …) whose memory the runner samples. */
+export function apiProcesses(stack: StackInfo | undefined): Array<{ name: string; pid: number }> {
+  return (stack?.processes ?? []).filter((p) => p.name.startsWith('api-')).map(({ name, pid }) => ({ name, pid }));
+}

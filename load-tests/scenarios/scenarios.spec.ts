@@ -1,0 +1,119 @@
+import { describe, expect, it } from 'vitest';
+import {
+  defineScenarios,
+  executorDurationMs,
+  executorMaxVus,
+  formatDuration,
+  parseDurationMs,
+  pickOperation,
+  requestFor,
+  SCENARIO_NAMES,
+  valueOf,
+  makeValue,
+} from './scenarios';
+
+describe('scenarios', () => {
+  describe(parseDurationMs.name, () => {
+    it('should parse k6 durations', () => {
+      expect(parseDurationMs('60s')).toBe(60_000);
+      expect(parseDurationMs('1m30s')).toBe(90_000);
+      expect(parseDurationMs('250ms')).toBe(250);
+      expect(parseDurationMs('1.5s')).toBe(1500);
+      expect(parseDurationMs('2h')).toBe(7_200_000);
+    });
+
+    it('should reject anything else', () => {
+      for (const bad of ['', '60', 's', '1m 30s', '10x']) expect(() => parseDurationMs(bad)).toThrow(/not a duration/);
+    });
+  });
+
+  describe(formatDuration.name, () => {
+    it('should round-trip through parseDurationMs', () => {
+      for (const ms of [1000, 1500, 60_000, 600_000]) expect(parseDurationMs(formatDuration(ms))).toBe(ms);
+    });
+  });
+
+  describe(pickOperation.name, () => {
+    it('should pick operations in proportion to their weights', () => {
+      const counts = { get: 0, put: 0, delete: 0 };
+      for (let i = 0; i < 1000; i++) counts[pickOperation({ get: 95, put: 5, delete: 0 }, i / 1000)]++;
+      expect(counts).toEqual({ get: 950, put: 50, delete: 0 });
+    });
+
+    it('should never pick an operation of weight 0', () => {
+      expect(pickOperation({ get: 0, put: 1, delete: 0 }, 0)).toBe('put');
+      expect(pickOperation({ get: 1, put: 0, delete: 0 }, 0.999_999)).toBe('get');
+    });
+  });
+
+  describe(requestFor.name, () => {
+    it('should follow the keyflow v1 contract', () => {
+      expect(requestFor('v1', 'put', 'a b', 'x', false)).toEqual({
+        method: 'PUT',
+        path: '/v1/kv/a%20b',
+        body: '{"value":"x"}',
+        expectedStatuses: [202],
+      });
+      expect(requestFor('v1', 'get', 'k', '', true).expectedStatuses).toEqual([200, 404]);
+      expect(requestFor('v1', 'delete', 'k', '', false)).toMatchObject({ method: 'DELETE', expectedStatuses: [202] });
+    });
+
+    it('should follow the reference-store contract', () => {
+      expect(requestFor('store', 'put', 'k', 'x', false)).toEqual({
+        method: 'PUT',
+        path: '/store',
+        body: '{"key":"k","value":"x"}',
+        expectedStatuses: [200],
+      });
+      expect(requestFor('store', 'get', 'k', '', false)).toEqual({
+        method: 'GET',
+        path: '/store/k',
+        expectedStatuses: [200],
+      });
+    });
+  });
+
+  describe(makeValue.name, () => {
+    it('should pad to the value size and read back through valueOf', () => {
+      const value = makeValue('vu1:7:', 32);
+      expect(value).toHaveLength(32);
+      expect(valueOf(JSON.stringify({ key: 'k', value }))).toBe(value);
+      expect(valueOf('not json')).toBeUndefined();
+    });
+  });
+
+  describe(defineScenarios.name, () => {
+    it('should match the published reference profile at scale 1', () => {
+      const { reference } = defineScenarios(1);
+      expect(reference.executor).toMatchObject({ executor: 'ramping-vus', startVUs: 0 });
+      expect(reference.executor.executor === 'ramping-vus' && reference.executor.stages[0]).toEqual({
+        duration: '30s',
+        target: 300,
+      });
+      expect(reference.requestBudget).toBe(60_000);
+      expect(reference.mix).toEqual({ get: 50, put: 50, delete: 0 });
+      expect(reference.thresholds).toMatchObject({
+        'http_req_failed{traffic:load}': ['rate==0'],
+        'http_req_duration{op:put}': ['p(99)<=50'],
+        request_budget_elapsed: ['max<=20000'],
+      });
+    });
+
+    it('should shorten every scenario and its budgets with the scale', () => {
+      const full = defineScenarios(1);
+      const smoke = defineScenarios(0.1);
+      for (const name of SCENARIO_NAMES) {
+        expect(executorDurationMs(smoke[name].executor)).toBeLessThanOrEqual(executorDurationMs(full[name].executor));
+        expect(executorMaxVus(smoke[name].executor)).toBe(executorMaxVus(full[name].executor));
+      }
+      expect(executorDurationMs(full.soak.executor)).toBe(600_000);
+      expect(executorDurationMs(smoke.soak.executor)).toBe(60_000);
+      expect(smoke.reference.requestBudget).toBe(6000);
+      expect(smoke.reference.thresholds.request_budget_elapsed).toEqual(['max<=2000']);
+    });
+
+    it('should refuse a scale that is not positive', () => {
+      expect(() => defineScenarios(0)).toThrow(/scale/);
+    });
+  });
+});

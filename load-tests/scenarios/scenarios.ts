@@ -1,0 +1,437 @@
+/**
+ * The keyflow load scenarios: one typed, import-free description that both the k6 scripts (`load-tests/k6`) and
+ * the Node runner (`load-tests/runner`) execute, so the two can never drift apart.
+ *
+ * Conventions shared by both runners:
+ * - Executors use k6's names and parameters; durations are k6 duration strings (`'60s'`, `'1500ms'`).
+ * - Thresholds use k6 threshold syntax. Requests of the operation mix are tagged `op:get|put|delete` and
+ *   `traffic:load`; setup traffic (`op:setup`) and write-visibility polls (`op:visibility`) are kept out of them.
+ * - `write_visibility` (Trend, ms): time from the 202 of a sampled PUT until a GET through the same base URL
+ *   returns the new value. Sampled PUTs go to keys nobody else writes, so a later write can't hide them.
+ * - `write_backlog_drain` (Trend, ms): after the load stops, a few marker keys are written and the time until
+ *   all are readable is recorded. If the write backlog grew during the run, this is where it shows.
+ * - `request_budget_elapsed` (Trend, ms): for scenarios with a request budget, the time from the scenario start
+ *   until the last request of the budget completed — "N requests at ≥ R req/s" as a single number.
+ * - Throughput targets of open-model scenarios are `dropped_iterations` rates (iterations/s the load generator
+ *   could not start); targets relative to the bare-server baseline live in `baselineTargets`, because only the
+ *   Node runner measures the baseline (k6 scripts turn them into absolute thresholds when given `BASELINE_RPS`).
+ *
+ * Everything that depends on the run length is computed from `scale` (the `--scale` flag / `SCALE` env), so a
+ * short smoke run keeps consistent budgets and thresholds.
+ */
+
+export type Operation = 'get' | 'put' | 'delete';
+export const OPERATIONS: readonly Operation[] = ['get', 'put', 'delete'];
+
+/** `v1`: the keyflow API (`/v1/kv/{key}`); `store`: the reference-store compatible routes (`/store`). */
+export type ApiStyle = 'v1' | 'store';
+
+export type ScenarioName = 'read-heavy' | 'write-heavy' | 'reference' | 'cache-hit-get' | 'sustained-writes' | 'soak';
+export const SCENARIO_NAMES: readonly ScenarioName[] = [
+  'read-heavy',
+  'write-heavy',
+  'reference',
+  'cache-hit-get',
+  'sustained-writes',
+  'soak',
+];
+
+/** Open model: iterations start at `rate` per `timeUnit` whether or not earlier ones finished. */
+export interface ConstantArrivalRateExecutor {
+  executor: 'constant-arrival-rate';
+  rate: number;
+  timeUnit: string;
+  duration: string;
+  preAllocatedVUs: number;
+  maxVUs: number;
+  gracefulStop: string;
+}
+
+/** Closed model: a fixed number of VUs, each starting its next iteration when the previous one ended. */
+export interface ConstantVusExecutor {
+  executor: 'constant-vus';
+  vus: number;
+  duration: string;
+  gracefulStop: string;
+}
+
+export interface RampingStage {
+  duration: string;
+  target: number;
+}
+
+/** Closed model with a VU count that follows `stages` linearly. */
+export interface RampingVusExecutor {
+  executor: 'ramping-vus';
+  startVUs: number;
+  stages: RampingStage[];
+  gracefulRampDown: string;
+  gracefulStop: string;
+}
+
+export type ExecutorConfig = ConstantArrivalRateExecutor | ConstantVusExecutor | RampingVusExecutor;
+
+/** k6 threshold syntax: metric (with optional `{tag:value}` filter) → expressions such as `p(99)<50`. */
+export type Thresholds = Record<string, string[]>;
+
+/** A throughput target relative to the baseline (bare Fastify behind nginx, GET at 64 connections). */
+export interface BaselineTarget {
+  /** A Counter metric, e.g. `http_reqs{op:get}`. */
+  metric: string;
+  /** The metric's rate must be at least this fraction of the baseline's GET req/s. */
+  minRatio: number;
+}
+
+export interface WriteVisibilityConfig {
+  /** Fraction of PUTs that are sampled (0 disables). */
+  sampleRate: number;
+  /** Give up on a sample after this long and count it in `write_visibility_timeouts`. */
+  timeoutMs: number;
+}
+
+export interface BacklogDrainConfig {
+  /** Marker keys written after the load; spread over many keys so they land on many shards. */
+  markers: number;
+  timeoutMs: number;
+}
+
+export interface ScenarioDefinition {
+  name: ScenarioName;
+  description: string;
+  /** The published targets in words, for reports and the README. */
+  targets: string[];
+  api: ApiStyle;
+  executor: ExecutorConfig;
+  /** Operation → relative weight. */
+  mix: Record<Operation, number>;
+  /** The mix uses keys `0 … keySpace-1`; setup writes them all first when the mix reads (`needsPrewrite`). */
+  keySpace: number;
+  /** Length of the JSON string value written by PUTs, in characters (ASCII, so bytes). */
+  valueSize: number;
+  /** Stop after this many requests of the mix (the scenario's executor still bounds the duration). */
+  requestBudget?: number;
+  writeVisibility: WriteVisibilityConfig;
+  backlogDrain?: BacklogDrainConfig;
+  thresholds: Thresholds;
+  baselineTargets: BaselineTarget[];
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Durations
+
+/** Parses a k6 duration (`'1m30s'`, `'250ms'`, `'2h'`, `'1.5s'`) into milliseconds. */
+export function parseDurationMs(duration: string): number {
+  const units: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+  let rest = duration.trim();
+  let total = 0;
+  if (rest === '') throw new Error(`not a duration: '${duration}'`);
+  while (rest !== '') {
+    const match = /^(\d+(?:\.\d+)?)(ms|s|m|h)/.exec(rest);
+    const unit = match?.[2];
+    if (!match || unit === undefined) throw new Error(`not a duration: '${duration}'`);
+    total += Number(match[1]) * (units[unit] ?? 0);
+    rest = rest.slice(match[0].length);
+  }
+  return total;
+}
+
+/** Formats milliseconds as a k6 duration, whole seconds where possible. */
+export function formatDuration(ms: number): string {
+  const rounded = Math.max(0, Math.round(ms));
+  return rounded % 1000 === 0 ? `${rounded / 1000}s` : `${rounded}ms`;
+}
+
+/** How long the executor runs (without graceful stop), in milliseconds. */
+export function executorDurationMs(executor: ExecutorConfig): number {
+  switch (executor.executor) {
+    case 'constant-arrival-rate':
+    case 'constant-vus':
+      return parseDurationMs(executor.duration);
+    case 'ramping-vus':
+      return executor.stages.reduce((sum, stage) => sum + parseDurationMs(stage.duration), 0);
+  }
+}
+
+/** The most VUs (and so connections) the executor may use. */
+export function executorMaxVus(executor: ExecutorConfig): number {
+  switch (executor.executor) {
+    case 'constant-arrival-rate':
+      return executor.maxVUs;
+    case 'constant-vus':
+      return executor.vus;
+    case 'ramping-vus':
+      return Math.max(executor.startVUs, ...executor.stages.map((s) => s.target));
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The HTTP contract as the load sees it
+
+export interface RequestSpec {
+  method: 'GET' | 'PUT' | 'DELETE';
+  path: string;
+  body?: string;
+  /** Statuses that count as success for this request. */
+  expectedStatuses: number[];
+}
+
+/** Builds the request for one operation of the mix against `api`. `mayMiss`: a GET may find the key deleted. */
+export function requestFor(api: ApiStyle, op: Operation, key: string, value: string, mayMiss: boolean): RequestSpec {
+  const k = encodeURIComponent(key);
+  switch (op) {
+    case 'get':
+      return {
+        method: 'GET',
+        path: api === 'v1' ? `/v1/kv/${k}` : `/store/${k}`,
+        expectedStatuses: mayMiss ? [200, 404] : [200],
+      };
+    case 'put':
+      return api === 'v1'
+        ? { method: 'PUT', path: `/v1/kv/${k}`, body: JSON.stringify({ value }), expectedStatuses: [202] }
+        : { method: 'PUT', path: '/store', body: JSON.stringify({ key, value }), expectedStatuses: [200] };
+    case 'delete':
+      return { method: 'DELETE', path: api === 'v1' ? `/v1/kv/${k}` : `/store/${k}`, expectedStatuses: [202] };
+  }
+}
+
+/** Setup pre-writes the key space only when the mix reads it; a PUT-only mix needs no existing keys. */
+export function needsPrewrite(scenario: ScenarioDefinition): boolean {
+  return scenario.mix.get > 0 || scenario.mix.delete > 0;
+}
+
+/** True when GETs of the mix may legitimately find a key missing (the mix deletes keys). */
+export function getMayMiss(scenario: ScenarioDefinition): boolean {
+  return scenario.mix.delete > 0;
+}
+
+/** Extracts the stored value from a GET response body of either API style (both answer `{"value": …}`). */
+export function valueOf(body: string): unknown {
+  try {
+    const parsed = JSON.parse(body) as unknown;
+    return typeof parsed === 'object' && parsed !== null && 'value' in parsed ? parsed.value : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A value of exactly `size` characters that starts with `tag`, so a reader can tell which write it sees. */
+export function makeValue(tag: string, size: number): string {
+  return tag.length >= size ? tag : tag + '.'.repeat(size - tag.length);
+}
+
+export function dataKey(prefix: string, index: number): string {
+  return `${prefix}-k${index}`;
+}
+
+export function visibilityKey(prefix: string, writer: string, seq: number): string {
+  return `${prefix}-vis-${writer}-${seq}`;
+}
+
+export function drainKey(prefix: string, index: number): string {
+  return `${prefix}-drain-${index}`;
+}
+
+/** Picks an operation by weight; `random` is uniform in [0, 1). */
+export function pickOperation(mix: Record<Operation, number>, random: number): Operation {
+  const total = OPERATIONS.reduce((sum, op) => sum + mix[op], 0);
+  let point = random * total;
+  for (const op of OPERATIONS) {
+    if (mix[op] <= 0) continue;
+    if (point < mix[op]) return op;
+    point -= mix[op];
+  }
+  const last = [...OPERATIONS].reverse().find((op) => mix[op] > 0);
+  if (last === undefined) throw new Error('the operation mix has no positive weight');
+  return last;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The scenarios
+
+const scaled = (ms: number, scale: number, minMs = 1000): string => formatDuration(Math.max(minMs, ms * scale));
+const scaledCount = (n: number, scale: number, min: number): number => Math.max(min, Math.round(n * scale));
+
+/** The scenarios at `scale` (1 = the published profiles; 0.1 = a smoke run of a tenth of the length). */
+export function defineScenarios(scale = 1): Record<ScenarioName, ScenarioDefinition> {
+  if (!(scale > 0)) throw new Error(`scale must be a positive number, got ${scale}`);
+  const referenceBudget = scaledCount(60_000, scale, 300);
+  const referenceRps = 3000;
+
+  return {
+    'read-heavy': {
+      name: 'read-heavy',
+      description: '95% GET / 5% PUT of existing keys at a constant 2,000 req/s (open model).',
+      targets: ['2,000 req/s sustained', 'GET p95 < 10 ms, p99 < 25 ms', 'PUT p99 < 50 ms', 'errors < 0.1%'],
+      api: 'v1',
+      executor: {
+        executor: 'constant-arrival-rate',
+        rate: 2000,
+        timeUnit: '1s',
+        duration: scaled(60_000, scale),
+        preAllocatedVUs: 64,
+        maxVUs: 256,
+        gracefulStop: '10s',
+      },
+      mix: { get: 95, put: 5, delete: 0 },
+      keySpace: scaledCount(10_000, scale, 200),
+      valueSize: 256,
+      writeVisibility: { sampleRate: 0.1, timeoutMs: 10_000 },
+      thresholds: {
+        'http_req_duration{op:get}': ['p(95)<10', 'p(99)<25'],
+        'http_req_duration{op:put}': ['p(95)<25', 'p(99)<50'],
+        'http_req_failed{traffic:load}': ['rate<0.001'],
+        dropped_iterations: ['rate<20'],
+        write_visibility: ['p(99)<=250'],
+      },
+      baselineTargets: [],
+    },
+
+    'write-heavy': {
+      name: 'write-heavy',
+      description: '20% GET / 80% PUT at a constant 1,000 req/s (open model).',
+      targets: ['1,000 req/s sustained', 'PUT p95 < 25 ms, p99 < 50 ms', 'write visibility p99 ≤ 500 ms'],
+      api: 'v1',
+      executor: {
+        executor: 'constant-arrival-rate',
+        rate: 1000,
+        timeUnit: '1s',
+        duration: scaled(60_000, scale),
+        preAllocatedVUs: 64,
+        maxVUs: 256,
+        gracefulStop: '10s',
+      },
+      mix: { get: 20, put: 80, delete: 0 },
+      keySpace: scaledCount(10_000, scale, 200),
+      valueSize: 256,
+      writeVisibility: { sampleRate: 0.02, timeoutMs: 10_000 },
+      backlogDrain: { markers: 16, timeoutMs: 30_000 },
+      thresholds: {
+        'http_req_duration{op:get}': ['p(95)<10', 'p(99)<25'],
+        'http_req_duration{op:put}': ['p(95)<25', 'p(99)<50'],
+        'http_req_failed{traffic:load}': ['rate<0.001'],
+        dropped_iterations: ['rate<10'],
+        write_visibility: ['p(99)<=500'],
+        write_backlog_drain: ['max<=1000'],
+      },
+      baselineTargets: [],
+    },
+
+    reference: {
+      name: 'reference',
+      description:
+        "The reference KV store's published profile: 300 VUs ramped up over 30 s, 60,000 requests in total, " +
+        'half PUT /store and half GET /store/{key}.',
+      targets: ['≥ 3,000 req/s total (60,000 requests within 20 s of the start)', '0 errors', 'PUT p99 ≤ 50 ms'],
+      api: 'store',
+      executor: {
+        executor: 'ramping-vus',
+        startVUs: 0,
+        // The ramp-up, then a hold that only bounds the run: the request budget normally ends it first.
+        stages: [
+          { duration: scaled(30_000, scale), target: 300 },
+          { duration: scaled(60_000, scale), target: 300 },
+        ],
+        gracefulRampDown: '5s',
+        gracefulStop: '10s',
+      },
+      mix: { get: 50, put: 50, delete: 0 },
+      keySpace: scaledCount(10_000, scale, 200),
+      valueSize: 128,
+      requestBudget: referenceBudget,
+      writeVisibility: { sampleRate: 0, timeoutMs: 10_000 },
+      thresholds: {
+        'http_req_failed{traffic:load}': ['rate==0'],
+        'http_req_duration{op:put}': ['p(99)<=50'],
+        'http_reqs{traffic:load}': [`count>=${referenceBudget}`],
+        request_budget_elapsed: [`max<=${Math.round((referenceBudget / referenceRps) * 1000)}`],
+      },
+      baselineTargets: [],
+    },
+
+    'cache-hit-get': {
+      name: 'cache-hit-get',
+      description: 'GET of pre-written (cached) keys with 64 VUs back to back (closed model), like the baseline.',
+      targets: ['≥ 60% of the baseline req/s', 'p99 ≤ 20 ms', '0 errors'],
+      api: 'v1',
+      executor: { executor: 'constant-vus', vus: 64, duration: scaled(20_000, scale), gracefulStop: '5s' },
+      mix: { get: 100, put: 0, delete: 0 },
+      keySpace: scaledCount(1000, scale, 100),
+      valueSize: 256,
+      writeVisibility: { sampleRate: 0, timeoutMs: 10_000 },
+      thresholds: {
+        'http_req_duration{op:get}': ['p(99)<=20'],
+        'http_req_failed{traffic:load}': ['rate==0'],
+      },
+      baselineTargets: [{ metric: 'http_reqs{op:get}', minRatio: 0.6 }],
+    },
+
+    'sustained-writes': {
+      name: 'sustained-writes',
+      description: 'PUT only at a constant 2,000 req/s for 60 s: the write path must keep up without a backlog.',
+      targets: ['2,000 PUT/s sustained', 'write visibility p99 ≤ 250 ms', 'no growing backlog (drain ≤ 500 ms)'],
+      api: 'v1',
+      executor: {
+        executor: 'constant-arrival-rate',
+        rate: 2000,
+        timeUnit: '1s',
+        duration: scaled(60_000, scale),
+        preAllocatedVUs: 128,
+        maxVUs: 512,
+        gracefulStop: '10s',
+      },
+      mix: { get: 0, put: 100, delete: 0 },
+      keySpace: scaledCount(100_000, scale, 1000),
+      valueSize: 256,
+      writeVisibility: { sampleRate: 0.01, timeoutMs: 10_000 },
+      backlogDrain: { markers: 32, timeoutMs: 60_000 },
+      thresholds: {
+        'http_req_duration{op:put}': ['p(95)<25', 'p(99)<50'],
+        'http_req_failed{traffic:load}': ['rate==0'],
+        dropped_iterations: ['rate<20'],
+        write_visibility: ['p(99)<=250'],
+        write_visibility_timeouts: ['count==0'],
+        write_backlog_drain: ['max<=500'],
+      },
+      baselineTargets: [],
+    },
+
+    soak: {
+      name: 'soak',
+      description: '10 minutes of a moderate mix (70% GET / 25% PUT / 5% DELETE) at 500 req/s: leaks and drift.',
+      targets: ['500 req/s for 10 min', 'GET p99 < 25 ms, PUT/DELETE p99 < 50 ms', 'errors < 0.1%', 'flat RSS'],
+      api: 'v1',
+      executor: {
+        executor: 'constant-arrival-rate',
+        rate: 500,
+        timeUnit: '1s',
+        duration: scaled(600_000, scale),
+        preAllocatedVUs: 32,
+        maxVUs: 128,
+        gracefulStop: '10s',
+      },
+      mix: { get: 70, put: 25, delete: 5 },
+      keySpace: scaledCount(50_000, scale, 500),
+      valueSize: 512,
+      writeVisibility: { sampleRate: 0.02, timeoutMs: 10_000 },
+      backlogDrain: { markers: 16, timeoutMs: 30_000 },
+      thresholds: {
+        'http_req_duration{op:get}': ['p(95)<10', 'p(99)<25'],
+        'http_req_duration{op:put}': ['p(99)<50'],
+        'http_req_duration{op:delete}': ['p(99)<50'],
+        'http_req_failed{traffic:load}': ['rate<0.001'],
+        dropped_iterations: ['rate<5'],
+        write_visibility: ['p(99)<=250'],
+        write_backlog_drain: ['max<=1000'],
+      },
+      baselineTargets: [],
+    },
+  };
+}
+
+export function isScenarioName(name: string): name is ScenarioName {
+  return (SCENARIO_NAMES as readonly string[]).includes(name);
+}
+
+export function getScenario(name: ScenarioName, scale = 1): ScenarioDefinition {
+  return defineScenarios(scale)[name];
+}
