@@ -12,7 +12,11 @@ ARG NODE_IMAGE=node:20-bookworm-slim
 FROM ${NODE_IMAGE} AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
+# npm 11 may call a lock file without other platforms' optional packages out of sync; install the same
+# locked versions without rewriting it in that case.
+RUN (npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
+      || npm install --no-save --omit=dev --ignore-scripts --no-audit --no-fund) \
+    && npm cache clean --force
 COPY tsconfig.json tsconfig.base.json ./
 COPY libs ./libs
 COPY apps/worker ./apps/worker
