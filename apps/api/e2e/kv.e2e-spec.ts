@@ -288,10 +288,22 @@ describe('keyflow HTTP API (e2e through the gateway)', () => {
         ['/health/live', '/health/ready', '/store', '/store/{key}', '/v1/kv/{key}', '/v1/operations/{id}'].sort(),
       );
       expect(Object.keys(paths['/v1/kv/{key}']?.put?.responses ?? {}).sort()).toEqual([
+        '200',
+        '201',
         '202',
         '400',
+        '412',
         '413',
         '415',
+        '422',
+        '503',
+      ]);
+      expect(Object.keys(paths['/v1/kv/{key}']?.delete?.responses ?? {}).sort()).toEqual([
+        '202',
+        '204',
+        '400',
+        '412',
+        '422',
         '503',
       ]);
       expect(Object.keys(paths['/v1/kv/{key}']?.get?.responses ?? {}).sort()).toEqual(['200', '400', '404', '503']);

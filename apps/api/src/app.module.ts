@@ -7,6 +7,8 @@ import { InfrastructureModule } from './infrastructure/infrastructure.module';
 import { KvController } from './kv/kv.controller';
 import { KvService } from './kv/kv.service';
 import { OperationWaiter } from './kv/operation-waiter.service';
+import { MetricsController } from './metrics/metrics.controller';
+import { MetricsService } from './metrics/metrics.service';
 import { OperationsController } from './operations/operations.controller';
 import { OperationsService } from './operations/operations.service';
 import { StoreController } from './store/store.controller';
@@ -19,13 +21,14 @@ export class AppModule {
       module: AppModule,
       global: true,
       imports: [InfrastructureModule, TerminusModule.forRoot({ logger: false, errorLogStyle: 'json' })],
-      controllers: [KvController, StoreController, OperationsController, HealthController],
+      controllers: [KvController, StoreController, OperationsController, HealthController, MetricsController],
       providers: [
         { provide: API_CONFIG, useValue: config },
         KvService,
         OperationWaiter,
         OperationsService,
         DependencyHealthIndicator,
+        MetricsService,
       ],
       exports: [API_CONFIG],
     };

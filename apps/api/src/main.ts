@@ -8,6 +8,7 @@ import { AppModule } from './app.module';
 import { ConfigError, loadApiConfig, type ApiConfig } from './config/api.config';
 import { JsonObjectBodyPipe } from './common/json-object-body.pipe';
 import { ProblemDetailsFilter } from './common/problem-details.filter';
+import { MetricsService } from './metrics/metrics.service';
 import { checkDependencies } from './startup-check';
 import { setupSwagger } from './swagger';
 
@@ -59,6 +60,17 @@ export async function createApp(config: ApiConfig): Promise<NestFastifyApplicati
   app.useGlobalFilters(new ProblemDetailsFilter());
   app.enableShutdownHooks();
   setupSwagger(app);
+  const metrics = app.get(MetricsService);
+  adapter.getInstance().addHook('onResponse', (request, reply, done) => {
+    const route = request.routeOptions.url ?? 'unmatched';
+    if (route !== '/metrics') {
+      metrics.requests.observe(
+        { method: request.method, route, status: String(reply.statusCode) },
+        reply.elapsedTime / 1000,
+      );
+    }
+    done();
+  });
   return app;
 }
 

@@ -4,6 +4,7 @@ import { ShardCoordinator } from './apply/shard-coordinator.service';
 import { WriteApplier } from './apply/write-applier.service';
 import { WORKER_CONFIG, type WorkerConfig } from './config/worker.config';
 import { DeadLetterAuditor } from './dead-letter/dead-letter-audit.service';
+import { WorkerMetrics } from './metrics/worker-metrics.service';
 import { HealthServer } from './health/health.server';
 import { InfrastructureModule } from './infrastructure/infrastructure.module';
 import { RetentionService } from './retention/retention.service';
@@ -23,6 +24,7 @@ export class WorkerModule {
         DeadLetterAuditor,
         RetentionService,
         HealthServer,
+        WorkerMetrics,
       ],
       exports: [WORKER_CONFIG],
     };

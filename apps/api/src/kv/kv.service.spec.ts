@@ -4,6 +4,7 @@ import { DomainError, ErrorCode, type WriteMessage } from '@keyflow/contracts';
 import type { KvEntry, KvRepository, OperationRepository } from '@keyflow/db';
 import type { WritePublisher } from '@keyflow/messaging';
 import { KvService } from './kv.service';
+import type { MetricsService } from '../metrics/metrics.service';
 import type { OperationWaiter } from './operation-waiter.service';
 
 const entry: KvEntry = {
@@ -43,6 +44,7 @@ function setup({
   };
   const operations = { find: vi.fn(() => Promise.resolve(undefined)) };
   const waiter = { replyQueue: 'replies', waitFor: vi.fn() };
+  const metrics = { cache: { inc: vi.fn() }, publishConfirm: { startTimer: () => () => 0 } };
   const service = new KvService(
     cache as unknown as KvCache,
     repository as unknown as KvRepository,
@@ -51,6 +53,7 @@ function setup({
     idempotency as unknown as IdempotencyStore,
     operations as unknown as OperationRepository,
     waiter as unknown as OperationWaiter,
+    metrics as unknown as MetricsService,
   );
   return { service, cache, repository, publisher, published, tracker, idempotency, waiter };
 }

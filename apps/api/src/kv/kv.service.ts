@@ -21,6 +21,7 @@ export interface KvRead {
   source: 'cache' | 'database';
 }
 
+import { MetricsService } from '../metrics/metrics.service';
 import { OperationWaiter } from './operation-waiter.service';
 import type { WriteOptions } from './write-preconditions.util';
 
@@ -50,6 +51,7 @@ export class KvService {
     private readonly idempotency: IdempotencyStore,
     private readonly operations: OperationRepository,
     private readonly waiter: OperationWaiter,
+    private readonly metrics: MetricsService,
   ) {}
 
   /**
@@ -64,7 +66,9 @@ export class KvService {
     let cached: CachedEntry | undefined;
     try {
       cached = await this.cache.get(key);
+      this.metrics.cache.inc({ result: cached ? 'hit' : 'miss' });
     } catch (err) {
+      this.metrics.cache.inc({ result: 'error' });
       cacheUsable = false;
       this.logger.warn(`cache read failed for a key, reading the database: ${(err as Error).message}`);
     }
@@ -130,8 +134,10 @@ export class KvService {
       acceptedAt: new Date().toISOString(),
     };
     const wait = options.waitMs > 0 ? this.waiter.waitFor(id, options.waitMs) : undefined;
+    const endConfirm = this.metrics.publishConfirm.startTimer();
     try {
       await this.publisher.publish(message, wait ? { replyTo: this.waiter.replyQueue } : {});
+      endConfirm();
     } catch (err) {
       wait?.cancel();
       if (options.idempotencyKey) await this.idempotency.release(options.idempotencyKey, id).catch(() => undefined);

@@ -4,6 +4,7 @@ import type { Channel, ConsumeMessage } from 'amqplib';
 import { decodeWriteMessage, DomainError, shardQueueName, type WriteMessage } from '@keyflow/contracts';
 import { assertWriteQueues, type WriteQueueOptions } from '@keyflow/messaging';
 import { backoffDelay, sleep } from './backoff.util';
+import type { WorkerMetrics } from '../metrics/worker-metrics.service';
 import type { OutcomeNotifier } from './outcome-notifier.service';
 import type { WriteApplier } from './write-applier.service';
 
@@ -58,6 +59,7 @@ export class ShardConsumer {
     private readonly connection: AmqpConnectionManager,
     private readonly applier: WriteApplier,
     private readonly notifier: OutcomeNotifier,
+    private readonly metrics: WorkerMetrics,
     private readonly options: ShardConsumerOptions,
   ) {
     this.queue = shardQueueName(options.shard);
@@ -134,6 +136,7 @@ export class ShardConsumer {
     }
     if (valid.length === 0) return;
 
+    const endBatch = this.metrics.batchSeconds.startTimer();
     for (let attempt = 1; ; attempt++) {
       if (!this.isOpen(valid[0]?.delivery.channel)) return;
       try {
@@ -164,6 +167,9 @@ export class ShardConsumer {
           });
         }
         this.stats.applied += outcome.applied.filter((a) => !a.duplicate).length;
+        endBatch();
+        this.metrics.batchSize.observe(valid.length);
+        for (const a of outcome.applied) this.metrics.writes.inc({ status: a.duplicate ? 'duplicate' : a.status });
         this.stats.batches += 1;
         this.stats.lastBatchSize = valid.length;
         return;
@@ -213,6 +219,7 @@ export class ShardConsumer {
 
   private async deadLetter(delivery: Delivery, reason: string, err?: unknown, message?: WriteMessage): Promise<void> {
     this.stats.deadLettered += 1;
+    this.metrics.writes.inc({ status: 'dead_lettered' });
     this.logger.warn(`dead-lettering a message: ${reason}`);
     const context = err instanceof DomainError ? err.context : {};
     const operationId = message?.id ?? (context.operationId as string | undefined);

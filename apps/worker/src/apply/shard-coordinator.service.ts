@@ -5,6 +5,7 @@ import { WORKER_CONFIG, type WorkerConfig } from '../config/worker.config';
 import { AMQP, REDIS } from '../infrastructure/infrastructure.tokens';
 import { homeShards, WorkerMembership } from '../membership/worker-membership.service';
 import { ShardConsumer, type ShardStats } from './shard-consumer';
+import { WorkerMetrics } from '../metrics/worker-metrics.service';
 import { OutcomeNotifier } from './outcome-notifier.service';
 import { WriteApplier } from './write-applier.service';
 
@@ -36,12 +37,13 @@ export class ShardCoordinator implements OnApplicationShutdown {
     @Inject(REDIS) redis: Cluster,
     applier: WriteApplier,
     notifier: OutcomeNotifier,
+    metrics: WorkerMetrics,
   ) {
     this.membership = new WorkerMembership(redis, config.KEYFLOW_INSTANCE);
     this.consumers = Array.from(
       { length: config.KV_SHARDS },
       (_, shard) =>
-        new ShardConsumer(connection, applier, notifier, {
+        new ShardConsumer(connection, applier, notifier, metrics, {
           shard,
           shards: config.KV_SHARDS,
           replicas: config.QUEUE_REPLICAS,

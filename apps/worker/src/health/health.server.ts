@@ -4,6 +4,7 @@ import type { AmqpConnectionManager } from 'amqp-connection-manager';
 import type { Cluster } from 'ioredis';
 import type { Pool } from 'pg';
 import { ShardCoordinator } from '../apply/shard-coordinator.service';
+import { WorkerMetrics } from '../metrics/worker-metrics.service';
 import { WORKER_CONFIG, type WorkerConfig } from '../config/worker.config';
 import { AMQP, REDIS, WRITE_POOL } from '../infrastructure/infrastructure.tokens';
 
@@ -22,10 +23,18 @@ export class HealthServer implements OnApplicationShutdown {
     @Inject(REDIS) private readonly redis: Cluster,
     @Inject(AMQP) private readonly amqp: AmqpConnectionManager,
     private readonly coordinator: ShardCoordinator,
+    private readonly metrics: WorkerMetrics,
   ) {}
 
   async listen(): Promise<void> {
     this.server = createServer((req, res) => {
+      if ((req.url ?? '').split('?')[0] === '/metrics') {
+        void this.metrics.registry.metrics().then((body) => {
+          res.writeHead(200, { 'content-type': this.metrics.registry.contentType });
+          res.end(body);
+        });
+        return;
+      }
       void this.handle(req.url ?? '/').then(({ status, body }) => {
         res.writeHead(status, { 'content-type': 'application/json', 'x-served-by': this.config.KEYFLOW_INSTANCE });
         res.end(JSON.stringify(body));

@@ -1,0 +1,17 @@
+import { Controller, Get, Res } from '@nestjs/common';
+import { ApiExcludeController } from '@nestjs/swagger';
+import type { FastifyReply } from 'fastify';
+import { MetricsService } from './metrics.service';
+
+/** Prometheus scrape endpoint; internal only (the gateway does not route /metrics). */
+@ApiExcludeController()
+@Controller('metrics')
+export class MetricsController {
+  constructor(private readonly metrics: MetricsService) {}
+
+  @Get()
+  async scrape(@Res() reply: FastifyReply): Promise<void> {
+    const body = await this.metrics.registry.metrics();
+    void reply.type(this.metrics.registry.contentType).send(body);
+  }
+}

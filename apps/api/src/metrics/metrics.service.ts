@@ -1,0 +1,60 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { Pool } from 'pg';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { API_CONFIG, type ApiConfig } from '../config/api.config';
+import { READ_POOL, WRITE_POOL } from '../infrastructure/infrastructure.tokens';
+
+/**
+ * The API's Prometheus metrics, served on `/metrics` of each instance (the gateway answers 404 for it, so
+ * only the internal network scrapes it): request rate and latency by route, publish-confirm latency, cache
+ * hit ratio, DB pool use, and the process defaults (RSS, heap, event-loop lag).
+ */
+@Injectable()
+export class MetricsService {
+  readonly registry = new Registry();
+  readonly requests: Histogram<'method' | 'route' | 'status'>;
+  readonly publishConfirm: Histogram;
+  readonly cache: Counter<'result'>;
+
+  constructor(
+    @Inject(API_CONFIG) config: ApiConfig,
+    @Inject(WRITE_POOL) writePool: Pool,
+    @Inject(READ_POOL) readPool: Pool,
+  ) {
+    this.registry.setDefaultLabels({ instance_name: config.KEYFLOW_INSTANCE });
+    collectDefaultMetrics({ register: this.registry });
+    this.requests = new Histogram({
+      name: 'keyflow_http_request_duration_seconds',
+      help: 'HTTP requests by route pattern, method and status',
+      labelNames: ['method', 'route', 'status'],
+      buckets: [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10, 60],
+      registers: [this.registry],
+    });
+    this.publishConfirm = new Histogram({
+      name: 'keyflow_publish_confirm_seconds',
+      help: 'Time from publishing a write to the broker confirming it into its quorum queue',
+      buckets: [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 5],
+      registers: [this.registry],
+    });
+    this.cache = new Counter({
+      name: 'keyflow_cache_reads_total',
+      help: 'Cache lookups by result: hit, miss (read the database) or error (degraded to the database)',
+      labelNames: ['result'],
+      registers: [this.registry],
+    });
+    const pools = { write: writePool, read: readPool };
+    new Gauge({
+      name: 'keyflow_db_pool_connections',
+      help: 'Database pool connections by pool and state',
+      labelNames: ['pool', 'state'],
+      registers: [this.registry],
+      collect() {
+        for (const [name, pool] of Object.entries(pools)) {
+          this.set({ pool: name, state: 'total' }, pool.totalCount);
+          this.set({ pool: name, state: 'idle' }, pool.idleCount);
+          this.set({ pool: name, state: 'waiting' }, pool.waitingCount);
+        }
+      },
+    });
+  }
+}

@@ -1,0 +1,80 @@
+import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
+import type { AmqpConnectionManager, ChannelWrapper } from 'amqp-connection-manager';
+import type { Pool } from 'pg';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { DEAD_LETTER_QUEUE, shardQueueName } from '@keyflow/contracts';
+import { WORKER_CONFIG, type WorkerConfig } from '../config/worker.config';
+import { AMQP, WRITE_POOL } from '../infrastructure/infrastructure.tokens';
+
+/**
+ * The worker's Prometheus metrics, on `/metrics` of its health port: batch size and apply latency, writes
+ * by outcome, queue depth per shard (and of the dead-letter queue), DB pool use, and the process defaults.
+ */
+@Injectable()
+export class WorkerMetrics implements OnApplicationShutdown {
+  readonly registry = new Registry();
+  readonly batchSize: Histogram;
+  readonly batchSeconds: Histogram;
+  readonly writes: Counter<'status'>;
+  private readonly channel: ChannelWrapper;
+
+  constructor(
+    @Inject(WORKER_CONFIG) config: WorkerConfig,
+    @Inject(WRITE_POOL) pool: Pool,
+    @Inject(AMQP) connection: AmqpConnectionManager,
+  ) {
+    this.registry.setDefaultLabels({ instance_name: config.KEYFLOW_INSTANCE });
+    collectDefaultMetrics({ register: this.registry });
+    this.batchSize = new Histogram({
+      name: 'keyflow_apply_batch_size',
+      help: 'Writes applied per database transaction',
+      buckets: [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000],
+      registers: [this.registry],
+    });
+    this.batchSeconds = new Histogram({
+      name: 'keyflow_apply_batch_seconds',
+      help: 'Time to apply one batch: transaction, cache update and ack',
+      buckets: [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 5],
+      registers: [this.registry],
+    });
+    this.writes = new Counter({
+      name: 'keyflow_writes_total',
+      help: 'Writes settled by this worker, by outcome (applied, conflict, duplicate, dead_lettered)',
+      labelNames: ['status'],
+      registers: [this.registry],
+    });
+    new Gauge({
+      name: 'keyflow_db_pool_connections',
+      help: 'Database pool connections by state',
+      labelNames: ['state'],
+      registers: [this.registry],
+      collect() {
+        this.set({ state: 'total' }, pool.totalCount);
+        this.set({ state: 'idle' }, pool.idleCount);
+        this.set({ state: 'waiting' }, pool.waitingCount);
+      },
+    });
+    this.channel = connection.createChannel({ name: 'metrics' });
+    const channel = this.channel;
+    const queues = [...Array.from({ length: config.KV_SHARDS }, (_, s) => shardQueueName(s)), DEAD_LETTER_QUEUE];
+    new Gauge({
+      name: 'keyflow_queue_depth',
+      help: 'Messages ready in each write queue (the backlog not yet taken by a worker)',
+      labelNames: ['queue'],
+      registers: [this.registry],
+      async collect() {
+        for (const queue of queues) {
+          const depth = await channel.checkQueue(queue).then(
+            (q) => q.messageCount,
+            () => undefined,
+          );
+          if (depth !== undefined) this.set({ queue }, depth);
+        }
+      },
+    });
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.channel.close().catch(() => undefined);
+  }
+}
