@@ -8,12 +8,13 @@ import {
   ApiOkResponse,
   ApiOperation,
   ApiParam,
+  ApiQuery,
   ApiTags,
 } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { ApiProblemResponses } from '../common/api-problems.decorator';
 import { KeyPipe } from '../common/key.pipe';
-import { KvGetQueryDto } from './dto/kv-get-query.dto';
+import { type Consistency, ConsistencyPipe } from './consistency.pipe';
 import { KvEntryResponseDto, KvPutDto, OperationAcceptedDto, WriteAppliedDto } from './dto/kv.dto';
 import { entryBody, etag } from './kv-response.util';
 import { KvService } from './kv.service';
@@ -59,14 +60,20 @@ export class KvController {
       'Eventually consistent: served from the cache, falling back to the database. Add `?consistency=strong` to read the primary.',
   })
   @ApiParam(KEY_PARAM)
+  @ApiQuery({
+    name: 'consistency',
+    required: false,
+    enum: ['eventual', 'strong'],
+    description: '`strong` reads the database primary and skips the cache: it sees every write applied so far.',
+  })
   @ApiOkResponse({ type: KvEntryResponseDto, headers: { ETag: { description: 'The version, quoted: `"3"`.' } } })
   @ApiProblemResponses(400, 404, 503)
   async get(
     @Param('key', KeyPipe) key: string,
-    @Query() query: KvGetQueryDto,
+    @Query('consistency', ConsistencyPipe) consistency: Consistency,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<string> {
-    const read = await this.kv.get(key, { strong: query.consistency === 'strong' });
+    const read = await this.kv.get(key, { strong: consistency === 'strong' });
     void reply.header('etag', etag(read.version)).type('application/json');
     return entryBody(read);
   }
