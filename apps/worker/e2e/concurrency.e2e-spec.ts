@@ -74,13 +74,13 @@ describe('concurrency checker (e2e)', () => {
 
     const clients = Array.from({ length: CLIENTS }, (_, c) => client(c));
     await pollUntil(
-      async () => started,
+      () => Promise.resolve(started),
       (n) => n >= (CLIENTS * OPS_PER_CLIENT) / 3,
       { what: 'a third of the writes' },
     );
     await killProcess('worker-1', 'SIGKILL');
     await pollUntil(
-      async () => started,
+      () => Promise.resolve(started),
       (n) => n >= (CLIENTS * OPS_PER_CLIENT) / 2,
       { what: 'half of the writes' },
     );

@@ -121,14 +121,14 @@ async function runUnderLoad(prefix: string, disrupt: () => Promise<void>) {
   await seedReadKeys(readKeys);
   const load = startLoad({ prefix, readKeys });
   await pollUntil(
-    async () => load.acks.length,
+    () => Promise.resolve(load.acks.length),
     (n) => n >= 20,
     { what: 'load to start', timeoutMs: 30_000 },
   );
   await disrupt();
   const after = load.acks.length;
   await pollUntil(
-    async () => load.acks.length,
+    () => Promise.resolve(load.acks.length),
     (n) => n >= after + 20,
     { what: 'writes to flow again', timeoutMs: 60_000 },
   );

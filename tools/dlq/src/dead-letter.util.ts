@@ -17,6 +17,13 @@ interface XDeath {
   time?: { value?: number } | number;
 }
 
+/** AMQP header values arrive as strings, or as Buffers for long strings. */
+function text(value: unknown): string | undefined {
+  if (typeof value === 'string') return value;
+  if (Buffer.isBuffer(value)) return value.toString('utf8');
+  return undefined;
+}
+
 export function describeDeadLetter(message: Pick<ConsumeMessage, 'content' | 'properties'>): DeadLetter {
   let body: Record<string, unknown> = {};
   try {
@@ -32,9 +39,9 @@ export function describeDeadLetter(message: Pick<ConsumeMessage, 'content' | 'pr
     ...(typeof body.id === 'string' ? { operationId: body.id } : {}),
     ...(typeof body.key === 'string' ? { key: body.key } : {}),
     ...(typeof body.type === 'string' ? { type: body.type } : {}),
-    reason: String(headers['x-first-death-reason'] ?? death.reason ?? 'unknown'),
-    ...(typeof (headers['x-first-death-queue'] ?? death.queue) === 'string'
-      ? { fromQueue: String(headers['x-first-death-queue'] ?? death.queue) }
+    reason: text(headers['x-first-death-reason']) ?? death.reason ?? 'unknown',
+    ...((text(headers['x-first-death-queue']) ?? death.queue)
+      ? { fromQueue: text(headers['x-first-death-queue']) ?? death.queue }
       : {}),
     ...(time ? { deadLetteredAt: new Date(time * 1000).toISOString() } : {}),
     bytes: message.content.length,

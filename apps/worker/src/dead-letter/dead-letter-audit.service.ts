@@ -9,7 +9,7 @@ import { WORKER_CONFIG, type WorkerConfig } from '../config/worker.config';
 import { AMQP } from '../infrastructure/infrastructure.tokens';
 
 interface DeadLetterHeaders {
-  'x-first-death-reason'?: string;
+  'x-first-death-reason'?: 'delivery_limit' | 'rejected' | 'expired' | 'maxlen';
   'x-first-death-queue'?: string;
   'x-delivery-count'?: number;
 }
@@ -24,7 +24,9 @@ export function deadLetterReason(headers: DeadLetterHeaders, deliveryLimit: numb
       return `dead-lettered from ${queue}: rejected by a worker`;
     case 'expired':
       return `dead-lettered from ${queue}: expired before it was applied`;
-    default:
+    case 'maxlen':
+      return `dead-lettered from ${queue}: the queue was full`;
+    case undefined:
       return `dead-lettered from ${queue}`;
   }
 }

@@ -40,8 +40,9 @@ export interface WriteOutcome {
 function describeBadCondition(c: unknown): string | undefined {
   if (c === undefined) return undefined;
   const condition = c as { kind?: unknown; version?: unknown } | null;
+  const version = typeof condition?.version === 'number' ? condition.version : -1;
   if (condition?.kind === 'exists' || condition?.kind === 'absent') return undefined;
-  if (condition?.kind === 'version' && Number.isSafeInteger(condition.version) && (condition.version as number) >= 0) {
+  if (condition?.kind === 'version' && Number.isSafeInteger(version) && version >= 0) {
     return undefined;
   }
   return 'condition must be {kind: version, version: n}, {kind: exists} or {kind: absent}';
