@@ -39,7 +39,7 @@ export interface WriteOutcome {
 
 function describeBadCondition(c: unknown): string | undefined {
   if (c === undefined) return undefined;
-  const condition = c as { kind?: unknown; version?: unknown } | null;
+  const condition = c;
   const version = typeof condition?.version === 'number' ? condition.version : -1;
   if (condition?.kind === 'exists' || condition?.kind === 'absent') return undefined;
   if (condition?.kind === 'version' && Number.isSafeInteger(version) && version >= 0) {
