@@ -37,14 +37,11 @@ export interface WriteOutcome {
   error?: string;
 }
 
-function describeBadCondition(c: unknown): string | undefined {
-  if (c === undefined) return undefined;
-  const condition = c;
-  const version = typeof condition?.version === 'number' ? condition.version : -1;
+function describeBadCondition(condition: { kind?: unknown; version?: unknown } | null | undefined): string | undefined {
+  if (condition === undefined) return undefined;
   if (condition?.kind === 'exists' || condition?.kind === 'absent') return undefined;
-  if (condition?.kind === 'version' && Number.isSafeInteger(version) && version >= 0) {
-    return undefined;
-  }
+  const version = typeof condition?.version === 'number' ? condition.version : -1;
+  if (condition?.kind === 'version' && Number.isSafeInteger(version) && version >= 0) return undefined;
   return 'condition must be {kind: version, version: n}, {kind: exists} or {kind: absent}';
 }
 
@@ -78,7 +75,7 @@ export function decodeWriteMessage(body: Buffer): WriteMessage {
     problems.push('type must be put or delete');
   }
   if (m.type === 'put' && !('value' in m)) problems.push('a put needs a value');
-  const badCondition = describeBadCondition(m.condition);
+  const badCondition = describeBadCondition(m.condition as { kind?: unknown; version?: unknown } | null | undefined);
   if (badCondition) problems.push(badCondition);
   if (typeof m.acceptedAt !== 'string' || Number.isNaN(Date.parse(m.acceptedAt))) {
     problems.push('acceptedAt must be an ISO timestamp');
