@@ -50,7 +50,7 @@ export default tseslint.config(
   },
   {
     // Vitest's asymmetric matchers (expect.any, expect.stringMatching) are typed `any`.
-    files: ['**/*.spec.ts', '**/*.integration-spec.ts', '**/*.e2e-spec.ts'],
+    files: ['**/*.spec.ts', '**/*.integration-spec.ts', '**/*.e2e-spec.ts', '**/testing/*.contract.ts'],
     rules: { '@typescript-eslint/unbound-method': 'off', '@typescript-eslint/no-unsafe-assignment': 'off' },
   },
   prettier,
