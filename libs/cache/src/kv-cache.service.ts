@@ -109,9 +109,4 @@ export class KvCache {
     );
     return set === 1;
   }
-
-  /** Drops a key's cached state (used by operator tools and tests, never on the write path). */
-  async evict(key: string): Promise<void> {
-    await this.redis.del(this.cacheKey(key));
-  }
 }

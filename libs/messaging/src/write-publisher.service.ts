@@ -37,11 +37,17 @@ export class WritePublisher {
     });
   }
 
-  /** `replyTo`: a queue the worker sends the write's outcome to, for a client that waits for it. */
-  async publish(message: WriteMessage, { replyTo }: { replyTo?: string } = {}): Promise<void> {
+  /**
+   * `replyTo`: a queue the worker sends the write's outcome to, for a client that waits for it.
+   * `valueJson`: the put's value already serialised, so it is not stringified twice.
+   */
+  async publish(
+    message: WriteMessage,
+    { replyTo, valueJson }: { replyTo?: string; valueJson?: string } = {},
+  ): Promise<void> {
     const queue = shardQueueName(shardOf(message.key, this.options.shards));
     try {
-      await this.channel.publish('', queue, encodeWriteMessage(message), {
+      await this.channel.publish('', queue, encodeWriteMessage(message, valueJson), {
         persistent: true,
         messageId: message.id,
         contentType: 'application/json',

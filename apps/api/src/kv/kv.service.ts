@@ -136,7 +136,7 @@ export class KvService {
     const wait = options.waitMs > 0 ? this.waiter.waitFor(id, options.waitMs) : undefined;
     const endConfirm = this.metrics.publishConfirm.startTimer();
     try {
-      await this.publisher.publish(message, wait ? { replyTo: this.waiter.replyQueue } : {});
+      await this.publisher.publish(message, { ...(wait ? { replyTo: this.waiter.replyQueue } : {}), valueJson });
       endConfirm();
     } catch (err) {
       wait?.cancel();

@@ -25,6 +25,12 @@ describe(decodeWriteMessage.name, () => {
     expect(decodeWriteMessage(encodeWriteMessage(message))).toEqual(message);
   });
 
+  it('should splice in a value serialised beforehand, giving the same message', () => {
+    const encoded = encodeWriteMessage(message, JSON.stringify(message.value));
+    expect(decodeWriteMessage(encoded)).toEqual(message);
+    expect(decodeWriteMessage(encodeWriteMessage({ ...message, value: null }, 'null')).value).toBeNull();
+  });
+
   it('should accept a put of null and a delete without a value', () => {
     expect(decodeWriteMessage(encodeWriteMessage({ ...message, value: null })).value).toBeNull();
     const { value: _value, ...rest } = message;

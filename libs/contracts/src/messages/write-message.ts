@@ -47,8 +47,15 @@ function describeBadCondition(condition: { kind?: unknown; version?: unknown } |
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-export function encodeWriteMessage(message: WriteMessage): Buffer {
-  return Buffer.from(JSON.stringify(message), 'utf8');
+/**
+ * Serialises a message. `valueJson`, when given, is the put's value already serialised (the API has it from
+ * the size check): it is spliced in rather than stringified a second time, which matters for 1 MiB values.
+ */
+export function encodeWriteMessage(message: WriteMessage, valueJson?: string): Buffer {
+  if (valueJson === undefined || message.type !== 'put') return Buffer.from(JSON.stringify(message), 'utf8');
+  const { value: _value, ...rest } = message;
+  const head = JSON.stringify(rest);
+  return Buffer.from(`${head.slice(0, -1)},"value":${valueJson}}`, 'utf8');
 }
 
 /** Parses and checks a message body; throws `DomainError(MALFORMED_MESSAGE)` naming what is wrong. */
