@@ -2,28 +2,17 @@ import 'reflect-metadata';
 import { ConsoleLogger, Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { Pool } from 'pg';
+import { loadConfigOrExit } from '@keyflow/contracts';
 import { assertSchemaCurrent } from '@keyflow/db';
 import { ShardCoordinator } from './apply/shard-coordinator.service';
 import { DeadLetterAuditor } from './dead-letter/dead-letter-audit.service';
 import { RetentionService } from './retention/retention.service';
-import { ConfigError, loadWorkerConfig, type WorkerConfig } from './config/worker.config';
+import { loadWorkerConfig } from './config/worker.config';
 import { HealthServer } from './health/health.server';
 import { WRITE_POOL } from './infrastructure/infrastructure.tokens';
 import { WorkerModule } from './worker.module';
 
 const LEVELS = ['error', 'warn', 'log', 'debug', 'verbose'] as const;
-
-function loadConfigOrExit(): WorkerConfig {
-  try {
-    return loadWorkerConfig();
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      console.error(`worker: ${err.message}`);
-      process.exit(1);
-    }
-    throw err;
-  }
-}
 
 /** Waits for the database (it may be starting too), then refuses a schema this build does not know. */
 async function checkSchema(pool: Pool, timeoutMs = 30_000): Promise<void> {
@@ -41,7 +30,7 @@ async function checkSchema(pool: Pool, timeoutMs = 30_000): Promise<void> {
 }
 
 async function bootstrap(): Promise<void> {
-  const config = loadConfigOrExit();
+  const config = loadConfigOrExit('worker', () => loadWorkerConfig());
   const logger = new ConsoleLogger({
     prefix: config.KEYFLOW_INSTANCE,
     json: process.env.NODE_ENV === 'production',
@@ -56,8 +45,9 @@ async function bootstrap(): Promise<void> {
     await app.close();
     process.exit(1);
   }
-  await app.get(ShardCoordinator).start();
+  // The auditor declares the whole write topology (dead-letter exchange included) before any shard consumes.
   await app.get(DeadLetterAuditor).start();
+  await app.get(ShardCoordinator).start();
   app.get(RetentionService).start();
   await app.get(HealthServer).listen();
   Logger.log(`${config.KEYFLOW_INSTANCE} consuming ${config.KV_SHARDS} shard queues`, 'Startup');

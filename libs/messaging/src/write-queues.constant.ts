@@ -31,6 +31,16 @@ export function shardQueueArguments(options: WriteQueueOptions): Record<string, 
   };
 }
 
+/** Declares one shard queue: what a shard's consumer channel needs, and nothing more. */
+export async function assertShardQueue(
+  channel: Channel | ConfirmChannel,
+  shard: number,
+  options: WriteQueueOptions,
+): Promise<void> {
+  await channel.assertQueue(shardQueueName(shard), { durable: true, arguments: shardQueueArguments(options) });
+}
+
+/** Declares the whole write topology: the dead-letter exchange and queues, then every shard queue. */
 export async function assertWriteQueues(channel: Channel | ConfirmChannel, options: WriteQueueOptions): Promise<void> {
   const quorum = { 'x-queue-type': 'quorum', 'x-quorum-initial-group-size': options.replicas ?? 3 };
   await channel.assertExchange(DEAD_LETTER_EXCHANGE, 'fanout', { durable: true });
@@ -38,7 +48,5 @@ export async function assertWriteQueues(channel: Channel | ConfirmChannel, optio
     await channel.assertQueue(queue, { durable: true, arguments: quorum });
     await channel.bindQueue(queue, DEAD_LETTER_EXCHANGE, '');
   }
-  for (let shard = 0; shard < options.shards; shard++) {
-    await channel.assertQueue(shardQueueName(shard), { durable: true, arguments: shardQueueArguments(options) });
-  }
+  for (let shard = 0; shard < options.shards; shard++) await assertShardQueue(channel, shard, options);
 }

@@ -2,7 +2,7 @@ import { Logger } from '@nestjs/common';
 import type { AmqpConnectionManager, ChannelWrapper } from 'amqp-connection-manager';
 import type { Channel, ConsumeMessage } from 'amqplib';
 import { decodeWriteMessage, DomainError, shardQueueName, type WriteMessage } from '@keyflow/contracts';
-import { assertWriteQueues, type WriteQueueOptions } from '@keyflow/messaging';
+import { assertShardQueue, type WriteQueueOptions } from '@keyflow/messaging';
 import { backoffDelay, sleep } from './backoff.util';
 import type { WorkerMetrics } from '../metrics/worker-metrics.service';
 import type { OutcomeNotifier } from './outcome-notifier.service';
@@ -86,7 +86,8 @@ export class ShardConsumer {
         this.current = channel;
         // Deliveries from a previous (closed) channel can no longer be acked; the broker will redeliver them.
         this.buffer = this.buffer.filter((d) => d.channel === channel);
-        await assertWriteQueues(channel, this.options);
+        // The whole topology is declared once per connection (DeadLetterAuditor); here only this shard's queue.
+        await assertShardQueue(channel, this.options.shard, this.options);
         await channel.prefetch(this.options.prefetch);
         await channel.consume(this.queue, (message) => message && this.receive({ message, channel }), { noAck: false });
       },
