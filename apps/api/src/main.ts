@@ -3,26 +3,14 @@ import { randomUUID } from 'node:crypto';
 import { ConsoleLogger, Logger, ValidationPipe } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
-import { MAX_VALUE_BYTES } from '@keyflow/contracts';
+import { loadConfigOrExit, MAX_VALUE_BYTES } from '@keyflow/contracts';
 import { AppModule } from './app.module';
-import { ConfigError, loadApiConfig, type ApiConfig } from './config/api.config';
+import { loadApiConfig, type ApiConfig } from './config/api.config';
 import { JsonObjectBodyPipe } from './common/json-object-body.pipe';
 import { ProblemDetailsFilter } from './common/problem-details.filter';
 import { MetricsService } from './metrics/metrics.service';
 import { checkDependencies } from './startup-check';
 import { setupSwagger } from './swagger';
-
-function loadConfigOrExit(): ApiConfig {
-  try {
-    return loadApiConfig();
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      console.error(`api: ${err.message}`);
-      process.exit(1);
-    }
-    throw err;
-  }
-}
 
 const LEVELS = ['error', 'warn', 'log', 'debug', 'verbose'] as const;
 
@@ -75,7 +63,7 @@ export async function createApp(config: ApiConfig): Promise<NestFastifyApplicati
 }
 
 async function bootstrap(): Promise<void> {
-  const config = loadConfigOrExit();
+  const config = loadConfigOrExit('api', () => loadApiConfig());
   const app = await createApp(config);
   try {
     await checkDependencies(app);

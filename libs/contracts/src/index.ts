@@ -3,3 +3,4 @@ export * from './kv/key.util';
 export * from './kv/kv.constant';
 export * from './kv/shard.util';
 export * from './messages/write-message';
+export * from './config/env-config.util';

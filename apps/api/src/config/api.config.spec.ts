@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadApiConfig } from './api.config';
+import { ConfigError } from '@keyflow/contracts';
+import { loadApiConfig } from './api.config';
 
 const valid = {
   AMQP_URL: 'amqp://guest:guest@127.0.0.1:5700',

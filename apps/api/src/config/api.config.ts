@@ -1,25 +1,15 @@
 import { z } from 'zod';
+import { amqpUrls, parseEnv, postgresUrl, redisNodes } from '@keyflow/contracts';
 
 /** Every setting the API reads from its environment, validated once at boot. */
 const apiEnvSchema = z.object({
   KEYFLOW_INSTANCE: z.string().min(1).default('api'),
   HOST: z.string().min(1).default('127.0.0.1'),
   PORT: z.coerce.number().int().min(1).max(65535).default(3000),
-  AMQP_URL: z
-    .string()
-    .min(1)
-    .transform((v) => v.split(',').map((u) => u.trim()))
-    .pipe(z.array(z.string().regex(/^amqps?:\/\//, 'must be amqp:// URLs')).min(1)),
-  REDIS_NODES: z
-    .string()
-    .min(1)
-    .transform((v) => v.split(',').map((n) => n.trim()))
-    .pipe(z.array(z.string().regex(/^[^:\s]+:\d+$/, 'must be host:port pairs')).min(1)),
-  DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL'),
-  DATABASE_READ_URL: z
-    .string()
-    .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL')
-    .optional(),
+  AMQP_URL: amqpUrls(),
+  REDIS_NODES: redisNodes(),
+  DATABASE_URL: postgresUrl(),
+  DATABASE_READ_URL: postgresUrl().optional(),
   DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10),
   KV_SHARDS: z.coerce.number().int().min(1).max(1024).default(16),
   QUEUE_REPLICAS: z.coerce.number().int().min(1).max(7).default(3),
@@ -30,20 +20,10 @@ const apiEnvSchema = z.object({
 
 export type ApiConfig = z.infer<typeof apiEnvSchema> & { DATABASE_READ_URL: string };
 
-export class ConfigError extends Error {
-  constructor(readonly problems: string[]) {
-    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
-    this.name = 'ConfigError';
-  }
-}
-
 /** Parses the environment; throws `ConfigError` listing every bad key. Only this function reads process.env. */
 export function loadApiConfig(env: NodeJS.ProcessEnv = process.env): ApiConfig {
-  const result = apiEnvSchema.safeParse(env);
-  if (!result.success) {
-    throw new ConfigError(result.error.issues.map((i) => `${i.path.join('.') || '(env)'}: ${i.message}`));
-  }
-  return { ...result.data, DATABASE_READ_URL: result.data.DATABASE_READ_URL ?? result.data.DATABASE_URL };
+  const config = parseEnv(apiEnvSchema, env);
+  return { ...config, DATABASE_READ_URL: config.DATABASE_READ_URL ?? config.DATABASE_URL };
 }
 
 export const API_CONFIG = Symbol('API_CONFIG');

@@ -1,20 +1,14 @@
 import { z } from 'zod';
-
-const list = (pattern: RegExp, message: string) =>
-  z
-    .string()
-    .min(1)
-    .transform((v) => v.split(',').map((s) => s.trim()))
-    .pipe(z.array(z.string().regex(pattern, message)).min(1));
+import { amqpUrls, parseEnv, postgresUrl, redisNodes } from '@keyflow/contracts';
 
 /** Every setting the worker reads from its environment, validated once at boot. */
 const workerEnvSchema = z.object({
   KEYFLOW_INSTANCE: z.string().min(1).default('worker'),
   HOST: z.string().min(1).default('127.0.0.1'),
   PORT: z.coerce.number().int().min(1).max(65535).default(3100),
-  AMQP_URL: list(/^amqps?:\/\//, 'must be amqp:// URLs'),
-  REDIS_NODES: list(/^[^:\s]+:\d+$/, 'must be host:port pairs'),
-  DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL'),
+  AMQP_URL: amqpUrls(),
+  REDIS_NODES: redisNodes(),
+  DATABASE_URL: postgresUrl(),
   DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(20),
   KV_SHARDS: z.coerce.number().int().min(1).max(1024).default(16),
   QUEUE_REPLICAS: z.coerce.number().int().min(1).max(7).default(3),
@@ -32,20 +26,9 @@ const workerEnvSchema = z.object({
 
 export type WorkerConfig = z.infer<typeof workerEnvSchema>;
 
-export class ConfigError extends Error {
-  constructor(readonly problems: string[]) {
-    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
-    this.name = 'ConfigError';
-  }
-}
-
 /** Parses the environment; throws `ConfigError` listing every bad key. Only this function reads process.env. */
 export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
-  const result = workerEnvSchema.safeParse(env);
-  if (!result.success) {
-    throw new ConfigError(result.error.issues.map((i) => `${i.path.join('.') || '(env)'}: ${i.message}`));
-  }
-  return result.data;
+  return parseEnv(workerEnvSchema, env);
 }
 
 export const WORKER_CONFIG = Symbol('WORKER_CONFIG');
