@@ -20,10 +20,11 @@ if (!existsSync(stackFile)) {
   process.exit(1);
 }
 const stack = JSON.parse(readFileSync(stackFile, 'utf8'));
+// The shard count is the stack's own: read it from how the stack launched its first worker.
 const shards = (() => {
   try {
-    const topology = readFileSync(stack.topology, 'utf8');
-    return /shards:\s*(\d+)/.exec(topology)?.[1] ?? '16';
+    const worker = stack.processes.find((p) => p.kind === 'worker');
+    return JSON.parse(readFileSync(join(stack.stackDir, 'run', `${worker.name}.json`), 'utf8')).env.KV_SHARDS ?? '16';
   } catch {
     return '16';
   }

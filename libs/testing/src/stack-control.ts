@@ -143,11 +143,15 @@ export async function killProcess(
 /**
  * Relaunches a Node process (api, worker) from `run/<name>.json`, detached, appending to its log, and records
  * the new pid in stack.json. Resolves with the pid once the process is alive; pass `waitForHealth` to also
- * wait for its health URL.
+ * wait for its health URL, and `env` to override variables of the recorded environment (benchmarks do).
  */
 export async function startProcess(
   name: string,
-  { waitForHealth = false, timeoutMs = 60_000 }: { waitForHealth?: boolean; timeoutMs?: number } = {},
+  {
+    waitForHealth = false,
+    timeoutMs = 60_000,
+    env = {},
+  }: { waitForHealth?: boolean; timeoutMs?: number; env?: Record<string, string> } = {},
 ): Promise<number> {
   const file = stackFilePath();
   const info = readStack(file);
@@ -157,7 +161,7 @@ export async function startProcess(
   const log = openSync(spec.logFile, 'a');
   const child = spawn(spec.command, spec.args, {
     cwd: spec.cwd,
-    env: spec.env,
+    env: { ...spec.env, ...env },
     detached: true,
     stdio: ['ignore', log, log],
   });

@@ -7,10 +7,9 @@
  *     the longest gap between consecutive applied writes is the failover time.
  * Usage: node -r @swc-node/register tools/bench/src/write-path.bench.ts [--writes 20000] [--out <file>]
  */
-import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { closeSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { connect } from 'amqplib';
 import { Pool } from 'pg';
 import { encodeWriteMessage, shardOf, shardQueueName } from '@keyflow/contracts';
@@ -21,7 +20,6 @@ import {
   readStack,
   startProcess,
   type StackInfo,
-  type StackLaunchSpec,
 } from '@keyflow/testing';
 
 const args = process.argv.slice(2);
@@ -34,38 +32,27 @@ const OUT = flag('--out', 'load-tests/reports/write-path.json');
 
 const log = (line: string) => console.log(`[write-path bench] ${line}`);
 
-async function restartWorkers(stack: StackInfo, env: Record<string, string>): Promise<void> {
-  for (const worker of stack.processes.filter((p) => p.kind === 'worker')) {
+/** Restarts every worker with `env` on top of its recorded environment, then waits until all shards are held. */
+async function restartWorkers(env: Record<string, string>): Promise<void> {
+  const workers = readStack().processes.filter((p) => p.kind === 'worker');
+  for (const worker of workers) {
     await killProcess(worker.name, 'SIGTERM');
-    const spec = JSON.parse(
-      readFileSync(join(stack.stackDir, 'run', `${worker.name}.json`), 'utf8'),
-    ) as StackLaunchSpec;
-    const out = openSync(spec.logFile, 'a');
-    const child = spawn(spec.command, spec.args, {
-      cwd: spec.cwd,
-      env: { ...spec.env, ...env },
-      detached: true,
-      stdio: ['ignore', out, out],
-    });
-    closeSync(out);
-    child.unref();
-    const file = process.env.KEYFLOW_STACK_FILE ?? join(process.cwd(), '.keyflow', 'stack.json');
-    const latest = readStack(file);
-    const updated = {
-      ...latest,
-      processes: latest.processes.map((p) => (p.name === worker.name ? { ...p, pid: child.pid ?? 0 } : p)),
-    };
-    writeFileSync(file, JSON.stringify(updated, null, 2));
-    if (spec.healthUrl) {
-      await pollUntil(
-        () => fetch(spec.healthUrl ?? '').then((r) => r.status),
-        (s) => s === 200,
-        { what: `${worker.name} health`, timeoutMs: 60_000 },
-      );
-    }
+    await startProcess(worker.name, { waitForHealth: true, env });
   }
-  // Let membership settle so every shard has its active consumer.
-  await new Promise((r) => setTimeout(r, 4_000));
+  // Every worker sees every other one, and every shard has a consumer registered.
+  await pollUntil(
+    () =>
+      Promise.all(
+        readStack()
+          .processes.filter((p) => p.kind === 'worker')
+          .map(async (w) => {
+            const url = (w.healthUrl ?? '').replace('/health/ready', '/shards');
+            return (await (await fetch(url)).json()) as { members: string[]; stats: Array<{ consuming: boolean }> };
+          }),
+      ),
+    (views) => views.every((v) => v.members.length === workers.length && v.stats.every((s) => s.consuming)),
+    { what: 'workers to agree on membership and hold every shard', timeoutMs: 60_000, intervalMs: 200 },
+  );
 }
 
 async function failoverGap(stack: StackInfo, pool: Pool): Promise<{ gapMs: number; killed: string }> {
@@ -123,7 +110,7 @@ async function main(): Promise<void> {
     log(`apply rate, ${WRITES / 10} writes, one per transaction (BATCH_MAX=1)…`);
     const single = await applyRateN(stack, pool, 1, WRITES / 10);
     log(`  ${single} writes/s`);
-    await restartWorkers(stack, {});
+    await restartWorkers({});
     log('shard failover: SIGKILL the worker applying a key’s shard while it is written every 10 ms…');
     const failover = await failoverGap(stack, pool);
     log(`  longest gap between applied writes: ${failover.gapMs} ms (killed ${failover.killed})`);
@@ -145,7 +132,7 @@ async function main(): Promise<void> {
 
 /** Queues `writes` while the workers are paused, releases them and times the apply. */
 async function applyRateN(stack: StackInfo, pool: Pool, batchMax: number, writes: number): Promise<number> {
-  await restartWorkers(stack, { BATCH_MAX: String(batchMax) });
+  await restartWorkers({ BATCH_MAX: String(batchMax) });
   const prefix = `bench-${batchMax}-${randomUUID().slice(0, 6)}`;
   const workers = readStack().processes.filter((p) => p.kind === 'worker');
   for (const w of workers) process.kill(w.pid, 'SIGSTOP');

@@ -97,7 +97,8 @@ function fromHttpException(exception: HttpException): Problem {
 export function toProblem(exception: unknown): { problem: Problem; unexpected: boolean } {
   if (exception instanceof DomainError) {
     const { status, title } = DOMAIN_STATUS[exception.code];
-    const unexpected = status >= 500 && exception.code === ErrorCode.MALFORMED_MESSAGE;
+    // Only a bug reaches a 500 through a domain error: its message is internal and is not shown.
+    const unexpected = status === 500;
     const extensions = unexpected ? {} : (exception.context.problem as Record<string, unknown> | undefined);
     return {
       problem: {

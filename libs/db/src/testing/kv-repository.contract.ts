@@ -117,10 +117,8 @@ export function describeKvRepositoryContract(databaseUrl: () => string): void {
         expect(await operations.deleteFinishedBefore(new Date(Date.now() - 60_000))).toBe(0);
         const removed = await operations.deleteFinishedBefore(cutoff, 1);
         expect(removed).toBe(1);
-        let total = removed;
-        while ((await operations.deleteFinishedBefore(cutoff, 1_000)) > 0) total++;
+        while ((await operations.deleteFinishedBefore(cutoff, 1_000)) > 0);
         expect(await operations.find(old.id)).toBeUndefined();
-        expect(total).toBeGreaterThan(0);
       });
     });
 

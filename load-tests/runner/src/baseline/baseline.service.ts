@@ -11,7 +11,7 @@ import { runClosedModel } from '../load/closed-model.util';
 import { ProgressReporter } from '../load/progress-reporter.util';
 import { ScenarioMetrics, type OperationResult } from '../load/scenario-metrics.service';
 import { RssSampler, type RssReport } from '../metrics/rss-sampler.service';
-import { pollUntil } from '../util/poll-until.util';
+import { pollUntil } from '@keyflow/testing';
 import { renderBaselineNginxConf } from './nginx-conf.util';
 import { nginxBinary, NginxProcess } from './nginx-process.service';
 

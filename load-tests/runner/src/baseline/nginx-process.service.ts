@@ -4,7 +4,7 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { pollUntil } from '../util/poll-until.util';
+import { pollUntil } from '@keyflow/testing';
 import { NGINX_TEMP_DIRS } from './nginx-conf.util';
 
 const run = promisify(execFile);
