@@ -279,3 +279,22 @@ export function drainBacklog(scenario: ScenarioDefinition, env: LoadEnv, data: S
   // A marker that never showed up counts as the whole timeout, so the threshold fails instead of passing empty.
   for (let i = 0; i < pending.length; i++) writeBacklogDrain.add(drain.timeoutMs);
 }
+
+/** Everything a scenario script exports, built from its name: the scripts stay one line per k6 entry point. */
+export interface ScenarioScript {
+  options: Options;
+  setup: () => SetupData;
+  iteration: (data: SetupData) => void;
+  teardown: (data: SetupData) => void;
+}
+
+export function scenarioScript(name: ScenarioName): ScenarioScript {
+  const env = readEnv();
+  const scenario = loadScenario(name, env);
+  return {
+    options: buildOptions(scenario, env),
+    setup: () => setupKeys(scenario, env),
+    iteration: (data) => runIteration(scenario, env, data),
+    teardown: (data) => drainBacklog(scenario, env, data),
+  };
+}
