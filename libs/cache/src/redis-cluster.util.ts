@@ -5,7 +5,8 @@ export interface RedisClusterOptions {
   nodes: string[];
   /** Per-command timeout: long enough for a loaded node, short enough that a failover degrades reads to the DB fast. */
   commandTimeoutMs?: number;
-  onError?: (err: Error) => void;
+  /** Where client errors are reported (a Nest `Logger` fits); they are never thrown. */
+  logger?: { warn(message: string): void };
 }
 
 export function parseRedisNodes(nodes: string[]): Array<{ host: string; port: number }> {
@@ -40,6 +41,6 @@ export function createRedisCluster(options: RedisClusterOptions): Cluster {
     },
   };
   const cluster = new Cluster(parseRedisNodes(options.nodes), clusterOptions);
-  cluster.on('error', (err: Error) => options.onError?.(err));
+  cluster.on('error', (err: Error) => options.logger?.warn(`redis: ${err.message}`));
   return cluster;
 }

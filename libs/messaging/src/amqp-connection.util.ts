@@ -1,12 +1,16 @@
 import { connect, type AmqpConnectionManager } from 'amqp-connection-manager';
 
+/** Where connection events are reported; a Nest `Logger` fits. */
+export interface ConnectionLogger {
+  log(message: string): void;
+  warn(message: string): void;
+}
+
 export interface AmqpConnectionOptions {
   urls: string[];
   /** Seen in the RabbitMQ management UI. */
   connectionName: string;
-  onError?: (err: Error) => void;
-  onConnect?: (url: string) => void;
-  onDisconnect?: (err: Error | undefined) => void;
+  logger?: ConnectionLogger;
 }
 
 /** A connection that reconnects by itself (every 1 s) and re-runs every channel's setup when it does. */
@@ -16,8 +20,9 @@ export function createAmqpConnection(options: AmqpConnectionOptions): AmqpConnec
     reconnectTimeInSeconds: 1,
     connectionOptions: { clientProperties: { connection_name: options.connectionName } },
   });
-  connection.on('connect', ({ url }) => options.onConnect?.(typeof url === 'string' ? url : 'amqp'));
-  connection.on('disconnect', ({ err }) => options.onDisconnect?.(err));
-  connection.on('connectFailed', ({ err }) => options.onError?.(err));
+  const logger = options.logger;
+  connection.on('connect', () => logger?.log('connected to RabbitMQ'));
+  connection.on('disconnect', ({ err }) => logger?.warn(`disconnected from RabbitMQ${err ? `: ${err.message}` : ''}`));
+  connection.on('connectFailed', ({ err }) => logger?.warn(`cannot connect to RabbitMQ: ${err.message}`));
   return connection;
 }

@@ -44,7 +44,7 @@ const logger = new Logger('Infrastructure');
         createRedisCluster({
           nodes: config.REDIS_NODES,
           commandTimeoutMs: 500,
-          onError: (err) => logger.warn(`redis: ${err.message}`),
+          logger,
         }),
     },
     {
@@ -54,9 +54,7 @@ const logger = new Logger('Infrastructure');
         createAmqpConnection({
           urls: config.AMQP_URL,
           connectionName: config.KEYFLOW_INSTANCE,
-          onConnect: () => logger.log('connected to RabbitMQ'),
-          onDisconnect: (err) => logger.warn(`disconnected from RabbitMQ${err ? `: ${err.message}` : ''}`),
-          onError: (err) => logger.warn(`cannot connect to RabbitMQ: ${err.message}`),
+          logger,
         }),
     },
     {

@@ -31,7 +31,7 @@ const logger = new Logger('Infrastructure');
         createRedisCluster({
           nodes: config.REDIS_NODES,
           commandTimeoutMs: 2_000,
-          onError: (err) => logger.warn(`redis: ${err.message}`),
+          logger,
         }),
     },
     {
@@ -41,9 +41,7 @@ const logger = new Logger('Infrastructure');
         createAmqpConnection({
           urls: config.AMQP_URL,
           connectionName: config.KEYFLOW_INSTANCE,
-          onConnect: () => logger.log('connected to RabbitMQ'),
-          onDisconnect: (err) => logger.warn(`disconnected from RabbitMQ${err ? `: ${err.message}` : ''}`),
-          onError: (err) => logger.warn(`cannot connect to RabbitMQ: ${err.message}`),
+          logger,
         }),
     },
     { provide: KvRepository, inject: [WRITE_POOL], useFactory: (pool: Pool) => new KvRepository(pool) },
