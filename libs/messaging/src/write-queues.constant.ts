@@ -1,6 +1,9 @@
 import type { Channel, ConfirmChannel } from 'amqplib';
 import { DEAD_LETTER_AUDIT_QUEUE, DEAD_LETTER_EXCHANGE, DEAD_LETTER_QUEUE, shardQueueName } from '@keyflow/contracts';
 
+/** Deliveries of one message before the broker dead-letters it. */
+export const DEFAULT_DELIVERY_LIMIT = 5;
+
 export interface WriteQueueOptions {
   /** Number of shard queues; fixed per deployment. */
   shards: number;
@@ -23,7 +26,7 @@ export function shardQueueArguments(options: WriteQueueOptions): Record<string, 
   return {
     'x-queue-type': 'quorum',
     'x-single-active-consumer': true,
-    'x-delivery-limit': options.deliveryLimit ?? 5,
+    'x-delivery-limit': options.deliveryLimit ?? DEFAULT_DELIVERY_LIMIT,
     'x-dead-letter-exchange': DEAD_LETTER_EXCHANGE,
     'x-dead-letter-strategy': 'at-least-once',
     'x-overflow': 'reject-publish',

@@ -3,7 +3,7 @@ import type { AmqpConnectionManager, ChannelWrapper } from 'amqp-connection-mana
 import type { Channel, ConsumeMessage } from 'amqplib';
 import { DEAD_LETTER_AUDIT_QUEUE } from '@keyflow/contracts';
 import { OperationRepository } from '@keyflow/db';
-import { assertWriteQueues } from '@keyflow/messaging';
+import { assertWriteQueues, DEFAULT_DELIVERY_LIMIT } from '@keyflow/messaging';
 import { OutcomeNotifier } from '../apply/outcome-notifier.service';
 import { WORKER_CONFIG, type WorkerConfig } from '../config/worker.config';
 import { AMQP } from '../infrastructure/infrastructure.tokens';
@@ -84,7 +84,8 @@ export class DeadLetterAuditor implements OnApplicationShutdown {
             ? body.acceptedAt
             : new Date().toISOString(),
       };
-      const reason = deadLetterReason(message.properties.headers as DeadLetterHeaders, 5);
+      const headers = (message.properties.headers ?? {}) as DeadLetterHeaders;
+      const reason = deadLetterReason(headers, DEFAULT_DELIVERY_LIMIT);
       try {
         await this.operations.recordFailed(op, reason);
       } catch (err) {
@@ -92,11 +93,14 @@ export class DeadLetterAuditor implements OnApplicationShutdown {
         setTimeout(() => channel.nack(message, false, true), 1_000);
         return;
       }
-      this.notifier.notify(message.properties.replyTo as string | undefined, {
-        ...op,
-        status: 'failed',
-        error: reason,
-      });
+      // A worker that rejected the message already told the waiting client; the broker's own dead letters did not.
+      if (headers['x-first-death-reason'] !== 'rejected') {
+        this.notifier.notify(message.properties.replyTo as string | undefined, {
+          ...op,
+          status: 'failed',
+          error: reason,
+        });
+      }
     }
     try {
       channel.ack(message);
