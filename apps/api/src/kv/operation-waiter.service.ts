@@ -14,7 +14,7 @@ import { AMQP } from '../infrastructure/infrastructure.tokens';
 @Injectable()
 export class OperationWaiter implements OnApplicationShutdown {
   private readonly logger = new Logger(OperationWaiter.name);
-  private readonly waiting = new Map<string, (outcome: WriteOutcome) => void>();
+  private readonly waiting = new Map<string, (outcome: WriteOutcome | undefined) => void>();
   private readonly channel: ChannelWrapper;
   readonly replyQueue: string;
 
@@ -39,7 +39,7 @@ export class OperationWaiter implements OnApplicationShutdown {
       clearTimeout(timer);
       this.waiting.delete(operationId);
     });
-    return { outcome, cancel: () => this.waiting.get(operationId)?.(undefined as unknown as WriteOutcome) };
+    return { outcome, cancel: () => this.waiting.get(operationId)?.(undefined) };
   }
 
   async ready(): Promise<void> {
@@ -47,7 +47,7 @@ export class OperationWaiter implements OnApplicationShutdown {
   }
 
   async onApplicationShutdown(): Promise<void> {
-    for (const resolve of this.waiting.values()) resolve(undefined as unknown as WriteOutcome);
+    for (const resolve of this.waiting.values()) resolve(undefined);
     await this.channel.close().catch(() => undefined);
   }
 
