@@ -4,9 +4,10 @@ import { createTestSchema } from '@keyflow/testing';
 import { describeKvRepositoryContract } from './testing/kv-repository.contract';
 import { describeMigrationContract } from './testing/migration.contract';
 import { describeTransactionContract } from './testing/transaction.contract';
+import { describeUserRepositoryContract } from './testing/user-repository.contract';
 
 /**
- * The database integration suite against a real CockroachDB: the same repository, transaction and migration
+ * The database integration suite against a real CockroachDB: the same repository, user, transaction and migration
  * contracts the PostgreSQL specs run, because PostgreSQL is only the single-machine stand-in (DESIGN.md).
  * CockroachDB cannot run on the test machines, so this runs only when KEYFLOW_COCKROACH_URL points at one, e.g.
  *
@@ -39,4 +40,5 @@ describe.skipIf(!COCKROACH_URL)(`CockroachDB (KEYFLOW_COCKROACH_URL) ${COCKROACH
   describeMigrationContract(url);
   describeKvRepositoryContract(url);
   describeTransactionContract(url);
+  describeUserRepositoryContract(url);
 });

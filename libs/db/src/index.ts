@@ -4,3 +4,4 @@ export * from './migrations/migration.service';
 export * from './operations/operation.repository';
 export * from './pool.util';
 export * from './transaction.util';
+export * from './users/user.repository';

@@ -1,1 +1,3 @@
+export * from './login-throttle.service';
 export * from './session-store.service';
+export * from './token-cache.service';

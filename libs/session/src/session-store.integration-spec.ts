@@ -16,11 +16,11 @@ describe(SessionStore.name, () => {
 
   it('should create a session any client of the cluster can read, and destroy it', async () => {
     const store = new SessionStore(redis, { prefix });
-    const id = await store.create({ userId: 'u1', username: 'ada' });
+    const id = await store.create({ userId: 'u1', username: 'ada', role: 'user' });
     expect(id).toMatch(/^[A-Za-z0-9_-]{43}$/);
     const otherClient = createRedisCluster({ nodes: readStack().redis.slice(3) });
     const other = new SessionStore(otherClient, { prefix });
-    expect(await other.touch(id)).toMatchObject({ userId: 'u1', username: 'ada' });
+    expect(await other.touch(id)).toMatchObject({ userId: 'u1', username: 'ada', role: 'user' });
     otherClient.disconnect();
     await store.destroy(id);
     expect(await store.touch(id)).toBeUndefined();
@@ -29,7 +29,7 @@ describe(SessionStore.name, () => {
   it('should expire after the absolute limit even when used', async () => {
     const store = new SessionStore(redis, { prefix, idleTtlMs: 60_000, absoluteTtlMs: 1_000 });
     const start = Date.now();
-    const id = await store.create({ userId: 'u2', username: 'bob' }, start);
+    const id = await store.create({ userId: 'u2', username: 'bob', role: 'user' }, start);
     expect(await store.touch(id, start + 500)).toBeDefined();
     expect(await store.touch(id, start + 1_001)).toBeUndefined();
   });

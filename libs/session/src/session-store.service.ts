@@ -1,9 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import type { Cluster } from 'ioredis';
 
-export interface SessionData {
+/** Who a session belongs to, as it was at login. */
+export interface SessionUser {
   userId: string;
   username: string;
+  role: string;
+}
+
+export interface SessionData extends SessionUser {
   /** Epoch ms. */
   createdAt: number;
   lastSeenAt: number;
@@ -16,6 +21,8 @@ export interface SessionStoreOptions {
   absoluteTtlMs?: number;
   prefix?: string;
 }
+
+const isSessionId = (id: string): boolean => /^[A-Za-z0-9_-]{43}$/.test(id);
 
 /**
  * Sessions in the Redis cluster, so every API instance accepts every session without sticky routing.
@@ -36,16 +43,28 @@ export class SessionStore {
     this.prefix = options.prefix ?? 'session:';
   }
 
-  async create(user: { userId: string; username: string }, now = Date.now()): Promise<string> {
+  /** The whole lifetime of a session, for the cookie's Max-Age. */
+  get absoluteTtlSeconds(): number {
+    return Math.floor(this.absoluteTtlMs / 1000);
+  }
+
+  /** Creates a session with a fresh id. Logging in always creates one (rotation): ids never carry over. */
+  async create(user: SessionUser, now = Date.now()): Promise<string> {
     const id = randomBytes(32).toString('base64url');
-    const data: SessionData = { ...user, createdAt: now, lastSeenAt: now };
+    const data: SessionData = {
+      userId: user.userId,
+      username: user.username,
+      role: user.role,
+      createdAt: now,
+      lastSeenAt: now,
+    };
     await this.redis.set(this.prefix + id, JSON.stringify(data), 'PX', this.ttl(data, now));
     return id;
   }
 
   /** Returns the session and extends its idle expiry, or `undefined` when it does not exist or expired. */
   async touch(id: string, now = Date.now()): Promise<SessionData | undefined> {
-    if (!/^[A-Za-z0-9_-]{43}$/.test(id)) return undefined;
+    if (!isSessionId(id)) return undefined;
     const raw = await this.redis.get(this.prefix + id);
     if (!raw) return undefined;
     const data = JSON.parse(raw) as SessionData;
@@ -60,6 +79,7 @@ export class SessionStore {
   }
 
   async destroy(id: string): Promise<void> {
+    if (!isSessionId(id)) return;
     await this.redis.del(this.prefix + id);
   }
 

@@ -7,7 +7,8 @@ const logger = new Logger('Problem');
 
 /** Sends a problem document for `exception`; shared by the Nest filter and Fastify's error handler. */
 export function sendProblem(exception: unknown, request: FastifyRequest, reply: FastifyReply): void {
-  const { problem, unexpected } = toProblem(exception);
+  const { problem, unexpected, headers } = toProblem(exception);
+  if (headers) void reply.headers(headers);
   if (unexpected) {
     const err = exception instanceof Error ? (exception.stack ?? exception.message) : String(exception);
     logger.error(`request ${request.id} ${request.method} ${request.url} failed: ${err}`);

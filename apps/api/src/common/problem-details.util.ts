@@ -25,6 +25,11 @@ const DOMAIN_STATUS: Record<ErrorCode, { status: number; title: string }> = {
   [ErrorCode.DATABASE_UNAVAILABLE]: { status: HttpStatus.SERVICE_UNAVAILABLE, title: 'Database unavailable' },
   [ErrorCode.SCHEMA_MISMATCH]: { status: HttpStatus.SERVICE_UNAVAILABLE, title: 'Database schema mismatch' },
   [ErrorCode.MALFORMED_MESSAGE]: { status: HttpStatus.INTERNAL_SERVER_ERROR, title: 'Internal error' },
+  [ErrorCode.UNAUTHENTICATED]: { status: HttpStatus.UNAUTHORIZED, title: 'Unauthorized' },
+  [ErrorCode.FORBIDDEN]: { status: HttpStatus.FORBIDDEN, title: 'Forbidden' },
+  [ErrorCode.RATE_LIMITED]: { status: HttpStatus.TOO_MANY_REQUESTS, title: 'Too many requests' },
+  [ErrorCode.USER_EXISTS]: { status: HttpStatus.CONFLICT, title: 'User exists' },
+  [ErrorCode.TOKEN_NOT_FOUND]: { status: HttpStatus.NOT_FOUND, title: 'Token not found' },
 };
 
 /**
@@ -94,7 +99,11 @@ function fromHttpException(exception: HttpException): Problem {
  * HTTP exceptions (Fastify's pre-handler errors included) by status. Anything else is an opaque 500 whose
  * detail says nothing about internals; the caller logs it with the request id.
  */
-export function toProblem(exception: unknown): { problem: Problem; unexpected: boolean } {
+export function toProblem(exception: unknown): {
+  problem: Problem;
+  unexpected: boolean;
+  headers?: Record<string, string>;
+} {
   if (exception instanceof DomainError) {
     const { status, title } = DOMAIN_STATUS[exception.code];
     // Only a bug reaches a 500 through a domain error: its message is internal and is not shown.
@@ -109,6 +118,8 @@ export function toProblem(exception: unknown): { problem: Problem; unexpected: b
         ...extensions,
       },
       unexpected,
+      // Response headers the error asks for, such as Retry-After on 429.
+      headers: unexpected ? undefined : (exception.context.headers as Record<string, string> | undefined),
     };
   }
   if (exception instanceof HttpException) return { problem: fromHttpException(exception), unexpected: false };

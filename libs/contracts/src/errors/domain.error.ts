@@ -16,6 +16,11 @@ export enum ErrorCode {
   DATABASE_UNAVAILABLE = 'database-unavailable',
   MALFORMED_MESSAGE = 'malformed-message',
   SCHEMA_MISMATCH = 'schema-mismatch',
+  UNAUTHENTICATED = 'unauthenticated',
+  FORBIDDEN = 'forbidden',
+  RATE_LIMITED = 'rate-limited',
+  USER_EXISTS = 'user-exists',
+  TOKEN_NOT_FOUND = 'token-not-found',
 }
 
 export class DomainError extends Error {

@@ -1,0 +1,75 @@
+import type { Cluster } from 'ioredis';
+
+export interface LoginThrottleOptions {
+  /** Attempts allowed per username within the window (successful logins reset the count). */
+  maxPerUser?: number;
+  /** Attempts allowed per client address within the window (successful logins are not counted). */
+  maxPerAddress?: number;
+  windowMs?: number;
+  prefix?: string;
+}
+
+export type ThrottleVerdict = { allowed: true } | { allowed: false; retryAfterSeconds: number };
+
+/**
+ * Counts an attempt and returns [count, ms until the window ends]. The window starts with the first attempt and
+ * is not extended by later ones, so a blocked caller knows exactly when to come back.
+ */
+const COUNT_ATTEMPT = `
+local n = redis.call('INCR', KEYS[1])
+if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]); ttl = tonumber(ARGV[1]) end
+return {n, ttl}`;
+
+type ClusterWithScript = Cluster & {
+  loginCountAttempt(key: string, windowMs: number): Promise<[number, number]>;
+};
+
+/**
+ * Login rate limiting shared by every API instance: fixed-window counters in the Redis cluster, one per
+ * username and one per client address. An attempt is counted before the password is checked, so parallel
+ * guesses cannot slip past the limit; a successful login then clears its username's counter and takes itself
+ * back off its address's. Blocking a username also blocks its right password until the window ends: that is
+ * the point (a guesser must not learn when they hit it).
+ */
+export class LoginThrottle {
+  private readonly redis: ClusterWithScript;
+  private readonly maxPerUser: number;
+  private readonly maxPerAddress: number;
+  private readonly windowMs: number;
+  private readonly prefix: string;
+
+  constructor(redis: Cluster, options: LoginThrottleOptions = {}) {
+    redis.defineCommand('loginCountAttempt', { numberOfKeys: 1, lua: COUNT_ATTEMPT });
+    this.redis = redis as ClusterWithScript;
+    this.maxPerUser = options.maxPerUser ?? 5;
+    this.maxPerAddress = options.maxPerAddress ?? 50;
+    this.windowMs = options.windowMs ?? 5 * 60_000;
+    this.prefix = options.prefix ?? 'login:';
+  }
+
+  /** Counts one attempt for `username` from `address`; refused when either is over its limit. */
+  async attempt(username: string, address: string): Promise<ThrottleVerdict> {
+    const [user, addr] = await Promise.all([
+      this.redis.loginCountAttempt(this.userKey(username), this.windowMs),
+      this.redis.loginCountAttempt(this.addressKey(address), this.windowMs),
+    ]);
+    const waits = [...(user[0] > this.maxPerUser ? [user[1]] : []), ...(addr[0] > this.maxPerAddress ? [addr[1]] : [])];
+    if (!waits.length) return { allowed: true };
+    return { allowed: false, retryAfterSeconds: Math.max(1, Math.ceil(Math.max(...waits) / 1000)) };
+  }
+
+  /** After a successful login: the username starts afresh, and the address is charged for failures only. */
+  async succeeded(username: string, address: string): Promise<void> {
+    await Promise.all([this.redis.del(this.userKey(username)), this.redis.decr(this.addressKey(address))]);
+  }
+
+  private userKey(username: string): string {
+    return `${this.prefix}user:${username.toLowerCase()}`;
+  }
+
+  private addressKey(address: string): string {
+    return `${this.prefix}addr:${address}`;
+  }
+}
