@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { pollUntil, readStack, type StackInfo } from '@keyflow/testing';
+import { adminAuthHeaders, pollUntil, readStack, type StackInfo } from '@keyflow/testing';
 
 /** Versions, conditions, idempotency and waiting for the outcome, through the gateway. */
 let stack: StackInfo;
@@ -15,7 +15,11 @@ async function call(
 ) {
   const response = await fetch(stack.gateway + path, {
     method,
-    headers: { ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
+    headers: {
+      ...adminAuthHeaders(stack),
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      ...headers,
+    },
     ...(body === undefined ? {} : { body: JSON.stringify(body) }),
   });
   const text = await response.text();

@@ -1,8 +1,10 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import { TerminusModule } from '@nestjs/terminus';
+import { AuthModule } from './auth/auth.module';
 import { API_CONFIG, type ApiConfig } from './config/api.config';
 import { DependencyHealthIndicator } from './health/dependency-health.indicator';
 import { HealthController } from './health/health.controller';
+import { StatusController } from './health/status.controller';
 import { InfrastructureModule } from './infrastructure/infrastructure.module';
 import { KvController } from './kv/kv.controller';
 import { KvService } from './kv/kv.service';
@@ -20,8 +22,15 @@ export class AppModule {
     return {
       module: AppModule,
       global: true,
-      imports: [InfrastructureModule, TerminusModule.forRoot({ logger: false, errorLogStyle: 'json' })],
-      controllers: [KvController, StoreController, OperationsController, HealthController, MetricsController],
+      imports: [InfrastructureModule, AuthModule, TerminusModule.forRoot({ logger: false, errorLogStyle: 'json' })],
+      controllers: [
+        KvController,
+        StoreController,
+        OperationsController,
+        HealthController,
+        StatusController,
+        MetricsController,
+      ],
       providers: [
         { provide: API_CONFIG, useValue: config },
         KvService,

@@ -1,5 +1,6 @@
 import 'reflect-metadata';
 import { randomUUID } from 'node:crypto';
+import fastifyCookie from '@fastify/cookie';
 import { ConsoleLogger, Logger, ValidationPipe } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
@@ -22,7 +23,9 @@ export async function createApp(config: ApiConfig): Promise<NestFastifyApplicati
     maxParamLength: 4096,
     requestIdHeader: 'x-request-id',
     genReqId: () => randomUUID(),
-    trustProxy: true,
+    // One proxy hop: the gateway. request.ip is the address nginx saw, not whatever a client put in
+    // X-Forwarded-For (login rate limits are keyed on it), and request.protocol is nginx's X-Forwarded-Proto.
+    trustProxy: 1,
     return503OnClosing: true,
   });
   // JSON only: a text/plain body gets 415 rather than being parsed as a string.
@@ -41,6 +44,7 @@ export async function createApp(config: ApiConfig): Promise<NestFastifyApplicati
     // Fastify's own JSON parser only: no urlencoded or multipart bodies.
     bodyParser: false,
   });
+  await app.register(fastifyCookie);
   app.useGlobalPipes(
     new JsonObjectBodyPipe(),
     new ValidationPipe({ whitelist: true, transform: true, forbidNonWhitelisted: true }),

@@ -11,13 +11,22 @@ export function setupSwagger(app: NestFastifyApplication): void {
         '',
         'Every error is an RFC 9457 problem document (`application/problem+json`). Every response carries',
         '`X-Served-By` (the API instance) and `X-Request-Id`.',
+        '',
+        'Writes need credentials: a session cookie from `POST /v1/auth/login`, or `Authorization: Bearer <token>`',
+        '(tokens from `POST /v1/auth/tokens`). Reads need them too unless the topology sets `auth.readsRequireAuth: false`.',
+        'Cookie-authenticated writes must come from the service’s own origin (`Origin`/`Referer`), or get 403.',
       ].join('\n'),
     )
     .setVersion('1')
     .addTag('kv', 'Keys and values')
     .addTag('operations', 'Following an accepted write')
     .addTag('store (reference-compatible)', 'The reference KV store’s routes')
-    .addTag('health', 'Liveness and readiness')
+    .addTag('auth', 'Logging in, sessions, tokens and users')
+    .addTag('health', 'Liveness, readiness and instance status')
+    .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'A token from POST /v1/auth/tokens' })
+    .addCookieAuth('keyflow_session')
+    .addSecurityRequirements('bearer')
+    .addSecurityRequirements('cookie')
     .build();
   const document = SwaggerModule.createDocument(app, config);
   SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs/json', yamlDocumentUrl: 'docs/yaml' });

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { killProcess, pollUntil, readStack, startProcess, type StackInfo } from '@keyflow/testing';
+import { adminAuthHeaders, killProcess, pollUntil, readStack, startProcess, type StackInfo } from '@keyflow/testing';
 
 /**
  * The concurrency checker: many clients write to a handful of keys at once through the gateway, some
@@ -26,7 +26,11 @@ let stack: StackInfo;
 async function call(method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
   const response = await fetch(stack.gateway + path, {
     method,
-    headers: { ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
+    headers: {
+      ...adminAuthHeaders(stack),
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      ...headers,
+    },
     ...(body === undefined ? {} : { body: JSON.stringify(body) }),
   });
   const text = await response.text();

@@ -1,7 +1,15 @@
 import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isAlive, killProcess, pollUntil, readStack, startProcess, type StackInfo } from '@keyflow/testing';
+import {
+  adminAuthHeaders,
+  isAlive,
+  killProcess,
+  pollUntil,
+  readStack,
+  startProcess,
+  type StackInfo,
+} from '@keyflow/testing';
 
 /**
  * Failure under load, one tier at a time: while clients write and read through the gateway, a node of
@@ -25,7 +33,8 @@ async function http(
     const response = await fetch(stack.gateway + path, {
       method,
       signal: AbortSignal.timeout(15_000),
-      ...(body === undefined ? {} : { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }),
+      headers: { ...adminAuthHeaders(stack), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
     });
     const text = await response.text();
     return { status: response.status, json: text ? (JSON.parse(text) as Record<string, unknown>) : {} };

@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { connect } from 'amqplib';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { DEAD_LETTER_EXCHANGE, DEAD_LETTER_QUEUE, shardOf, shardQueueName } from '@keyflow/contracts';
-import { pollUntil, readStack, type StackInfo } from '@keyflow/testing';
+import { adminAuthHeaders, pollUntil, readStack, type StackInfo } from '@keyflow/testing';
 
 /** The write path's infrastructure as the stack built it: quorum queues on every node, dead-lettering. */
 let stack: StackInfo;
@@ -25,7 +25,8 @@ async function gateway(
 ): Promise<{ status: number; json: Record<string, unknown> }> {
   const response = await fetch(stack.gateway + path, {
     method,
-    ...(body === undefined ? {} : { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }),
+    headers: { ...adminAuthHeaders(stack), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
   });
   return { status: response.status, json: (await response.json()) as Record<string, unknown> };
 }

@@ -58,6 +58,10 @@ export interface StackInfo {
   redis: string[];
   db: StackDbUrls;
   haproxyStats: string;
+  /** The admin user's API token (`Authorization: Bearer …`); set once the admin user exists. */
+  token?: string;
+  /** The DNS server answering for the gateways' name, when the topology runs one. */
+  dns?: { server: string; name: string };
   processes: StackProcess[];
 }
 
@@ -94,7 +98,7 @@ export function readStack(file = stackFilePath()): StackInfo {
 
 function writeStack(info: StackInfo, file: string): void {
   const tmp = `${file}.${process.pid}.tmp`;
-  writeFileSync(tmp, `${JSON.stringify(info, null, 2)}\n`);
+  writeFileSync(tmp, `${JSON.stringify(info, null, 2)}\n`, { mode: 0o600 });
   renameSync(tmp, file);
 }
 
@@ -196,4 +200,10 @@ export async function waitForHttp(
     timeoutMs,
     `${url} to answer ${status}`,
   );
+}
+
+/** `Authorization: Bearer <the stack's admin token>`, for tests and tools that call the API as the admin. */
+export function adminAuthHeaders(info: StackInfo = readStack()): { authorization: string } {
+  if (!info.token) throw new Error(`the stack at ${info.stackDir} has no admin token in stack.json; restart it`);
+  return { authorization: `Bearer ${info.token}` };
 }

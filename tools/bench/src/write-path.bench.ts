@@ -14,6 +14,7 @@ import { connect } from 'amqplib';
 import { Pool } from 'pg';
 import { encodeWriteMessage, shardOf, shardQueueName } from '@keyflow/contracts';
 import {
+  adminAuthHeaders,
   isAlive,
   killProcess,
   pollUntil,
@@ -73,7 +74,7 @@ async function failoverGap(stack: StackInfo, pool: Pool): Promise<{ gapMs: numbe
     while (running) {
       await fetch(`${stack.gateway}/v1/kv/${key}`, {
         method: 'PUT',
-        headers: { 'content-type': 'application/json' },
+        headers: { ...adminAuthHeaders(stack), 'content-type': 'application/json' },
         body: '{"value":1}',
       });
       await new Promise((r) => setTimeout(r, 10));

@@ -89,7 +89,10 @@ function ensureNodeModules(root) {
   // platforms' optional packages, and then its own `npm ci` refuses them as out of sync. `npm install
   // --no-save` installs the same locked versions without rewriting package.json or the lock file.
   log(`npm ci failed (exit ${res.status ?? res.signal}); falling back to npm install --no-save`);
-  const fallback = spawnSync('npm', ['install', '--no-save', '--no-audit', '--no-fund'], { cwd: root, stdio: 'inherit' });
+  const fallback = spawnSync('npm', ['install', '--no-save', '--no-audit', '--no-fund'], {
+    cwd: root,
+    stdio: 'inherit',
+  });
   if (fallback.status !== 0) {
     log(`npm install failed (exit ${fallback.status ?? fallback.signal})`);
     process.exit(1);

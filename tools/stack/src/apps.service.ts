@@ -17,6 +17,7 @@ export const APP_ENTRY: Record<AppKind, string> = {
   worker: 'apps/worker/src/main.ts',
 };
 export const MIGRATE_ENTRY = 'apps/worker/src/migrate.ts';
+export const CREATE_ADMIN_ENTRY = 'apps/api/src/create-admin.ts';
 export const APP_READY_TIMEOUT_MS = 90_000;
 
 /** The connection URLs every app gets: the DB and the broker through HAProxy, Redis node by node. */
@@ -53,7 +54,11 @@ export function appLaunchSpec(
     name: instance.name,
     command: process.execPath,
     args: ['-r', '@swc-node/register', APP_ENTRY[kind]],
-    env: { ...baseEnv, ...appEnv(topology, instance) },
+    env: {
+      ...baseEnv,
+      ...appEnv(topology, instance),
+      ...(kind === 'api' ? { READS_REQUIRE_AUTH: String(topology.auth.readsRequireAuth) } : {}),
+    },
     cwd: layout.repoRoot,
     logFile: join(layout.logs, `${instance.name}.log`),
     healthUrl: `http://${instance.host}:${instance.port}/health/ready`,
@@ -87,6 +92,28 @@ export class AppsService implements ProcessControl {
       throw new StackError(`migrations failed (exit ${res.code})`, `${res.stdout}${res.stderr}`.trim());
     }
     progress.line('migrations', 'schema is current');
+  }
+
+  /** Creates the admin user and a fresh admin token; the token goes into stack.json (readable by its owner only). */
+  async createAdmin({ topology, progress, record }: StartContext): Promise<void> {
+    this.requireEntry(CREATE_ADMIN_ENTRY, 'admin user');
+    const env = { ...inheritedEnv(), NODE_ENV: 'production', DATABASE_URL: connectionEnv(topology).DATABASE_URL };
+    const res = await run(process.execPath, ['-r', '@swc-node/register', CREATE_ADMIN_ENTRY], {
+      cwd: this.layout.repoRoot,
+      env,
+      check: false,
+      timeoutMs: 60_000,
+    });
+    if (res.code !== 0) {
+      throw new StackError(`creating the admin user failed (exit ${res.code})`, `${res.stdout}${res.stderr}`.trim());
+    }
+    const { username, token } = JSON.parse(res.stdout.trim().split('\n').at(-1) ?? '{}') as {
+      username?: string;
+      token?: string;
+    };
+    if (!username || !token) throw new StackError('create-admin printed no token', res.stdout.trim());
+    record.setToken(token);
+    progress.line('auth', `admin user "${username}" has a fresh API token (stack.json "token", mode 0600)`);
   }
 
   async start({ topology, progress, record }: StartContext): Promise<void> {

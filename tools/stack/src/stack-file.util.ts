@@ -54,9 +54,10 @@ export function buildStackInfo(topology: Topology, layout: StackLayout, startedA
   };
 }
 
+/** Written to a temporary file and renamed, so readers never see half a file; readable by its owner only. */
 export function writeJsonAtomic(file: string, value: unknown): void {
   const tmp = `${file}.${process.pid}.tmp`;
-  writeFileSync(tmp, `${JSON.stringify(value, null, 2)}\n`);
+  writeFileSync(tmp, `${JSON.stringify(value, null, 2)}\n`, { mode: 0o600 });
   renameSync(tmp, file);
 }
 
@@ -81,6 +82,12 @@ export class StackRecord {
 
   addProcess(proc: StackProcess): void {
     this.info = { ...this.info, processes: [...this.info.processes.filter((p) => p.name !== proc.name), proc] };
+    this.save();
+  }
+
+  /** The admin's API token: stack.json holds a credential from here on, hence its 0600 mode. */
+  setToken(token: string): void {
+    this.info = { ...this.info, token };
     this.save();
   }
 

@@ -85,6 +85,7 @@ export class StackService {
       await this.checkAmqpGateway(record.current);
       const apps = new AppsService(layout);
       await apps.migrate(ctx);
+      await apps.createAdmin(ctx);
       await apps.start(ctx);
       await nginx.start(ctx);
     } catch (err) {

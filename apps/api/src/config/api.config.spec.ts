@@ -15,6 +15,21 @@ describe(loadApiConfig.name, () => {
     expect(config.AMQP_URL).toEqual(['amqp://guest:guest@127.0.0.1:5700']);
     expect(config.DATABASE_READ_URL).toBe(valid.DATABASE_URL);
     expect(config.KV_SHARDS).toBe(16);
+    expect(config.READS_REQUIRE_AUTH).toBe(true);
+    expect(config.TRUSTED_ORIGINS).toEqual([]);
+  });
+
+  it('should read the auth settings', () => {
+    const config = loadApiConfig({
+      ...valid,
+      READS_REQUIRE_AUTH: 'false',
+      TRUSTED_ORIGINS: 'https://Console.example, http://127.0.0.1:5173',
+    });
+    expect(config.READS_REQUIRE_AUTH).toBe(false);
+    expect(config.TRUSTED_ORIGINS).toEqual(['https://console.example', 'http://127.0.0.1:5173']);
+    expect(() => loadApiConfig({ ...valid, READS_REQUIRE_AUTH: 'yes', TRUSTED_ORIGINS: 'console' })).toThrow(
+      /READS_REQUIRE_AUTH.*\n.*TRUSTED_ORIGINS/s,
+    );
   });
 
   it('should list every bad key at once', () => {

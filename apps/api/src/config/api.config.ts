@@ -16,6 +16,39 @@ const apiEnvSchema = z.object({
   PUBLISH_CONFIRM_TIMEOUT_MS: z.coerce.number().int().min(100).default(5_000),
   NEGATIVE_CACHE_TTL_MS: z.coerce.number().int().min(0).default(5_000),
   LOG_LEVEL: z.enum(['error', 'warn', 'log', 'debug', 'verbose']).default('log'),
+  /** The topology's `auth.readsRequireAuth`: whether GETs need a session or token too (writes always do). */
+  READS_REQUIRE_AUTH: z
+    .enum(['true', 'false'])
+    .default('true')
+    .transform((v) => v === 'true'),
+  SESSION_IDLE_TIMEOUT_S: z.coerce
+    .number()
+    .int()
+    .min(60)
+    .default(30 * 60),
+  SESSION_ABSOLUTE_TIMEOUT_S: z.coerce
+    .number()
+    .int()
+    .min(60)
+    .default(12 * 60 * 60),
+  LOGIN_MAX_ATTEMPTS_PER_USER: z.coerce.number().int().min(1).default(5),
+  LOGIN_MAX_ATTEMPTS_PER_ADDRESS: z.coerce.number().int().min(1).default(50),
+  LOGIN_WINDOW_S: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .default(5 * 60),
+  /** Origins besides the service's own allowed to send cookie-authenticated writes (a console on another host). */
+  TRUSTED_ORIGINS: z
+    .string()
+    .default('')
+    .transform((v) =>
+      v
+        .split(',')
+        .map((o) => o.trim().toLowerCase())
+        .filter(Boolean),
+    )
+    .pipe(z.array(z.string().url('must be a comma-separated list of origins such as https://console.example'))),
 });
 
 export type ApiConfig = z.infer<typeof apiEnvSchema> & { DATABASE_READ_URL: string };

@@ -1,11 +1,13 @@
 import { Controller, Get, Inject } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { HealthCheck, HealthCheckService, type HealthCheckResult } from '@nestjs/terminus';
+import { Access } from '../auth/access.decorator';
 import { ApiProblemResponses } from '../common/api-problems.decorator';
 import { API_CONFIG, type ApiConfig } from '../config/api.config';
 import { DependencyHealthIndicator } from './dependency-health.indicator';
 
 @ApiTags('health')
+@Access('public')
 @Controller('health')
 export class HealthController {
   constructor(

@@ -1,0 +1,124 @@
+import { Body, Controller, Delete, Get, HttpCode, Inject, Param, ParseUUIDPipe, Post, Req, Res } from '@nestjs/common';
+import {
+  ApiBearerAuth,
+  ApiCookieAuth,
+  ApiCreatedResponse,
+  ApiNoContentResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiTags,
+} from '@nestjs/swagger';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { ApiProblemResponses } from '../common/api-problems.decorator';
+import { API_CONFIG, type ApiConfig } from '../config/api.config';
+import { Access, CurrentPrincipal } from './access.decorator';
+import { SESSION_COOKIE } from './auth.guard';
+import { AuthService } from './auth.service';
+import {
+  AuthLoginDto,
+  AuthMeResponseDto,
+  AuthSessionResponseDto,
+  TokenCreateDto,
+  TokenCreatedResponseDto,
+} from './dto/auth.dto';
+import type { Principal } from './principal';
+
+@ApiTags('auth')
+@Controller('v1/auth')
+export class AuthController {
+  constructor(
+    private readonly auth: AuthService,
+    @Inject(API_CONFIG) private readonly config: ApiConfig,
+  ) {}
+
+  @Post('login')
+  @Access('public')
+  @HttpCode(200)
+  @ApiOperation({
+    summary: 'Log in',
+    description:
+      'Sets the `keyflow_session` cookie (HttpOnly, SameSite=Lax, Secure over HTTPS). Limited per username and per client address: 429 with `Retry-After` beyond the limit.',
+  })
+  @ApiOkResponse({ type: AuthSessionResponseDto })
+  @ApiProblemResponses(400, 401, 429)
+  async login(
+    @Body() body: AuthLoginDto,
+    @Req() request: FastifyRequest,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<AuthSessionResponseDto> {
+    const { sessionId, user } = await this.auth.login(
+      body.username,
+      body.password,
+      request.ip,
+      request.cookies[SESSION_COOKIE],
+    );
+    void reply.setCookie(SESSION_COOKIE, sessionId, {
+      path: '/',
+      httpOnly: true,
+      sameSite: 'lax',
+      secure: request.protocol === 'https',
+      maxAge: this.config.SESSION_ABSOLUTE_TIMEOUT_S,
+    });
+    return { username: user.username, role: user.role, instance: this.config.KEYFLOW_INSTANCE };
+  }
+
+  @Post('logout')
+  @Access('authenticated')
+  @HttpCode(204)
+  @ApiCookieAuth()
+  @ApiOperation({ summary: 'Log out: the session ends on every instance' })
+  @ApiNoContentResponse()
+  @ApiProblemResponses(401, 403)
+  async logout(
+    @CurrentPrincipal() principal: Principal,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<void> {
+    await this.auth.logout(principal);
+    void reply.clearCookie(SESSION_COOKIE, { path: '/' });
+  }
+
+  @Get('me')
+  @Access('authenticated')
+  @ApiCookieAuth()
+  @ApiBearerAuth()
+  @ApiOperation({ summary: 'Who is calling, and which instance answered' })
+  @ApiOkResponse({ type: AuthMeResponseDto })
+  @ApiProblemResponses(401)
+  me(@CurrentPrincipal() principal: Principal): AuthMeResponseDto {
+    return {
+      username: principal.username,
+      role: principal.role,
+      authenticatedBy: principal.via,
+      instance: this.config.KEYFLOW_INSTANCE,
+    };
+  }
+
+  @Post('tokens')
+  @Access('authenticated')
+  @ApiCookieAuth()
+  @ApiBearerAuth()
+  @ApiOperation({ summary: 'Create a bearer token for a machine client', description: 'The token is shown once.' })
+  @ApiCreatedResponse({ type: TokenCreatedResponseDto })
+  @ApiProblemResponses(400, 401, 403)
+  createToken(
+    @CurrentPrincipal() principal: Principal,
+    @Body() body: TokenCreateDto,
+  ): Promise<TokenCreatedResponseDto> {
+    return this.auth.createToken(principal, body.name);
+  }
+
+  @Delete('tokens/:id')
+  @Access('authenticated')
+  @HttpCode(204)
+  @ApiCookieAuth()
+  @ApiBearerAuth()
+  @ApiOperation({ summary: 'Revoke a token, at once on every instance', description: 'Admins may revoke any token.' })
+  @ApiNoContentResponse()
+  @ApiProblemResponses(400, 401, 403, 404)
+  revokeToken(
+    @CurrentPrincipal() principal: Principal,
+    @Param('id', new ParseUUIDPipe({ version: undefined })) id: string,
+  ): Promise<void> {
+    return this.auth.revokeToken(principal, id);
+  }
+}

@@ -1,0 +1,133 @@
+import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
+import { DomainError, ErrorCode } from '@keyflow/contracts';
+import { type TokenOwner, UserRepository, type UserRecord, type UserRole } from '@keyflow/db';
+import { LoginThrottle, SessionStore, TokenCache } from '@keyflow/session';
+import { generateApiToken, hashApiToken, hashPassword, isApiTokenShaped, verifyPassword } from './credentials.util';
+import type { Principal } from './principal';
+
+/** What a request offers as proof of identity; the guard extracts it from headers and cookies. */
+export interface Credentials {
+  bearer?: string;
+  sessionId?: string;
+}
+
+export interface CreatedToken {
+  id: string;
+  name: string;
+  token: string;
+  createdAt: string;
+}
+
+const WRONG_CREDENTIALS = 'wrong username or password';
+
+/**
+ * Logging in and out, sessions, API tokens and users. Sessions and the token cache live in the Redis cluster
+ * and users and tokens in the database, so every instance accepts every session and sees every revocation.
+ */
+@Injectable()
+export class AuthService implements OnModuleInit {
+  private readonly logger = new Logger(AuthService.name);
+  /** Verified against when the username is unknown, so a miss costs as much time as a wrong password. */
+  private decoyHash = '';
+
+  constructor(
+    private readonly users: UserRepository,
+    private readonly sessions: SessionStore,
+    private readonly throttle: LoginThrottle,
+    @Inject(TokenCache) private readonly tokens: TokenCache<TokenOwner>,
+  ) {}
+
+  async onModuleInit(): Promise<void> {
+    this.decoyHash = await hashPassword(generateApiToken());
+  }
+
+  /**
+   * Checks the password and opens a new session; a session the caller already had is destroyed (rotation).
+   * Every failure is the same 401, whether the user exists or not.
+   */
+  async login(
+    username: string,
+    password: string,
+    clientAddress: string,
+    previousSessionId?: string,
+  ): Promise<{ sessionId: string; user: UserRecord }> {
+    const verdict = await this.throttle.attempt(username, clientAddress);
+    if (!verdict.allowed) {
+      this.logger.warn(`login throttled for a username from ${clientAddress}`);
+      throw new DomainError(
+        ErrorCode.RATE_LIMITED,
+        `too many login attempts; try again in ${verdict.retryAfterSeconds} s`,
+        { headers: { 'retry-after': String(verdict.retryAfterSeconds) } },
+      );
+    }
+    const found = await this.users.findByUsername(username);
+    const ok = await verifyPassword(found?.passwordHash ?? this.decoyHash, password);
+    if (!found || !ok) throw new DomainError(ErrorCode.UNAUTHENTICATED, WRONG_CREDENTIALS);
+    const { passwordHash: _hash, ...user } = found;
+    await this.throttle.succeeded(username, clientAddress);
+    if (previousSessionId) await this.sessions.destroy(previousSessionId);
+    const sessionId = await this.sessions.create({ userId: user.id, username: user.username, role: user.role });
+    return { sessionId, user };
+  }
+
+  async logout(principal: Principal): Promise<void> {
+    if (principal.sessionId) await this.sessions.destroy(principal.sessionId);
+  }
+
+  /**
+   * The principal the credentials prove, or `undefined`. A bearer token, when given, is the only thing
+   * considered: a bad token is not rescued by a cookie.
+   */
+  async authenticate({ bearer, sessionId }: Credentials): Promise<Principal | undefined> {
+    if (bearer !== undefined) return this.fromToken(bearer);
+    if (sessionId === undefined) return undefined;
+    const session = await this.sessions.touch(sessionId);
+    if (!session) return undefined;
+    return {
+      userId: session.userId,
+      username: session.username,
+      role: session.role as UserRole,
+      via: 'session',
+      sessionId,
+    };
+  }
+
+  async createToken(principal: Principal, name: string): Promise<CreatedToken> {
+    const token = generateApiToken();
+    const { id, createdAt } = await this.users.createToken({
+      userId: principal.userId,
+      name,
+      tokenHash: hashApiToken(token),
+    });
+    return { id, name, token, createdAt };
+  }
+
+  /** Users revoke their own tokens; admins anyone's. The database first, then every instance's cache. */
+  async revokeToken(principal: Principal, id: string): Promise<void> {
+    const hash = await this.users.revokeToken(id, principal.role === 'admin' ? null : principal.userId);
+    if (!hash) throw new DomainError(ErrorCode.TOKEN_NOT_FOUND, `no active token ${id} of yours`);
+    await this.tokens.revoke(hash);
+  }
+
+  async createUser(input: { username: string; password: string; role: UserRole }): Promise<UserRecord> {
+    return this.users.create({
+      username: input.username,
+      passwordHash: await hashPassword(input.password),
+      role: input.role,
+    });
+  }
+
+  private async fromToken(token: string): Promise<Principal | undefined> {
+    if (!isApiTokenShaped(token)) return undefined;
+    const hash = hashApiToken(token);
+    const cached = await this.tokens.get(hash);
+    if (cached === 'revoked') return undefined;
+    let owner = cached;
+    if (!owner) {
+      owner = await this.users.findActiveToken(hash);
+      if (!owner) return undefined;
+      await this.tokens.fill(hash, owner);
+    }
+    return { userId: owner.userId, username: owner.username, role: owner.role, via: 'token', tokenId: owner.tokenId };
+  }
+}

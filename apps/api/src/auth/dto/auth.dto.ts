@@ -1,0 +1,94 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { IsIn, IsOptional, IsString, Length, Matches, MaxLength, MinLength } from 'class-validator';
+import type { UserRole } from '@keyflow/db';
+
+const ROLES: UserRole[] = ['user', 'admin'];
+
+export class AuthLoginDto {
+  @ApiProperty({ example: 'ada' })
+  @IsString()
+  @Length(1, 64)
+  username!: string;
+
+  @ApiProperty({ example: 'correct horse battery staple', format: 'password' })
+  @IsString()
+  @Length(1, 1024)
+  password!: string;
+}
+
+export class AuthSessionResponseDto {
+  @ApiProperty({ example: 'ada' })
+  username!: string;
+
+  @ApiProperty({ enum: ROLES, example: 'user' })
+  role!: UserRole;
+
+  @ApiProperty({ example: 'api-1', description: 'The API instance that served this request.' })
+  instance!: string;
+}
+
+export class AuthMeResponseDto extends AuthSessionResponseDto {
+  @ApiProperty({ enum: ['session', 'token'], description: 'How this request proved who it is.' })
+  authenticatedBy!: 'session' | 'token';
+}
+
+export class TokenCreateDto {
+  @ApiProperty({ example: 'ci-pipeline', description: 'A label to recognise the token by; 1–100 characters.' })
+  @IsString()
+  @Length(1, 100)
+  name!: string;
+}
+
+export class TokenCreatedResponseDto {
+  @ApiProperty({ format: 'uuid' })
+  id!: string;
+
+  @ApiProperty({ example: 'ci-pipeline' })
+  name!: string;
+
+  @ApiProperty({
+    example: 'kf_3q2-7wEvQ0jJm0eA0hfQ9z6VbqxJkP5J2Yx1c7nA4oU',
+    description: 'Send as `Authorization: Bearer <token>`. Shown only now: keyflow keeps only its hash.',
+  })
+  token!: string;
+
+  @ApiProperty({ format: 'date-time' })
+  createdAt!: string;
+}
+
+export class UserCreateDto {
+  @ApiProperty({
+    example: 'ada',
+    description: '2–64 lower-case letters, digits, `.`, `_` or `-`, starting with a letter or digit.',
+  })
+  @IsString()
+  @Matches(/^[a-z0-9][a-z0-9._-]{1,63}$/, {
+    message: 'username must be 2–64 lower-case letters, digits, ".", "_" or "-", starting with a letter or digit',
+  })
+  username!: string;
+
+  @ApiProperty({ example: 'correct horse battery staple', format: 'password', description: '12–1024 characters.' })
+  @IsString()
+  @MinLength(12)
+  @MaxLength(1024)
+  password!: string;
+
+  @ApiPropertyOptional({ enum: ROLES, default: 'user' })
+  @IsOptional()
+  @IsIn(ROLES)
+  role?: UserRole;
+}
+
+export class UserResponseDto {
+  @ApiProperty({ format: 'uuid' })
+  id!: string;
+
+  @ApiProperty({ example: 'ada' })
+  username!: string;
+
+  @ApiProperty({ enum: ROLES })
+  role!: UserRole;
+
+  @ApiProperty({ format: 'date-time' })
+  createdAt!: string;
+}
