@@ -284,13 +284,29 @@ describe('keyflow HTTP API (e2e through the gateway)', () => {
       expect(doc.json.openapi).toMatch(/^3\./);
       const paths = doc.json.paths as Record<string, Record<string, { responses: Record<string, unknown> }>>;
       expect(Object.keys(paths).sort()).toEqual(
-        ['/health/live', '/health/ready', '/store', '/store/{key}', '/v1/kv/{key}', '/v1/operations/{id}'].sort(),
+        [
+          '/health/live',
+          '/health/ready',
+          '/store',
+          '/store/{key}',
+          '/v1/auth/login',
+          '/v1/auth/logout',
+          '/v1/auth/me',
+          '/v1/auth/tokens',
+          '/v1/auth/tokens/{id}',
+          '/v1/kv/{key}',
+          '/v1/operations/{id}',
+          '/v1/status',
+          '/v1/users',
+        ].sort(),
       );
       expect(Object.keys(paths['/v1/kv/{key}']?.put?.responses ?? {}).sort()).toEqual([
         '200',
         '201',
         '202',
         '400',
+        '401',
+        '403',
         '412',
         '413',
         '415',
@@ -301,11 +317,19 @@ describe('keyflow HTTP API (e2e through the gateway)', () => {
         '202',
         '204',
         '400',
+        '401',
+        '403',
         '412',
         '422',
         '503',
       ]);
-      expect(Object.keys(paths['/v1/kv/{key}']?.get?.responses ?? {}).sort()).toEqual(['200', '400', '404', '503']);
+      expect(Object.keys(paths['/v1/kv/{key}']?.get?.responses ?? {}).sort()).toEqual([
+        '200',
+        '400',
+        '401',
+        '404',
+        '503',
+      ]);
     });
 
     it('should not expose internal endpoints through the gateway', async () => {

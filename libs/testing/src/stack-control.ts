@@ -6,7 +6,8 @@ import { dirname, join } from 'node:path';
  * The contract of `<stackDir>/stack.json`, written by `tools/stack` (`npm start`, `npm test`) and read by
  * integration and e2e tests. Every URL points at loopback; every process listed belongs to the stack.
  */
-export type StackProcessKind = 'api' | 'worker' | 'nginx' | 'haproxy' | 'redis' | 'rabbitmq' | 'epmd' | 'postgres';
+export type StackProcessKind =
+  'api' | 'worker' | 'nginx' | 'haproxy' | 'named' | 'redis' | 'rabbitmq' | 'epmd' | 'postgres';
 
 export interface StackProcess {
   /** Says what it is: `api-1`, `worker-2`, `nginx`, `haproxy`, `redis-7001`, `rabbitmq-rmq1`, `epmd`, `postgres-primary`. */

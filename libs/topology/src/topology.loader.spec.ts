@@ -20,7 +20,8 @@ function problemsOf(patch: (t: TopologyInput) => unknown): string[] {
 describe(parseTopology.name, () => {
   describe('defaults', () => {
     it('should give a topology without the optional sections working defaults', () => {
-      const t = local();
+      const { dns: _dns, auth: _auth, ...bare } = local();
+      const t = parseTopology(bare);
       expect(t.gateway).toMatchObject({ listenAll: false, daemon: true, tls: { mode: 'off' } });
       expect(t.gateway.rateLimit).toBeUndefined();
       expect(t.healthChecks).toEqual({
@@ -163,7 +164,11 @@ describe(parseTopology.name, () => {
     it('should find port clashes with the DNS server, Prometheus, exporters and RabbitMQ metrics', () => {
       const problems = problemsOf((t) => ({
         ...t,
-        gateway: { ...t.gateway, tls: { mode: 'self-signed', redirectHttpPort: 3001 } },
+        gateway: {
+          ...t.gateway,
+          instances: [{ name: 'gateway-1', host: '127.0.0.1', port: 8080 }],
+          tls: { mode: 'self-signed', redirectHttpPort: 3001 },
+        },
         dns: { ...dns, server: { host: '127.0.0.1', port: 5501 } },
         monitoring: { prometheus: { host: '127.0.0.1', port: 8080 }, exporters: { redis: { port: 7001 } } },
       }));

@@ -102,7 +102,7 @@ describe('kv-load', () => {
       expect(readEnv()).toEqual({ baseUrl: 'http://127.0.0.1:9000', token: 't', scale: 0.1, baselineRps: 12_000 });
       (globalThis as { __ENV?: Record<string, string> }).__ENV = {};
       expect(readEnv()).toEqual({
-        baseUrl: 'http://127.0.0.1:8080',
+        baseUrl: 'http://127.0.0.21:8080',
         token: undefined,
         scale: 1,
         baselineRps: undefined,

@@ -58,7 +58,7 @@ export function readEnv(): LoadEnv {
   const scale = Number(__ENV.SCALE ?? '1');
   const baseline = __ENV.BASELINE_RPS === undefined ? undefined : Number(__ENV.BASELINE_RPS);
   return {
-    baseUrl: (__ENV.BASE_URL ?? 'http://127.0.0.1:8080').replace(/\/+$/, ''),
+    baseUrl: (__ENV.BASE_URL ?? 'http://127.0.0.21:8080').replace(/\/+$/, ''),
     token: __ENV.KEYFLOW_TOKEN ?? __ENV.TOKEN,
     scale: Number.isFinite(scale) && scale > 0 ? scale : 1,
     baselineRps: baseline !== undefined && Number.isFinite(baseline) && baseline > 0 ? baseline : undefined,

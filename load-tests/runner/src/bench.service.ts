@@ -9,7 +9,7 @@ import { formatConsoleTable } from './report/report-format.util';
 import type { BenchReport, ScenarioFailure } from './report/report.dto';
 import { ReportService, type WrittenReport } from './report/report.service';
 
-export const DEFAULT_TARGET = 'http://127.0.0.1:8080';
+export const DEFAULT_TARGET = 'http://127.0.0.21:8080';
 
 export interface BenchRun {
   report: BenchReport;

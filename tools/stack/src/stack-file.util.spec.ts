@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -14,8 +14,8 @@ describe(buildStackInfo.name, () => {
       topology: join(process.cwd(), 'deploy/topologies/test.yaml'),
       stackDir: '/tmp/keyflow-test',
       startedAt: '2030-01-02T03:04:05.000Z',
-      gateway: 'http://127.0.0.1:18080',
-      gateways: ['http://127.0.0.1:18080'],
+      gateway: 'http://127.0.0.31:18080',
+      gateways: ['http://127.0.0.31:18080', 'http://127.0.0.32:18080', 'http://127.0.0.33:18080'],
       apis: ['http://127.0.0.1:13001', 'http://127.0.0.1:13002'],
       workers: ['http://127.0.0.1:13101', 'http://127.0.0.1:13102'],
       management: 'http://127.0.0.1:15801',
@@ -36,6 +36,7 @@ describe(buildStackInfo.name, () => {
         read: 'postgres://keyflow@127.0.0.1:16502/keyflow',
       },
       haproxyStats: 'http://127.0.0.1:18404/stats',
+      dns: { server: '127.0.0.1:18053', name: 'api.keyflow.test' },
       processes: [],
     });
   });
@@ -45,7 +46,7 @@ describe(StackRecord.name, () => {
   let dir: string | undefined;
   afterEach(() => dir && rmSync(dir, { recursive: true, force: true }));
 
-  it('should rewrite stack.json atomically with every process added, replacing one of the same name', () => {
+  it('should rewrite stack.json atomically, mode 0600, with every process added, replacing one of the same name', () => {
     dir = mkdtempSync(join(tmpdir(), 'stack-record-'));
     const file = join(dir, 'stack.json');
     const { topology, layout } = testTopology();
@@ -55,6 +56,7 @@ describe(StackRecord.name, () => {
     record.addProcess({ name: 'redis-17101', pid: 11, kind: 'redis' });
     record.addProcess({ name: 'api-1', pid: 12, kind: 'api' });
     record.setState('up');
+    record.setToken('kf_secret');
 
     expect(readStackFile(file)).toMatchObject({
       state: 'up',
@@ -65,6 +67,9 @@ describe(StackRecord.name, () => {
     });
     expect(readFileSync(file, 'utf8')).toMatch(/^{\n {2}"state": "up",/);
     expect(readdirSync(dir)).toEqual(['stack.json']);
+    // It holds the admin token: readable by its owner only.
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    expect(readStackFile(file)?.token).toBe('kf_secret');
   });
 
   it('should read no stack where there is no file', () => {

@@ -50,6 +50,14 @@ export function buildStackInfo(topology: Topology, layout: StackLayout, startedA
       read: postgresUrl(topology, haproxy.host, haproxy.dbReadPort),
     },
     haproxyStats: `http://${haproxy.host}:${haproxy.statsPort}/stats`,
+    ...(topology.dns
+      ? {
+          dns: {
+            server: `${topology.dns.server.host}:${topology.dns.server.port}`,
+            name: `${topology.dns.name}.${topology.dns.zone}`,
+          },
+        }
+      : {}),
     processes: [],
   };
 }

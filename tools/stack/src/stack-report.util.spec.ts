@@ -17,8 +17,8 @@ describe(topologyPorts.name, () => {
     expect(ports).toContainEqual({ what: 'redis 17101 cluster bus', host: '127.0.0.1', port: 27101 });
     expect(ports).toContainEqual({ what: 'epmd', host: '127.0.0.1', port: 4371 });
     expect(ports).toContainEqual({ what: 'rabbitmq rmq2 distribution', host: '127.0.0.1', port: 25802 });
-    expect(ports).toHaveLength(1 + 2 + 2 + 12 + 1 + 9 + 2 + 4);
-    expect(new Set(ports.map((p) => p.port)).size).toBe(ports.length);
+    expect(ports).toHaveLength(3 + 2 + 2 + 12 + 1 + 9 + 2 + 4 + 1);
+    expect(new Set(ports.map((p) => `${p.host}:${p.port}`)).size).toBe(ports.length);
   });
 });
 
@@ -54,11 +54,11 @@ describe(formatUrls.name, () => {
     const { topology, layout } = testTopology();
     const lines = formatUrls(buildStackInfo(topology, layout, new Date()));
     expect(lines.slice(0, 5)).toEqual([
-      '  Gateway:              http://127.0.0.1:18080',
-      '  Swagger UI:           http://127.0.0.1:18080/docs',
-      '  OpenAPI:              http://127.0.0.1:18080/docs/json',
-      '  RabbitMQ management:  http://127.0.0.1:15801  (guest / guest)',
-      '  HAProxy stats:        http://127.0.0.1:18404/stats',
+      '  Gateways:             http://127.0.0.31:18080, http://127.0.0.32:18080, http://127.0.0.33:18080',
+      '  DNS round robin:      api.keyflow.test @ 127.0.0.1:18053  (dig @127.0.0.1 -p 18053 api.keyflow.test)',
+      '  Admin token:          -',
+      '  Swagger UI:           http://127.0.0.31:18080/docs',
+      '  OpenAPI:              http://127.0.0.31:18080/docs/json',
     ]);
     expect(lines.at(-1)).toBe(`  Logs:                 ${join('/tmp/keyflow-test', 'logs')}`);
   });

@@ -30,6 +30,7 @@ export function topologyPorts(t: Topology): PortClaim[] {
     { what: 'haproxy db read', host: t.haproxy.host, port: t.haproxy.dbReadPort },
     { what: 'haproxy amqp', host: t.haproxy.host, port: t.haproxy.amqpPort },
     { what: 'haproxy stats', host: t.haproxy.host, port: t.haproxy.statsPort },
+    ...(t.dns ? [{ what: 'named (DNS)', host: t.dns.server.host, port: t.dns.server.port }] : []),
   ];
 }
 
@@ -51,6 +52,8 @@ export function expectedCommandLine(proc: StackProcess): string {
       return 'nginx';
     case 'haproxy':
       return 'haproxy';
+    case 'named':
+      return 'named';
     case 'redis':
       return `redis-server ${proc.host ?? '127.0.0.1'}:${proc.port}`;
     case 'rabbitmq':
@@ -70,7 +73,16 @@ export function stopCommand(topologyFile: string, repoRoot: string): string {
 
 export function formatUrls(info: StackInfo): string[] {
   const rows: [string, string][] = [
-    ['Gateway', info.gateways.join(', ')],
+    ['Gateways', info.gateways.join(', ')],
+    ...(info.dns
+      ? ([
+          [
+            'DNS round robin',
+            `${info.dns.name} @ ${info.dns.server}  (dig @${info.dns.server.replace(/:(\d+)$/, ' -p $1')} ${info.dns.name})`,
+          ],
+        ] as [string, string][])
+      : []),
+    ['Admin token', info.token ? 'in stack.json "token" (Authorization: Bearer …)' : '-'],
     ['Swagger UI', `${info.gateway}/docs`],
     ['OpenAPI', `${info.gateway}/docs/json`],
     ['RabbitMQ management', `${info.management}  (${info.managementUser} / ${info.managementPassword})`],

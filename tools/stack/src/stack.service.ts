@@ -5,6 +5,7 @@ import { mkdirSync, rmSync } from 'node:fs';
 import { relative, resolve } from 'node:path';
 import { AppsService } from './apps.service';
 import { HaproxyService } from './servers/haproxy.service';
+import { NamedService } from './servers/named.service';
 import { NginxService } from './servers/nginx.service';
 import { PostgresService } from './servers/postgres.service';
 import { RabbitmqService } from './servers/rabbitmq.service';
@@ -30,7 +31,7 @@ import { canConnect, waitUntil } from './util/wait.util';
 /** Stop order: what depends on a server goes before it; each group stops in parallel. */
 const STOP_ORDER: StackProcessKind[][] = [
   ['api', 'worker', 'nginx'],
-  ['haproxy'],
+  ['haproxy', 'named'],
   ['redis', 'rabbitmq', 'postgres'],
   ['epmd'],
 ];
@@ -73,8 +74,12 @@ export class StackService {
     await this.render(layout);
     const nginx = new NginxService(layout);
     const haproxy = new HaproxyService(layout);
-    await Promise.all([nginx.validate(), haproxy.validate()]);
-    this.progress.line('config', `rendered and checked nginx.conf, haproxy.cfg in ${layout.conf}`);
+    const named = topology.dns ? new NamedService(layout) : undefined;
+    await Promise.all([nginx.validate(), haproxy.validate(), named?.validate()]);
+    this.progress.line(
+      'config',
+      `rendered and checked nginx.conf, haproxy.cfg${named ? ', named.conf' : ''} in ${layout.conf}`,
+    );
 
     const record = new StackRecord(buildStackInfo(topology, layout, new Date()), layout.stackFile);
     record.save();
@@ -88,6 +93,7 @@ export class StackService {
       await apps.createAdmin(ctx);
       await apps.start(ctx);
       await nginx.start(ctx);
+      await named?.start(ctx);
     } catch (err) {
       record.setState('failed');
       this.printError(err);
@@ -252,6 +258,8 @@ export class StackService {
         return new NginxService(layout);
       case 'haproxy':
         return new HaproxyService(layout);
+      case 'named':
+        return new NamedService(layout);
       case 'redis':
         return new RedisService();
       case 'rabbitmq':

@@ -20,6 +20,19 @@ export interface CreatedToken {
 
 const WRONG_CREDENTIALS = 'wrong username or password';
 
+/** Sessions and login counters live only in Redis: while a node fails over, say so (503) rather than fail (500). */
+async function needRedis<T>(work: Promise<T>, what: string): Promise<T> {
+  try {
+    return await work;
+  } catch (err) {
+    throw new DomainError(
+      ErrorCode.AUTH_UNAVAILABLE,
+      `${what} cannot be reached right now (${(err as Error).message}); retry shortly`,
+      { headers: { 'retry-after': '1' } },
+    );
+  }
+}
+
 /**
  * Logging in and out, sessions, API tokens and users. Sessions and the token cache live in the Redis cluster
  * and users and tokens in the database, so every instance accepts every session and sees every revocation.
@@ -51,7 +64,7 @@ export class AuthService implements OnModuleInit {
     clientAddress: string,
     previousSessionId?: string,
   ): Promise<{ sessionId: string; user: UserRecord }> {
-    const verdict = await this.throttle.attempt(username, clientAddress);
+    const verdict = await needRedis(this.throttle.attempt(username, clientAddress), 'the login rate limiter');
     if (!verdict.allowed) {
       this.logger.warn(`login throttled for a username from ${clientAddress}`);
       throw new DomainError(
@@ -64,14 +77,17 @@ export class AuthService implements OnModuleInit {
     const ok = await verifyPassword(found?.passwordHash ?? this.decoyHash, password);
     if (!found || !ok) throw new DomainError(ErrorCode.UNAUTHENTICATED, WRONG_CREDENTIALS);
     const { passwordHash: _hash, ...user } = found;
-    await this.throttle.succeeded(username, clientAddress);
-    if (previousSessionId) await this.sessions.destroy(previousSessionId);
-    const sessionId = await this.sessions.create({ userId: user.id, username: user.username, role: user.role });
+    await needRedis(this.throttle.succeeded(username, clientAddress), 'the login rate limiter');
+    if (previousSessionId) await needRedis(this.sessions.destroy(previousSessionId), 'the session store');
+    const sessionId = await needRedis(
+      this.sessions.create({ userId: user.id, username: user.username, role: user.role }),
+      'the session store',
+    );
     return { sessionId, user };
   }
 
   async logout(principal: Principal): Promise<void> {
-    if (principal.sessionId) await this.sessions.destroy(principal.sessionId);
+    if (principal.sessionId) await needRedis(this.sessions.destroy(principal.sessionId), 'the session store');
   }
 
   /**
@@ -81,7 +97,7 @@ export class AuthService implements OnModuleInit {
   async authenticate({ bearer, sessionId }: Credentials): Promise<Principal | undefined> {
     if (bearer !== undefined) return this.fromToken(bearer);
     if (sessionId === undefined) return undefined;
-    const session = await this.sessions.touch(sessionId);
+    const session = await needRedis(this.sessions.touch(sessionId), 'the session store');
     if (!session) return undefined;
     return {
       userId: session.userId,
@@ -102,11 +118,16 @@ export class AuthService implements OnModuleInit {
     return { id, name, token, createdAt };
   }
 
-  /** Users revoke their own tokens; admins anyone's. The database first, then every instance's cache. */
+  /**
+   * Users revoke their own tokens; admins anyone's. The database first, then the shared cache every instance
+   * reads. Only when both are done is the revocation reported: if the cache cannot be written the caller gets
+   * 503 and retries (revoking is idempotent).
+   */
   async revokeToken(principal: Principal, id: string): Promise<void> {
     const hash = await this.users.revokeToken(id, principal.role === 'admin' ? null : principal.userId);
-    if (!hash) throw new DomainError(ErrorCode.TOKEN_NOT_FOUND, `no active token ${id} of yours`);
-    await this.tokens.revoke(hash);
+    if (!hash) throw new DomainError(ErrorCode.TOKEN_NOT_FOUND, `no token ${id} of yours`);
+    // Revoked in the database already; a retry after a 503 here repeats the (idempotent) revocation.
+    await needRedis(this.tokens.revoke(hash), 'the shared token cache');
   }
 
   async createUser(input: { username: string; password: string; role: UserRole }): Promise<UserRecord> {
@@ -120,13 +141,16 @@ export class AuthService implements OnModuleInit {
   private async fromToken(token: string): Promise<Principal | undefined> {
     if (!isApiTokenShaped(token)) return undefined;
     const hash = hashApiToken(token);
-    const cached = await this.tokens.get(hash);
+    // The cache only saves a query: while Redis fails over, the database answers (and is the truth anyway).
+    const cached = await this.tokens.get(hash).catch(() => undefined);
     if (cached === 'revoked') return undefined;
     let owner = cached;
     if (!owner) {
       owner = await this.users.findActiveToken(hash);
       if (!owner) return undefined;
-      await this.tokens.fill(hash, owner);
+      await this.tokens.fill(hash, owner).catch((err: unknown) => {
+        this.logger.warn(`token cache fill failed: ${(err as Error).message}`);
+      });
     }
     return { userId: owner.userId, username: owner.username, role: owner.role, via: 'token', tokenId: owner.tokenId };
   }

@@ -1,6 +1,8 @@
 import { applyDecorators, Body, Controller, Delete, Get, Headers, Param, Put, Query, Res } from '@nestjs/common';
 import {
   ApiAcceptedResponse,
+  ApiBearerAuth,
+  ApiCookieAuth,
   ApiBody,
   ApiCreatedResponse,
   ApiHeader,
@@ -49,6 +51,8 @@ const KEY_PARAM = {
 };
 
 @ApiTags('kv')
+@ApiBearerAuth()
+@ApiCookieAuth()
 @Controller('v1/kv')
 export class KvController {
   constructor(private readonly kv: KvService) {}
@@ -67,7 +71,7 @@ export class KvController {
     description: '`strong` reads the database primary and skips the cache: it sees every write applied so far.',
   })
   @ApiOkResponse({ type: KvEntryResponseDto, headers: { ETag: { description: 'The version, quoted: `"3"`.' } } })
-  @ApiProblemResponses(400, 404, 503)
+  @ApiProblemResponses(400, 401, 404, 503)
   async get(
     @Param('key', KeyPipe) key: string,
     @Query('consistency', ConsistencyPipe) consistency: Consistency,
@@ -95,7 +99,7 @@ export class KvController {
   @ApiAcceptedResponse({ type: OperationAcceptedDto, headers: { Location: { description: '`/v1/operations/{id}`' } } })
   @ApiCreatedResponse({ type: WriteAppliedDto, description: 'Applied and the key was created (`Prefer: wait`).' })
   @ApiOkResponse({ type: WriteAppliedDto, description: 'Applied (`Prefer: wait`).' })
-  @ApiProblemResponses(400, 412, 413, 415, 422, 503)
+  @ApiProblemResponses(400, 401, 403, 412, 413, 415, 422, 503)
   async put(
     @Param('key', KeyPipe) key: string,
     @Body() body: KvPutDto,
@@ -115,7 +119,7 @@ export class KvController {
   @WriteHeaders()
   @ApiAcceptedResponse({ type: OperationAcceptedDto, headers: { Location: { description: '`/v1/operations/{id}`' } } })
   @ApiNoContentResponse({ description: 'Deleted (`Prefer: wait`).' })
-  @ApiProblemResponses(400, 412, 422, 503)
+  @ApiProblemResponses(400, 401, 403, 412, 422, 503)
   async delete(
     @Param('key', KeyPipe) key: string,
     @Headers() headers: WriteHeadersDto,

@@ -1,5 +1,5 @@
 import { Controller, Get, Param, ParseUUIDPipe } from '@nestjs/common';
-import { ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiCookieAuth, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
 import { DomainError, ErrorCode } from '@keyflow/contracts';
 import { ApiProblemResponses } from '../common/api-problems.decorator';
 import { OperationResponseDto } from '../kv/dto/kv.dto';
@@ -10,6 +10,8 @@ const OPERATION_ID = new ParseUUIDPipe({
 });
 
 @ApiTags('operations')
+@ApiBearerAuth()
+@ApiCookieAuth()
 @Controller('v1/operations')
 export class OperationsController {
   constructor(private readonly operations: OperationsService) {}
@@ -21,7 +23,7 @@ export class OperationsController {
   })
   @ApiParam({ name: 'id', format: 'uuid' })
   @ApiOkResponse({ type: OperationResponseDto })
-  @ApiProblemResponses(400, 404, 503)
+  @ApiProblemResponses(400, 401, 404, 503)
   find(@Param('id', OPERATION_ID) id: string): Promise<OperationResponseDto> {
     return this.operations.find(id);
   }

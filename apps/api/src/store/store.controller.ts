@@ -1,5 +1,13 @@
 import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Param, Put, Res } from '@nestjs/common';
-import { ApiAcceptedResponse, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
+import {
+  ApiAcceptedResponse,
+  ApiBearerAuth,
+  ApiCookieAuth,
+  ApiOkResponse,
+  ApiOperation,
+  ApiParam,
+  ApiTags,
+} from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { ApiProblemResponses } from '../common/api-problems.decorator';
 import { KeyPipe } from '../common/key.pipe';
@@ -10,6 +18,8 @@ import { StoreGetResponseDto, StorePutDto, StorePutResponseDto } from './dto/sto
 
 /** Routes of the reference KV store, so its existing clients work unchanged. Same semantics as /v1/kv. */
 @ApiTags('store (reference-compatible)')
+@ApiBearerAuth()
+@ApiCookieAuth()
 @Controller('store')
 export class StoreController {
   constructor(private readonly kv: KvService) {}
@@ -21,7 +31,7 @@ export class StoreController {
     description: 'Answers 200 with the value once the write is accepted.',
   })
   @ApiOkResponse({ type: StorePutResponseDto })
-  @ApiProblemResponses(400, 413, 415, 503)
+  @ApiProblemResponses(400, 401, 403, 413, 415, 503)
   async put(@Body() body: StorePutDto, @Res({ passthrough: true }) reply: FastifyReply): Promise<StorePutResponseDto> {
     const key = new KeyPipe().transform(body.key);
     const result = await this.kv.put(key, body.value);
@@ -34,7 +44,7 @@ export class StoreController {
   @ApiOperation({ summary: 'Read a key (reference API)' })
   @ApiParam({ name: 'key', example: 'user:42' })
   @ApiOkResponse({ type: StoreGetResponseDto })
-  @ApiProblemResponses(400, 404, 503)
+  @ApiProblemResponses(400, 401, 404, 503)
   async get(@Param('key', KeyPipe) key: string, @Res({ passthrough: true }) reply: FastifyReply): Promise<string> {
     const read = await this.kv.get(key);
     void reply.header('etag', `"${read.version}"`).type('application/json');
@@ -46,7 +56,7 @@ export class StoreController {
   @ApiOperation({ summary: 'Delete a key (reference API)' })
   @ApiParam({ name: 'key', example: 'user:42' })
   @ApiAcceptedResponse({ type: OperationAcceptedDto })
-  @ApiProblemResponses(400, 503)
+  @ApiProblemResponses(400, 401, 403, 503)
   async delete(@Param('key', KeyPipe) key: string, @Res() reply: FastifyReply): Promise<void> {
     sendWriteResult(reply, await this.kv.delete(key));
   }

@@ -32,6 +32,8 @@ describe(runCli.name, () => {
         `wrote ${join(out, 'nginx.conf')}`,
         `wrote ${join(out, 'haproxy.cfg')}`,
         `wrote ${join(out, 'pg-primary-check.sh')}`,
+        `wrote ${join(out, 'named.conf')}`,
+        `wrote ${join(out, 'keyflow.test.zone')}`,
       ]);
       expect(statSync(join(out, 'pg-primary-check.sh')).mode & 0o777).toBe(0o755);
       expect(statSync(join(out, 'nginx.conf')).mode & 0o777).toBe(0o644);

@@ -317,13 +317,13 @@ describe(renderAll.name, () => {
     it('should terminate TLS with the self-signed pair from the out dir and redirect plain HTTP', () => {
       const conf = nginx(withGateway({ tls: { mode: 'self-signed', redirectHttpPort: 8081 } }));
       const server = section(conf, 'server {');
-      expect(server).toMatch(/^\s+listen 127\.0\.0\.1:8080 ssl; # gateway-1$/m);
+      expect(server).toMatch(/^\s+listen 127\.0\.0\.21:8080 ssl; # gateway-1$/m);
       expect(server).toContain('ssl_certificate /srv/keyflow/conf/gateway.crt;');
       expect(server).toContain('ssl_certificate_key /srv/keyflow/conf/gateway.key;');
       expect(server).not.toContain('Strict-Transport-Security');
       expect(conf).toContain('ssl_protocols TLSv1.2 TLSv1.3;');
       const redirect = conf.slice(conf.indexOf('# Plain HTTP only points clients at HTTPS'));
-      expect(redirect).toContain('listen 127.0.0.1:8081; # gateway-1');
+      expect(redirect).toContain('listen 127.0.0.21:8081; # gateway-1');
       expect(redirect).toContain('return 308 https://$host:8080$request_uri;');
     });
 

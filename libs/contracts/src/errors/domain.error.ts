@@ -21,6 +21,7 @@ export enum ErrorCode {
   RATE_LIMITED = 'rate-limited',
   USER_EXISTS = 'user-exists',
   TOKEN_NOT_FOUND = 'token-not-found',
+  AUTH_UNAVAILABLE = 'auth-unavailable',
 }
 
 export class DomainError extends Error {

@@ -91,8 +91,8 @@ export class UserRepository {
   }
 
   /**
-   * Revokes token `id` if it is active and, when `ownerId` is given, belongs to that user. Returns the revoked
-   * token's hash, or `undefined` when there was nothing to revoke.
+   * Revokes token `id` if, when `ownerId` is given, it belongs to that user. Returns the token's hash (also when
+   * it was already revoked: revoking is idempotent), or `undefined` when there is no such token.
    */
   async revokeToken(id: string, ownerId: string | null, now = new Date()): Promise<string | undefined> {
     const result = await this.pool.query<{ token_hash: string }>(REVOKE_TOKEN, [id, ownerId, now.toISOString()]);

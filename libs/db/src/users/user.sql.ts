@@ -20,11 +20,11 @@ JOIN users AS u ON u.id = t.user_id
 WHERE t.token_hash = $1 AND t.revoked_at IS NULL`;
 
 /**
- * Revokes a token; `$2` NULL lets an admin revoke anyone's. Returns the hash so the caller can evict it from
- * caches. A token already revoked is not returned again.
+ * Revokes a token; `$2` NULL lets an admin revoke anyone's. Idempotent: revoking a revoked token keeps its first
+ * revocation time and still returns the hash, so a caller whose cache eviction failed can simply retry.
  */
 export const REVOKE_TOKEN = `
 UPDATE api_tokens
-SET revoked_at = $3::TIMESTAMPTZ
-WHERE id = $1::UUID AND ($2::UUID IS NULL OR user_id = $2::UUID) AND revoked_at IS NULL
+SET revoked_at = COALESCE(revoked_at, $3::TIMESTAMPTZ)
+WHERE id = $1::UUID AND ($2::UUID IS NULL OR user_id = $2::UUID)
 RETURNING token_hash`;

@@ -34,7 +34,7 @@ export const USAGE = `Usage: npm run bench -- [options]
 
   --scenario <name|all>     scenario to run; repeat or comma-separate (default: all)
                             ${SCENARIO_NAMES.join(', ')}
-  --target <url>            base URL to load (default: the gateway in .keyflow/stack.json, else http://127.0.0.1:8080)
+  --target <url>            base URL to load (default: the gateway in .keyflow/stack.json, else http://127.0.0.21:8080)
   --token <token>           bearer token for every request (default: KEYFLOW_TOKEN, else the stack's token)
   --scale <factor>          multiply durations, budgets and key spaces (default: SCALE or 1; 0.1 = smoke run);
                             --duration-scale is the same flag
