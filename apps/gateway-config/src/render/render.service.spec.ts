@@ -57,6 +57,8 @@ describe(renderAll.name, () => {
         ['nginx.conf', undefined],
         ['haproxy.cfg', undefined],
         ['pg-primary-check.sh', 0o755],
+        ['named.conf', undefined],
+        ['keyflow.test.zone', undefined],
       ]);
     });
 
@@ -83,7 +85,7 @@ describe(renderAll.name, () => {
 
     it('should render the cockroach variant as in the snapshot', () => {
       const files = renderAll(variant(cockroach), paths);
-      expect(files.map((f) => f.file)).toEqual(['nginx.conf', 'haproxy.cfg']);
+      expect(files.map((f) => f.file)).toEqual(['nginx.conf', 'haproxy.cfg', 'named.conf', 'keyflow.test.zone']);
       expect(file(files, 'haproxy.cfg')).toMatchSnapshot();
     });
   });
