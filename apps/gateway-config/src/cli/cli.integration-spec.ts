@@ -67,8 +67,10 @@ describe('gateway-config CLI process', () => {
       '-ext',
       'subjectAltName',
     ]);
-    expect(subject.stdout).toContain('CN = localhost');
-    expect(subject.stdout).toContain('IP Address:127.0.0.1');
+    // Named for the DNS round-robin name, valid for every gateway address behind it.
+    expect(subject.stdout).toContain('CN = api.keyflow.test');
+    expect(subject.stdout).toContain('DNS:localhost');
+    expect(subject.stdout).toContain('IP Address:127.0.0.21, IP Address:127.0.0.22, IP Address:127.0.0.23');
 
     const second = await cli(['render', '--topology', topology, '--out', out]);
     expect(second.stdout).toContain(`kept ${join(out, 'gateway.crt')}`);
