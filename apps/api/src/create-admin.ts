@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { DomainError, ErrorCode, loadConfigOrExit, parseEnv, postgresUrl } from '@keyflow/contracts';
 import { createPool, UserRepository } from '@keyflow/db';
-import { generateApiToken, hashApiToken, hashPassword } from './auth/credentials.util';
+import { generateApiToken, hashApiToken, hashPassword, USERNAME_PATTERN, USERNAME_RULE } from './auth/credentials.util';
 
 /**
  * Creates the admin user (unless it exists) and a new admin API token, and prints `{"username", "tokenId",
@@ -14,10 +14,7 @@ import { generateApiToken, hashApiToken, hashPassword } from './auth/credentials
  */
 const envSchema = z.object({
   DATABASE_URL: postgresUrl(),
-  ADMIN_USERNAME: z
-    .string()
-    .regex(/^[a-z0-9][a-z0-9._-]{1,63}$/, 'must be 2–64 lower-case letters, digits, ".", "_" or "-"')
-    .default('admin'),
+  ADMIN_USERNAME: z.string().regex(USERNAME_PATTERN, USERNAME_RULE).default('admin'),
   ADMIN_PASSWORD: z.string().min(12, 'must be at least 12 characters').optional(),
   TOKEN_NAME: z.string().min(1).max(100).default('stack'),
 });

@@ -59,5 +59,14 @@ describe(LoginThrottle.name, () => {
       expect(await throttle.attempt('carol', '10.0.3.1')).toEqual({ allowed: true });
       expect(await throttle.attempt('carol', '10.0.3.1')).toMatchObject({ allowed: false });
     });
+
+    it('should leave no counter behind when the window ended before the success', async () => {
+      const p = prefix();
+      const throttle = new LoginThrottle(redis, { prefix: p });
+      await throttle.attempt('dave', '10.0.4.1');
+      await redis.del(`${p}addr:10.0.4.1`); // the window ran out between the attempt and the success
+      await throttle.succeeded('dave', '10.0.4.1');
+      expect(await redis.exists(`${p}addr:10.0.4.1`)).toBe(0);
+    });
   });
 });

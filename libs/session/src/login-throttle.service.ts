@@ -18,12 +18,16 @@ export type ThrottleVerdict = { allowed: true } | { allowed: false; retryAfterSe
 const COUNT_ATTEMPT = `
 local n = redis.call('INCR', KEYS[1])
 if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
-local ttl = redis.call('PTTL', KEYS[1])
-if ttl < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]); ttl = tonumber(ARGV[1]) end
-return {n, ttl}`;
+return {n, redis.call('PTTL', KEYS[1])}`;
+
+/** Takes one attempt back, if the window still runs: a DECR on an expired key would leave a counter with no TTL. */
+const REFUND_ATTEMPT = `
+if redis.call('EXISTS', KEYS[1]) == 1 then return redis.call('DECR', KEYS[1]) end
+return 0`;
 
 type ClusterWithScript = Cluster & {
   loginCountAttempt(key: string, windowMs: number): Promise<[number, number]>;
+  loginRefundAttempt(key: string): Promise<number>;
 };
 
 /**
@@ -42,6 +46,7 @@ export class LoginThrottle {
 
   constructor(redis: Cluster, options: LoginThrottleOptions = {}) {
     redis.defineCommand('loginCountAttempt', { numberOfKeys: 1, lua: COUNT_ATTEMPT });
+    redis.defineCommand('loginRefundAttempt', { numberOfKeys: 1, lua: REFUND_ATTEMPT });
     this.redis = redis as ClusterWithScript;
     this.maxPerUser = options.maxPerUser ?? 5;
     this.maxPerAddress = options.maxPerAddress ?? 50;
@@ -62,7 +67,10 @@ export class LoginThrottle {
 
   /** After a successful login: the username starts afresh, and the address is charged for failures only. */
   async succeeded(username: string, address: string): Promise<void> {
-    await Promise.all([this.redis.del(this.userKey(username)), this.redis.decr(this.addressKey(address))]);
+    await Promise.all([
+      this.redis.del(this.userKey(username)),
+      this.redis.loginRefundAttempt(this.addressKey(address)),
+    ]);
   }
 
   private userKey(username: string): string {

@@ -34,6 +34,15 @@ describe(SessionStore.name, () => {
     expect(await store.touch(id, start + 1_001)).toBeUndefined();
   });
 
+  it('should push the idle expiry forward on every use, in the same round trip as the read', async () => {
+    const store = new SessionStore(redis, { prefix, idleTtlMs: 60_000 });
+    const id = await store.create({ userId: 'u3', username: 'cy', role: 'user' });
+    // Age the session to 1 s of idle time left, as if it had sat unused for 59 s.
+    await redis.pexpire(prefix + id, 1_000);
+    expect(await store.touch(id)).toMatchObject({ username: 'cy' });
+    expect(await redis.pttl(prefix + id)).toBeGreaterThan(50_000);
+  });
+
   it('should refuse ids that are not session ids', async () => {
     expect(await new SessionStore(redis, { prefix }).touch('../../etc/passwd')).toBeUndefined();
   });

@@ -9,9 +9,8 @@ export interface SessionUser {
 }
 
 export interface SessionData extends SessionUser {
-  /** Epoch ms. */
+  /** Epoch ms; the absolute limit counts from here. */
   createdAt: number;
-  lastSeenAt: number;
 }
 
 export interface SessionStoreOptions {
@@ -26,8 +25,9 @@ const isSessionId = (id: string): boolean => /^[A-Za-z0-9_-]{43}$/.test(id);
 
 /**
  * Sessions in the Redis cluster, so every API instance accepts every session without sticky routing.
- * Ids are 256 random bits (base64url); the store keeps one hash per session whose TTL is the sooner of the
- * idle and the absolute expiry, refreshed on use.
+ * Ids are 256 random bits (base64url). Each session is one key whose TTL is the idle timeout, pushed forward on
+ * every use by the same command that reads it (GETEX: one round trip per request); the absolute limit is
+ * checked against `createdAt` on each read.
  */
 export class SessionStore {
   private readonly idleTtlMs: number;
@@ -43,11 +43,6 @@ export class SessionStore {
     this.prefix = options.prefix ?? 'session:';
   }
 
-  /** The whole lifetime of a session, for the cookie's Max-Age. */
-  get absoluteTtlSeconds(): number {
-    return Math.floor(this.absoluteTtlMs / 1000);
-  }
-
   /** Creates a session with a fresh id. Logging in always creates one (rotation): ids never carry over. */
   async create(user: SessionUser, now = Date.now()): Promise<string> {
     const id = randomBytes(32).toString('base64url');
@@ -56,34 +51,26 @@ export class SessionStore {
       username: user.username,
       role: user.role,
       createdAt: now,
-      lastSeenAt: now,
     };
-    await this.redis.set(this.prefix + id, JSON.stringify(data), 'PX', this.ttl(data, now));
+    await this.redis.set(this.prefix + id, JSON.stringify(data), 'PX', Math.min(this.idleTtlMs, this.absoluteTtlMs));
     return id;
   }
 
   /** Returns the session and extends its idle expiry, or `undefined` when it does not exist or expired. */
   async touch(id: string, now = Date.now()): Promise<SessionData | undefined> {
     if (!isSessionId(id)) return undefined;
-    const raw = await this.redis.get(this.prefix + id);
+    const raw = await this.redis.getex(this.prefix + id, 'PX', this.idleTtlMs);
     if (!raw) return undefined;
     const data = JSON.parse(raw) as SessionData;
-    const ttl = this.ttl(data, now);
-    if (ttl <= 0) {
+    if (now >= data.createdAt + this.absoluteTtlMs) {
       await this.destroy(id);
       return undefined;
     }
-    const touched = { ...data, lastSeenAt: now };
-    await this.redis.set(this.prefix + id, JSON.stringify(touched), 'PX', ttl, 'XX');
-    return touched;
+    return data;
   }
 
   async destroy(id: string): Promise<void> {
     if (!isSessionId(id)) return;
     await this.redis.del(this.prefix + id);
-  }
-
-  private ttl(data: SessionData, now: number): number {
-    return Math.min(this.idleTtlMs, data.createdAt + this.absoluteTtlMs - now);
   }
 }

@@ -20,6 +20,11 @@ export async function verifyPassword(hash: string, password: string): Promise<bo
   }
 }
 
+/** Usernames, for `POST /v1/users` and the stack's admin alike. */
+export const USERNAME_PATTERN = /^[a-z0-9][a-z0-9._-]{1,63}$/;
+export const USERNAME_RULE =
+  'must be 2–64 lower-case letters, digits, ".", "_" or "-", starting with a letter or digit';
+
 const TOKEN_PREFIX = 'kf_';
 const TOKEN_FORMAT = /^kf_[A-Za-z0-9_-]{43}$/;
 

@@ -1,6 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsIn, IsOptional, IsString, Length, Matches, MaxLength, MinLength } from 'class-validator';
 import type { UserRole } from '@keyflow/db';
+import { USERNAME_PATTERN, USERNAME_RULE } from '../credentials.util';
 
 const ROLES: UserRole[] = ['user', 'admin'];
 
@@ -62,9 +63,7 @@ export class UserCreateDto {
     description: '2–64 lower-case letters, digits, `.`, `_` or `-`, starting with a letter or digit.',
   })
   @IsString()
-  @Matches(/^[a-z0-9][a-z0-9._-]{1,63}$/, {
-    message: 'username must be 2–64 lower-case letters, digits, ".", "_" or "-", starting with a letter or digit',
-  })
+  @Matches(USERNAME_PATTERN, { message: `username ${USERNAME_RULE}` })
   username!: string;
 
   @ApiProperty({ example: 'correct horse battery staple', format: 'password', description: '12–1024 characters.' })
