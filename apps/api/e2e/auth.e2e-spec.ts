@@ -13,6 +13,7 @@ import {
   startProcess,
   type StackInfo,
 } from '@keyflow/testing';
+import { problem } from './problem.util';
 
 /**
  * Sessions and access, end to end: three nginx gateways behind BIND9 round robin, two APIs, the Redis cluster
@@ -54,17 +55,6 @@ const gateway = (i: number): string => {
   if (!url) throw new Error(`the stack has no gateway ${i + 1}`);
   return url;
 };
-
-function problem(status: number, type: string, title: string, detail: unknown, instance: string) {
-  return {
-    type: `https://keyflow.dev/problems/${type}`,
-    title,
-    status,
-    detail,
-    instance,
-    requestId: expect.any(String),
-  };
-}
 
 async function createUser(name: string, role: 'user' | 'admin' = 'user'): Promise<string> {
   const username = `${name}-${run}`;

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { adminAuthHeaders, pollUntil, readStack } from '@keyflow/testing';
+import { problem } from './problem.util';
 
 /**
  * The public API, end to end: through the nginx gateway, two APIs, RabbitMQ, the workers, PostgreSQL and
@@ -27,17 +28,6 @@ async function call(method: string, path: string, body?: unknown, headers: Recor
     json = undefined;
   }
   return { status: response.status, headers: response.headers, text, json: json as Record<string, unknown> };
-}
-
-function problem(status: number, type: string, title: string, detail: unknown, instance: string) {
-  return {
-    type: `https://keyflow.dev/problems/${type}`,
-    title,
-    status,
-    detail,
-    instance,
-    requestId: expect.any(String),
-  };
 }
 
 async function applied(operationId: string) {
