@@ -9,8 +9,13 @@ export interface PoolOptions {
 
 /**
  * A pool that fits behind HAProxy: idle connections are recycled after 10 s, far inside HAProxy's 1 h idle
- * timeout, so the pool never hands out a connection the proxy already closed. An idle client's socket error
- * (for example HAProxy marking the primary down) must not crash the process, so `error` is always handled.
+ * timeout, so the pool never hands out a connection the proxy already closed.
+ *
+ * A socket error (for example HAProxy cutting sessions when it marks the primary down) must never crash the
+ * process. pg-pool handles `error` only on idle clients: it removes its listener while a client is checked
+ * out, and a connection cut between two queries of a transaction would then be an unhandled `error` event.
+ * So every client gets a listener of its own for life. It only keeps the process alive: the query in flight
+ * (or the next one) rejects with the error, which is where callers see it; idle errors reach `onError`.
  */
 export function createPool(connectionString: string, options: PoolOptions): Pool {
   const config: PoolConfig = {
@@ -24,5 +29,6 @@ export function createPool(connectionString: string, options: PoolOptions): Pool
   };
   const pool = new Pool(config);
   pool.on('error', (err) => options.onError?.(err));
+  pool.on('connect', (client) => client.on('error', () => undefined));
   return pool;
 }

@@ -26,7 +26,7 @@ describe(parseTopology.name, () => {
       expect(t.gateway.rateLimit).toBeUndefined();
       expect(t.healthChecks).toEqual({
         gateway: { maxFails: 2, failTimeout: '5s' },
-        database: { fall: 2, rise: 1 },
+        database: { fall: 3, rise: 1 },
         amqp: { interval: '2s', fall: 2, rise: 1 },
       });
       expect(t.auth).toEqual({ readsRequireAuth: true });

@@ -72,13 +72,13 @@ export const rateLimitSchema = z
   })
   .strict();
 
-const haproxyCheckSchema = (interval: string | undefined) =>
+const haproxyCheckSchema = (interval: string | undefined, fall: number) =>
   z
     .object({
       /** Time between checks; default depends on the backend (see below). */
       interval: interval === undefined ? duration.optional() : duration.default(interval),
       /** Consecutive failed checks before a server is marked down. */
-      fall: count(1).default(2),
+      fall: count(1).default(fall),
       /** Consecutive passed checks before a server is marked up again. */
       rise: count(1).default(1),
     })
@@ -95,9 +95,13 @@ export const healthChecksSchema = z
       })
       .strict()
       .default({}),
-    /** Default interval: 1s for postgres (fast primary failover), 2s for cockroach. */
-    database: haproxyCheckSchema(undefined).default({}),
-    amqp: haproxyCheckSchema('2s').default({}),
+    /**
+     * Default interval: 1s for postgres (fast primary failover), 2s for cockroach. Three failures, not two,
+     * mark a DB node down: marking the primary down cuts every session, and on a busy host one slow check
+     * must not do that.
+     */
+    database: haproxyCheckSchema(undefined, 3).default({}),
+    amqp: haproxyCheckSchema('2s', 2).default({}),
   })
   .strict();
 

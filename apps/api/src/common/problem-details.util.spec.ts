@@ -68,4 +68,22 @@ describe(toProblem.name, () => {
       unexpected: true,
     });
   });
+
+  it('should answer 503 with Retry-After when a database connection is cut or refused', () => {
+    for (const err of [
+      new Error('Connection terminated unexpectedly'),
+      Object.assign(new Error('x'), { code: '57P01' }),
+    ]) {
+      expect(toProblem(err)).toEqual({
+        problem: {
+          type: 'https://keyflow.dev/problems/database-unavailable',
+          title: 'Database unavailable',
+          status: 503,
+          detail: 'the database is unavailable for a moment; retry shortly',
+        },
+        unexpected: false,
+        headers: { 'retry-after': '1' },
+      });
+    }
+  });
 });

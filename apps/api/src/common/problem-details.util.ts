@@ -1,5 +1,6 @@
 import { HttpException, HttpStatus } from '@nestjs/common';
 import { DomainError, ErrorCode } from '@keyflow/contracts';
+import { isTransientDbError } from '@keyflow/db';
 
 export interface Problem {
   type: string;
@@ -124,6 +125,20 @@ export function toProblem(exception: unknown): {
     };
   }
   if (exception instanceof HttpException) return { problem: fromHttpException(exception), unexpected: false };
+  // A database connection cut or refused (a failover, HAProxy marking the primary down) on a path that has no
+  // better answer of its own: the client may retry, so it is a 503, not a 500.
+  if (isTransientDbError(exception)) {
+    return {
+      problem: {
+        type: `${PROBLEM_BASE}${ErrorCode.DATABASE_UNAVAILABLE}`,
+        title: DOMAIN_STATUS[ErrorCode.DATABASE_UNAVAILABLE].title,
+        status: HttpStatus.SERVICE_UNAVAILABLE,
+        detail: 'the database is unavailable for a moment; retry shortly',
+      },
+      unexpected: false,
+      headers: { 'retry-after': '1' },
+    };
+  }
   return {
     problem: {
       type: 'about:blank',

@@ -8,7 +8,7 @@ and keepalived configs from one topology file.
 
 Commands:
   render --topology <file> --out <dir> [--run-dir <dir>] [--conf-dir <dir>]
-      Write into --out, creating it: nginx.conf and haproxy.cfg; pg-primary-check.sh for postgres;
+      Write into --out, creating it: nginx.conf and haproxy.cfg;
       named.conf and <zone>.zone with dns; prometheus.yml with monitoring.prometheus; one
       keepalived-<peer>.conf per peer with haproxy.redundancy; and, for gateway.tls.mode
       self-signed, gateway.crt and gateway.key (made with openssl unless both exist).

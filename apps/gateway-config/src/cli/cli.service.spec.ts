@@ -31,11 +31,9 @@ describe(runCli.name, () => {
       expect(lines).toEqual([
         `wrote ${join(out, 'nginx.conf')}`,
         `wrote ${join(out, 'haproxy.cfg')}`,
-        `wrote ${join(out, 'pg-primary-check.sh')}`,
         `wrote ${join(out, 'named.conf')}`,
         `wrote ${join(out, 'keyflow.test.zone')}`,
       ]);
-      expect(statSync(join(out, 'pg-primary-check.sh')).mode & 0o777).toBe(0o755);
       expect(statSync(join(out, 'nginx.conf')).mode & 0o777).toBe(0o644);
       // Without --run-dir the out dir holds the run-time files too.
       expect(readFileSync(join(out, 'nginx.conf'), 'utf8')).toContain(`pid ${join(out, 'nginx.pid')};`);
@@ -48,7 +46,7 @@ describe(runCli.name, () => {
       expect(statSync(join(tmp, 'run')).isDirectory()).toBe(true);
       const haproxy = readFileSync(join(tmp, 'conf', 'haproxy.cfg'), 'utf8');
       expect(haproxy).toContain(`pidfile ${join(tmp, 'run', 'haproxy.pid')}`);
-      expect(haproxy).toContain(`external-check command ${join(tmp, 'conf', 'pg-primary-check.sh')}`);
+      expect(haproxy).toContain(`stats socket ${join(tmp, 'run', 'haproxy.sock')}`);
     });
 
     it('should print the --conf-dir paths into the configs but write into --out', () => {

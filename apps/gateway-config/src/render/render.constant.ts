@@ -1,7 +1,6 @@
 /** Files `render` writes into the out dir. */
 export const NGINX_CONF_FILE = 'nginx.conf';
 export const HAPROXY_CFG_FILE = 'haproxy.cfg';
-export const PG_PRIMARY_CHECK_FILE = 'pg-primary-check.sh';
 /** BIND9's config; the zone it serves is `zoneFile(dns.zone)` beside it. Rendered when the topology has `dns`. */
 export const NAMED_CONF_FILE = 'named.conf';
 export const PROMETHEUS_FILE = 'prometheus.yml';

@@ -1,5 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer, connect, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,7 +16,7 @@ import {
   type CommandResult,
 } from '../testing/processes.util';
 import { UpstreamStub } from '../testing/upstream-stub.util';
-import { HAPROXY_CFG_FILE, NGINX_CONF_FILE, PG_PRIMARY_CHECK_FILE, RUN_FILES } from './render.constant';
+import { HAPROXY_CFG_FILE, NGINX_CONF_FILE, RUN_FILES } from './render.constant';
 import { renderAll } from './render.service';
 import { writeRenderedFiles } from './render-writer.util';
 
@@ -287,61 +287,6 @@ describe(renderAll.name, () => {
     });
   });
 
-  describe('pg-primary-check.sh', () => {
-    let script: string;
-    let fakeBin: string;
-
-    beforeAll(() => {
-      const dirs = renderInto(tinyTopology({ gatewayPort: 15, apiPorts: [16] }), tempDir('pgcheck'));
-      script = join(dirs.outDir, PG_PRIMARY_CHECK_FILE);
-      fakeBin = join(dirs.runDir, 'bin');
-      mkdirSync(fakeBin);
-      // A psql that records how it was called and answers what the test asks for.
-      writeFileSync(
-        join(fakeBin, 'psql'),
-        '#!/bin/sh\necho "$PGCONNECT_TIMEOUT $*" > "$FAKE_PSQL_LOG"\n[ -n "$FAKE_PSQL_OUT" ] && echo "$FAKE_PSQL_OUT"\nexit "${FAKE_PSQL_EXIT:-0}"\n',
-        { mode: 0o755 },
-      );
-    });
-
-    async function check(out: string, exit = 0): Promise<{ code: number; args: string }> {
-      const log = join(fakeBin, `log-${randomUUID()}`);
-      const env = {
-        PATH: `${fakeBin}:/usr/bin:/bin`,
-        FAKE_PSQL_OUT: out,
-        FAKE_PSQL_EXIT: String(exit),
-        FAKE_PSQL_LOG: log,
-      };
-      // HAProxy's arguments: <proxy_addr> <proxy_port> <server_addr> <server_port>
-      const { code } = await runCommand(script, ['127.0.0.1', '6501', '10.1.2.3', '5599'], { env });
-      return { code, args: readFileSync(log, 'utf8').trim() };
-    }
-
-    it('should pass a primary and ask the server HAProxy names, with a short connect timeout', async () => {
-      expect(await check('f')).toEqual({
-        code: 0,
-        args: '1 -X -h 10.1.2.3 -p 5599 -U keyflow -d keyflow -tAc select pg_is_in_recovery()',
-      });
-    });
-
-    it.each([
-      ['a standby', 't', 0],
-      ['an unreachable server', '', 2],
-      ['an unexpected answer', 'ERROR', 0],
-    ])('should fail %s', async (_what, out, exit) => {
-      expect((await check(out, exit)).code).not.toBe(0);
-    });
-
-    it('should fail fast with the real psql when nothing listens', async () => {
-      const started = Date.now();
-      const { code } = await runCommand(script, ['127.0.0.1', '1', '127.0.0.1', String(await freePort())], {
-        env: { PATH: '/usr/bin:/bin' },
-      });
-      expect(code).not.toBe(0);
-      expect(Date.now() - started).toBeLessThan(5_000);
-    });
-  });
-
   describe('haproxy.cfg behaviour', () => {
     const echoServers: Server[] = [];
     let ports: { dbWritePort: number; dbReadPort: number; amqpPort: number; statsPort: number };
@@ -397,7 +342,7 @@ describe(renderAll.name, () => {
     });
 
     it('should keep postgres writes away from nodes that fail the primary check', async () => {
-      // Nothing listens on the tiny topology's database ports, so the check script fails for both nodes.
+      // Nothing listens on the tiny topology's database ports, so the primary check fails for both nodes.
       const metrics = await pollUntil(
         () => httpRequest(ports.statsPort, { path: '/metrics' }),
         (res) => /haproxy_backend_status\{proxy="db_write",state="DOWN"\} 1/.test(res.body),

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { loadTopology, parseTopology, type Topology, type TopologyInput } from '@keyflow/topology';
 import { renderAll, type RenderedFile } from './render.service';
+import { pgPrimaryCheck } from './pg-check.util';
 
 const TOPOLOGIES_DIR = join(__dirname, '../../../../deploy/topologies');
 const paths = { runDir: '/srv/keyflow/run', outDir: '/srv/keyflow/conf' };
@@ -56,7 +57,6 @@ describe(renderAll.name, () => {
       expect(files.map((f) => [f.file, f.mode])).toEqual([
         ['nginx.conf', undefined],
         ['haproxy.cfg', undefined],
-        ['pg-primary-check.sh', 0o755],
         ['named.conf', undefined],
         ['keyflow.test.zone', undefined],
       ]);
@@ -236,15 +236,24 @@ describe(renderAll.name, () => {
       expect(global).toContain('maxconn 4096');
     });
 
-    it('should send postgres writes only to the node its check script finds to be the primary', () => {
-      const conf = haproxy();
-      expect(section(conf, 'global')).toMatch(/external-check\n\s+insecure-fork-wanted/);
+    it('should send postgres writes only to the node the protocol check finds to be the primary', () => {
+      const conf = haproxy(variant((t) => ({ ...t, database: { ...t.database, name: 'kf_db', user: 'kf_user' } })));
+      expect(section(conf, 'global')).not.toContain('external-check');
       const write = section(conf, 'listen db_write');
       expect(write).toContain('bind 127.0.0.1:6501');
-      expect(write).toContain('option external-check');
-      expect(write).toContain('external-check path "/usr/bin:/bin"');
-      expect(write).toContain('external-check command /srv/keyflow/conf/pg-primary-check.sh');
-      expect(write).toContain('default-server check inter 1s fall 2 rise 1 on-marked-down shutdown-sessions');
+      // The check's own protocol messages, in order, for the topology's user and database.
+      const check = pgPrimaryCheck('kf_user', 'kf_db');
+      expect(write).toContain(
+        [
+          'option tcp-check',
+          'tcp-check connect',
+          `tcp-check send-binary ${check.startup}`,
+          `tcp-check expect binary ${check.readyForQuery}`,
+          `tcp-check send-binary ${check.queryAndTerminate}`,
+          `tcp-check expect binary ${check.primaryRow}`,
+        ].join('\n    '),
+      );
+      expect(write).toContain('default-server check inter 1s fall 3 rise 1 on-marked-down shutdown-sessions');
       expect(write).toMatch(/server pg-primary 127\.0\.0\.1:5501\n\s+server pg-replica-1 127\.0\.0\.1:5502/);
     });
 
@@ -257,7 +266,7 @@ describe(renderAll.name, () => {
 
     it('should check every cockroach node on /health?ready=1 at its HTTP port', () => {
       const conf = haproxy(variant(cockroach));
-      expect(conf).not.toContain('external-check');
+      expect(conf).not.toContain('tcp-check');
       for (const name of ['listen db_write', 'listen db_read']) {
         const listen = section(conf, name);
         expect(listen).toContain('option httpchk GET /health?ready=1');
@@ -282,21 +291,6 @@ describe(renderAll.name, () => {
       expect(stats).toContain('mode http');
       expect(stats).toContain('stats uri /stats');
       expect(stats).toContain('http-request use-service prometheus-exporter if { path /metrics }');
-    });
-  });
-
-  describe('pg-primary-check.sh', () => {
-    it('should ask the server HAProxy names whether it is in recovery, as the topology database user', () => {
-      const script = file(
-        renderAll(
-          variant((t) => ({ ...t, database: { ...t.database, name: 'kf_db', user: 'kf_user' } })),
-          paths,
-        ),
-        'pg-primary-check.sh',
-      );
-      expect(script.startsWith('#!/bin/sh\n')).toBe(true);
-      expect(script).toContain('PGCONNECT_TIMEOUT=1');
-      expect(script).toContain(`psql -X -h "$3" -p "$4" -U kf_user -d kf_db -tAc 'select pg_is_in_recovery()'`);
     });
   });
 

@@ -5,7 +5,6 @@ import {
   keepalivedFile,
   NAMED_CONF_FILE,
   NGINX_CONF_FILE,
-  PG_PRIMARY_CHECK_FILE,
   PROMETHEUS_FILE,
   zoneFile,
 } from './render.constant';
@@ -15,14 +14,12 @@ import {
   buildKeepalivedViews,
   buildNamedConfView,
   buildNginxView,
-  buildPgPrimaryCheckView,
   buildPrometheusView,
   buildZoneView,
   type HaproxyView,
   type KeepalivedView,
   type NamedConfView,
   type NginxView,
-  type PgPrimaryCheckView,
   type PrometheusView,
   type RenderPaths,
   type ZoneView,
@@ -39,7 +36,6 @@ export interface RenderedFile {
 interface Templates {
   nginx: Template<NginxView>;
   haproxy: Template<HaproxyView>;
-  pgPrimaryCheck: Template<PgPrimaryCheckView>;
   namedConf: Template<NamedConfView>;
   zone: Template<ZoneView>;
   prometheus: Template<PrometheusView>;
@@ -52,7 +48,6 @@ function compiledTemplates(): Templates {
   templates ??= {
     nginx: loadTemplate<NginxView>('nginx.conf.hbs'),
     haproxy: loadTemplate<HaproxyView>('haproxy.cfg.hbs'),
-    pgPrimaryCheck: loadTemplate<PgPrimaryCheckView>('pg-primary-check.sh.hbs'),
     namedConf: loadTemplate<NamedConfView>('named.conf.hbs'),
     zone: loadTemplate<ZoneView>('zone.hbs'),
     prometheus: loadTemplate<PrometheusView>('prometheus.yml.hbs'),
@@ -75,7 +70,7 @@ function assertUsablePath(what: string, path: string): void {
 /**
  * Renders every config file for one topology. Pure: reads only the templates, writes nothing.
  * Always nginx.conf and haproxy.cfg; the rest only when the topology asks for them:
- * `pg-primary-check.sh` for a postgres database, `named.conf` + `<zone>.zone` with `dns`, `prometheus.yml` with
+ * `named.conf` + `<zone>.zone` with `dns`, `prometheus.yml` with
  * `monitoring.prometheus`, and one `keepalived-<peer>.conf` per peer with `haproxy.redundancy`.
  * The self-signed TLS certificate is not rendered here: the CLI creates it (see cli.service.ts).
  */
@@ -87,13 +82,6 @@ export function renderAll(topology: Topology, paths: RenderPaths): RenderedFile[
     { file: NGINX_CONF_FILE, content: t.nginx(buildNginxView(topology, paths)) },
     { file: HAPROXY_CFG_FILE, content: t.haproxy(buildHaproxyView(topology, paths)) },
   ];
-  if (topology.database.kind === 'postgres') {
-    files.push({
-      file: PG_PRIMARY_CHECK_FILE,
-      content: t.pgPrimaryCheck(buildPgPrimaryCheckView(topology)),
-      mode: 0o755,
-    });
-  }
   if (topology.dns) {
     files.push(
       { file: NAMED_CONF_FILE, content: t.namedConf(buildNamedConfView(topology, paths)) },

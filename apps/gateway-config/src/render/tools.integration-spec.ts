@@ -11,7 +11,6 @@ import {
   keepalivedFile,
   NAMED_CONF_FILE,
   NGINX_CONF_FILE,
-  PG_PRIMARY_CHECK_FILE,
   PROMETHEUS_FILE,
   RUN_FILES,
   zoneFile,
@@ -71,7 +70,6 @@ function render(original: Topology, prefix: string): Rendered {
 /** Describes the tool checks for one topology; which checks apply follows from what the topology renders. */
 function describeToolChecks(label: string, load: () => Topology): void {
   const topology = load();
-  const postgres = topology.database.kind === 'postgres';
   describe(label, () => {
     let rendered: Rendered | undefined;
     // Only the checks that apply are defined (no named.conf without dns): nothing is reported as skipped.
@@ -81,7 +79,6 @@ function describeToolChecks(label: string, load: () => Topology): void {
     it('should render the files the topology asks for', () => {
       const { files } = get();
       expect(files.slice(0, 2)).toEqual([NGINX_CONF_FILE, HAPROXY_CFG_FILE]);
-      expect(files.includes(PG_PRIMARY_CHECK_FILE)).toBe(postgres);
       expect(files.includes(NAMED_CONF_FILE)).toBe(topology.dns !== undefined);
       expect(files.includes(PROMETHEUS_FILE)).toBe(topology.monitoring?.prometheus !== undefined);
       expect(files.filter((f) => f.startsWith('keepalived-'))).toHaveLength(
@@ -106,11 +103,6 @@ function describeToolChecks(label: string, load: () => Topology): void {
       expect(haproxy.stderr).not.toMatch(/WARNING|ALERT/);
       expect(haproxy).toMatchObject({ code: 0 });
     });
-
-    if (postgres)
-      it('should render a pg-primary-check.sh that sh -n accepts', async () => {
-        expect(await runCommand('sh', ['-n', join(get().outDir, PG_PRIMARY_CHECK_FILE)])).toMatchObject({ code: 0 });
-      });
 
     if (topology.dns !== undefined)
       it('should pass named-checkconf and named-checkzone', async () => {

@@ -1,12 +1,12 @@
 import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { RABBITMQ_PROMETHEUS_PORT, type LbAlgorithm, type Topology } from '@keyflow/topology';
+import { pgPrimaryCheck, type PgPrimaryCheck } from './pg-check.util';
 import {
   HAPROXY_CFG_FILE,
   NAMED_CONF_FILE,
   NGINX_CONF_FILE,
   NGINX_TEMP_PATHS,
-  PG_PRIMARY_CHECK_FILE,
   PROMETHEUS_FILE,
   RUN_FILES,
   SELF_SIGNED_TLS,
@@ -21,7 +21,7 @@ import {
 export interface RenderPaths {
   /** Absolute directory nginx and HAProxy write pids, logs, sockets and temp files to at run time. */
   runDir: string;
-  /** Absolute directory the rendered files are written to (the HAProxy check script is run from there). */
+  /** Absolute directory the rendered files are written to. */
   outDir: string;
 }
 
@@ -83,18 +83,13 @@ export interface HaproxyView {
   /** Appended to every server line: run-time DNS resolution, or nothing. */
   serverOptions: string;
   postgres: {
-    checkScript: string;
+    checkUser: string;
+    check: PgPrimaryCheck;
     writeServers: NamedAddress[];
     readServers: Array<NamedAddress & { backup: boolean }>;
   } | null;
   cockroach: { servers: Array<NamedAddress & { httpPort: number }> } | null;
   rabbitmq: NamedAddress[];
-}
-
-export interface PgPrimaryCheckView {
-  topologyName: string;
-  user: string;
-  database: string;
 }
 
 export interface NamedConfView {
@@ -313,7 +308,8 @@ export function buildHaproxyView(t: Topology, { runDir, outDir }: RenderPaths): 
     postgres:
       db.kind === 'postgres'
         ? {
-            checkScript: join(outDir, PG_PRIMARY_CHECK_FILE),
+            checkUser: db.user,
+            check: pgPrimaryCheck(db.user, db.name),
             // `balance first` sends every write to the first server that is up; listing the configured primary
             // first keeps that choice deterministic even if two nodes ever pass the check at once.
             writeServers: [...db.nodes].sort((a, b) => rank(a.role) - rank(b.role)).map(named),
@@ -330,10 +326,6 @@ export function buildHaproxyView(t: Topology, { runDir, outDir }: RenderPaths): 
 
 function rank(role: 'primary' | 'replica' | 'node'): number {
   return role === 'primary' ? 0 : 1;
-}
-
-export function buildPgPrimaryCheckView(t: Topology): PgPrimaryCheckView {
-  return { topologyName: t.name, user: t.database.user, database: t.database.name };
 }
 
 function addressType(address: string): 'A' | 'AAAA' {

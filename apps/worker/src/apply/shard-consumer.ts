@@ -3,6 +3,7 @@ import type { AmqpConnectionManager, ChannelWrapper } from 'amqp-connection-mana
 import type { Channel, ConsumeMessage } from 'amqplib';
 import { decodeWriteMessage, DomainError, shardQueueName, type WriteMessage } from '@keyflow/contracts';
 import { assertShardQueue, type WriteQueueOptions } from '@keyflow/messaging';
+import type { ApplySlots } from './apply-slots';
 import { backoffDelay, sleep } from './backoff.util';
 import type { WorkerMetrics } from '../metrics/worker-metrics.service';
 import type { OutcomeNotifier } from './outcome-notifier.service';
@@ -12,6 +13,8 @@ export interface ShardConsumerOptions extends WriteQueueOptions {
   shard: number;
   prefetch: number;
   batchMax: number;
+  /** Shared by the worker's shards: bounds how many batches are in a DB transaction at once. */
+  slots: ApplySlots;
 }
 
 interface Delivery {
@@ -141,7 +144,7 @@ export class ShardConsumer {
     for (let attempt = 1; ; attempt++) {
       if (!this.isOpen(valid[0]?.delivery.channel)) return;
       try {
-        const outcome = await this.applier.applyToDatabase(valid.map((v) => v.write));
+        const outcome = await this.options.slots.run(() => this.applier.applyToDatabase(valid.map((v) => v.write)));
         await this.retryTransient('cache update', valid[0]?.delivery.channel, () =>
           this.applier.updateCache(outcome.entries),
         );

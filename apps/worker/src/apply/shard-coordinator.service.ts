@@ -4,6 +4,7 @@ import type { Cluster } from 'ioredis';
 import { WORKER_CONFIG, type WorkerConfig } from '../config/worker.config';
 import { AMQP, REDIS } from '../infrastructure/infrastructure.tokens';
 import { homeShards, WorkerMembership } from '../membership/worker-membership.service';
+import { ApplySlots } from './apply-slots';
 import { ShardConsumer, type ShardStats } from './shard-consumer';
 import { WorkerMetrics } from '../metrics/worker-metrics.service';
 import { OutcomeNotifier } from './outcome-notifier.service';
@@ -40,6 +41,7 @@ export class ShardCoordinator implements OnApplicationShutdown {
     metrics: WorkerMetrics,
   ) {
     this.membership = new WorkerMembership(redis, config.KEYFLOW_INSTANCE);
+    const slots = new ApplySlots(config.APPLY_CONCURRENCY);
     this.consumers = Array.from(
       { length: config.KV_SHARDS },
       (_, shard) =>
@@ -49,6 +51,7 @@ export class ShardCoordinator implements OnApplicationShutdown {
           replicas: config.QUEUE_REPLICAS,
           prefetch: config.PREFETCH,
           batchMax: config.BATCH_MAX,
+          slots,
         }),
     );
   }

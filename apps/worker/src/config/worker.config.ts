@@ -14,6 +14,11 @@ const workerEnvSchema = z.object({
   QUEUE_REPLICAS: z.coerce.number().int().min(1).max(7).default(3),
   /** Unacknowledged messages a shard may hold; bounds the largest batch. */
   PREFETCH: z.coerce.number().int().min(1).max(5_000).default(500),
+  /**
+   * Shard batches of this worker in a database transaction at once (see ApplySlots). 2 per worker suits a
+   * database on a few cores; raise it for a CockroachDB cluster with many nodes.
+   */
+  APPLY_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(2),
   /** Most writes applied in one transaction. */
   BATCH_MAX: z.coerce.number().int().min(1).max(2_000).default(250),
   /** How long a worker waits before standing by for shards another worker owns. */

@@ -1,5 +1,4 @@
 import type { StackProcess } from '@keyflow/testing';
-import { chmodSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Health, ProcessControl, StartContext } from '../stack-context';
 import { StackError } from '../stack.exception';
@@ -24,8 +23,6 @@ export class HaproxyService implements ProcessControl {
   }
 
   async start({ topology, progress, record }: StartContext): Promise<void> {
-    const checkScript = join(this.layout.conf, 'pg-primary-check.sh');
-    if (existsSync(checkScript)) chmodSync(checkScript, 0o755);
     const pidFile = configDirectiveFromFile(this.configFile, 'pidfile') ?? join(this.layout.run, 'haproxy.pid');
     await run('haproxy', ['-D', '-f', this.configFile, '-p', pidFile]);
     const pid = readPidFile(pidFile);
@@ -38,7 +35,7 @@ export class HaproxyService implements ProcessControl {
         waitUntil(() => canConnect(host, port), { timeoutMs: 10_000, what: `haproxy on ${host}:${port}` }),
       ),
     );
-    // Writes must reach the primary: the external check marks a standby down within a couple of seconds.
+    // Writes must reach the primary: the primary check marks a standby down within a couple of seconds.
     const { user, name } = topology.database;
     const psqlArgs = ['-X', '-A', '-t', '-h', host, '-p', String(dbWritePort), '-U', user, '-d', name];
     await waitUntil(

@@ -38,6 +38,13 @@ export function postgresSettings(node: Pick<DbNode, 'host' | 'port'>, socketDir:
     'fsync = on',
     'synchronous_commit = on',
     'shared_buffers = 128MB',
+    // SERIALIZABLE keeps read locks (SIREAD) until commit. Past max_pred_locks_per_transaction / 2 of them on one
+    // relation, PostgreSQL trades them for one lock on the whole table, and then every other shard's batch
+    // "conflicts" with it (40001 storms under load). A batch holds up to ~250 keys; 1024 keeps them row-level.
+    // (CockroachDB, the production database, tracks reads per key and has no such escalation.)
+    'max_pred_locks_per_transaction = 1024',
+    // A retried 40001 is routine; logging each failed statement (a batch has ~1,000 parameters) is not.
+    'log_min_error_statement = fatal',
     'logging_collector = off',
     '',
   ].join('\n');
