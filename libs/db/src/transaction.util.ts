@@ -1,7 +1,14 @@
 import type { Pool, PoolClient } from 'pg';
 import { isRetryableTransactionError } from './db-error.util';
 
+export type IsolationLevel = 'serializable' | 'repeatable read';
+
 export interface TransactionOptions {
+  /**
+   * SERIALIZABLE unless a caller has a reason (see KvRepository.applyBatch). CockroachDB runs REPEATABLE READ
+   * transactions as SERIALIZABLE unless the cluster enables that level, so either is safe to ask for there.
+   */
+  isolation?: IsolationLevel;
   /** Attempts in all, the first included. */
   maxAttempts?: number;
   /** First backoff; it doubles per attempt, with full jitter, capped at 1 s. */
@@ -27,10 +34,10 @@ export class TransactionRetriesExhaustedError extends Error {
 }
 
 /**
- * The one way keyflow runs a transaction. It runs `work` in a SERIALIZABLE transaction (the only isolation
- * CockroachDB really offers, and the strictest PostgreSQL has) and retries the whole of it when the database
- * reports SQLSTATE 40001 (or a deadlock), which CockroachDB raises under contention and expects clients to
- * retry. `work` must therefore be safe to run more than once: no side effects outside the transaction.
+ * The one way keyflow runs a transaction. It runs `work` in a SERIALIZABLE transaction (CockroachDB's default,
+ * and the strictest PostgreSQL has) unless `isolation` says otherwise, and retries the whole of it when the
+ * database reports SQLSTATE 40001 (or a deadlock), which CockroachDB raises under contention and expects clients
+ * to retry. `work` must therefore be safe to run more than once: no side effects outside the transaction.
  */
 export async function withTransaction<T>(
   pool: Pool,
@@ -39,11 +46,12 @@ export async function withTransaction<T>(
 ): Promise<T> {
   const maxAttempts = options.maxAttempts ?? 8;
   const baseDelayMs = options.baseDelayMs ?? 10;
+  const begin = `BEGIN ISOLATION LEVEL ${(options.isolation ?? 'serializable').toUpperCase()}`;
   for (let attempt = 1; ; attempt++) {
     const client = await pool.connect();
     let broken = false;
     try {
-      await client.query('BEGIN ISOLATION LEVEL SERIALIZABLE');
+      await client.query(begin);
       const result = await work(client);
       await client.query('COMMIT');
       return result;

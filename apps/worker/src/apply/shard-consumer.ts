@@ -37,9 +37,9 @@ export interface ShardStats {
  * worker applies the shard, and messages are applied strictly in delivery order: one batch at a time, the
  * next batch only after the previous one is committed, cached and acknowledged.
  *
- * The batch is whatever arrived while the previous batch was being applied (up to `batchMax`): under light
- * load batches are single messages and latency is lowest; under heavy load they grow, and one transaction
- * carries many writes. That is the adaptive batching.
+ * The batch is whatever arrived while the previous batch was being applied and while the shard waited for an
+ * apply slot (up to `batchMax`): under light load batches are single messages and latency is lowest; under
+ * heavy load they grow, and one transaction carries many writes. That is the adaptive batching.
  *
  * Acknowledgement contract:
  * - applied (or already applied before a redelivery): ack, after the DB commit and the cache update;
@@ -124,8 +124,11 @@ export class ShardConsumer {
 
   private async drain(): Promise<void> {
     while (this.buffer.length > 0 && !this.stopping) {
-      const batch = this.buffer.splice(0, this.options.batchMax);
-      await this.process(batch);
+      // The batch is taken only once this shard holds one of the worker's apply slots, so whatever arrived
+      // while it waited joins the batch. The slot is held until the batch is settled (retries included).
+      await this.options.slots.run(async () => {
+        if (!this.stopping) await this.process(this.buffer.splice(0, this.options.batchMax));
+      });
     }
   }
 
@@ -144,7 +147,7 @@ export class ShardConsumer {
     for (let attempt = 1; ; attempt++) {
       if (!this.isOpen(valid[0]?.delivery.channel)) return;
       try {
-        const outcome = await this.options.slots.run(() => this.applier.applyToDatabase(valid.map((v) => v.write)));
+        const outcome = await this.applier.applyToDatabase(valid.map((v) => v.write));
         await this.retryTransient('cache update', valid[0]?.delivery.channel, () =>
           this.applier.updateCache(outcome.entries),
         );

@@ -3,7 +3,7 @@ import type { AmqpConnectionManager } from 'amqp-connection-manager';
 import type { Cluster } from 'ioredis';
 import { WORKER_CONFIG, type WorkerConfig } from '../config/worker.config';
 import { AMQP, REDIS } from '../infrastructure/infrastructure.tokens';
-import { homeShards, WorkerMembership } from '../membership/worker-membership.service';
+import { homeShards, memberName, WorkerMembership } from '../membership/worker-membership.service';
 import { ApplySlots } from './apply-slots';
 import { ShardConsumer, type ShardStats } from './shard-consumer';
 import { WorkerMetrics } from '../metrics/worker-metrics.service';
@@ -25,6 +25,8 @@ export class ShardCoordinator implements OnApplicationShutdown {
   private readonly logger = new Logger(ShardCoordinator.name);
   private readonly consumers: ShardConsumer[];
   private readonly membership: WorkerMembership;
+  /** Live member ids (`name@incarnation`), and their names. */
+  private live: string[] = [];
   private members: string[] = [];
   private home = new Set<number>();
   private timer?: NodeJS.Timeout;
@@ -88,9 +90,11 @@ export class ShardCoordinator implements OnApplicationShutdown {
 
   private async tick(): Promise<void> {
     if (this.stopped) return;
-    const members = await this.membership.heartbeat();
-    if (members.join(',') === this.members.join(',')) return;
-    this.logger.log(`workers alive: ${members.join(', ')}`);
+    const live = await this.membership.heartbeat();
+    if (live.join(',') === this.live.join(',')) return;
+    this.logger.log(`workers alive: ${live.join(', ')}`);
+    this.live = live;
+    const members = live.map(memberName);
     this.members = members;
     this.home = homeShards(this.config.KEYFLOW_INSTANCE, members, this.config.KV_SHARDS);
     this.rebalancing = this.rebalancing.then(() => this.rebalance());

@@ -95,6 +95,30 @@ export function describeKvRepositoryContract(databaseUrl: () => string): void {
         await Promise.all(batches.map((batch) => repository.applyBatch(batch)));
         expect(await repository.find('race', { strong: true })).toMatchObject({ version: 4 });
       });
+
+      // Two consumers on one shard only overlap during a failover, and then they may hold the same delivery.
+      it.each([
+        ['a new key', false],
+        ['an existing key', true],
+      ])('should apply one operation delivered to racing batches exactly once, on %s', async (_what, exists) => {
+        const key = `dup-race-${randomUUID()}`;
+        if (exists) await repository.applyBatch([put(key, 'before')]);
+        const op = put(key, 'once');
+        const results = await Promise.all(Array.from({ length: 4 }, () => repository.applyBatch([op])));
+        expect(await repository.find(key, { strong: true })).toMatchObject({ version: exists ? 2 : 1 });
+        expect(results.map((r) => r.ops[0]?.duplicate).filter((d) => !d)).toHaveLength(1);
+      });
+
+      it('should let exactly one of racing create-if-absent writes win', async () => {
+        const key = `create-race-${randomUUID()}`;
+        const results = await Promise.all(
+          Array.from({ length: 4 }, (_, i) =>
+            repository.applyBatch([{ ...put(key, i), condition: { kind: 'absent' } }]),
+          ),
+        );
+        expect(results.map((r) => r.ops[0]?.status).sort()).toEqual(['applied', 'conflict', 'conflict', 'conflict']);
+        expect(await repository.find(key, { strong: true })).toMatchObject({ version: 1 });
+      });
     });
 
     describe('recordFailed', () => {
