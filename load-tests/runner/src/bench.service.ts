@@ -2,7 +2,7 @@ import { defineScenarios } from '../../scenarios/scenarios';
 import { BaselineService, type BaselineResult } from './baseline/baseline.service';
 import type { CliOptions } from './cli/cli-options.util';
 import { assertLoadableTarget } from './cli/loopback.util';
-import { apiProcesses, readStackInfo } from './cli/stack-info.util';
+import { apiProcesses, readStackInfo, tierProcesses } from './cli/stack-info.util';
 import { KvHttpClient, type HttpOutcome } from './http/kv-http.client';
 import { ScenarioRunner, type ScenarioResult } from './load/scenario-runner.service';
 import { formatConsoleTable } from './report/report-format.util';
@@ -92,6 +92,7 @@ export class BenchService {
             await this.scenarioRunner.run(definitions[name], {
               target: { baseUrl: target, token },
               rssProcesses,
+              cpuProcesses: tierProcesses(stack),
               baselineGetRps: baseline?.get.rps,
               progressIntervalMs: options.progressIntervalMs,
               log,

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { apiProcesses, readStackInfo, StackFileError } from './stack-info.util';
+import { apiProcesses, readStackInfo, StackFileError, tierProcesses } from './stack-info.util';
 
 describe('stack-info.util', () => {
   const dirs: string[] = [];
@@ -43,6 +43,23 @@ describe('stack-info.util', () => {
         { name: 'api-1', pid: 101 },
         { name: 'api-2', pid: 102 },
       ]);
+    });
+
+    it('should group every stack process by its kind, or by its name without the instance part', () => {
+      const stack = readStackInfo(
+        file(
+          JSON.stringify({
+            gateway: 'http://127.0.0.1:8080',
+            processes: [
+              { name: 'api-1', pid: 101, kind: 'api' },
+              { name: 'redis-7001', pid: 301 },
+              { name: 'rabbitmq-rmq2', pid: 401 },
+              { name: 'nginx', pid: 501 },
+            ],
+          }),
+        ),
+      );
+      expect(tierProcesses(stack).map((p) => p.tier)).toEqual(['api', 'redis', 'rabbitmq', 'nginx']);
     });
 
     it('should say which field is wrong', () => {

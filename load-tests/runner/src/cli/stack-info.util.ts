@@ -10,7 +10,11 @@ export const stackInfoSchema = z
     gateway: z.string().url(),
     apis: z.array(z.string()).default([]),
     stackDir: z.string().optional(),
-    processes: z.array(z.object({ name: z.string(), pid: z.number().int().positive() }).passthrough()).default([]),
+    processes: z
+      .array(
+        z.object({ name: z.string(), pid: z.number().int().positive(), kind: z.string().optional() }).passthrough(),
+      )
+      .default([]),
     token: z.string().min(1).optional(),
   })
   .passthrough();
@@ -43,4 +47,13 @@ export function readStackInfo(file: string): StackInfo | undefined {
 /** The API processes (`api-1`, `api-2`, …) whose memory the runner samples. */
 export function apiProcesses(stack: StackInfo | undefined): Array<{ name: string; pid: number }> {
   return (stack?.processes ?? []).filter((p) => p.name.startsWith('api-')).map(({ name, pid }) => ({ name, pid }));
+}
+
+/** Every process of the stack with its tier (its `kind`, else its name without the instance suffix), for CPU. */
+export function tierProcesses(stack: StackInfo | undefined): Array<{ name: string; pid: number; tier: string }> {
+  return (stack?.processes ?? []).map(({ name, pid, kind }) => ({
+    name,
+    pid,
+    tier: kind ?? name.replace(/-[^-]*\d[^-]*$/, ''),
+  }));
 }

@@ -1,5 +1,5 @@
 import { randomInt } from 'node:crypto';
-import { loadavg } from 'node:os';
+import { availableParallelism, loadavg } from 'node:os';
 import {
   dataKey,
   drainKey,
@@ -17,6 +17,7 @@ import {
 } from '../../../scenarios/scenarios';
 import { KvHttpClient, reasonOf } from '../http/kv-http.client';
 import type { LatencySummary } from '../metrics/histogram.util';
+import { CpuSampler, describeCpu, type CpuReport, type TierProcess } from '../metrics/cpu-sampler.service';
 import { RssSampler, type RssReport, type SampledProcess } from '../metrics/rss-sampler.service';
 import {
   allPassed,
@@ -42,6 +43,8 @@ export interface ScenarioRunOptions {
   target: RunTarget;
   /** Processes whose RSS is sampled during the load (the API instances). */
   rssProcesses: SampledProcess[];
+  /** Stack processes whose CPU time is measured per tier during the load; empty: no CPU profile. */
+  cpuProcesses?: TierProcess[];
   /** Baseline GET req/s, for the scenario's `baselineTargets`; absent when no baseline was measured. */
   baselineGetRps?: number | undefined;
   progressIntervalMs: number;
@@ -84,6 +87,8 @@ export interface ScenarioResult {
   backlogDrain: { markers: number; pending: number; latency: LatencySummary } | null;
   budget: { requests: number; elapsedMs: number; rps: number } | null;
   rss: RssReport | null;
+  /** Where the CPU went during the load, per tier of the stack. */
+  cpu: CpuReport | null;
   thresholds: ThresholdResult[];
   passed: boolean;
 }
@@ -130,6 +135,9 @@ export class ScenarioRunner {
       });
       const rss = new RssSampler(options.rssProcesses);
       await rss.start();
+      const cpuProcesses = options.cpuProcesses ?? [];
+      const cpu = new CpuSampler(cpuProcesses, availableParallelism());
+      if (cpuProcesses.length > 0) await cpu.start();
       const progress = new ProgressReporter(scenario.name, executorDurationMs(scenario.executor), metrics, options.log);
       const mayMiss = getMayMiss(scenario);
       const budget = scenario.requestBudget;
@@ -165,6 +173,8 @@ export class ScenarioRunner {
         signal: options.signal,
         clock,
       }).finally(() => progress.stop());
+      const cpuReport = await cpu.stop();
+      if (cpuReport) options.log(`[${scenario.name}] ${describeCpu(cpuReport)}`);
       metrics.loadDurationS = summary.elapsedMs / 1000;
       metrics.dropped = summary.dropped;
 
@@ -217,6 +227,7 @@ export class ScenarioRunner {
                 rps: metrics.budgetElapsed.maxMs > 0 ? metrics.requests / (metrics.budgetElapsed.maxMs / 1000) : 0,
               },
         rss: options.rssProcesses.length > 0 ? rssReport : null,
+        cpu: cpuReport,
         thresholds,
         passed: allPassed(thresholds),
       };

@@ -254,6 +254,22 @@ function scenarioSection(s: ScenarioResult): string {
       '',
     );
   }
+  if (s.cpu != null) {
+    const busy =
+      s.cpu.machineBusyPercent === null ? '' : ` The machine was ${s.cpu.machineBusyPercent.toFixed(0)} % busy.`;
+    out.push(
+      `CPU during the load (% of one core; ${s.cpu.cores} cores = ${s.cpu.cores * 100} %):${busy}`,
+      '',
+      markdownTable(
+        ['tier', 'processes', 'CPU % of one core'],
+        [
+          ...s.cpu.tiers.map((t) => [t.tier, String(t.processes), t.percentOfCore.toFixed(1)]),
+          ['load generator (this runner)', '1', s.cpu.loadGeneratorPercentOfCore.toFixed(1)],
+        ],
+      ),
+      '',
+    );
+  }
   out.push(
     `Thresholds: ${s.passed ? 'all passed' : 'not all passed'}.`,
     '',

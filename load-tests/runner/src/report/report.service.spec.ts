@@ -71,6 +71,16 @@ const scenario: ScenarioResult = {
     maxKiB: 200 * 1024,
     maxTotalKiB: 200 * 1024,
   },
+  cpu: {
+    durationS: 20,
+    cores: 2,
+    tiers: [
+      { tier: 'api', percentOfCore: 101.2, processes: 2 },
+      { tier: 'nginx', percentOfCore: 22.5, processes: 1 },
+    ],
+    loadGeneratorPercentOfCore: 26.8,
+    machineBusyPercent: 91.5,
+  },
   thresholds: [
     { metric: 'http_req_duration{op:get}', expression: 'p(99)<=20', status: 'pass', actual: 8 },
     { metric: 'http_req_failed{traffic:load}', expression: 'rate==0', status: 'fail', actual: 0.000025 },
@@ -188,6 +198,9 @@ describe('report-format.util', () => {
       expect(md).toContain('| cache-hit-get | all | 6,000 | ×0.60 |');
       expect(md).toContain('| `http_req_failed{traffic:load}` | `rate==0` | 0.000 | ❌ fail |');
       expect(md).toContain('| api-1 | 42 | 150.0 | 180.0 | 200.0 | 40 |');
+      expect(md).toContain('CPU during the load (% of one core; 2 cores = 200 %): The machine was 92 % busy.');
+      expect(md).toContain('| api | 2 | 101.2 |');
+      expect(md).toContain('| load generator (this runner) | 1 | 26.8 |');
       expect(md).toContain('- **soak**: setup failed');
     });
   });
