@@ -5,7 +5,7 @@ import { rabbitmqConfig, rabbitmqEnv, rabbitmqNodeName } from './rabbitmq.servic
 const rmq2 = { name: 'rmq2', host: '127.0.0.1', port: 15712, managementPort: 15802, distPort: 25802 };
 
 describe(rabbitmqConfig.name, () => {
-  it('should listen on loopback and discover its peers from the fixed node list', () => {
+  it('should listen on loopback, discover its peers from the fixed node list and spread queue leaders', () => {
     expect(rabbitmqConfig(rmq2, testTopology().topology).split('\n')).toEqual([
       'listeners.tcp.1 = 127.0.0.1:15712',
       'management.tcp.ip = 127.0.0.1',
@@ -14,6 +14,7 @@ describe(rabbitmqConfig.name, () => {
       'cluster_formation.classic_config.nodes.1 = rmq1@localhost',
       'cluster_formation.classic_config.nodes.2 = rmq2@localhost',
       'cluster_formation.classic_config.nodes.3 = rmq3@localhost',
+      'queue_leader_locator = balanced',
       'log.console = false',
       'log.file.level = info',
       '',

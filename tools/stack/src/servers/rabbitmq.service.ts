@@ -35,6 +35,9 @@ export function rabbitmqConfig(node: RabbitNode, topology: Pick<Topology, 'rabbi
     ...topology.rabbitmq.nodes.map(
       (n, i) => `cluster_formation.classic_config.nodes.${i + 1} = ${rabbitmqNodeName(n)}`,
     ),
+    // The shard queues' leaders spread over the nodes; by default each lands on the node the declaring client
+    // happens to be connected to (measured: 12 of 16 on one node).
+    'queue_leader_locator = balanced',
     'log.console = false',
     'log.file.level = info',
     '',
