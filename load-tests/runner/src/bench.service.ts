@@ -1,6 +1,5 @@
-import { defineScenarios } from '../../scenarios/scenarios';
 import { BaselineService, type BaselineResult } from './baseline/baseline.service';
-import type { CliOptions } from './cli/cli-options.util';
+import { scenarioDefinitions, type CliOptions } from './cli/cli-options.util';
 import { assertLoadableTarget } from './cli/loopback.util';
 import { apiProcesses, readStackInfo, tierProcesses } from './cli/stack-info.util';
 import { KvHttpClient, type HttpOutcome } from './http/kv-http.client';
@@ -74,7 +73,7 @@ export class BenchService {
     const scenarios: ScenarioResult[] = [];
     const failures: ScenarioFailure[] = [];
     if (!options.baselineOnly && !signal.aborted) {
-      const definitions = defineScenarios(options.scale);
+      const definitions = scenarioDefinitions(options);
       const rssProcesses = apiProcesses(stack);
       log(
         `target ${target}${token ? ' (with bearer token)' : ''}, scale ${options.scale}, ` +

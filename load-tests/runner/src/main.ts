@@ -5,9 +5,9 @@
  */
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { defineScenarios, executorDurationMs } from '../../scenarios/scenarios';
+import { executorDurationMs } from '../../scenarios/scenarios';
 import { BenchService } from './bench.service';
-import { CliUsageError, parseCliOptions, USAGE, type CliOptions } from './cli/cli-options.util';
+import { CliUsageError, parseCliOptions, scenarioDefinitions, USAGE, type CliOptions } from './cli/cli-options.util';
 import { describeExecutor } from './load/scenario-runner.service';
 
 function repoRoot(from = __dirname): string {
@@ -18,7 +18,7 @@ function repoRoot(from = __dirname): string {
 }
 
 function listScenarios(options: CliOptions): void {
-  const scenarios = defineScenarios(options.scale);
+  const scenarios = scenarioDefinitions(options);
   for (const name of options.scenarios) {
     const s = scenarios[name];
     console.log(`${name} (${(executorDurationMs(s.executor) / 1000).toFixed(0)} s): ${s.description}`);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { SCENARIO_NAMES } from '../../../scenarios/scenarios';
-import { CliUsageError, parseCliOptions } from './cli-options.util';
+import { CliUsageError, parseCliOptions, scenarioDefinitions } from './cli-options.util';
 
 describe(parseCliOptions.name, () => {
   const root = '/repo';
@@ -11,6 +11,7 @@ describe(parseCliOptions.name, () => {
       target: undefined,
       token: undefined,
       scale: 1,
+      rate: undefined,
       outDir: '/repo/load-tests/reports',
       stackFile: '/repo/.keyflow/stack.json',
       baselineOnly: false,
@@ -65,9 +66,20 @@ describe(parseCliOptions.name, () => {
       ['--scale', 'fast'],
       ['--target', 'not a url'],
       ['--baseline-only', '--skip-baseline'],
+      ['--rate', '0'],
       ['--unknown'],
     ]) {
       expect(() => parseCliOptions(argv, {}, root)).toThrow(CliUsageError);
     }
+  });
+
+  it('should replace the rate of open-model scenarios with --rate, and refuse it for closed-model ones', () => {
+    const options = parseCliOptions(['--scenario', 'sustained-writes', '--rate', '150', '--scale', '0.5'], {}, root);
+    const definitions = scenarioDefinitions(options);
+    expect(definitions['sustained-writes'].executor).toMatchObject({ executor: 'constant-arrival-rate', rate: 150 });
+    expect(definitions.reference.executor.executor).toBe('ramping-vus');
+    expect(() => parseCliOptions(['--scenario', 'reference,soak', '--rate', '10'], {}, root)).toThrow(
+      '--rate applies only to open-model scenarios; not to reference',
+    );
   });
 });

@@ -1,6 +1,12 @@
 import { isAbsolute, join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { isScenarioName, SCENARIO_NAMES, type ScenarioName } from '../../../scenarios/scenarios';
+import {
+  defineScenarios,
+  isScenarioName,
+  SCENARIO_NAMES,
+  type ScenarioDefinition,
+  type ScenarioName,
+} from '../../../scenarios/scenarios';
 
 export interface CliOptions {
   scenarios: ScenarioName[];
@@ -8,6 +14,8 @@ export interface CliOptions {
   target: string | undefined;
   token: string | undefined;
   scale: number;
+  /** `--rate`: replaces the arrival rate of open-model scenarios (e.g. to see how cost grows with the rate). */
+  rate: number | undefined;
   outDir: string;
   stackFile: string;
   baselineOnly: boolean;
@@ -38,6 +46,8 @@ export const USAGE = `Usage: npm run bench -- [options]
   --token <token>           bearer token for every request (default: KEYFLOW_TOKEN, else the stack's token)
   --scale <factor>          multiply durations, budgets and key spaces (default: SCALE or 1; 0.1 = smoke run);
                             --duration-scale is the same flag
+  --rate <n>                iterations per second for open-model scenarios instead of their own rate
+                            (read-heavy, write-heavy, sustained-writes, soak); thresholds stay as defined
   --out <dir>               report directory (default: load-tests/reports)
   --stack <file>            stack description (default: .keyflow/stack.json)
   --baseline-only           measure only the baseline (bare Fastify behind nginx) and report it
@@ -87,6 +97,15 @@ export function parseCliOptions(argv: string[], env: NodeJS.ProcessEnv, root: st
       throw new CliUsageError(`--target must be a URL such as http://127.0.0.1:8080, got '${values.target}'`);
     }
   }
+  const rate = values.rate === undefined ? undefined : positiveNumber('--rate', values.rate);
+  if (rate !== undefined) {
+    const definitions = defineScenarios(1);
+    const closed = [...new Set(scenarios)].filter(
+      (name) => definitions[name].executor.executor !== 'constant-arrival-rate',
+    );
+    if (closed.length > 0)
+      throw new CliUsageError(`--rate applies only to open-model scenarios; not to ${closed.join(', ')}`);
+  }
   const progress = Number(values.progress ?? '5');
   if (!Number.isFinite(progress) || progress < 0)
     throw new CliUsageError(`--progress must be ≥ 0, got '${values.progress}'`);
@@ -95,6 +114,7 @@ export function parseCliOptions(argv: string[], env: NodeJS.ProcessEnv, root: st
     target: values.target,
     token: values.token ?? env.KEYFLOW_TOKEN,
     scale,
+    rate,
     outDir: resolvePath(values.out ?? 'load-tests/reports'),
     stackFile: resolvePath(values.stack ?? '.keyflow/stack.json'),
     baselineOnly: values['baseline-only'] ?? false,
@@ -123,6 +143,7 @@ function parse(argv: string[]) {
       token: { type: 'string' },
       scale: { type: 'string' },
       'duration-scale': { type: 'string' },
+      rate: { type: 'string' },
       out: { type: 'string' },
       stack: { type: 'string' },
       'baseline-only': { type: 'boolean' },
@@ -136,4 +157,19 @@ function parse(argv: string[]) {
       help: { type: 'boolean', short: 'h' },
     },
   });
+}
+
+/** The scenario definitions for these options: scaled, and with `--rate` applied to the open-model ones. */
+export function scenarioDefinitions(
+  options: Pick<CliOptions, 'scale' | 'rate'>,
+): Record<ScenarioName, ScenarioDefinition> {
+  const definitions = defineScenarios(options.scale);
+  if (options.rate === undefined) return definitions;
+  const rate = options.rate;
+  return Object.fromEntries(
+    Object.entries(definitions).map(([name, d]) => [
+      name,
+      d.executor.executor === 'constant-arrival-rate' ? { ...d, executor: { ...d.executor, rate } } : d,
+    ]),
+  ) as Record<ScenarioName, ScenarioDefinition>;
 }
