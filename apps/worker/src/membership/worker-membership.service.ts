@@ -54,7 +54,7 @@ export class WorkerMembership {
 
 function pairs(flat: string[]): Array<[string, number]> {
   const out: Array<[string, number]> = [];
-  for (let i = 0; i + 1 < flat.length; i += 2) out.push([flat[i] as string, Number(flat[i + 1])]);
+  for (let i = 0; i + 1 < flat.length; i += 2) out.push([flat[i], Number(flat[i + 1])]);
   return out;
 }
 
