@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { adminAuthHeaders, pollUntil, readStack, type StackInfo } from '@keyflow/testing';
+import { problem } from './problem.util';
 
 /** Versions, conditions, idempotency and waiting for the outcome, through the gateway. */
 let stack: StackInfo;
@@ -11,9 +12,13 @@ const UUID = expect.stringMatching(/^[0-9a-f-]{36}$/);
 async function call(
   method: string,
   path: string,
-  { body, headers = {} }: { body?: unknown; headers?: Record<string, string> } = {},
+  {
+    body,
+    headers = {},
+    gateway = stack.gateway,
+  }: { body?: unknown; headers?: Record<string, string>; gateway?: string } = {},
 ) {
-  const response = await fetch(stack.gateway + path, {
+  const response = await fetch(gateway + path, {
     method,
     headers: {
       ...adminAuthHeaders(stack),
@@ -185,6 +190,89 @@ describe('write semantics (e2e)', () => {
       const del = await call('DELETE', `/v1/kv/${k}`, { headers: { 'idempotency-key': idem } });
       expect(del.status).toBe(422);
     });
+  });
+
+  describe('when the broker stalls (outcome unknown)', () => {
+    // The API waits PUBLISH_CONFIRM_TIMEOUT_MS (5 s) for a confirm; the nodes stay paused until every attempt
+    // has given up on its confirm. What was written to the paused nodes' sockets may still reach the queues.
+    it('should never answer 202 without a confirm, keep the operation id in the 503, and apply a retry exactly once', async () => {
+      const k = key('stall');
+      const idem = `idem-${randomUUID()}`;
+      const attempt = (gateway: string) =>
+        call('PUT', `/v1/kv/${k}`, { body: { value: 'once' }, headers: { 'idempotency-key': idem }, gateway });
+      const brokers = readStack().processes.filter((p) => p.kind === 'rabbitmq');
+      for (const b of brokers) process.kill(b.pid, 'SIGSTOP');
+      let stalled;
+      try {
+        // The first attempt and a repeat through another gateway, racing: whichever claims the key, neither
+        // may be told `accepted` while nothing is confirmed. And a write without a key, for its 503.
+        stalled = await Promise.all([
+          attempt(stack.gateways[0] ?? stack.gateway),
+          attempt(stack.gateways[stack.gateways.length - 1] ?? stack.gateway),
+          call('PUT', `/v1/kv/${key('stall-nokey')}`, { body: { value: 1 } }),
+        ]);
+      } finally {
+        for (const b of brokers) process.kill(b.pid, 'SIGCONT');
+      }
+      const [first, repeat, unkeyed] = stalled;
+      const operationId = String(first.json.operationId);
+      const keyed = {
+        ...problem(
+          503,
+          'broker-unavailable',
+          'Write path unavailable',
+          'the message broker did not confirm the write in time; it may still be applied. Retry with the same Idempotency-Key: the retry re-sends this operation, which takes effect at most once.',
+          `/v1/kv/${k}`,
+        ),
+        operationId: UUID,
+      };
+      expect(first.status).toBe(503);
+      expect(first.json).toEqual(keyed);
+      expect(repeat.status).toBe(503);
+      expect(repeat.json).toEqual({ ...keyed, operationId });
+      expect(unkeyed.status).toBe(503);
+      expect(unkeyed.json).toEqual({
+        ...problem(
+          503,
+          'broker-unavailable',
+          'Write path unavailable',
+          `the message broker did not confirm the write in time; it may still be applied. It appears at /v1/operations/${String(unkeyed.json.operationId)} once applied; retrying without an Idempotency-Key may apply it twice.`,
+          `/v1/kv/${key('stall-nokey')}`,
+        ),
+        operationId: UUID,
+      });
+
+      // The client retries with the same key until it is told accepted: always the same operation.
+      const retry = await pollUntil(
+        () => attempt(stack.gateway),
+        (r) => r.status === 202,
+        { what: 'the broker to confirm the retried write', timeoutMs: 40_000, intervalMs: 500 },
+      );
+      expect(retry.json).toEqual({ operationId, key: k, status: 'accepted' });
+      expect(retry.headers.get('idempotent-replayed')).toBe('true');
+      // A 202 is always followed: the operation is known right away, never a 404.
+      const followed = await call('GET', `/v1/operations/${operationId}`);
+      expect(followed.status).toBe(200);
+      expect(followed.json).toMatchObject({
+        id: operationId,
+        key: k,
+        status: expect.stringMatching(/^(accepted|applied)$/),
+      });
+
+      await pollUntil(
+        () => call('GET', `/v1/operations/${operationId}`),
+        (r) => r.json.status === 'applied',
+        { what: 'the retried write to be applied' },
+      );
+      // Every copy of the operation (the stalled ones that reached the queue, the retry) is ahead of this write
+      // in the shard's queue: version 2 means the retried write took effect exactly once.
+      const next = await put(k, 'next');
+      expect(next.json).toEqual({ operationId: UUID, key: k, status: 'applied', version: 2 });
+      expect((await call('GET', `/v1/operations/${operationId}`)).json).toMatchObject({
+        status: 'applied',
+        version: 1,
+      });
+    }, 90_000);
   });
 
   describe('strong reads', () => {

@@ -4,12 +4,23 @@ export interface IdempotencyRecord {
   /** Hash of the request the key was first used for. */
   fingerprint: string;
   operationId: string;
+  /**
+   * When the first attempt was made; a repeat that re-sends the operation reuses it, so every copy of the
+   * message is identical. Absent in records written before it was added.
+   */
+  acceptedAt?: string;
 }
 
 /**
  * `Idempotency-Key` records: the first request with a key claims it for its operation; a repeat of the same
  * request finds the original operation; a different request under the same key is refused. Claims are
- * atomic (`SET NX GET`), so two concurrent repeats cannot both publish.
+ * atomic (`SET NX GET`), so two concurrent requests cannot both claim the key for different operations.
+ *
+ * A claim is never given back. Once the API has tried to publish the operation, the broker may hold it even
+ * when the confirm never came (a timeout, a dropped connection, an API that died), so the key must keep
+ * pointing at that operation id for as long as the record lives: a retry then re-sends the same id, which the
+ * worker applies at most once, instead of a new operation that would be applied a second time. Whether the
+ * operation was confirmed is not stored here; the operation tracker knows (see `OperationTracker`).
  */
 export class IdempotencyStore {
   constructor(
@@ -29,13 +40,5 @@ export class IdempotencyStore {
       'GET',
     );
     return previous ? (JSON.parse(previous) as IdempotencyRecord) : undefined;
-  }
-
-  /** Gives a claim back, when the write it was for was not accepted, so the client can retry. */
-  async release(key: string, operationId: string): Promise<void> {
-    const current = await this.redis.get(this.prefix + key);
-    if (current && (JSON.parse(current) as IdempotencyRecord).operationId === operationId) {
-      await this.redis.del(this.prefix + key);
-    }
   }
 }

@@ -1,10 +1,19 @@
 import { describe, expect, it, vi } from 'vitest';
-import type { CachedEntry, IdempotencyStore, KvCache, OperationTracker } from '@keyflow/cache';
+import type {
+  AcceptedOperation,
+  CachedEntry,
+  IdempotencyRecord,
+  IdempotencyStore,
+  KvCache,
+  OperationTracker,
+} from '@keyflow/cache';
 import { DomainError, ErrorCode, type WriteMessage } from '@keyflow/contracts';
-import type { KvEntry, KvRepository, OperationRepository } from '@keyflow/db';
+import type { KvEntry, KvRepository, OperationRecord, OperationRepository } from '@keyflow/db';
 import type { WritePublisher } from '@keyflow/messaging';
-import { KvService } from './kv.service';
+import { toProblem } from '../common/problem-details.util';
 import type { MetricsService } from '../metrics/metrics.service';
+import { OperationsService } from '../operations/operations.service';
+import { KvService } from './kv.service';
 import type { OperationWaiter } from './operation-waiter.service';
 
 const entry: KvEntry = {
@@ -14,6 +23,12 @@ const entry: KvEntry = {
   deleted: false,
   updatedAt: '2026-11-23T10:00:00.000Z',
 };
+
+/**
+ * How the fake broker answers one publish: confirm it, give up on it (a confirm timeout: the message may or may
+ * not be in the queue), or leave it unconfirmed until the test settles it through `unconfirmed`.
+ */
+type Confirm = 'confirm' | 'timeout' | 'later';
 
 function setup({
   cached,
@@ -25,24 +40,49 @@ function setup({
     setIfNewer: vi.fn(() => Promise.resolve(true)),
   };
   const repository = { find: vi.fn(() => Promise.resolve(db)) };
+  // A fake publisher: every publish is recorded; `confirms` scripts the broker's answers (default: confirm).
   const published: WriteMessage[] = [];
+  const confirms: Confirm[] = [];
+  const unconfirmed: Array<{ confirm: () => void; timeOut: () => void }> = [];
+  const timedOut = (m: WriteMessage) =>
+    new DomainError(ErrorCode.BROKER_UNAVAILABLE, 'the message broker did not confirm the write in time', {
+      operationId: m.id,
+    });
   const publisher = {
-    publish: vi.fn((m: WriteMessage) => {
-      published.push(m);
-      return Promise.resolve();
+    publish: vi.fn((m: WriteMessage, _options?: { replyTo?: string; valueJson?: string }) => {
+      published.push(structuredClone(m));
+      switch (confirms.shift() ?? 'confirm') {
+        case 'confirm':
+          return Promise.resolve();
+        case 'timeout':
+          return Promise.reject(timedOut(m));
+        case 'later':
+          return new Promise<void>((resolve, reject) => {
+            unconfirmed.push({ confirm: resolve, timeOut: () => reject(timedOut(m)) });
+          });
+      }
     }),
   };
-  const tracker = { markAccepted: vi.fn(() => Promise.resolve()) };
-  const claims = new Map<string, { fingerprint: string; operationId: string }>();
+  const accepted = new Map<string, AcceptedOperation>();
+  const tracker = {
+    failWrites: false,
+    markAccepted: vi.fn((op: AcceptedOperation) => {
+      if (tracker.failWrites) return Promise.reject(new Error('CLUSTERDOWN'));
+      if (!accepted.has(op.id)) accepted.set(op.id, op);
+      return Promise.resolve();
+    }),
+    findAccepted: vi.fn((id: string) => Promise.resolve(accepted.get(id))),
+  };
+  const claims = new Map<string, IdempotencyRecord>();
   const idempotency = {
-    claim: vi.fn((key: string, record: { fingerprint: string; operationId: string }) => {
+    claim: vi.fn((key: string, record: IdempotencyRecord) => {
       const previous = claims.get(key);
       if (!previous) claims.set(key, record);
       return Promise.resolve(previous);
     }),
-    release: vi.fn(() => Promise.resolve()),
   };
-  const operations = { find: vi.fn(() => Promise.resolve(undefined)) };
+  const finished = new Map<string, OperationRecord>();
+  const operations = { find: vi.fn((id: string) => Promise.resolve(finished.get(id))) };
   const waiter = { replyQueue: 'replies', waitFor: vi.fn() };
   const metrics = { cache: { inc: vi.fn() }, publishConfirm: { startTimer: () => () => 0 } };
   const service = new KvService(
@@ -55,7 +95,45 @@ function setup({
     waiter as unknown as OperationWaiter,
     metrics as unknown as MetricsService,
   );
-  return { service, cache, repository, publisher, published, tracker, idempotency, waiter };
+  const lookup = new OperationsService(
+    operations as unknown as OperationRepository,
+    tracker as unknown as OperationTracker,
+  );
+  return {
+    service,
+    lookup,
+    cache,
+    repository,
+    publisher,
+    published,
+    confirms,
+    unconfirmed,
+    tracker,
+    accepted,
+    idempotency,
+    claims,
+    operations,
+    finished,
+    waiter,
+  };
+}
+
+/** Whether `promise` has settled by the time every already-queued callback ran. */
+async function settled(promise: Promise<unknown>): Promise<boolean> {
+  let done = false;
+  promise.then(
+    () => (done = true),
+    () => (done = true),
+  );
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  return done;
+}
+
+async function rejection(promise: Promise<unknown>): Promise<unknown> {
+  return promise.then(
+    () => expect.unreachable('expected the write to be refused'),
+    (err: unknown) => err,
+  );
 }
 
 describe(KvService.name, () => {
@@ -149,18 +227,175 @@ describe(KvService.name, () => {
       });
     });
 
-    it('should release the idempotency key when the broker does not confirm', async () => {
-      const { service, publisher, idempotency } = setup();
-      publisher.publish.mockRejectedValueOnce(new DomainError(ErrorCode.BROKER_UNAVAILABLE, 'no confirm'));
-      await expect(service.put('k', 1, { waitMs: 0, idempotencyKey: 'xyz' })).rejects.toBeInstanceOf(DomainError);
-      expect(idempotency.release).toHaveBeenCalledWith('xyz', expect.any(String));
+    it('should answer 503 with the operation id, and not accepted, when the broker does not confirm', async () => {
+      const { service, published, confirms, tracker, lookup } = setup();
+      confirms.push('timeout');
+      const err = await rejection(service.delete('k'));
+      expect(toProblem(err)).toMatchObject({
+        problem: { status: 503, operationId: published[0]?.id },
+        unexpected: false,
+      });
+      expect(tracker.markAccepted).not.toHaveBeenCalled();
+      // Not accepted, so not reported as accepted; once a worker applies it, the database answers.
+      await expect(lookup.find(published[0]?.id ?? '')).rejects.toMatchObject({ code: ErrorCode.OPERATION_NOT_FOUND });
     });
 
-    it('should not answer accepted when the broker does not confirm', async () => {
-      const { service, publisher, tracker } = setup();
-      publisher.publish.mockRejectedValueOnce(new DomainError(ErrorCode.BROKER_UNAVAILABLE, 'no confirm'));
-      await expect(service.delete('k')).rejects.toMatchObject({ code: ErrorCode.BROKER_UNAVAILABLE });
-      expect(tracker.markAccepted).not.toHaveBeenCalled();
+    describe('when the outcome of an idempotent write is unknown', () => {
+      it('should answer a repeat only once the same operation is confirmed, while the first publish is unconfirmed', async () => {
+        const { service, published, confirms, unconfirmed, lookup } = setup();
+        confirms.push('later', 'later');
+        const first = service.put('k', { a: 1 }, { waitMs: 0, idempotencyKey: 'abc' });
+        expect(await settled(first)).toBe(false);
+
+        const repeat = service.put('k', { a: 1 }, { waitMs: 0, idempotencyKey: 'abc' });
+        expect(await settled(repeat)).toBe(false);
+        // The repeat re-sends the first attempt's operation, byte for byte: the worker applies an id once.
+        expect(published).toHaveLength(2);
+        expect(published[1]).toEqual(published[0]);
+
+        // The first publish never confirms (its API died); the repeat's does.
+        unconfirmed[1]?.confirm();
+        const id = published[0]?.id ?? '';
+        await expect(repeat).resolves.toEqual({
+          kind: 'accepted',
+          accepted: { operationId: id, key: 'k', status: 'accepted' },
+          replayed: true,
+        });
+        await expect(lookup.find(id)).resolves.toMatchObject({ id, key: 'k', status: 'accepted' });
+      });
+
+      it('should refuse a repeat with 503 and the operation id when its own publish is not confirmed either', async () => {
+        const { service, published, confirms, tracker } = setup();
+        confirms.push('later', 'timeout');
+        const first = service.put('k', 1, { waitMs: 0, idempotencyKey: 'abc' });
+        expect(await settled(first)).toBe(false);
+        const err = await rejection(service.put('k', 1, { waitMs: 0, idempotencyKey: 'abc' }));
+        expect(toProblem(err).problem).toMatchObject({ status: 503, operationId: published[0]?.id });
+        expect(tracker.markAccepted).not.toHaveBeenCalled();
+      });
+
+      it('should keep the operation id and the record when the confirm times out, and republish that id on a retry', async () => {
+        const { service, published, confirms, claims, lookup } = setup();
+        confirms.push('timeout');
+        const err = await rejection(service.put('k', { a: 1 }, { waitMs: 0, idempotencyKey: 'xyz' }));
+        const id = published[0]?.id ?? '';
+        expect(toProblem(err).problem).toMatchObject({
+          status: 503,
+          operationId: id,
+          detail: expect.stringContaining('same Idempotency-Key'),
+        });
+        expect(claims.get('xyz')).toMatchObject({ operationId: id });
+
+        const retry = await service.put('k', { a: 1 }, { waitMs: 0, idempotencyKey: 'xyz' });
+        expect(retry).toEqual({
+          kind: 'accepted',
+          accepted: { operationId: id, key: 'k', status: 'accepted' },
+          replayed: true,
+        });
+        expect(published).toHaveLength(2);
+        expect(published[1]).toEqual(published[0]);
+        await expect(lookup.find(id)).resolves.toMatchObject({ id, status: 'accepted' });
+
+        // Confirmed now: later repeats answer from the record and publish nothing more.
+        await service.put('k', { a: 1 }, { waitMs: 0, idempotencyKey: 'xyz' });
+        expect(published).toHaveLength(2);
+      });
+
+      it('should still refuse a different request under a key whose write timed out', async () => {
+        const { service, published, confirms } = setup();
+        confirms.push('timeout');
+        await rejection(service.put('k', 1, { waitMs: 0, idempotencyKey: 'xyz' }));
+        await expect(service.put('k', 2, { waitMs: 0, idempotencyKey: 'xyz' })).rejects.toMatchObject({
+          code: ErrorCode.IDEMPOTENCY_KEY_REUSED,
+          context: { problem: { operationId: published[0]?.id } },
+        });
+        expect(published).toHaveLength(1);
+      });
+
+      it('should wait for the outcome of a republished operation when the client waits', async () => {
+        const { service, published, confirms, publisher, waiter } = setup();
+        confirms.push('timeout');
+        await rejection(service.put('k', 1, { waitMs: 0, idempotencyKey: 'w' }));
+        const id = published[0]?.id ?? '';
+        const outcome = { id, key: 'k', type: 'put' as const, status: 'applied' as const, version: 1, created: true };
+        waiter.waitFor.mockReturnValueOnce({ outcome: Promise.resolve(outcome), cancel: vi.fn() });
+        const retry = await service.put('k', 1, { waitMs: 5_000, idempotencyKey: 'w' });
+        expect(retry).toEqual({ kind: 'finished', outcome, replayed: true });
+        expect(waiter.waitFor).toHaveBeenCalledWith(id, 5_000);
+        expect(publisher.publish).toHaveBeenLastCalledWith(
+          published[0],
+          expect.objectContaining({ replyTo: 'replies' }),
+        );
+      });
+
+      it('should not republish an operation the database has finished, even when its tracking is gone', async () => {
+        const { service, published, accepted, finished } = setup();
+        const first = await service.put('k', 1, { waitMs: 0, idempotencyKey: 'done' });
+        const id = published[0]?.id ?? '';
+        accepted.delete(id);
+        finished.set(id, {
+          id,
+          key: 'k',
+          type: 'put',
+          status: 'applied',
+          version: 1,
+          acceptedAt: published[0]?.acceptedAt ?? '',
+          finishedAt: '2026-11-23T10:00:01.000Z',
+        });
+        await expect(service.put('k', 1, { waitMs: 0, idempotencyKey: 'done' })).resolves.toEqual({
+          ...first,
+          replayed: true,
+        });
+        expect(published).toHaveLength(1);
+      });
+
+      it('should answer 503 rather than guess when the database cannot say whether the operation finished', async () => {
+        const { service, published, confirms, operations } = setup();
+        confirms.push('timeout');
+        await rejection(service.put('k', 1, { waitMs: 0, idempotencyKey: 'db' }));
+        operations.find.mockRejectedValueOnce(
+          Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }),
+        );
+        const err = await rejection(service.put('k', 1, { waitMs: 0, idempotencyKey: 'db' }));
+        expect(toProblem(err).problem).toMatchObject({ status: 503, operationId: published[0]?.id });
+        expect(published).toHaveLength(1);
+      });
+    });
+
+    describe('when the accepted operation cannot be recorded', () => {
+      it('should answer 503 with the operation id instead of a 202 the operation lookup would answer 404 for', async () => {
+        const { service, published, tracker, lookup } = setup();
+        tracker.failWrites = true;
+        const err = await rejection(service.put('k', 1));
+        const id = published[0]?.id ?? '';
+        expect(toProblem(err).problem).toMatchObject({ status: 503, operationId: id });
+        await expect(lookup.find(id)).rejects.toMatchObject({ code: ErrorCode.OPERATION_NOT_FOUND });
+      });
+
+      it('should record the operation on a retry with the same key, and only then answer 202', async () => {
+        const { service, published, tracker, lookup } = setup();
+        tracker.failWrites = true;
+        await rejection(service.put('k', 1, { waitMs: 0, idempotencyKey: 'trk' }));
+        tracker.failWrites = false;
+        const retry = await service.put('k', 1, { waitMs: 0, idempotencyKey: 'trk' });
+        const id = published[0]?.id ?? '';
+        expect(retry).toMatchObject({ kind: 'accepted', accepted: { operationId: id }, replayed: true });
+        expect(published.map((m) => m.id)).toEqual([id, id]);
+        await expect(lookup.find(id)).resolves.toMatchObject({ id, status: 'accepted' });
+      });
+
+      it('should answer every 202 it gives from the operation lookup', async () => {
+        const { service, lookup } = setup();
+        for (const write of [
+          service.put('a', 1),
+          service.delete('b'),
+          service.put('c', 2, { waitMs: 0, idempotencyKey: 'i' }),
+        ]) {
+          const result = await write;
+          const id = result.kind === 'accepted' ? result.accepted.operationId : '';
+          await expect(lookup.find(id)).resolves.toMatchObject({ id, status: 'accepted' });
+        }
+      });
     });
   });
 });

@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { Injectable, Logger } from '@nestjs/common';
-import { IdempotencyStore, KvCache, OperationTracker, type CachedEntry } from '@keyflow/cache';
+import { IdempotencyStore, KvCache, OperationTracker, type CachedEntry, type IdempotencyRecord } from '@keyflow/cache';
 import {
   DomainError,
   ErrorCode,
@@ -9,7 +9,7 @@ import {
   type WriteMessage,
   type WriteOutcome,
 } from '@keyflow/contracts';
-import { isTransientDbError, KvRepository, OperationRepository, type KvEntry } from '@keyflow/db';
+import { isTransientDbError, KvRepository, OperationRepository, type KvEntry, type OperationRecord } from '@keyflow/db';
 import { WritePublisher } from '@keyflow/messaging';
 
 /** A readable key: its value as JSON text, so the controller can answer without re-serialising it. */
@@ -94,10 +94,22 @@ export class KvService {
   }
 
   /**
-   * Publishes the write and returns once the broker confirmed it into its shard's quorum queue, or, when the
-   * client waits, once a worker reports the outcome (or the wait runs out: then it is just accepted).
-   * With an idempotency key, the first request claims the key; a repeat returns the original operation and
-   * publishes nothing; a different request under the same key is refused.
+   * Publishes the write and answers `accepted` once the broker confirmed it into its shard's quorum queue and
+   * the operation is recorded for `GET /v1/operations/{id}`; or, when the client waits, once a worker reports
+   * the outcome (or the wait runs out: then it is just accepted).
+   *
+   * Idempotency-Key: the first request claims the key for its operation id before publishing; a different
+   * request under the key is refused (422). A repeat of the same request gets the same operation id, never a
+   * new one, and is answered by what is known of that operation:
+   * - the tracker or the database holds it: it was confirmed, so the original answer is repeated and nothing
+   *   is published;
+   * - neither holds it: the outcome is unknown (the first publish is still waiting for its confirm, timed out,
+   *   or its API died), so the repeat publishes the same operation again and answers only once that publish
+   *   is confirmed. Applying is idempotent by operation id (the worker skips an id it has recorded), so
+   *   however many copies reach the queue the write takes effect once, and a repeat is never told
+   *   `accepted` for an operation that may have been lost.
+   * That holds while the idempotency record (24 h) is younger than the worker's operation retention (7 days
+   * by default): an id the database has forgotten would be applied again.
    */
   private async write(
     key: string,
@@ -106,33 +118,61 @@ export class KvService {
     value?: unknown,
     valueJson?: string,
   ): Promise<WriteResult> {
-    const id = randomUUID();
-    if (options.idempotencyKey) {
-      const fingerprint = createHash('sha256')
-        .update(JSON.stringify([type, key, valueJson ?? null, options.condition ?? null]))
-        .digest('base64url');
-      const previous = await this.claim(options.idempotencyKey, { fingerprint, operationId: id });
-      if (previous) {
-        if (previous.fingerprint !== fingerprint) {
-          throw new DomainError(
-            ErrorCode.IDEMPOTENCY_KEY_REUSED,
-            'this Idempotency-Key was already used for a different request; use a new key for a new request',
-            { problem: { operationId: previous.operationId } },
-          );
-        }
-        return this.replay(previous.operationId, key, options.waitMs > 0);
-      }
-    }
-
     const message: WriteMessage = {
       v: 1,
-      id,
+      id: randomUUID(),
       key,
       type,
       ...(type === 'put' ? { value } : {}),
       ...(options.condition ? { condition: options.condition } : {}),
       acceptedAt: new Date().toISOString(),
     };
+    if (!options.idempotencyKey) return this.publishAccepted(message, valueJson, options, false);
+
+    const fingerprint = createHash('sha256')
+      .update(JSON.stringify([type, key, valueJson ?? null, options.condition ?? null]))
+      .digest('base64url');
+    const previous = await this.claim(options.idempotencyKey, {
+      fingerprint,
+      operationId: message.id,
+      acceptedAt: message.acceptedAt,
+    });
+    if (!previous) return this.publishAccepted(message, valueJson, options, false);
+    if (previous.fingerprint !== fingerprint) {
+      throw new DomainError(
+        ErrorCode.IDEMPOTENCY_KEY_REUSED,
+        'this Idempotency-Key was already used for a different request; use a new key for a new request',
+        { problem: { operationId: previous.operationId } },
+      );
+    }
+    // The same request, so the same message: only the id and the time of the first attempt differ.
+    const original = { ...message, id: previous.operationId, acceptedAt: previous.acceptedAt ?? message.acceptedAt };
+    return this.repeat(original, valueJson, options);
+  }
+
+  private async claim(idempotencyKey: string, record: IdempotencyRecord) {
+    try {
+      return await this.idempotency.claim(idempotencyKey, record);
+    } catch {
+      // Without the record we could not tell a repeat from a new request: refuse rather than risk a double write.
+      // Nothing was published, so this 503 carries no operation id: the write did not happen.
+      throw new DomainError(ErrorCode.BROKER_UNAVAILABLE, 'idempotency keys are unavailable right now; retry shortly');
+    }
+  }
+
+  /**
+   * Publishes `message` and records it as accepted, in that order, and only then answers. Any failure after
+   * the publish was attempted leaves the outcome unknown (a confirm that timed out may still be followed by
+   * the message reaching the queue), so it is a 503 that carries the operation id, and an idempotency record
+   * stays claimed for that id.
+   */
+  private async publishAccepted(
+    message: WriteMessage,
+    valueJson: string | undefined,
+    options: WriteOptions,
+    replayed: boolean,
+  ): Promise<WriteResult> {
+    const { id, key, type, acceptedAt } = message;
     const wait = options.waitMs > 0 ? this.waiter.waitFor(id, options.waitMs) : undefined;
     const endConfirm = this.metrics.publishConfirm.startTimer();
     try {
@@ -140,38 +180,75 @@ export class KvService {
       endConfirm();
     } catch (err) {
       wait?.cancel();
-      if (options.idempotencyKey) await this.idempotency.release(options.idempotencyKey, id).catch(() => undefined);
-      throw err;
+      throw outcomeUnknown(
+        id,
+        options.idempotencyKey,
+        'the message broker did not confirm the write in time; it may still be applied',
+        err,
+      );
     }
-    // Only after the confirm: an operation the tracker knows is one the broker holds.
-    this.tracker
-      .markAccepted({ id, key, type, acceptedAt: message.acceptedAt })
-      .catch((err: Error) => this.logger.warn(`could not record accepted operation ${id}: ${err.message}`));
-    const accepted: AcceptedWrite = { operationId: id, key, status: 'accepted' };
-    const outcome = wait ? await wait.outcome : undefined;
-    return outcome ? { kind: 'finished', outcome, replayed: false } : { kind: 'accepted', accepted, replayed: false };
-  }
-
-  private async claim(idempotencyKey: string, record: { fingerprint: string; operationId: string }) {
+    // Only after the confirm, and before the 202: an operation the tracker knows is one the broker holds, and
+    // every operation a client is told is accepted can be looked up. If the record cannot be written the write
+    // is still in the queue and will be applied, but is not reported as accepted.
     try {
-      return await this.idempotency.claim(idempotencyKey, record);
-    } catch {
-      // Without the record we could not tell a repeat from a new request: refuse rather than risk a double write.
-      throw new DomainError(ErrorCode.BROKER_UNAVAILABLE, 'idempotency keys are unavailable right now; retry shortly');
+      await this.tracker.markAccepted({ id, key, type, acceptedAt });
+    } catch (err) {
+      wait?.cancel();
+      this.logger.warn(`could not record accepted operation ${id}: ${(err as Error).message}`);
+      throw outcomeUnknown(
+        id,
+        options.idempotencyKey,
+        'the write is queued and will be applied, but it could not be recorded, so it is not reported as accepted',
+        err,
+      );
     }
+    const outcome = wait ? await wait.outcome : undefined;
+    return outcome
+      ? { kind: 'finished', outcome, replayed }
+      : { kind: 'accepted', accepted: { operationId: id, key, status: 'accepted' }, replayed };
   }
 
   /**
-   * A repeated idempotent request gets the original answer: 202 with the original operation; or, when the
-   * client waits and the operation has finished, its outcome. Nothing is published.
+   * A repeated idempotent request. Confirmed before (tracked, or finished in the database): the original
+   * answer, 202 with the original operation or, when the client waits and the operation has finished, its
+   * outcome; nothing is published. Otherwise the original operation is published again (see `write`).
    */
-  private async replay(operationId: string, key: string, waits: boolean): Promise<WriteResult> {
-    const finished = waits ? await this.operations.find(operationId).catch(() => undefined) : undefined;
+  private async repeat(
+    message: WriteMessage,
+    valueJson: string | undefined,
+    options: WriteOptions,
+  ): Promise<WriteResult> {
+    const waits = options.waitMs > 0;
+    const replay: WriteResult = {
+      kind: 'accepted',
+      accepted: { operationId: message.id, key: message.key, status: 'accepted' },
+      replayed: true,
+    };
+    // A tracker that cannot be read says nothing: the database, or a publish, decides.
+    const tracked = await this.tracker.findAccepted(message.id).catch(() => undefined);
+    if (tracked && !waits) return replay;
+    let finished: OperationRecord | undefined;
+    try {
+      finished = await this.operations.find(message.id);
+    } catch (err) {
+      // Known to be accepted: answering 202 is right whatever the database says.
+      if (tracked) return replay;
+      // Unknown, and the database cannot say whether it finished: publishing again could re-apply an operation
+      // that was dead-lettered (a failed operation that comes back is taken for an operator's replay).
+      this.logger.warn(`could not look up operation ${message.id} for a repeat: ${(err as Error).message}`);
+      throw new DomainError(
+        ErrorCode.DATABASE_UNAVAILABLE,
+        'the database is unavailable, so this repeat cannot be answered yet; retry with the same Idempotency-Key',
+        { problem: { operationId: message.id } },
+      );
+    }
     if (finished) {
+      if (!waits) return replay;
       const { acceptedAt: _a, finishedAt: _f, ...outcome } = finished;
       return { kind: 'finished', outcome, replayed: true };
     }
-    return { kind: 'accepted', accepted: { operationId, key, status: 'accepted' }, replayed: true };
+    if (tracked) return replay;
+    return this.publishAccepted(message, valueJson, options, true);
   }
 
   private async readDb(key: string, strong: boolean): Promise<KvEntry | undefined> {
@@ -212,4 +289,19 @@ export class KvService {
 
 function notFound(key: string): DomainError {
   return new DomainError(ErrorCode.KEY_NOT_FOUND, `no value is stored under key ${JSON.stringify(key)}`);
+}
+
+/**
+ * A write that was handed to the broker but not answered with 202: it may be (or is) in the queue. Unlike a 503
+ * that carries no operation id (nothing was sent), this one is not "nothing happened": it carries the
+ * operation id so the client can follow it, and says how to retry without applying the write twice.
+ */
+function outcomeUnknown(operationId: string, idempotencyKey: string | undefined, what: string, cause: unknown) {
+  const advice = idempotencyKey
+    ? 'Retry with the same Idempotency-Key: the retry re-sends this operation, which takes effect at most once.'
+    : `It appears at /v1/operations/${operationId} once applied; retrying without an Idempotency-Key may apply it twice.`;
+  return new DomainError(ErrorCode.BROKER_UNAVAILABLE, `${what}. ${advice}`, {
+    problem: { operationId },
+    cause: cause instanceof Error ? cause.message : String(cause),
+  });
 }

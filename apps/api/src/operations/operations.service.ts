@@ -11,7 +11,12 @@ export class OperationsService {
     private readonly tracker: OperationTracker,
   ) {}
 
-  /** The database holds finished operations; the tracker covers the time between the confirm and the apply. */
+  /**
+   * The database holds finished operations; the tracker covers the time between the confirm and the apply.
+   * The API answers `202` only once the tracker holds the operation (see `KvService`), so an operation that
+   * got a 202 is in one of the two for as long as it is retained. `404` is therefore only for ids neither store
+   * knows; when a store cannot be read the answer is `503`, never a 404 that could be taken for "lost".
+   */
   async find(id: string): Promise<OperationResponseDto> {
     let finished;
     try {
@@ -22,7 +27,12 @@ export class OperationsService {
       throw err;
     }
     if (finished) return finished;
-    const accepted = await this.tracker.findAccepted(id).catch(() => undefined);
+    let accepted;
+    try {
+      accepted = await this.tracker.findAccepted(id);
+    } catch {
+      throw new DomainError(ErrorCode.BROKER_UNAVAILABLE, 'operation tracking is unavailable right now; retry shortly');
+    }
     if (accepted) return { ...accepted, status: 'accepted' };
     throw new DomainError(ErrorCode.OPERATION_NOT_FOUND, `no operation with id ${id} is known`);
   }
