@@ -1,18 +1,34 @@
-import { spawn } from 'node:child_process';
-import { closeSync, existsSync, openSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { execFile, spawn } from 'node:child_process';
+import { closeSync, existsSync, openSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { promisify } from 'node:util';
+
+const execFileAsync = promisify(execFile);
 
 /**
  * The contract of `<stackDir>/stack.json`, written by `tools/stack` (`npm start`, `npm test`) and read by
  * integration and e2e tests. Every URL points at loopback; every process listed belongs to the stack.
  */
 export type StackProcessKind =
-  'api' | 'worker' | 'nginx' | 'haproxy' | 'named' | 'redis' | 'rabbitmq' | 'epmd' | 'postgres';
+  'api' | 'worker' | 'nginx' | 'haproxy' | 'named' | 'redis' | 'rabbitmq' | 'epmd' | 'postgres' | 'etcd';
+
+/**
+ * Every process of a stack runs under the stack's own supervisord, which sets this variable in its environment;
+ * the programs (and what they start) inherit it. It is how a stack finds its processes even when stack.json's
+ * pids are stale or supervisord itself was killed.
+ */
+export const STACK_DIR_ENV = 'KEYFLOW_STACK_DIR';
 
 export interface StackProcess {
-  /** Says what it is: `api-1`, `worker-2`, `nginx`, `haproxy`, `redis-7001`, `rabbitmq-rmq1`, `epmd`, `postgres-primary`. */
+  /** Says what it is: `api-1`, `worker-2`, `nginx`, `haproxy`, `redis-7001`, `rabbitmq-rmq1`, `epmd`, `postgres-pg-1`, `etcd`. */
   name: string;
+  /**
+   * The pid when stack.json was last written (by `up` or `status`). The supervisor restarts crashed processes
+   * with new pids: `currentPid(name)` and `npm run status -- --json` are the source of truth.
+   */
   pid: number;
+  /** The supervisor's name for it: `apps:api-1`, `postgres:postgres-pg-1`, `haproxy`. */
+  program?: string;
   kind: StackProcessKind;
   host?: string;
   port?: number;
@@ -25,11 +41,16 @@ export interface StackProcess {
   managementPort?: number;
   /** PostgreSQL data directory. */
   dataDir?: string;
+  /** Patroni's REST port (PostgreSQL nodes): `/primary`, `/replica`, `/health`, `/cluster`. */
+  restApiPort?: number;
 }
 
 export interface StackDbUrls {
+  /** The current primary, through HAProxy (the same as `write`: the primary moves on failover). */
   primary: string;
+  /** Through HAProxy's read port (the same as `read`). */
   replica: string;
+  /** Every PostgreSQL node, directly. */
   replicas: string[];
   /** Through HAProxy: always the current primary. */
   write: string;
@@ -38,8 +59,11 @@ export interface StackDbUrls {
 }
 
 export interface StackInfo {
-  /** `starting` while `up` runs, `up` once everything answered its health check, `failed` if `up` gave up. */
-  state: 'starting' | 'up' | 'failed';
+  /**
+   * `starting` while `up` runs, `up` once everything answered its health check, `failed` if `up` gave up,
+   * `stopped` after `down` (the data is kept; so is the admin token below).
+   */
+  state: 'starting' | 'up' | 'failed' | 'stopped';
   name: string;
   topology: string;
   stackDir: string;
@@ -63,6 +87,10 @@ export interface StackInfo {
   token?: string;
   /** The DNS server answering for the gateways' name, when the topology runs one. */
   dns?: { server: string; name: string };
+  /** The stack's supervisord: its config file is what `supervisorctl -c` needs. */
+  supervisor: { config: string };
+  /** Patroni's REST API of every PostgreSQL node (`GET /cluster` shows who leads). */
+  patroni: string[];
   processes: StackProcess[];
 }
 
@@ -97,12 +125,6 @@ export function readStack(file = stackFilePath()): StackInfo {
   return JSON.parse(readFileSync(file, 'utf8')) as StackInfo;
 }
 
-function writeStack(info: StackInfo, file: string): void {
-  const tmp = `${file}.${process.pid}.tmp`;
-  writeFileSync(tmp, `${JSON.stringify(info, null, 2)}\n`, { mode: 0o600 });
-  renameSync(tmp, file);
-}
-
 function findProcess(info: StackInfo, name: string): StackProcess {
   const found = info.processes.find((p) => p.name === name);
   if (!found)
@@ -133,35 +155,163 @@ async function waitUntil(check: () => boolean | Promise<boolean>, timeoutMs: num
   }
 }
 
-/** Sends `signal` to a stack process and resolves once it is gone. */
+/** `supervisorctl -c <the stack's config> <args>`; resolves with its output whatever its exit code. */
+export async function supervisorctl(args: string[], info: StackInfo = readStack()): Promise<string> {
+  try {
+    const { stdout } = await execFileAsync('supervisorctl', ['-c', info.supervisor.config, ...args], {
+      timeout: 120_000,
+    });
+    return stdout;
+  } catch (err) {
+    const e = err as { stdout?: string; stderr?: string; code?: unknown };
+    if (typeof e.stdout === 'string') return e.stdout + (e.stderr ?? '');
+    throw err;
+  }
+}
+
+/** The pid the supervisor runs `name` as now, or 0 when it is not running. */
+export async function currentPid(name: string, info: StackInfo = readStack()): Promise<number> {
+  const proc = findProcess(info, name);
+  const out = await supervisorctl(['pid', proc.program ?? name], info);
+  const pid = Number.parseInt(out.trim(), 10);
+  return Number.isInteger(pid) && pid > 0 && isAlive(pid) ? pid : 0;
+}
+
+/** Every live pid (but ours) whose environment names `stackDir` as its stack: supervisord and all it runs. */
+export function stackProcessIds(stackDir: string): number[] {
+  const marker = `${STACK_DIR_ENV}=${stackDir}`;
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/environ`, 'utf8').split('\0').includes(marker)) pids.push(Number(entry));
+    } catch {
+      // gone, or not ours to read
+    }
+  }
+  return pids;
+}
+
+/** The process group of `pid` (the supervisor makes each program a group leader), or undefined when it is gone. */
+export function processGroup(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]);
+  } catch {
+    return undefined;
+  }
+}
+
+function signalGroup(pid: number, signal: NodeJS.Signals): void {
+  const group = processGroup(pid);
+  try {
+    if (group && group > 1 && group !== processGroup(process.pid)) process.kill(-group, signal);
+    else process.kill(pid, signal);
+  } catch {
+    // already gone
+  }
+}
+
+/**
+ * Sends `signal` to a stack process — its whole process group, so a PostgreSQL node dies with its Patroni and
+ * nginx with its workers, as when a node is lost — and resolves with the old pid once it is gone. The
+ * supervisor restarts it: `startProcess` waits for that.
+ */
 export async function killProcess(
   name: string,
   signal: NodeJS.Signals = 'SIGKILL',
   { timeoutMs = 30_000 }: { timeoutMs?: number } = {},
-): Promise<void> {
-  const proc = findProcess(readStack(), name);
-  if (!isAlive(proc.pid)) return;
-  process.kill(proc.pid, signal);
-  await waitUntil(() => !isAlive(proc.pid), timeoutMs, `${name} (pid ${proc.pid}) to exit`);
+): Promise<number> {
+  const pid = await currentPid(name);
+  if (!pid) return 0;
+  const group = processGroup(pid);
+  signalGroup(pid, signal);
+  await waitUntil(
+    () => !isAlive(pid) && (group === undefined || !groupAlive(group)),
+    timeoutMs,
+    `${name} (pid ${pid}) to exit`,
+  );
+  return pid;
+}
+
+function groupAlive(group: number): boolean {
+  try {
+    process.kill(-group, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** SIGKILLs every process of the stack at once, supervisord included, as a power loss would. */
+export function killWholeStack(info: StackInfo = readStack()): number[] {
+  const pids = stackProcessIds(info.stackDir);
+  // Groups too: nginx workers drop the environment, but share their master's group.
+  const groups = new Set(pids.map((p) => processGroup(p)).filter((g): g is number => !!g && g > 1));
+  groups.delete(processGroup(process.pid) ?? -1);
+  for (const pid of pids) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // gone
+    }
+  }
+  for (const group of groups) {
+    try {
+      process.kill(-group, 'SIGKILL');
+    } catch {
+      // gone
+    }
+  }
+  return pids;
+}
+
+/** Stops a process through the supervisor (it stays stopped until `startProcess`). */
+export async function stopProcess(name: string): Promise<void> {
+  const info = readStack();
+  const proc = findProcess(info, name);
+  await supervisorctl(['stop', proc.program ?? name], info);
 }
 
 /**
- * Relaunches a Node process (api, worker) from `run/<name>.json`, detached, appending to its log, and records
- * the new pid in stack.json. Resolves with the pid once the process is alive; pass `waitForHealth` to also
- * wait for its health URL, and `env` to override variables of the recorded environment (benchmarks do).
+ * Makes sure the supervisor runs `name` (starting it if it was stopped, or waiting while it restarts it after a
+ * crash) and resolves with its pid; pass `waitForHealth` to also wait for its health URL.
  */
 export async function startProcess(
   name: string,
-  {
-    waitForHealth = false,
-    timeoutMs = 60_000,
-    env = {},
-  }: { waitForHealth?: boolean; timeoutMs?: number; env?: Record<string, string> } = {},
+  { waitForHealth = false, timeoutMs = 90_000 }: { waitForHealth?: boolean; timeoutMs?: number } = {},
 ): Promise<number> {
-  const file = stackFilePath();
-  const info = readStack(file);
+  const info = readStack();
   const proc = findProcess(info, name);
-  if (isAlive(proc.pid)) throw new Error(`${name} is still running (pid ${proc.pid}); kill it first`);
+  let pid = 0;
+  await waitUntil(
+    async () => {
+      pid = await currentPid(name, info);
+      if (pid) return true;
+      const out = await supervisorctl(['status', proc.program ?? name], info);
+      // STOPPED, EXITED or FATAL: start it; STARTING or BACKOFF: the supervisor is at it already.
+      if (/\b(STOPPED|EXITED|FATAL)\b/.test(out)) await supervisorctl(['start', proc.program ?? name], info);
+      return false;
+    },
+    timeoutMs,
+    `${name} to run again`,
+  );
+  if (waitForHealth && proc.healthUrl) await waitForHttp(proc.healthUrl, { timeoutMs });
+  return pid;
+}
+
+/**
+ * Runs a Node process (api, worker) outside the supervisor, from `run/<name>.json` with `env` overriding its
+ * recorded environment, after stopping the supervised one (benchmarks compare settings this way). Resolves
+ * with its pid once its health URL answers; `startProcess(name)` afterwards needs the returned pid killed first.
+ */
+export async function runUnsupervised(
+  name: string,
+  { env = {}, timeoutMs = 60_000 }: { env?: Record<string, string>; timeoutMs?: number } = {},
+): Promise<number> {
+  const info = readStack();
+  const proc = findProcess(info, name);
+  await stopProcess(name);
   const spec = JSON.parse(readFileSync(join(info.stackDir, 'run', `${name}.json`), 'utf8')) as StackLaunchSpec;
   const log = openSync(spec.logFile, 'a');
   const child = spawn(spec.command, spec.args, {
@@ -174,12 +324,8 @@ export async function startProcess(
   const pid = child.pid;
   if (pid === undefined) throw new Error(`could not launch ${name}: ${spec.command} ${spec.args.join(' ')}`);
   child.unref();
-
-  const latest = readStack(file);
-  writeStack({ ...latest, processes: latest.processes.map((p) => (p.name === name ? { ...p, pid } : p)) }, file);
-  await waitUntil(() => isAlive(pid), 5_000, `${name} to start`);
   const healthUrl = spec.healthUrl ?? proc.healthUrl;
-  if (waitForHealth && healthUrl) await waitForHttp(healthUrl, { timeoutMs });
+  if (healthUrl) await waitForHttp(healthUrl, { timeoutMs });
   return pid;
 }
 

@@ -21,7 +21,8 @@ describe(parseTopology.name, () => {
   describe('defaults', () => {
     it('should give a topology without the optional sections working defaults', () => {
       const { dns: _dns, auth: _auth, ...bare } = local();
-      const t = parseTopology(bare);
+      const { daemon: _daemon, ...gateway } = bare.gateway;
+      const t = parseTopology({ ...bare, gateway });
       expect(t.gateway).toMatchObject({ listenAll: false, daemon: true, tls: { mode: 'off' } });
       expect(t.gateway.rateLimit).toBeUndefined();
       expect(t.healthChecks).toEqual({

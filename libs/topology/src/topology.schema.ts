@@ -178,6 +178,28 @@ export const redundancySchema = z
   })
   .strict();
 
+/**
+ * PostgreSQL run by Patroni, with etcd as its consensus store: a replica is promoted when the primary dies, and
+ * the old primary rejoins as a replica (pg_rewind). Patroni requires loop_wait + 2 × retry_timeout ≤ ttl.
+ */
+export const failoverSchema = z
+  .object({
+    manager: z.literal('patroni'),
+    /** Patroni's cluster name (its keys in etcd live under /keyflow/<scope>/). */
+    scope: name.default('keyflow'),
+    etcd: z.object({ host, clientPort: port, peerPort: port }).strict(),
+    /** Seconds the leader key lives without renewal: the longest a dead primary keeps the lock. */
+    ttl: count(5).default(10),
+    loopWait: count(1).default(2),
+    retryTimeout: count(1).default(4),
+    /** Commits wait for one synchronous replica, so a promoted replica has every committed write. */
+    synchronous: z.boolean().default(true),
+  })
+  .strict()
+  .refine((f) => f.loopWait + 2 * f.retryTimeout <= f.ttl, {
+    message: 'needs loopWait + 2 × retryTimeout ≤ ttl (Patroni refuses otherwise)',
+  });
+
 export const lbAlgorithmSchema = z.enum(['roundrobin', 'leastconn', 'source']);
 
 export const topologySchema = z
@@ -270,12 +292,36 @@ export const topologySchema = z
                 role: z.enum(['primary', 'replica', 'node']),
                 /** CockroachDB's HTTP port, where HAProxy checks `/health?ready=1`; unused for postgres. */
                 httpPort: port.default(8080),
+                /**
+                 * Patroni's REST port (`database.failover`): HAProxy checks `/primary` and `/replica` there. With
+                 * Patroni, `role` only says which node bootstraps the cluster; the manager decides who leads later.
+                 */
+                restApiPort: port.optional(),
               })
               .strict(),
           )
           .min(1),
+        failover: failoverSchema.optional(),
       })
-      .strict(),
+      .strict()
+      .superRefine((db, ctx) => {
+        if (!db.failover) return;
+        if (db.kind !== 'postgres') {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['failover'],
+            message: `is for PostgreSQL; ${db.kind} replicates and fails over by itself`,
+          });
+        }
+        db.nodes.forEach((n, i) => {
+          if (n.restApiPort === undefined) {
+            ctx.addIssue({ code: 'custom', path: ['nodes', i, 'restApiPort'], message: 'is required with failover' });
+          }
+        });
+        if (db.nodes.filter((n) => n.role === 'primary').length !== 1) {
+          ctx.addIssue({ code: 'custom', path: ['nodes'], message: 'needs exactly one node with role primary' });
+        }
+      }),
     haproxy: z
       .object({
         host,

@@ -15,10 +15,12 @@ import { Pool } from 'pg';
 import { encodeWriteMessage, shardOf, shardQueueName } from '@keyflow/contracts';
 import {
   adminAuthHeaders,
+  currentPid,
   isAlive,
   killProcess,
   pollUntil,
   readStack,
+  runUnsupervised,
   startProcess,
   type StackInfo,
 } from '@keyflow/testing';
@@ -33,12 +35,33 @@ const OUT = flag('--out', 'load-tests/reports/write-path.json');
 
 const log = (line: string) => console.log(`[write-path bench] ${line}`);
 
-/** Restarts every worker with `env` on top of its recorded environment, then waits until all shards are held. */
+/** Workers this bench runs outside the supervisor with other settings, by name. */
+const unsupervised = new Map<string, number>();
+
+async function workerPid(name: string): Promise<number> {
+  return unsupervised.get(name) ?? (await currentPid(name));
+}
+
+/**
+ * Restarts every worker with `env` on top of its recorded environment (outside the supervisor, which cannot
+ * change a program's environment), or back under the supervisor when `env` is empty; then waits until all
+ * shards are held.
+ */
 async function restartWorkers(env: Record<string, string>): Promise<void> {
   const workers = readStack().processes.filter((p) => p.kind === 'worker');
   for (const worker of workers) {
-    await killProcess(worker.name, 'SIGTERM');
-    await startProcess(worker.name, { waitForHealth: true, env });
+    const own = unsupervised.get(worker.name);
+    if (own) {
+      process.kill(own, 'SIGTERM');
+      await pollUntil(
+        () => Promise.resolve(isAlive(own)),
+        (alive) => !alive,
+        { what: `${worker.name} (pid ${own}) to exit`, timeoutMs: 30_000 },
+      );
+      unsupervised.delete(worker.name);
+    }
+    if (Object.keys(env).length) unsupervised.set(worker.name, await runUnsupervised(worker.name, { env }));
+    else await startProcess(worker.name, { waitForHealth: true });
   }
   // Every worker sees every other one, and every shard has a consumer registered.
   await pollUntil(
@@ -101,8 +124,10 @@ async function failoverGap(stack: StackInfo, pool: Pool): Promise<{ gapMs: numbe
 
 async function main(): Promise<void> {
   const stack = readStack();
-  if (!stack.processes.filter((p) => p.kind === 'worker').every((p) => isAlive(p.pid)))
-    throw new Error('start the stack first: npm start');
+  const workerPids = await Promise.all(
+    stack.processes.filter((p) => p.kind === 'worker').map((p) => currentPid(p.name)),
+  );
+  if (!workerPids.every((pid) => pid > 0)) throw new Error('start the stack first: npm start');
   const pool = new Pool({ connectionString: stack.db.primary, max: 2 });
   try {
     log(`apply rate, ${WRITES} writes, batching (BATCH_MAX=250)…`);
@@ -136,7 +161,8 @@ async function applyRateN(stack: StackInfo, pool: Pool, batchMax: number, writes
   await restartWorkers({ BATCH_MAX: String(batchMax) });
   const prefix = `bench-${batchMax}-${randomUUID().slice(0, 6)}`;
   const workers = readStack().processes.filter((p) => p.kind === 'worker');
-  for (const w of workers) process.kill(w.pid, 'SIGSTOP');
+  const pids = await Promise.all(workers.map((w) => workerPid(w.name)));
+  for (const pid of pids) process.kill(pid, 'SIGSTOP');
   try {
     const connection = await connect(stack.amqp[0] ?? '');
     const channel = await connection.createConfirmChannel();
@@ -156,7 +182,7 @@ async function applyRateN(stack: StackInfo, pool: Pool, batchMax: number, writes
     await channel.waitForConfirms();
     await connection.close();
   } finally {
-    for (const w of workers) process.kill(w.pid, 'SIGCONT');
+    for (const pid of pids) process.kill(pid, 'SIGCONT');
   }
   const start = Date.now();
   await pollUntil(

@@ -21,6 +21,9 @@ export const APT_PACKAGES = [
   'keepalived',
   'openssl',
   'iproute2',
+  'supervisor',
+  'patroni',
+  'etcd-server',
 ];
 
 /** Found on PATH (plus the sbin directories, which a non-root PATH often lacks) or at an absolute path. */
@@ -38,6 +41,10 @@ export const REQUIRED_BINARIES = [
   'keepalived',
   'openssl',
   'ip',
+  'supervisord',
+  'supervisorctl',
+  'patroni',
+  'etcd',
 ];
 
 const SBIN = ['/usr/local/sbin', '/usr/sbin', '/sbin'];

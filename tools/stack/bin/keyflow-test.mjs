@@ -16,8 +16,8 @@ const TOPOLOGY = 'deploy/topologies/test.yaml';
 /** Must match `stackDir` in the test topology. */
 const STACK_FILE = '/tmp/keyflow-test/stack.json';
 
-function stack(command, { quiet = false } = {}) {
-  const res = spawnSync(process.execPath, stackMainArgs([command, '--topology', TOPOLOGY]), {
+function stack(command, { quiet = false, extra = [] } = {}) {
+  const res = spawnSync(process.execPath, stackMainArgs([command, '--topology', TOPOLOGY, ...extra]), {
     cwd: REPO_ROOT,
     stdio: quiet ? 'ignore' : 'inherit',
   });
@@ -37,6 +37,8 @@ const keep = process.env.KEYFLOW_TEST_KEEP_STACK === '1';
 if (process.env.KEYFLOW_TEST_REUSE_STACK === '1' && stack('status', { quiet: true }) === 0) {
   say(`reusing the running test stack (${STACK_FILE})`);
 } else {
+  // Every run starts from an empty store: whatever an earlier run left (running or stopped) is discarded.
+  stack('reset', { extra: ['--yes'] });
   say(`starting the test stack (${TOPOLOGY})`);
   if (stack('up') !== 0) say('the test stack did not start: running the tests anyway; tests that need it will fail');
 }
@@ -53,7 +55,7 @@ if (keep)
   say(
     `leaving the test stack running (KEYFLOW_TEST_KEEP_STACK=1); stop it with: node tools/stack/bin/keyflow-stack.mjs down --topology ${TOPOLOGY}`,
   );
-else if (stack('down') !== 0) say('stopping the test stack failed: see above');
+else if (stack('reset', { extra: ['--yes'] }) !== 0) say('stopping the test stack failed: see above');
 
 let summary;
 if (existsSync(reportFile)) {

@@ -1,13 +1,13 @@
 import type { StackLaunchSpec, StackProcess } from '@keyflow/testing';
 import type { Endpoint, Topology } from '@keyflow/topology';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Health, ProcessControl, StartContext } from './stack-context';
+import type { Health, StackComponent, StartContext, SupervisedProcess } from './stack-context';
 import { StackError } from './stack.exception';
-import { amqpUrl, inheritedEnv, postgresUrl, writeLaunchSpec } from './stack-file.util';
+import { amqpUrl, inheritedEnv, postgresUrl, writeJsonAtomic, writeLaunchSpec } from './stack-file.util';
 import { logFile, type StackLayout } from './stack-layout.util';
 import { tail } from './util/log.util';
-import { isAlive, run, spawnDetached, terminate } from './util/process.util';
+import { run, terminate } from './util/process.util';
 import { httpStatus, waitUntil } from './util/wait.util';
 
 export type AppKind = 'api' | 'worker';
@@ -66,7 +66,7 @@ export function appLaunchSpec(
 }
 
 /** The keyflow processes: migrations once, then every api and worker instance. */
-export class AppsService implements ProcessControl {
+export class AppsService implements StackComponent {
   constructor(private readonly layout: StackLayout) {}
 
   private requireEntry(entry: string, what: string): void {
@@ -94,8 +94,24 @@ export class AppsService implements ProcessControl {
     progress.line('migrations', 'schema is current');
   }
 
-  /** Creates the admin user and a fresh admin token; the token goes into stack.json (readable by its owner only). */
-  async createAdmin({ topology, progress, record }: StartContext): Promise<void> {
+  /**
+   * The admin's API token, kept in `data/admin-token.json` (mode 0600) so it outlives stop and start: made once
+   * (the admin user with a random password nobody learns, and a token), then reused; made again only if it no
+   * longer works (revoked, or the data was reset).
+   */
+  async ensureAdmin({ topology, progress, record }: StartContext, { verify }: { verify: boolean }): Promise<void> {
+    const file = join(this.layout.data, 'admin-token.json');
+    if (existsSync(file)) {
+      const saved = JSON.parse(readFileSync(file, 'utf8')) as { username?: string; token?: string };
+      if (saved.token && (!verify || (await this.tokenWorks(topology, saved.token)))) {
+        record.setToken(saved.token);
+        if (!verify) progress.line('auth', `admin token kept from ${file}`);
+        return;
+      }
+      progress.line('auth', 'the saved admin token no longer works: making a new one');
+    } else if (verify) {
+      return;
+    }
     this.requireEntry(CREATE_ADMIN_ENTRY, 'admin user');
     const env = { ...inheritedEnv(), NODE_ENV: 'production', DATABASE_URL: connectionEnv(topology).DATABASE_URL };
     const res = await run(process.execPath, ['-r', '@swc-node/register', CREATE_ADMIN_ENTRY], {
@@ -112,41 +128,65 @@ export class AppsService implements ProcessControl {
       token?: string;
     };
     if (!username || !token) throw new StackError('create-admin printed no token', res.stdout.trim());
+    writeJsonAtomic(file, { username, token });
     record.setToken(token);
-    progress.line('auth', `admin user "${username}" has a fresh API token (stack.json "token", mode 0600)`);
+    progress.line('auth', `admin user "${username}" has a new API token (stack.json "token", mode 0600)`);
   }
 
-  async start({ topology, progress, record }: StartContext): Promise<void> {
+  private async tokenWorks(topology: Topology, token: string): Promise<boolean> {
+    const api = topology.api.instances[0];
+    if (!api) return true;
+    try {
+      const res = await fetch(`http://${api.host}:${api.port}/v1/auth/me`, {
+        headers: { authorization: `Bearer ${token}` },
+        signal: AbortSignal.timeout(5_000),
+      });
+      await res.body?.cancel();
+      return res.status !== 401;
+    } catch {
+      return true;
+    }
+  }
+
+  prepare({ topology, layout }: Pick<StartContext, 'topology' | 'layout'>): SupervisedProcess[] {
+    const kinds: Array<{ kind: AppKind; instances: Endpoint[] }> = [
+      { kind: 'api', instances: topology.api.instances },
+      { kind: 'worker', instances: topology.worker.instances },
+    ];
+    return kinds.flatMap(({ kind, instances }) =>
+      instances.map((instance) => {
+        const spec = appLaunchSpec(kind, instance, topology, layout);
+        // For benchmarks that run an instance with other settings outside the supervisor (runUnsupervised).
+        writeLaunchSpec(layout, spec);
+        const url = new URL(spec.healthUrl ?? '');
+        return {
+          spec: {
+            name: spec.name,
+            group: 'apps',
+            command: spec.command,
+            args: spec.args,
+            env: spec.env,
+            cwd: spec.cwd,
+            priority: 300,
+            // Up for 5 s counts as started; an app that cannot reach a dependency exits at once and is retried.
+            startSecs: 5,
+            startRetries: 8,
+            stopWaitSecs: 15,
+          },
+          proc: { name: spec.name, kind, host: url.hostname, port: Number(url.port), healthUrl: spec.healthUrl },
+        };
+      }),
+    );
+  }
+
+  async ensure({ topology, record, progress, supervisor }: StartContext): Promise<void> {
     this.requireEntry(APP_ENTRY.api, 'api');
     this.requireEntry(APP_ENTRY.worker, 'worker');
-    const specs = [
-      ...topology.api.instances.map((i) => ({
-        kind: 'api' as const,
-        spec: appLaunchSpec('api', i, topology, this.layout),
-      })),
-      ...topology.worker.instances.map((i) => ({
-        kind: 'worker' as const,
-        spec: appLaunchSpec('worker', i, topology, this.layout),
-      })),
-    ];
-    const procs = specs.map(({ kind, spec }) => {
-      writeLaunchSpec(this.layout, spec);
-      const pid = spawnDetached(spec.command, spec.args, spec);
-      const url = new URL(spec.healthUrl ?? '');
-      const proc: StackProcess = {
-        name: spec.name,
-        pid,
-        kind,
-        host: url.hostname,
-        port: Number(url.port),
-        healthUrl: spec.healthUrl,
-      };
-      record.addProcess(proc);
-      return proc;
-    });
-    progress.line('apps', `launched ${procs.map((p) => `${p.name} (pid ${p.pid})`).join(', ')}`);
+    await supervisor.startGroup('apps');
+    const names = new Set([...topology.api.instances, ...topology.worker.instances].map((i) => i.name));
+    const procs = record.current.processes.filter((p) => names.has(p.name));
     await this.waitReady(procs, APP_READY_TIMEOUT_MS);
-    progress.line('apps', `${procs.length} processes ready`);
+    progress.line('apps', `${procs.map((p) => p.name).join(', ')} ready`);
   }
 
   /** Waits for every health URL; on failure names the process and shows its log tail. */
@@ -156,7 +196,6 @@ export class AppsService implements ProcessControl {
       procs.map((proc) =>
         waitUntil(
           async () => {
-            if (!isAlive(proc.pid)) throw new StackError(`${proc.name} exited`);
             return (await httpStatus(proc.healthUrl ?? '')) === 200;
           },
           { timeoutMs: Math.max(0, deadline - Date.now()), intervalMs: 250, what: `${proc.healthUrl} to answer 200` },

@@ -31,7 +31,9 @@ async function main(argv: string[]): Promise<number> {
       case 'down':
         return await stack.down(command.topology);
       case 'status':
-        return await stack.status(command.topology);
+        return await stack.status(command.topology, { json: command.json });
+      case 'reset':
+        return await stack.reset(command.topology, { yes: command.yes });
       case 'restart':
         return await stack.restart(command.topology, command.name);
     }

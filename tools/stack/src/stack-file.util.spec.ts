@@ -8,7 +8,7 @@ import { testTopology } from './stack.fixture';
 describe(buildStackInfo.name, () => {
   it('should describe every URL of the test topology before any process runs', () => {
     const { topology, layout } = testTopology();
-    expect(buildStackInfo(topology, layout, new Date('2030-01-02T03:04:05Z'))).toEqual({
+    expect(buildStackInfo(topology, layout, new Date('2030-01-02T03:04:05Z'), '/tmp/keyflow-test/conf/supervisord.conf')).toEqual({
       state: 'starting',
       name: 'test',
       topology: join(process.cwd(), 'deploy/topologies/test.yaml'),
@@ -29,14 +29,16 @@ describe(buildStackInfo.name, () => {
       amqpGateway: 'amqp://guest:guest@127.0.0.1:15710',
       redis: [17101, 17102, 17103, 17104, 17105, 17106].map((p) => `127.0.0.1:${p}`),
       db: {
-        primary: 'postgres://keyflow@127.0.0.1:15501/keyflow',
-        replica: 'postgres://keyflow@127.0.0.1:15502/keyflow',
-        replicas: ['postgres://keyflow@127.0.0.1:15502/keyflow'],
+        primary: 'postgres://keyflow@127.0.0.1:16501/keyflow',
+        replica: 'postgres://keyflow@127.0.0.1:16502/keyflow',
+        replicas: [15501, 15502, 15503].map((p) => `postgres://keyflow@127.0.0.1:${p}/keyflow`),
         write: 'postgres://keyflow@127.0.0.1:16501/keyflow',
         read: 'postgres://keyflow@127.0.0.1:16502/keyflow',
       },
       haproxyStats: 'http://127.0.0.1:18404/stats',
       dns: { server: '127.0.0.1:18053', name: 'api.keyflow.test' },
+      supervisor: { config: '/tmp/keyflow-test/conf/supervisord.conf' },
+      patroni: ['http://127.0.0.1:18008', 'http://127.0.0.1:18009', 'http://127.0.0.1:18010'],
       processes: [],
     });
   });
@@ -50,7 +52,7 @@ describe(StackRecord.name, () => {
     dir = mkdtempSync(join(tmpdir(), 'stack-record-'));
     const file = join(dir, 'stack.json');
     const { topology, layout } = testTopology();
-    const record = new StackRecord(buildStackInfo(topology, layout, new Date()), file);
+    const record = new StackRecord(buildStackInfo(topology, layout, new Date(), '/tmp/keyflow-test/conf/supervisord.conf'), file);
 
     record.addProcess({ name: 'api-1', pid: 10, kind: 'api' });
     record.addProcess({ name: 'redis-17101', pid: 11, kind: 'redis' });

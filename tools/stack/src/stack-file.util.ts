@@ -18,14 +18,20 @@ export function amqpUrl(host: string, port: number): string {
 }
 
 /** Everything stack.json says about a topology before any process runs (`processes` fills in as they start). */
-export function buildStackInfo(topology: Topology, layout: StackLayout, startedAt: Date): StackInfo {
+export function buildStackInfo(
+  topology: Topology,
+  layout: StackLayout,
+  startedAt: Date,
+  supervisorConfig: string,
+): StackInfo {
   const { haproxy, database, rabbitmq } = topology;
-  const primary = database.nodes.find((n) => n.role === 'primary') ?? database.nodes[0];
-  const replicas = database.nodes.filter((n) => n.role === 'replica');
   const firstRabbit = rabbitmq.nodes[0];
   const firstGateway = topology.gateway.instances[0];
-  if (!primary || !firstRabbit || !firstGateway) throw new Error('topology has no database, RabbitMQ or gateway node');
-  const replicaUrls = replicas.map((r) => postgresUrl(topology, r.host, r.port));
+  if (!database.nodes.length || !firstRabbit || !firstGateway) {
+    throw new Error('topology has no database, RabbitMQ or gateway node');
+  }
+  const write = postgresUrl(topology, haproxy.host, haproxy.dbWritePort);
+  const read = postgresUrl(topology, haproxy.host, haproxy.dbReadPort);
   return {
     state: 'starting',
     name: topology.name,
@@ -42,12 +48,13 @@ export function buildStackInfo(topology: Topology, layout: StackLayout, startedA
     amqp: rabbitmq.nodes.map((n) => amqpUrl(n.host, n.port)),
     amqpGateway: amqpUrl(haproxy.host, haproxy.amqpPort),
     redis: topology.redis.nodes.map((n) => `${n.host}:${n.port}`),
+    // Which node is primary changes on failover: the stable URLs go through HAProxy, which follows Patroni.
     db: {
-      primary: postgresUrl(topology, primary.host, primary.port),
-      replica: replicaUrls[0] ?? postgresUrl(topology, primary.host, primary.port),
-      replicas: replicaUrls,
-      write: postgresUrl(topology, haproxy.host, haproxy.dbWritePort),
-      read: postgresUrl(topology, haproxy.host, haproxy.dbReadPort),
+      primary: write,
+      replica: read,
+      replicas: database.nodes.map((n) => postgresUrl(topology, n.host, n.port)),
+      write,
+      read,
     },
     haproxyStats: `http://${haproxy.host}:${haproxy.statsPort}/stats`,
     ...(topology.dns
@@ -58,6 +65,8 @@ export function buildStackInfo(topology: Topology, layout: StackLayout, startedA
           },
         }
       : {}),
+    supervisor: { config: supervisorConfig },
+    patroni: database.nodes.flatMap((n) => (n.restApiPort ? [`http://${n.host}:${n.restApiPort}`] : [])),
     processes: [],
   };
 }

@@ -6,6 +6,7 @@ import {
   expectedCommandLine,
   expectedEnvironment,
   formatStatusTable,
+  resetCommand,
   formatUrls,
   stopCommand,
   topologyPorts,
@@ -17,7 +18,8 @@ describe(topologyPorts.name, () => {
     expect(ports).toContainEqual({ what: 'redis 17101 cluster bus', host: '127.0.0.1', port: 27101 });
     expect(ports).toContainEqual({ what: 'epmd', host: '127.0.0.1', port: 4371 });
     expect(ports).toContainEqual({ what: 'rabbitmq rmq2 distribution', host: '127.0.0.1', port: 25802 });
-    expect(ports).toHaveLength(3 + 2 + 2 + 12 + 1 + 9 + 2 + 4 + 1);
+    // gateways, apis, workers, redis + buses, epmd, rabbitmq, postgres + patroni, etcd, haproxy, named
+    expect(ports).toHaveLength(3 + 2 + 2 + 12 + 1 + 9 + 6 + 2 + 4 + 1);
     expect(new Set(ports.map((p) => `${p.host}:${p.port}`)).size).toBe(ports.length);
   });
 });
@@ -40,6 +42,15 @@ describe(expectedCommandLine.name, () => {
   });
 });
 
+describe(resetCommand.name, () => {
+  it('should say npm run reset for the default topology and the full command otherwise', () => {
+    expect(resetCommand('/repo/deploy/topologies/local.yaml', '/repo')).toBe('npm run reset');
+    expect(resetCommand('/repo/deploy/topologies/test.yaml', '/repo')).toBe(
+      'node tools/stack/bin/keyflow-stack.mjs reset --topology deploy/topologies/test.yaml',
+    );
+  });
+});
+
 describe(stopCommand.name, () => {
   it('should say npm stop for the default topology and the full command otherwise', () => {
     expect(stopCommand('/repo/deploy/topologies/local.yaml', '/repo')).toBe('npm stop');
@@ -52,7 +63,7 @@ describe(stopCommand.name, () => {
 describe(formatUrls.name, () => {
   it('should list the gateway, its docs and the operator consoles', () => {
     const { topology, layout } = testTopology();
-    const lines = formatUrls(buildStackInfo(topology, layout, new Date()));
+    const lines = formatUrls(buildStackInfo(topology, layout, new Date(), '/tmp/keyflow-test/conf/supervisord.conf'));
     expect(lines.slice(0, 5)).toEqual([
       '  Gateways:             http://127.0.0.31:18080, http://127.0.0.32:18080, http://127.0.0.33:18080',
       '  DNS round robin:      api.keyflow.test @ 127.0.0.1:18053  (dig @127.0.0.1 -p 18053 api.keyflow.test)',
@@ -68,13 +79,31 @@ describe(formatStatusTable.name, () => {
   it('should align the columns and shout what is wrong', () => {
     expect(
       formatStatusTable([
-        { name: 'api-1', pid: 123, alive: true, healthy: true, detail: 'GET /health/ready → 200' },
-        { name: 'postgres-primary', pid: 45, alive: false, healthy: false, detail: 'not running' },
+        {
+          name: 'api-1',
+          pid: 123,
+          state: 'RUNNING',
+          alive: true,
+          healthy: true,
+          restarts: 2,
+          lastExit: 'terminated by SIGKILL; not expected',
+          detail: 'GET /health/ready → 200',
+        },
+        {
+          name: 'postgres-2',
+          pid: 0,
+          state: 'FATAL',
+          alive: false,
+          healthy: false,
+          restarts: 5,
+          lastExit: 'gave up: entered FATAL state, too many start retries too quickly',
+          detail: 'FATAL: Exited too quickly',
+        },
       ]),
     ).toEqual([
-      'NAME              PID  ALIVE  HEALTH  DETAIL',
-      'api-1             123  yes    ok      GET /health/ready → 200',
-      'postgres-primary  45   NO     FAIL    not running',
+      'NAME        PID  STATE    ALIVE  HEALTH  RESTARTS  LAST EXIT                                                         DETAIL',
+      'api-1       123  RUNNING  yes    ok      2         terminated by SIGKILL; not expected                               GET /health/ready → 200',
+      'postgres-2  0    FATAL    NO     FAIL    5         gave up: entered FATAL state, too many start retries too quickly  FATAL: Exited too quickly',
     ]);
   });
 });

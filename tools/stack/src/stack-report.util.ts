@@ -25,7 +25,16 @@ export function topologyPorts(t: Topology): PortClaim[] {
       { what: `rabbitmq ${n.name} management`, host: n.host, port: n.managementPort },
       { what: `rabbitmq ${n.name} distribution`, host: n.host, port: n.distPort },
     ]),
-    ...t.database.nodes.map((d) => ({ what: d.name, host: d.host, port: d.port })),
+    ...t.database.nodes.flatMap((d) => [
+      { what: d.name, host: d.host, port: d.port },
+      ...(d.restApiPort ? [{ what: `${d.name} patroni`, host: d.host, port: d.restApiPort }] : []),
+    ]),
+    ...(t.database.failover
+      ? [
+          { what: 'etcd client', host: t.database.failover.etcd.host, port: t.database.failover.etcd.clientPort },
+          { what: 'etcd peer', host: t.database.failover.etcd.host, port: t.database.failover.etcd.peerPort },
+        ]
+      : []),
     { what: 'haproxy db write', host: t.haproxy.host, port: t.haproxy.dbWritePort },
     { what: 'haproxy db read', host: t.haproxy.host, port: t.haproxy.dbReadPort },
     { what: 'haproxy amqp', host: t.haproxy.host, port: t.haproxy.amqpPort },
@@ -61,7 +70,10 @@ export function expectedCommandLine(proc: StackProcess): string {
     case 'epmd':
       return 'epmd';
     case 'postgres':
-      return proc.dataDir ?? 'postgres';
+      // Patroni, as the supervisor runs it; a stray postmaster (found by its pid file) names its data dir.
+      return proc.program ? 'patroni' : (proc.dataDir ?? 'postgres');
+    case 'etcd':
+      return 'etcd';
   }
 }
 
@@ -69,6 +81,14 @@ export function expectedCommandLine(proc: StackProcess): string {
 export function stopCommand(topologyFile: string, repoRoot: string): string {
   const rel = relative(repoRoot, topologyFile);
   return rel === DEFAULT_TOPOLOGY ? 'npm stop' : `node tools/stack/bin/keyflow-stack.mjs down --topology ${rel}`;
+}
+
+/** The command that discards this stack's data, as the user would type it. */
+export function resetCommand(topologyFile: string, repoRoot: string): string {
+  const rel = relative(repoRoot, topologyFile);
+  return rel === DEFAULT_TOPOLOGY
+    ? 'npm run reset'
+    : `node tools/stack/bin/keyflow-stack.mjs reset --topology ${rel}`;
 }
 
 export function formatUrls(info: StackInfo): string[] {
@@ -99,23 +119,41 @@ export function formatUrls(info: StackInfo): string[] {
   return rows.map(([k, v]) => `  ${`${k}:`.padEnd(width)} ${v}`);
 }
 
+/** One process in `status` (and, as JSON, in `status --json`). */
 export interface StatusRow {
   name: string;
+  /** The pid the supervisor runs it as now; 0 when it is not running. */
   pid: number;
+  /** The supervisor's state: RUNNING, STARTING, BACKOFF, FATAL (gave up on a crash loop), STOPPED, … */
+  state: string;
   alive: boolean;
   healthy: boolean;
+  /** Times it died and the supervisor started it again, since supervisord started. */
+  restarts: number;
+  /** How it last ended: `terminated by SIGKILL; not expected`, `exit status 1; not expected`, `gave up: …`. */
+  lastExit?: string;
   detail: string;
 }
 
 export function formatStatusTable(rows: StatusRow[]): string[] {
   const table = [
-    ['NAME', 'PID', 'ALIVE', 'HEALTH', 'DETAIL'],
-    ...rows.map((r) => [r.name, String(r.pid), r.alive ? 'yes' : 'NO', r.healthy ? 'ok' : 'FAIL', r.detail]),
+    ['NAME', 'PID', 'STATE', 'ALIVE', 'HEALTH', 'RESTARTS', 'LAST EXIT', 'DETAIL'],
+    ...rows.map((r) => [
+      r.name,
+      String(r.pid),
+      r.state,
+      r.alive ? 'yes' : 'NO',
+      r.healthy ? 'ok' : 'FAIL',
+      String(r.restarts),
+      r.lastExit ?? '-',
+      r.detail,
+    ]),
   ];
-  const widths = [0, 1, 2, 3].map((col) => Math.max(...table.map((row) => (row[col] ?? '').length)));
+  const last = 7;
+  const widths = table[0]?.map((_, col) => Math.max(...table.map((row) => (row[col] ?? '').length))) ?? [];
   return table.map((row) =>
     row
-      .map((cell, col) => (col < 4 ? cell.padEnd(widths[col] ?? 0) : cell))
+      .map((cell, col) => (col < last ? cell.padEnd(widths[col] ?? 0) : cell))
       .join('  ')
       .trimEnd(),
   );

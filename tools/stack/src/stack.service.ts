@@ -1,18 +1,19 @@
-import type { StackInfo, StackProcess, StackProcessKind } from '@keyflow/testing';
+import { processGroup, stackProcessIds, type StackInfo, type StackProcess, type StackProcessKind } from '@keyflow/testing';
 import { loadTopology, type Topology } from '@keyflow/topology';
 import { connect as amqpConnect } from 'amqplib';
-import { mkdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { relative, resolve } from 'node:path';
+import { createInterface } from 'node:readline/promises';
 import { AppsService } from './apps.service';
 import { HaproxyService } from './servers/haproxy.service';
 import { NamedService } from './servers/named.service';
 import { NginxService } from './servers/nginx.service';
-import { PostgresService } from './servers/postgres.service';
+import { PostgresService, requireFailover } from './servers/postgres.service';
 import { RabbitmqService } from './servers/rabbitmq.service';
 import { RedisService } from './servers/redis.service';
-import type { Health, ProcessControl, StartContext } from './stack-context';
+import type { Health, ProcessControl, StackComponent, StartContext, SupervisedProcess } from './stack-context';
 import { StackError } from './stack.exception';
-import { buildStackInfo, readLaunchSpec, readStackFile, StackRecord } from './stack-file.util';
+import { buildStackInfo, readStackFile, StackRecord } from './stack-file.util';
 import { stackLayout, type StackLayout } from './stack-layout.util';
 import { unrecordedProcesses } from './stack-orphans.util';
 import {
@@ -20,27 +21,41 @@ import {
   expectedEnvironment,
   formatStatusTable,
   formatUrls,
+  resetCommand,
   stopCommand,
   topologyPorts,
   type StatusRow,
 } from './stack-report.util';
-import { commandLine, environment, isAlive, run, spawnDetached } from './util/process.util';
+import { programName } from './supervisor/supervisor-conf.util';
+import { SupervisorService } from './supervisor/supervisor.service';
+import { commandLine, environment, isAlive, run, terminate } from './util/process.util';
 import { formatElapsed, Progress } from './util/progress.util';
 import { canConnect, waitUntil } from './util/wait.util';
 
-/** Stop order: what depends on a server goes before it; each group stops in parallel. */
-const STOP_ORDER: StackProcessKind[][] = [
-  ['api', 'worker', 'nginx'],
-  ['haproxy', 'named'],
-  ['redis', 'rabbitmq', 'postgres'],
-  ['epmd'],
-];
+/**
+ * Stop order: what depends on a server goes before it; each group stops in parallel. PostgreSQL's replicas stop
+ * before its primary (see `stopPostgres`), so no replica sees the primary go and tries to take over.
+ */
+const STOP_ORDER: string[][] = [['apps', 'nginx', 'named'], ['haproxy'], ['redis', 'rabbitmq', 'postgres'], ['etcd', 'epmd']];
 
 interface ProcessStatus extends StatusRow {
   proc: StackProcess;
 }
 
-/** `up`, `down`, `status` and `restart` of one local stack, described by a topology file. */
+interface Components {
+  postgres: PostgresService;
+  redis: RedisService;
+  rabbitmq: RabbitmqService;
+  haproxy: HaproxyService;
+  apps: AppsService;
+  nginx: NginxService;
+  named: NamedService | undefined;
+}
+
+/**
+ * `up`, `down`, `reset`, `status` and `restart` of one local stack, described by a topology file. Every process
+ * runs under the stack's own supervisord; the data under `<stackDir>/data` outlives every command but `reset`.
+ */
 export class StackService {
   private readonly progress = new Progress();
 
@@ -49,120 +64,210 @@ export class StackService {
     private readonly print: (line: string) => void = (line) => console.log(line),
   ) {}
 
+  /**
+   * Brings the stack up from whatever state it is in, and never deletes data: a fresh start initialises the
+   * servers; a stopped (or crashed) stack resumes from its data; a running one with dead or stopped processes
+   * gets them started again. Components start in dependency order, each once the ones it needs are ready.
+   */
   async up(topologyFile: string): Promise<number> {
     const { topology, layout } = this.load(topologyFile);
-    const existing = readStackFile(layout.stackFile);
-    if (existing?.state === 'up' && existing.topology === layout.topologyFile) {
-      const statuses = await this.statuses(existing, layout);
-      if (statuses.every((s) => s.healthy)) {
-        this.print(`keyflow stack "${existing.name}" is already running (since ${existing.startedAt}).`);
-        formatUrls(existing).forEach((l) => this.print(l));
-        return 0;
+    requireFailover(topology.database);
+    const previous = readStackFile(layout.stackFile);
+    if (previous && previous.topology !== layout.topologyFile) {
+      throw new StackError(
+        `${layout.stackDir} holds the stack of another topology (${previous.topology})`,
+        undefined,
+        'stop it with its own topology, or give this topology its own stackDir',
+      );
+    }
+    const supervisor = new SupervisorService(layout);
+    for (const dir of [layout.conf, layout.run, layout.logs, layout.data]) mkdirSync(dir, { recursive: true });
+
+    const components = this.components(topology, layout);
+    const running = supervisor.pid();
+    let mode: string;
+    if (running) {
+      if (previous?.state === 'up') {
+        const statuses = await this.statuses(previous, layout, supervisor);
+        if (statuses.every((s) => s.healthy)) {
+          this.print(`keyflow stack "${previous.name}" is already running (since ${previous.startedAt}).`);
+          formatUrls(previous).forEach((l) => this.print(l));
+          return 0;
+        }
       }
+      mode = 'repairing';
+      this.progress.line('stack', `supervisord (pid ${running}) runs: starting whatever is not running`);
+    } else {
+      await this.stopStrays(previous, layout);
+      await this.checkPortsFree(topology);
+      mode = existsSync(`${layout.data}/admin-token.json`) ? 'resuming from the data on disk' : 'fresh start';
+      this.progress.line('stack', mode);
+      await this.render(layout);
+      await Promise.all([components.nginx.validate(), components.haproxy.validate(), components.named?.validate()]);
+      this.progress.line(
+        'config',
+        `rendered and checked nginx.conf, haproxy.cfg${components.named ? ', named.conf' : ''} in ${layout.conf}`,
+      );
     }
-    if (existing || unrecordedProcesses(existing, layout).length) {
-      const what = existing ? `${existing.state}, started ${existing.startedAt}` : 'no stack.json, live pid files';
-      this.progress.line('stack', `cleaning up a stale stack (${what})`);
-      await this.stopAll(existing, layout);
+    const supervised = this.prepare(components, topology, layout);
+    if (!running) {
+      supervisor.writeConfig(
+        supervised.map((s) => s.spec),
+        `keyflow-${topology.name}`,
+      );
+      const pid = await supervisor.start();
+      this.progress.line('supervisor', `supervisord up (pid ${pid}), ${supervised.length} programs`);
     }
-    await this.checkPortsFree(topology);
 
-    for (const dir of [layout.conf, layout.run, layout.logs, layout.data]) {
-      rmSync(dir, { recursive: true, force: true });
-      mkdirSync(dir, { recursive: true });
-    }
-    await this.render(layout);
-    const nginx = new NginxService(layout);
-    const haproxy = new HaproxyService(layout);
-    const named = topology.dns ? new NamedService(layout) : undefined;
-    await Promise.all([nginx.validate(), haproxy.validate(), named?.validate()]);
-    this.progress.line(
-      'config',
-      `rendered and checked nginx.conf, haproxy.cfg${named ? ', named.conf' : ''} in ${layout.conf}`,
+    const info = buildStackInfo(topology, layout, new Date(), supervisor.paths.config);
+    const record = new StackRecord(
+      {
+        ...info,
+        ...(previous?.token ? { token: previous.token } : {}),
+        processes: supervised.map((s) => ({ ...s.proc, program: programName(s.spec), pid: 0 })),
+      },
+      layout.stackFile,
     );
-
-    const record = new StackRecord(buildStackInfo(topology, layout, new Date()), layout.stackFile);
     record.save();
-    const ctx: StartContext = { topology, layout, progress: this.progress, record };
+    const ctx: StartContext = { topology, layout, progress: this.progress, record, supervisor };
     try {
-      await this.startServers(ctx);
-      await haproxy.start(ctx);
+      await this.allSettled([
+        components.postgres.ensure(ctx),
+        components.redis.ensure(ctx),
+        components.rabbitmq.ensure(ctx),
+      ]);
+      await components.haproxy.ensure(ctx);
       await this.checkAmqpGateway(record.current);
-      const apps = new AppsService(layout);
-      await apps.migrate(ctx);
-      await apps.createAdmin(ctx);
-      await apps.start(ctx);
-      await nginx.start(ctx);
-      await named?.start(ctx);
+      await components.apps.migrate(ctx);
+      await components.apps.ensureAdmin(ctx, { verify: false });
+      await components.apps.ensure(ctx);
+      await components.apps.ensureAdmin(ctx, { verify: true });
+      await components.nginx.ensure(ctx);
+      await components.named?.ensure(ctx);
     } catch (err) {
+      await this.recordPids(record, supervisor);
       record.setState('failed');
       this.printError(err);
       this.print(
         `The stack is left running so you can inspect it: logs in ${layout.logs}, state in ${layout.stackFile}.`,
       );
-      this.print(`Stop it with: ${stopCommand(layout.topologyFile, this.repoRoot)}`);
+      this.print(`Run \`npm start\` again once the cause is fixed (it starts what is missing), or ${stopCommand(layout.topologyFile, this.repoRoot)}.`);
       return 1;
     }
+    await this.recordPids(record, supervisor);
     record.setState('up');
     this.print('');
-    this.print(`keyflow stack "${topology.name}" is up in ${(this.progress.elapsedMs() / 1000).toFixed(1)} s`);
+    this.print(
+      `keyflow stack "${topology.name}" is up in ${(this.progress.elapsedMs() / 1000).toFixed(1)} s (${mode})`,
+    );
     formatUrls(record.current).forEach((l) => this.print(l));
-    this.print(`  Stop with: ${stopCommand(layout.topologyFile, this.repoRoot)} (discards the stack's data)`);
+    this.print(
+      `  Stop with: ${stopCommand(layout.topologyFile, this.repoRoot)} (keeps the data; ${resetCommand(layout.topologyFile, this.repoRoot)} discards it)`,
+    );
     return 0;
   }
 
+  /** Stops every process in dependency order, then supervisord; the data stays for the next `up`. */
   async down(topologyFile: string): Promise<number> {
-    const { layout } = this.load(topologyFile);
+    const { topology, layout } = this.load(topologyFile);
     const info = readStackFile(layout.stackFile);
-    if (!info) this.print(`No stack recorded at ${layout.stackFile}; stopping only what its pid files name.`);
-    await this.stopAll(info, layout);
-    rmSync(layout.data, { recursive: true, force: true });
-    this.progress.line('stack', `stopped; data in ${layout.data} discarded (logs kept in ${layout.logs})`);
+    const supervisor = new SupervisorService(layout);
+    const pid = supervisor.pid();
+    if (pid) {
+      for (const groups of STOP_ORDER) {
+        await Promise.all(
+          groups.map(async (group) => {
+            const out = group === 'postgres' ? await this.stopPostgres(topology, supervisor) : await supervisor.stop([`${group}:*`]);
+            for (const line of out.split('\n').filter(Boolean)) this.progress.line('down', line.trim());
+          }),
+        );
+      }
+      await supervisor.shutdown();
+      this.progress.line('down', `supervisord (pid ${pid}) stopped`);
+    } else if (!info) {
+      this.print(`No stack recorded at ${layout.stackFile}; stopping only what its pid files name.`);
+    }
+    await this.stopStrays(info, layout);
+    if (info) new StackRecord(info, layout.stackFile).setState('stopped');
+    this.progress.line('stack', `stopped; data kept in ${layout.data} (discard it with ${resetCommand(layout.topologyFile, this.repoRoot)})`);
     return 0;
   }
 
-  async status(topologyFile: string): Promise<number> {
+  /** `down`, then delete the data (and configs and run files): the next `up` starts an empty store. */
+  async reset(topologyFile: string, { yes }: { yes: boolean }): Promise<number> {
+    const { layout } = this.load(topologyFile);
+    if (!yes) {
+      if (!process.stdin.isTTY) {
+        this.print(`reset deletes every key, user and queued write in ${layout.data}; pass --yes to confirm.`);
+        return 2;
+      }
+      const rl = createInterface({ input: process.stdin, output: process.stdout });
+      const answer = await rl.question(`Delete all of keyflow's data in ${layout.data}? Type "yes" to confirm: `);
+      rl.close();
+      if (answer.trim().toLowerCase() !== 'yes') {
+        this.print('Nothing deleted.');
+        return 1;
+      }
+    }
+    await this.down(topologyFile);
+    for (const dir of [layout.data, layout.conf, layout.run]) rmSync(dir, { recursive: true, force: true });
+    rmSync(layout.stackFile, { force: true });
+    this.progress.line('reset', `deleted ${layout.data} (logs kept in ${layout.logs})`);
+    return 0;
+  }
+
+  async status(topologyFile: string, { json }: { json: boolean }): Promise<number> {
     const { layout } = this.load(topologyFile);
     const info = readStackFile(layout.stackFile);
     if (!info) {
-      this.print(`No stack running: no ${layout.stackFile}.`);
+      if (json) this.print('[]');
+      else this.print(`No stack: no ${layout.stackFile}.`);
       return 1;
     }
-    const statuses = await this.statuses(info, layout);
-    this.print(`keyflow stack "${info.name}" (${info.state}, started ${info.startedAt}), topology ${info.topology}`);
+    const supervisor = new SupervisorService(layout);
+    const statuses = await this.statuses(info, layout, supervisor);
+    const healthy = info.state === 'up' && statuses.length > 0 && statuses.every((s) => s.healthy);
+    if (json) {
+      this.print(
+        JSON.stringify(
+          statuses.map(({ proc: _proc, ...row }) => row),
+          null,
+          2,
+        ),
+      );
+      return healthy ? 0 : 1;
+    }
+    const sup = supervisor.pid();
+    this.print(
+      `keyflow stack "${info.name}" (${info.state}, started ${info.startedAt}), topology ${info.topology}, supervisord ${sup ? `pid ${sup}` : 'not running'}`,
+    );
     formatStatusTable(statuses).forEach((l) => this.print(l));
     this.print('');
     formatUrls(info).forEach((l) => this.print(l));
-    const healthy = info.state === 'up' && statuses.every((s) => s.healthy);
     this.print(healthy ? 'All healthy.' : `Not healthy${info.state === 'up' ? '' : ` (state: ${info.state})`}.`);
     return healthy ? 0 : 1;
   }
 
+  /** Restarts one process through the supervisor and waits for it to be healthy. */
   async restart(topologyFile: string, name: string): Promise<number> {
     const { layout } = this.load(topologyFile);
     const info = readStackFile(layout.stackFile);
     if (!info) throw new StackError(`no stack running: no ${layout.stackFile}`);
     const proc = info.processes.find((p) => p.name === name);
-    if (!proc)
+    if (!proc?.program)
       throw new StackError(`no process "${name}"; the stack has ${info.processes.map((p) => p.name).join(', ')}`);
-    const spec = readLaunchSpec(layout, name);
+    const supervisor = new SupervisorService(layout);
+    if (!supervisor.pid()) throw new StackError('supervisord is not running: start the stack with `npm start`');
+    const res = await supervisor.ctl(['restart', proc.program]);
+    this.progress.line(name, res.stdout.trim().replace(/\n/g, '; '));
     const control = this.controlFor(proc.kind, layout);
-    if (this.isOurs(proc)) {
-      this.progress.line(name, `stopping pid ${proc.pid}: ${await control.stop(proc)}`);
-    }
-    const pid = spawnDetached(spec.command, spec.args, spec);
-    const record = new StackRecord(info, layout.stackFile);
-    const restarted = { ...proc, pid };
-    record.addProcess(restarted);
-    this.progress.line(name, `launched pid ${pid}, waiting for health`);
     let last: Health = { healthy: false, detail: 'not checked' };
     await waitUntil(
       async () => {
-        if (!isAlive(pid)) throw new StackError(`${name} exited; see ${spec.logFile}`);
-        last = await control.health(restarted);
+        last = await control.health(proc);
         return last.healthy;
       },
-      { timeoutMs: 90_000, intervalMs: 250, what: `${name} to become healthy` },
+      { timeoutMs: 120_000, intervalMs: 500, what: `${name} to become healthy` },
     );
     this.progress.line(name, `healthy (${last.detail})`);
     return 0;
@@ -183,13 +288,31 @@ export class StackService {
     const file = resolve(topologyFile);
     const topology = loadTopology(file);
     const layout = stackLayout(this.repoRoot, file, topology.stackDir);
-    // up and down delete directories under stackDir: never let that be the repository or one of its parents.
+    // reset deletes directories under stackDir: never let that be the repository or one of its parents.
     if (!relative(layout.stackDir, this.repoRoot).startsWith('..')) {
       throw new StackError(
         `stackDir ${layout.stackDir} must be a directory of its own, not the repository or above it`,
       );
     }
     return { topology, layout };
+  }
+
+  private components(topology: Topology, layout: StackLayout): Components {
+    return {
+      postgres: new PostgresService(),
+      redis: new RedisService(),
+      rabbitmq: new RabbitmqService(layout),
+      haproxy: new HaproxyService(layout),
+      apps: new AppsService(layout),
+      nginx: new NginxService(layout),
+      named: topology.dns ? new NamedService(layout) : undefined,
+    };
+  }
+
+  private prepare(c: Components, topology: Topology, layout: StackLayout): SupervisedProcess[] {
+    const parts: StackComponent[] = [c.postgres, c.redis, c.rabbitmq, c.haproxy, c.apps, c.nginx];
+    if (c.named) parts.push(c.named);
+    return parts.flatMap((part) => part.prepare({ topology, layout }));
   }
 
   private async render(layout: StackLayout): Promise<void> {
@@ -203,35 +326,50 @@ export class StackService {
     );
   }
 
-  /** PostgreSQL, Redis and RabbitMQ start in parallel; every failure is reported, not just the first. */
-  private async startServers(ctx: StartContext): Promise<void> {
-    const started = Date.now();
-    const results = await Promise.allSettled([
-      new PostgresService().start(ctx),
-      new RedisService().start(ctx),
-      new RabbitmqService(ctx.layout).start(ctx),
-    ]);
+  /** Runs the steps together and reports every failure, not just the first. */
+  private async allSettled(steps: Promise<void>[]): Promise<void> {
+    const results = await Promise.allSettled(steps);
     const failures = results.flatMap((r) =>
       r.status === 'rejected' ? [r.reason instanceof Error ? r.reason : new Error(String(r.reason))] : [],
     );
     failures.slice(1).forEach((f) => this.printError(f));
     if (failures[0]) throw failures[0];
-    this.progress.line(
-      'servers',
-      `PostgreSQL, Redis and RabbitMQ up in ${((Date.now() - started) / 1000).toFixed(1)} s`,
-    );
+  }
+
+  /** Replicas first, the leader last: a replica never sees its primary go away while it still runs. */
+  private async stopPostgres(topology: Topology, supervisor: SupervisorService): Promise<string> {
+    const db = topology.database;
+    const leader = await this.postgresLeader(topology);
+    const programs = db.nodes.map((n) => ({ node: n, program: `postgres:postgres-${n.name.replace(/^pg-/, '')}` }));
+    const replicas = programs.filter((p) => p.node.name !== leader).map((p) => p.program);
+    const first = await supervisor.stop(replicas);
+    const last = await supervisor.stop(programs.filter((p) => p.node.name === leader).map((p) => p.program));
+    return [first, last].filter(Boolean).join('\n');
+  }
+
+  private async postgresLeader(topology: Topology): Promise<string | undefined> {
+    for (const node of topology.database.nodes) {
+      try {
+        const res = await fetch(`http://${node.host}:${node.restApiPort}/primary`, { signal: AbortSignal.timeout(2_000) });
+        await res.body?.cancel();
+        if (res.status === 200) return node.name;
+      } catch {
+        // not answering
+      }
+    }
+    return undefined;
   }
 
   /** guest may only log in from loopback; HAProxy connects from 127.0.0.1, so it works through HAProxy too. */
   private async checkAmqpGateway(info: StackInfo): Promise<void> {
-    try {
-      const conn = await amqpConnect(info.amqpGateway);
-      await conn.close();
-    } catch (err) {
-      throw new StackError(
-        `AMQP login as guest through HAProxy (${info.amqpGateway}) failed: ${(err as Error).message}`,
-      );
-    }
+    await waitUntil(
+      async () => {
+        const conn = await amqpConnect(info.amqpGateway);
+        await conn.close();
+        return true;
+      },
+      { timeoutMs: 30_000, intervalMs: 500, what: `AMQP login as guest through HAProxy (${info.amqpGateway})` },
+    );
     this.progress.line('haproxy', 'AMQP login as guest through HAProxy works');
   }
 
@@ -266,6 +404,7 @@ export class StackService {
       case 'epmd':
         return new RabbitmqService(layout);
       case 'postgres':
+      case 'etcd':
         return new PostgresService();
     }
   }
@@ -279,48 +418,88 @@ export class StackService {
     return env.every((e) => actual.includes(e));
   }
 
-  private async stopAll(info: StackInfo | undefined, layout: StackLayout): Promise<void> {
-    const left: StackProcess[] = [];
-    const processes = [...(info?.processes ?? []), ...unrecordedProcesses(info, layout)];
-    for (const kinds of STOP_ORDER) {
-      const group = processes.filter((p) => kinds.includes(p.kind));
+  /**
+   * Processes of this stack that no supervisord runs any more: supervisord was killed (its children live on),
+   * or a stack from before supervision. They carry the stack's marker in their environment (or are named by its
+   * pid files); each gets its own stop, then its process group is killed.
+   */
+  private async stopStrays(info: StackInfo | undefined, layout: StackLayout): Promise<void> {
+    const known = [...(info?.processes ?? []).filter((p) => p.pid && this.isOurs(p)), ...unrecordedProcesses(info, layout)];
+    const marked = stackProcessIds(layout.stackDir);
+    if (!known.length && !marked.length) return;
+    this.progress.line('stack', `stopping ${new Set([...known.map((p) => p.pid), ...marked]).size} process(es) left from an earlier run`);
+    for (const kinds of [['api', 'worker', 'nginx', 'named'], ['haproxy'], ['redis', 'rabbitmq', 'postgres'], ['etcd', 'epmd']]) {
       await Promise.all(
-        group.map(async (proc) => {
-          if (!isAlive(proc.pid)) {
-            this.progress.line('down', `${proc.name} (pid ${proc.pid}) was not running`);
-            return;
-          }
-          if (!this.isOurs(proc)) {
-            this.progress.line('down', `${proc.name}: pid ${proc.pid} now belongs to another program; left alone`);
-            return;
-          }
-          try {
-            const outcome = await this.controlFor(proc.kind, layout).stop(proc);
+        known
+          .filter((p) => kinds.includes(p.kind))
+          .map(async (proc) => {
+            const outcome = await this.controlFor(proc.kind, layout)
+              .stop(proc)
+              .catch((err: Error) => `did not stop: ${err.message}`);
             this.progress.line('down', `${proc.name} (pid ${proc.pid}) ${outcome}`);
-          } catch (err) {
-            this.progress.line('down', `${proc.name} (pid ${proc.pid}) did not stop: ${(err as Error).message}`);
-          }
-          if (this.isOurs(proc)) left.push(proc);
-        }),
+          }),
       );
     }
-    if (left.length) {
-      throw new StackError(`still running after down: ${left.map((p) => `${p.name} (pid ${p.pid})`).join(', ')}`);
+    // Whatever is left (Patroni, helpers, a supervisord that lost its pid file): TERM, then KILL, by group.
+    const left = stackProcessIds(layout.stackDir);
+    const groups = new Set(left.map((p) => processGroup(p)).filter((g): g is number => !!g && g > 1));
+    groups.delete(processGroup(process.pid) ?? -1);
+    await Promise.all(
+      left.map((pid) => terminate(pid, 10_000).catch(() => 'survived')),
+    );
+    for (const group of groups) {
+      try {
+        process.kill(-group, 'SIGKILL');
+      } catch {
+        // gone
+      }
     }
-    rmSync(layout.stackFile, { force: true });
+    const still = stackProcessIds(layout.stackDir);
+    if (still.length) throw new StackError(`still running after stopping: pids ${still.join(', ')}`);
   }
 
-  private async statuses(info: StackInfo, layout: StackLayout): Promise<ProcessStatus[]> {
-    return Promise.all(
-      info.processes.map(async (proc) => {
-        const alive = this.isOurs(proc);
+  /** stack.json's pids, from the supervisor (they change whenever it restarts something). */
+  private async recordPids(record: StackRecord, supervisor: SupervisorService): Promise<void> {
+    if (!supervisor.pid()) return;
+    const status = await supervisor.status();
+    for (const proc of record.current.processes) {
+      const pid = status.find((s) => s.program === proc.program)?.pid ?? 0;
+      if (pid !== proc.pid) record.addProcess({ ...proc, pid });
+    }
+  }
+
+  private async statuses(info: StackInfo, layout: StackLayout, supervisor: SupervisorService): Promise<ProcessStatus[]> {
+    const running = supervisor.pid() !== undefined;
+    const status = running ? await supervisor.status() : [];
+    const history = supervisor.history();
+    const rows = await Promise.all(
+      info.processes.map(async (recorded) => {
+        const s = status.find((x) => x.program === recorded.program);
+        const proc = { ...recorded, pid: s?.pid ?? 0 };
+        const alive = proc.pid > 0 && isAlive(proc.pid);
         const health = alive
           ? await this.controlFor(proc.kind, layout)
               .health(proc)
               .catch((err: unknown) => ({ healthy: false, detail: (err as Error).message }))
-          : { healthy: false, detail: isAlive(proc.pid) ? 'pid belongs to another program' : 'not running' };
-        return { proc, name: proc.name, pid: proc.pid, alive, ...health };
+          : { healthy: false, detail: running ? `${s?.state ?? 'unknown'}: ${s?.description ?? ''}`.trim() : 'supervisord not running' };
+        const h = history.get(proc.name);
+        return {
+          proc,
+          name: proc.name,
+          pid: proc.pid,
+          state: s?.state ?? 'STOPPED',
+          alive,
+          ...health,
+          restarts: h?.restarts ?? 0,
+          ...(h?.lastExit ? { lastExit: h.lastExit } : {}),
+        };
       }),
     );
+    // Keep stack.json's pids current for scripts that read them.
+    if (running && info.state !== 'stopped') {
+      const record = new StackRecord(info, layout.stackFile);
+      for (const row of rows) if (row.pid !== (info.processes.find((p) => p.name === row.name)?.pid ?? 0)) record.addProcess(row.proc);
+    }
+    return rows;
   }
 }

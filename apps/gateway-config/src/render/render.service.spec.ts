@@ -27,6 +27,21 @@ function cockroach(t: TopologyInput): TopologyInput {
   };
 }
 
+/** PostgreSQL without a failover manager: a primary and a streaming replica, checked over the wire protocol. */
+function plainPostgres(t: TopologyInput): TopologyInput {
+  return {
+    ...t,
+    database: {
+      ...t.database,
+      failover: undefined,
+      nodes: [
+        { name: 'pg-primary', host: '127.0.0.1', port: 5501, role: 'primary' },
+        { name: 'pg-replica-1', host: '127.0.0.1', port: 5502, role: 'replica' },
+      ],
+    },
+  };
+}
+
 function file(files: RenderedFile[], name: string): string {
   const found = files.find((f) => f.file === name);
   if (!found) throw new Error(`${name} was not rendered`);
@@ -35,7 +50,10 @@ function file(files: RenderedFile[], name: string): string {
 
 /** The text of one `{ … }` block (or HAProxy section) starting at the line that begins with `header`. */
 function section(content: string, header: string): string {
-  const start = content.indexOf(header);
+  // At the start of a line (after indentation), so `backend x` does not find `use_backend x`.
+  const escaped = header.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const match = new RegExp(`(^|\\n)[ \\t]*(${escaped})`).exec(content);
+  const start = match ? match.index + match[0].length - header.length : -1;
   if (start < 0) throw new Error(`no "${header}" in:\n${content}`);
   if (content.slice(start, content.indexOf('\n', start)).trimEnd().endsWith('{')) {
     let depth = 0;
@@ -183,7 +201,8 @@ describe(renderAll.name, () => {
 
     it('should keep every run-time path absolute under the run dir', () => {
       const conf = nginx();
-      expect(conf).toMatch(/^daemon on;$/m);
+      // The local stack's supervisor runs nginx in the foreground.
+      expect(conf).toMatch(/^daemon off;$/m);
       expect(conf).toMatch(/^worker_processes 1;$/m);
       expect(conf).toMatch(/^pid \/srv\/keyflow\/run\/nginx\.pid;$/m);
       expect(conf).toMatch(/^error_log \/srv\/keyflow\/run\/nginx-error\.log warn;$/m);
@@ -237,7 +256,9 @@ describe(renderAll.name, () => {
     });
 
     it('should send postgres writes only to the node the protocol check finds to be the primary', () => {
-      const conf = haproxy(variant((t) => ({ ...t, database: { ...t.database, name: 'kf_db', user: 'kf_user' } })));
+      const conf = haproxy(
+        variant((t) => plainPostgres({ ...t, database: { ...t.database, name: 'kf_db', user: 'kf_user' } })),
+      );
       expect(section(conf, 'global')).not.toContain('external-check');
       const write = section(conf, 'listen db_write');
       expect(write).toContain('bind 127.0.0.1:6501');
@@ -258,10 +279,36 @@ describe(renderAll.name, () => {
     });
 
     it('should send postgres reads to replicas and fall back to the primary', () => {
-      const read = section(haproxy(), 'listen db_read');
+      const read = section(haproxy(variant(plainPostgres)), 'listen db_read');
       expect(read).toContain('bind 127.0.0.1:6502');
       expect(read).toMatch(/^\s+server pg-replica-1 127\.0\.0\.1:5502$/m);
       expect(read).toMatch(/^\s+server pg-primary 127\.0\.0\.1:5501 backup$/m);
+    });
+
+    it('should send writes under Patroni only to the node whose REST API says it is the primary', () => {
+      const conf = haproxy();
+      expect(conf).not.toContain('tcp-check');
+      const write = section(conf, 'listen db_write');
+      expect(write).toContain('option httpchk GET /primary');
+      expect(write).toContain('http-check expect status 200');
+      expect(write).toContain('default-server check inter 1s fall 3 rise 1 on-marked-down shutdown-sessions');
+      expect(write).toContain(
+        [
+          'server pg-1 127.0.0.1:5501 check port 8008',
+          'server pg-2 127.0.0.1:5502 check port 8009',
+          'server pg-3 127.0.0.1:5503 check port 8010',
+        ].join('\n    '),
+      );
+    });
+
+    it('should send reads under Patroni to its replicas, and to the primary only while none is up', () => {
+      const conf = haproxy();
+      const front = section(conf, 'frontend db_read');
+      expect(front).toContain('bind 127.0.0.1:6502');
+      expect(front).toContain('use_backend db_read_replicas if { nbsrv(db_read_replicas) gt 0 }');
+      expect(front).toContain('default_backend db_read_primary');
+      expect(section(conf, 'backend db_read_replicas')).toContain('option httpchk GET /replica');
+      expect(section(conf, 'backend db_read_primary')).toContain('option httpchk GET /primary');
     });
 
     it('should check every cockroach node on /health?ready=1 at its HTTP port', () => {
@@ -385,10 +432,15 @@ describe(renderAll.name, () => {
 
     it('should take check intervals and thresholds from healthChecks', () => {
       const conf = haproxy(
-        variant((t) => ({
-          ...t,
-          healthChecks: { database: { interval: '3s', fall: 4, rise: 2 }, amqp: { interval: '5s', fall: 3, rise: 3 } },
-        })),
+        variant((t) =>
+          plainPostgres({
+            ...t,
+            healthChecks: {
+              database: { interval: '3s', fall: 4, rise: 2 },
+              amqp: { interval: '5s', fall: 3, rise: 3 },
+            },
+          }),
+        ),
       );
       expect(section(conf, 'listen db_write')).toContain(
         'default-server check inter 3s fall 4 rise 2 on-marked-down shutdown-sessions',
@@ -399,10 +451,12 @@ describe(renderAll.name, () => {
 
     it('should bind every address with listenAll and resolve servers at run time with resolvers', () => {
       const conf = haproxy(
-        variant((t) => ({
-          ...t,
-          haproxy: { ...t.haproxy, listenAll: true, resolvers: [{ host: '127.0.0.11', port: 53 }] },
-        })),
+        variant((t) =>
+          plainPostgres({
+            ...t,
+            haproxy: { ...t.haproxy, listenAll: true, resolvers: [{ host: '127.0.0.11', port: 53 }] },
+          }),
+        ),
       );
       expect(section(conf, 'resolvers keyflow_dns')).toContain('nameserver dns1 127.0.0.11:53');
       for (const [name, port] of [
@@ -523,7 +577,7 @@ describe(renderAll.name, () => {
       }));
       const all = jobs(t);
       expect(all.postgres).toMatchObject({ metrics_path: '/probe', params: { auth_module: ['kf'] } });
-      expect(targets(all.postgres)).toEqual(['127.0.0.1:5501', '127.0.0.1:5502']);
+      expect(targets(all.postgres)).toEqual(['127.0.0.1:5501', '127.0.0.1:5502', '127.0.0.1:5503']);
       expect(all.postgres?.relabel_configs?.at(-1)).toEqual({
         target_label: '__address__',
         replacement: '127.0.0.9:9999',

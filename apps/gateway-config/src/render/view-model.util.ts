@@ -89,6 +89,8 @@ export interface HaproxyView {
     readServers: Array<NamedAddress & { backup: boolean }>;
   } | null;
   cockroach: { servers: Array<NamedAddress & { httpPort: number }> } | null;
+  /** PostgreSQL under Patroni: HAProxy follows Patroni's own health endpoints on each node's REST port. */
+  patroni: { servers: Array<NamedAddress & { restApiPort: number }> } | null;
   rabbitmq: NamedAddress[];
 }
 
@@ -306,7 +308,7 @@ export function buildHaproxyView(t: Topology, { runDir, outDir }: RenderPaths): 
     dbCheck: haproxyCheck({ ...dbChecks, interval: dbChecks.interval ?? (db.kind === 'postgres' ? '1s' : '2s') }),
     amqpCheck: haproxyCheck({ ...t.healthChecks.amqp, interval: t.healthChecks.amqp.interval ?? '2s' }),
     postgres:
-      db.kind === 'postgres'
+      db.kind === 'postgres' && !db.failover
         ? {
             checkUser: db.user,
             check: pgPrimaryCheck(db.user, db.name),
@@ -320,6 +322,14 @@ export function buildHaproxyView(t: Topology, { runDir, outDir }: RenderPaths): 
         : null,
     cockroach:
       db.kind === 'cockroach' ? { servers: db.nodes.map((n) => ({ ...named(n), httpPort: n.httpPort })) } : null,
+    patroni:
+      db.kind === 'postgres' && db.failover
+        ? {
+            servers: [...db.nodes]
+              .sort((a, b) => rank(a.role) - rank(b.role))
+              .map((n) => ({ ...named(n), restApiPort: n.restApiPort ?? 8008 })),
+          }
+        : null,
     rabbitmq: t.rabbitmq.nodes.map(named),
   };
 }

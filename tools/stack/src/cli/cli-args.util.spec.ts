@@ -11,7 +11,13 @@ describe(parseStackArgs.name, () => {
       kind: 'down',
       topology: 'deploy/topologies/test.yaml',
     });
-    expect(parseStackArgs(['status', '--topology=x.yaml'])).toEqual({ kind: 'status', topology: 'x.yaml' });
+    expect(parseStackArgs(['status', '--topology=x.yaml'])).toEqual({ kind: 'status', topology: 'x.yaml', json: false });
+  });
+
+  it('should parse status --json and reset --yes', () => {
+    expect(parseStackArgs(['status', '--json'])).toEqual({ kind: 'status', topology: DEFAULT_TOPOLOGY, json: true });
+    expect(parseStackArgs(['reset'])).toEqual({ kind: 'reset', topology: DEFAULT_TOPOLOGY, yes: false });
+    expect(parseStackArgs(['reset', '--yes'])).toEqual({ kind: 'reset', topology: DEFAULT_TOPOLOGY, yes: true });
   });
 
   it('should parse restart with the process name', () => {
@@ -33,6 +39,8 @@ describe(parseStackArgs.name, () => {
     [['restart', 'api-1', 'api-2'], 'restart: unexpected argument "api-2"'],
     [['up', 'now'], 'up: unexpected argument "now"'],
     [['up', '--topology', ''], '--topology needs a file'],
+    [['down', '--yes'], '--yes is an option of reset'],
+    [['up', '--json'], '--json is an option of status'],
   ])('should reject %j with "%s"', (argv, message) => {
     expect(() => parseStackArgs(argv)).toThrow(new StackUsageError(message));
   });

@@ -1,14 +1,13 @@
 import type { StackProcess } from '@keyflow/testing';
 import { join } from 'node:path';
-import type { Health, ProcessControl, StartContext } from '../stack-context';
+import type { Health, StackComponent, StartContext, SupervisedProcess } from '../stack-context';
 import { StackError } from '../stack.exception';
 import type { StackLayout } from '../stack-layout.util';
-import { readPidFile, run, terminateTree } from '../util/process.util';
+import { run, terminateTree } from '../util/process.util';
 import { canConnect, waitUntil } from '../util/wait.util';
-import { configDirectiveFromFile } from './config-file.util';
 
 /** HAProxy in front of PostgreSQL (writes to the primary, reads to replicas) and RabbitMQ. */
-export class HaproxyService implements ProcessControl {
+export class HaproxyService implements StackComponent {
   constructor(private readonly layout: StackLayout) {}
 
   get configFile(): string {
@@ -22,14 +21,32 @@ export class HaproxyService implements ProcessControl {
     }
   }
 
-  async start({ topology, progress, record }: StartContext): Promise<void> {
-    const pidFile = configDirectiveFromFile(this.configFile, 'pidfile') ?? join(this.layout.run, 'haproxy.pid');
-    await run('haproxy', ['-D', '-f', this.configFile, '-p', pidFile]);
-    const pid = readPidFile(pidFile);
-    if (!pid) throw new StackError(`haproxy started but wrote no pid to ${pidFile}`);
+  prepare({ topology, layout }: Pick<StartContext, 'topology' | 'layout'>): SupervisedProcess[] {
+    const { host, dbWritePort, dbReadPort, amqpPort, statsPort } = topology.haproxy;
+    return [
+      {
+        spec: {
+          name: 'haproxy',
+          group: 'haproxy',
+          // -db: stay in the foreground, under the supervisor.
+          command: 'haproxy',
+          args: ['-db', '-f', this.configFile],
+          cwd: layout.run,
+          priority: 200,
+          startSecs: 1,
+          startRetries: 10,
+          // SIGUSR1 would drain; the stack stops HAProxy after its clients, so TERM is enough.
+          stopWaitSecs: 10,
+        },
+        proc: { name: 'haproxy', kind: 'haproxy', host, port: statsPort, ports: [dbWritePort, dbReadPort, amqpPort, statsPort] },
+      },
+    ];
+  }
+
+  async ensure({ topology, progress, supervisor }: StartContext): Promise<void> {
+    await supervisor.startGroup('haproxy');
     const { host, dbWritePort, dbReadPort, amqpPort, statsPort } = topology.haproxy;
     const ports = [dbWritePort, dbReadPort, amqpPort, statsPort];
-    record.addProcess({ name: 'haproxy', pid, kind: 'haproxy', host, port: statsPort, ports });
     await Promise.all(
       ports.map((port) =>
         waitUntil(() => canConnect(host, port), { timeoutMs: 10_000, what: `haproxy on ${host}:${port}` }),

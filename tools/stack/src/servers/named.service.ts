@@ -2,11 +2,11 @@ import type { StackProcess } from '@keyflow/testing';
 import type { Topology } from '@keyflow/topology';
 import { Resolver } from 'node:dns/promises';
 import { join } from 'node:path';
-import type { Health, ProcessControl, StartContext } from '../stack-context';
+import type { Health, StackComponent, StartContext, SupervisedProcess } from '../stack-context';
 import { StackError } from '../stack.exception';
-import { inheritedEnv, readStackFile, writeLaunchSpec } from '../stack-file.util';
-import { logFile, type StackLayout } from '../stack-layout.util';
-import { run, spawnDetached, terminate } from '../util/process.util';
+import { readStackFile } from '../stack-file.util';
+import type { StackLayout } from '../stack-layout.util';
+import { run, terminate } from '../util/process.util';
 import { waitUntil } from '../util/wait.util';
 
 export const NAMED_PROCESS = 'named';
@@ -28,7 +28,7 @@ export async function resolveGateways(server: string, name: string, timeoutMs = 
  * BIND9 answering for the gateways' name with one record per gateway, rotated on every answer. It runs in the
  * foreground (`-g`) as a detached child, from the `named.conf` and zone `apps/gateway-config` rendered.
  */
-export class NamedService implements ProcessControl {
+export class NamedService implements StackComponent {
   constructor(private readonly layout: StackLayout) {}
 
   get configFile(): string {
@@ -41,21 +41,32 @@ export class NamedService implements ProcessControl {
       throw new StackError(`named-checkconf rejected ${this.configFile}`, `${res.stdout}${res.stderr}`.trim());
   }
 
-  async start({ topology, progress, record }: StartContext): Promise<void> {
+  prepare({ topology, layout }: Pick<StartContext, 'topology' | 'layout'>): SupervisedProcess[] {
+    const dns = topology.dns;
+    if (!dns) return [];
+    return [
+      {
+        spec: {
+          name: NAMED_PROCESS,
+          group: NAMED_PROCESS,
+          command: 'named',
+          args: ['-c', this.configFile, '-g'],
+          cwd: layout.run,
+          priority: 400,
+          startSecs: 1,
+          startRetries: 10,
+          stopWaitSecs: 10,
+        },
+        proc: { name: NAMED_PROCESS, kind: 'named', host: dns.server.host, port: dns.server.port },
+      },
+    ];
+  }
+
+  async ensure({ topology, progress, supervisor }: StartContext): Promise<void> {
     const dns = topology.dns;
     if (!dns) return;
     const server = `${dns.server.host}:${dns.server.port}`;
-    const spec = {
-      name: NAMED_PROCESS,
-      command: 'named',
-      args: ['-c', this.configFile, '-g'],
-      env: inheritedEnv(),
-      cwd: this.layout.run,
-      logFile: logFile(this.layout, NAMED_PROCESS),
-    };
-    writeLaunchSpec(this.layout, spec);
-    const pid = spawnDetached(spec.command, spec.args, spec);
-    record.addProcess({ name: NAMED_PROCESS, pid, kind: 'named', host: dns.server.host, port: dns.server.port });
+    await supervisor.startGroup(NAMED_PROCESS);
     const expected = topology.gateway.instances.length;
     let answer: string[] = [];
     await waitUntil(

@@ -1,14 +1,13 @@
 import type { StackProcess } from '@keyflow/testing';
 import { join } from 'node:path';
-import type { Health, ProcessControl, StartContext } from '../stack-context';
+import type { Health, StackComponent, StartContext, SupervisedProcess } from '../stack-context';
 import { StackError } from '../stack.exception';
 import type { StackLayout } from '../stack-layout.util';
-import { readPidFile, run, terminateTree } from '../util/process.util';
+import { run, terminateTree } from '../util/process.util';
 import { httpStatus, waitUntil } from '../util/wait.util';
-import { configDirectiveFromFile } from './config-file.util';
 
-/** The gateway: one private nginx (prefix = run dir) serving every `gateway.instances` listener. */
-export class NginxService implements ProcessControl {
+/** The gateway: one private nginx (prefix = run dir, in the foreground) serving every `gateway.instances` listener. */
+export class NginxService implements StackComponent {
   constructor(private readonly layout: StackLayout) {}
 
   get configFile(): string {
@@ -26,25 +25,42 @@ export class NginxService implements ProcessControl {
       throw new StackError(`nginx -t rejected ${this.configFile}`, `${res.stdout}${res.stderr}`.trim());
   }
 
-  async start({ topology, progress, record }: StartContext): Promise<void> {
-    const pidFile = configDirectiveFromFile(this.configFile, 'pid', this.layout.run);
-    if (!pidFile) throw new StackError(`${this.configFile} has no pid directive: the stack could not track nginx`);
-    // The rendered config says `daemon on`: the master forks, writes its pid file, and this command returns.
-    await run('nginx', this.flags);
-    const pid = readPidFile(pidFile);
-    if (!pid) throw new StackError(`nginx started but wrote no pid to ${pidFile}`);
+  prepare({ topology, layout }: Pick<StartContext, 'topology' | 'layout'>): SupervisedProcess[] {
+    if (topology.gateway.daemon) {
+      throw new StackError('the local stack runs nginx under its supervisor: set gateway.daemon: false in the topology');
+    }
     const gateways = topology.gateway.instances;
     const first = gateways[0];
-    const healthUrl = first ? `http://${first.host}:${first.port}/health/ready` : undefined;
-    record.addProcess({
-      name: 'nginx',
-      pid,
-      kind: 'nginx',
-      host: first?.host,
-      port: first?.port,
-      ports: gateways.map((g) => g.port),
-      healthUrl,
-    });
+    return [
+      {
+        spec: {
+          name: 'nginx',
+          group: 'nginx',
+          command: 'nginx',
+          args: this.flags,
+          cwd: layout.run,
+          priority: 400,
+          startSecs: 1,
+          startRetries: 10,
+          // SIGQUIT: finish the requests in flight, then exit.
+          stopSignal: 'QUIT',
+          stopWaitSecs: 15,
+        },
+        proc: {
+          name: 'nginx',
+          kind: 'nginx',
+          host: first?.host,
+          port: first?.port,
+          ports: gateways.map((g) => g.port),
+          healthUrl: first ? `http://${first.host}:${first.port}/health/ready` : undefined,
+        },
+      },
+    ];
+  }
+
+  async ensure({ topology, progress, supervisor }: StartContext): Promise<void> {
+    await supervisor.startGroup('nginx');
+    const gateways = topology.gateway.instances;
     await Promise.all(
       gateways.map((g) => {
         const url = `http://${g.host}:${g.port}/health/ready`;

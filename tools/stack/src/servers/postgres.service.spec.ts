@@ -1,23 +1,62 @@
 import { describe, expect, it } from 'vitest';
-import { postgresProcessName, postgresSettings } from './postgres.service';
+import { testTopology } from '../stack.fixture';
+import { clusterParameters, patroniConfig, postgresProcessName, requireFailover } from './postgres.service';
 
 describe(postgresProcessName.name, () => {
   it('should name processes after the node without its pg- prefix', () => {
+    expect(postgresProcessName('pg-1')).toBe('postgres-1');
     expect(postgresProcessName('pg-primary')).toBe('postgres-primary');
-    expect(postgresProcessName('pg-replica-1')).toBe('postgres-replica-1');
     expect(postgresProcessName('db1')).toBe('postgres-db1');
   });
 });
 
-describe(postgresSettings.name, () => {
-  it('should listen on loopback only, stream WAL to replicas and keep fsync on', () => {
-    const settings = postgresSettings({ host: '127.0.0.1', port: 15501 }, '/tmp/s/run/postgres');
-    expect(settings).toContain("listen_addresses = '127.0.0.1'");
-    expect(settings).toContain('port = 15501');
-    expect(settings).toContain("unix_socket_directories = '/tmp/s/run/postgres'");
-    expect(settings).toContain('wal_level = replica');
-    expect(settings).toContain('hot_standby = on');
-    expect(settings).toContain('fsync = on');
-    expect(settings).toContain('synchronous_commit = on');
+describe(clusterParameters.name, () => {
+  it('should keep fsync and synchronous commit on, and WAL hints for pg_rewind', () => {
+    expect(clusterParameters()).toMatchObject({
+      fsync: 'on',
+      synchronous_commit: 'on',
+      wal_level: 'replica',
+      wal_log_hints: 'on',
+      hot_standby: 'on',
+    });
+  });
+});
+
+describe(patroniConfig.name, () => {
+  it('should run a node under Patroni with synchronous mode, pg_rewind and its REST API on loopback', () => {
+    const { topology, layout } = testTopology();
+    const db = requireFailover(topology.database);
+    const node = db.nodes[1];
+    if (!node) throw new Error('the test topology has no second database node');
+    const config = patroniConfig(node, db, layout, { superuser: 's', replication: 'r', rewind: 'w' });
+    expect(config).toMatchObject({
+      scope: 'keyflow-test',
+      name: 'pg-2',
+      restapi: { listen: '127.0.0.1:18009', connect_address: '127.0.0.1:18009' },
+      etcd3: { hosts: '127.0.0.1:12379' },
+      bootstrap: {
+        dcs: {
+          ttl: 10,
+          loop_wait: 2,
+          retry_timeout: 4,
+          synchronous_mode: true,
+          failsafe_mode: true,
+          postgresql: { use_pg_rewind: true, use_slots: true },
+        },
+      },
+      postgresql: {
+        listen: '127.0.0.1:15502',
+        data_dir: '/tmp/keyflow-test/data/postgres/pg-2',
+        authentication: { superuser: { username: 'postgres', password: 's' } },
+      },
+    });
+  });
+});
+
+describe(requireFailover.name, () => {
+  it('should refuse a PostgreSQL topology without a failover manager', () => {
+    const { topology } = testTopology();
+    const { failover: _failover, ...bare } = topology.database;
+    expect(() => requireFailover(bare)).toThrow(/database\.failover/);
   });
 });

@@ -1,180 +1,313 @@
 import type { StackProcess } from '@keyflow/testing';
 import type { Topology } from '@keyflow/topology';
 import { execFileSync } from 'node:child_process';
-import { appendFileSync, chmodSync, chownSync, closeSync, mkdirSync, openSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Health, ProcessControl, StartContext } from '../stack-context';
+import { stringify } from 'yaml';
+import type { Health, StackComponent, StartContext, SupervisedProcess } from '../stack-context';
 import { StackError } from '../stack.exception';
 import type { StackLayout } from '../stack-layout.util';
-import { asUser, isAlive, isRoot, readPidFile, run, terminate, waitForExit } from '../util/process.util';
-import { waitUntil } from '../util/wait.util';
+import { isRoot, run, terminate } from '../util/process.util';
+import { httpJson, httpStatus, waitUntil } from '../util/wait.util';
 
 export const PG_BIN = '/usr/lib/postgresql/15/bin';
 const OS_USER = 'postgres';
 /** initdb's bootstrap superuser; trust auth on loopback, so any OS user may connect as it. */
 const SUPERUSER = 'postgres';
 
-type DbNode = Topology['database']['nodes'][number];
+type Database = Topology['database'];
+type DbNode = Database['nodes'][number];
+type Failover = NonNullable<Database['failover']>;
 
-/** `pg-primary` → `postgres-primary`, `pg-replica-1` → `postgres-replica-1`. */
+/** `pg-1` → `postgres-1`, `pg-primary` → `postgres-primary`. */
 export function postgresProcessName(nodeName: string): string {
   return `postgres-${nodeName.replace(/^pg-/, '')}`;
 }
 
-/** Settings appended to every node's postgresql.conf (a replica inherits them through pg_basebackup). */
-export function postgresSettings(node: Pick<DbNode, 'host' | 'port'>, socketDir: string): string {
-  return [
-    '',
-    '# keyflow local stack',
-    `port = ${node.port}`,
-    `listen_addresses = '${node.host}'`,
-    `unix_socket_directories = '${socketDir}'`,
-    'max_connections = 200',
-    'wal_level = replica',
-    'max_wal_senders = 10',
-    'max_replication_slots = 10',
-    'hot_standby = on',
+/**
+ * Settings every node shares. Patroni keeps them in etcd (the cluster-wide part of its configuration) and
+ * writes them into each node's postgresql.conf; it refuses to start a replica whose settings differ.
+ */
+export function clusterParameters(): Record<string, string | number> {
+  return {
+    max_connections: 200,
+    wal_level: 'replica',
+    max_wal_senders: 10,
+    max_replication_slots: 10,
+    hot_standby: 'on',
+    // pg_rewind needs hint bits in the WAL: the old primary rejoins as a replica without a full copy.
+    wal_log_hints: 'on',
     // Durability is a product guarantee: an applied write survives a crash of the machine.
-    'fsync = on',
-    'synchronous_commit = on',
-    'shared_buffers = 128MB',
+    fsync: 'on',
+    synchronous_commit: 'on',
+    shared_buffers: '128MB',
     // SERIALIZABLE keeps read locks (SIREAD) until commit. Past max_pred_locks_per_transaction / 2 of them on one
     // relation, PostgreSQL trades them for one lock on the whole table, and then every other shard's batch
     // "conflicts" with it (40001 storms under load). A batch holds up to ~250 keys; 1024 keeps them row-level.
     // (CockroachDB, the production database, tracks reads per key and has no such escalation.)
-    'max_pred_locks_per_transaction = 1024',
+    max_pred_locks_per_transaction: 1024,
     // A retried 40001 is routine; logging each failed statement (a batch has ~1,000 parameters) is not.
-    'log_min_error_statement = fatal',
-    'logging_collector = off',
-    '',
-  ].join('\n');
+    log_min_error_statement: 'fatal',
+    logging_collector: 'off',
+  };
 }
 
-const PG_HBA = `# keyflow local stack: trust on loopback only
-local   all          all                 trust
-host    all          all   127.0.0.1/32  trust
-local   replication  all                 trust
-host    replication  all   127.0.0.1/32  trust
-`;
+const PG_HBA = [
+  'local   all          all                 trust',
+  'host    all          all   127.0.0.1/32  trust',
+  'local   replication  all                 trust',
+  'host    replication  all   127.0.0.1/32  trust',
+];
 
-/** PostgreSQL primary plus streaming replicas, each a private cluster under `<stackDir>/data/postgres`. */
-export class PostgresService implements ProcessControl {
+interface Secrets {
+  superuser: string;
+  replication: string;
+  rewind: string;
+}
+
+/** Patroni's configuration of one node (YAML); `secrets` are the passwords of the roles Patroni creates. */
+export function patroniConfig(
+  node: DbNode,
+  db: Database & { failover: Failover },
+  layout: Pick<StackLayout, 'data' | 'run'>,
+  secrets: Secrets,
+): Record<string, unknown> {
+  const f = db.failover;
+  const restApi = `${node.host}:${node.restApiPort ?? 8008}`;
+  return {
+    scope: f.scope,
+    namespace: '/keyflow/',
+    name: node.name,
+    restapi: { listen: restApi, connect_address: restApi },
+    etcd3: { hosts: `${f.etcd.host}:${f.etcd.clientPort}` },
+    bootstrap: {
+      dcs: {
+        ttl: f.ttl,
+        loop_wait: f.loopWait,
+        retry_timeout: f.retryTimeout,
+        // A replica more than 1 MiB behind is never promoted.
+        maximum_lag_on_failover: 1_048_576,
+        // Commits wait for one synchronous replica, and Patroni promotes only that replica (or the old primary):
+        // a commit the worker saw is never lost with the primary.
+        synchronous_mode: f.synchronous,
+        synchronous_mode_strict: false,
+        // If etcd is briefly unreachable, a primary that still sees every member keeps its role instead of
+        // demoting itself and stopping all writes.
+        failsafe_mode: true,
+        postgresql: { use_pg_rewind: true, use_slots: true, parameters: clusterParameters() },
+      },
+      initdb: [{ encoding: 'UTF8' }, { locale: 'C.UTF-8' }, 'data-checksums'],
+    },
+    postgresql: {
+      listen: `${node.host}:${node.port}`,
+      connect_address: `${node.host}:${node.port}`,
+      data_dir: join(layout.data, 'postgres', node.name),
+      bin_dir: PG_BIN,
+      pgpass: join(layout.data, 'postgres', `.pgpass-${node.name}`),
+      pg_hba: PG_HBA,
+      authentication: {
+        superuser: { username: SUPERUSER, password: secrets.superuser },
+        replication: { username: 'replicator', password: secrets.replication },
+        rewind: { username: 'rewinder', password: secrets.rewind },
+      },
+      parameters: { unix_socket_directories: join(layout.run, 'postgres') },
+      create_replica_methods: ['basebackup'],
+      basebackup: [{ checkpoint: 'fast' }],
+      // When pg_rewind cannot rejoin the old primary, Patroni copies it afresh instead of giving up.
+      remove_data_directory_on_rewind_failure: true,
+      remove_data_directory_on_diverged_timelines: true,
+    },
+    watchdog: { mode: 'off' },
+    tags: { nofailover: false, noloadbalance: false, clonefrom: false, nosync: false },
+  };
+}
+
+interface PatroniMember {
+  name: string;
+  role: string;
+  state: string;
+  lag?: number | string;
+}
+
+/**
+ * PostgreSQL under Patroni: one etcd (Patroni's consensus store) and a Patroni per node, each running its
+ * PostgreSQL. Patroni bootstraps the cluster (initdb on the node whose topology role is primary, pg_basebackup
+ * for the others), keeps one synchronous replica, promotes a replica when the primary dies, and rejoins the old
+ * primary with pg_rewind. HAProxy follows Patroni's REST API (`/primary`, `/replica`).
+ */
+export class PostgresService implements StackComponent {
   private ids: [number, number] | undefined;
-  private readonly pgBin = (tool: string): string => join(PG_BIN, tool);
 
-  async start({ topology, layout, progress, record }: StartContext): Promise<void> {
-    if (topology.database.kind !== 'postgres') {
-      throw new StackError(
-        `the local stack runs PostgreSQL; database.kind "${topology.database.kind}" is for Docker Compose`,
-      );
-    }
-    const primary = topology.database.nodes.find((n) => n.role === 'primary');
-    if (!primary) throw new StackError('database.nodes has no primary');
-    const replicas = topology.database.nodes.filter((n) => n.role === 'replica');
+  prepare({ topology, layout }: Pick<StartContext, 'topology' | 'layout'>): SupervisedProcess[] {
+    const db = requireFailover(topology.database);
+    const etcd = db.failover.etcd;
     const base = join(layout.data, 'postgres');
-    const socketDir = join(layout.run, 'postgres');
-    this.ownedDir(base);
-    this.ownedDir(socketDir);
-    await this.checkAccess(base);
-
-    const primaryDir = join(base, primary.name);
-    await run(
-      ...asUser(OS_USER, this.pgBin('initdb'), [
-        '-D',
-        primaryDir,
-        '-U',
-        SUPERUSER,
-        '--auth=trust',
-        '-E',
-        'UTF8',
-        '--locale=C.UTF-8',
-        '--no-sync',
-        '--no-instructions',
-      ]),
-    );
-    appendFileSync(join(primaryDir, 'postgresql.conf'), postgresSettings(primary, socketDir));
-    writeFileSync(join(primaryDir, 'pg_hba.conf'), PG_HBA);
-    await this.startNode(primary, primaryDir, layout, record);
-    await this.psql(primary, [
-      `CREATE ROLE ${topology.database.user} LOGIN`,
-      `CREATE DATABASE ${topology.database.name} OWNER ${topology.database.user}`,
-    ]);
-    progress.line('postgres', `primary ready on ${primary.host}:${primary.port}`);
-
-    await Promise.all(
-      replicas.map(async (replica) => {
-        const dir = join(base, replica.name);
-        this.ownedDir(dir, 0o700);
-        const slot = replica.name.replace(/[^a-z0-9]/g, '_');
-        await run(
-          ...asUser(OS_USER, this.pgBin('pg_basebackup'), [
-            ...['-h', primary.host, '-p', String(primary.port), '-U', SUPERUSER, '-D', dir],
-            ...['-R', '-X', 'stream', '-c', 'fast', '-C', '-S', slot, '--no-sync'],
-          ]),
-        );
-        // The copied postgresql.conf carries the primary's port; a later line wins.
-        appendFileSync(join(dir, 'postgresql.conf'), `\n# keyflow local stack: replica\nport = ${replica.port}\n`);
-        await this.startNode(replica, dir, layout, record);
-      }),
-    );
-    await waitUntil(async () => (await this.streamingReplicas(primary)) >= replicas.length, {
-      timeoutMs: 30_000,
-      what: `${replicas.length} replica(s) streaming from ${primary.name}`,
-    });
-    progress.line('postgres', `primary + ${replicas.length} streaming replica(s) up`);
-  }
-
-  async streamingReplicas(primary: Pick<DbNode, 'host' | 'port'>): Promise<number> {
-    const out = await this.psql(primary, ["SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'"]);
-    return Number.parseInt(out.trim(), 10);
-  }
-
-  async stop(proc: StackProcess): Promise<string> {
-    if (!isAlive(proc.pid)) return 'not running';
-    if (proc.dataDir) {
-      const res = await run(
-        ...asUser(OS_USER, this.pgBin('pg_ctl'), ['-D', proc.dataDir, 'stop', '-m', 'fast', '-w', '-t', '30']),
-        {
-          check: false,
-          timeoutMs: 40_000,
+    this.ownedDir(base, 0o700);
+    this.ownedDir(join(layout.run, 'postgres'));
+    mkdirSync(join(layout.data, 'etcd'), { recursive: true, mode: 0o700 });
+    const secrets = this.secrets(layout);
+    const etcdUrl = (port: number): string => `http://${etcd.host}:${port}`;
+    const etcdName = `keyflow-${topology.name}`;
+    const programs: SupervisedProcess[] = [
+      {
+        spec: {
+          name: 'etcd',
+          group: 'etcd',
+          command: 'etcd',
+          args: [
+            ...['--name', etcdName, '--data-dir', join(layout.data, 'etcd')],
+            ...['--listen-client-urls', etcdUrl(etcd.clientPort), '--advertise-client-urls', etcdUrl(etcd.clientPort)],
+            ...['--listen-peer-urls', etcdUrl(etcd.peerPort), '--initial-advertise-peer-urls', etcdUrl(etcd.peerPort)],
+            ...['--initial-cluster', `${etcdName}=${etcdUrl(etcd.peerPort)}`, '--initial-cluster-state', 'new'],
+            // Patroni renews its leader key every loop: compact the history hourly so the store stays small.
+            ...['--auto-compaction-mode', 'periodic', '--auto-compaction-retention', '1h'],
+            ...['--logger', 'zap', '--log-outputs', 'stderr'],
+          ],
+          cwd: layout.stackDir,
+          priority: 50,
+          startSecs: 2,
+          startRetries: 5,
+          stopWaitSecs: 15,
         },
-      );
-      if (res.code === 0 && (await waitForExit(proc.pid, 5_000))) return 'stopped';
+        proc: { name: 'etcd', kind: 'etcd', host: etcd.host, port: etcd.clientPort },
+      },
+    ];
+    for (const node of db.nodes) {
+      const name = postgresProcessName(node.name);
+      const conf = join(layout.conf, `patroni-${node.name}.yml`);
+      writeFileSync(conf, stringify(patroniConfig(node, db, layout, secrets)), { mode: 0o640 });
+      if (isRoot()) chownSync(conf, 0, this.postgresIds()[1]);
+      programs.push({
+        spec: {
+          name,
+          group: 'postgres',
+          command: 'patroni',
+          args: [conf],
+          cwd: base,
+          ...(isRoot() ? { user: OS_USER } : {}),
+          priority: 100,
+          startSecs: 3,
+          startRetries: 5,
+          // Patroni stops PostgreSQL (fast mode) before it exits.
+          stopWaitSecs: 60,
+        },
+        proc: {
+          name,
+          kind: 'postgres',
+          host: node.host,
+          port: node.port,
+          restApiPort: node.restApiPort,
+          dataDir: join(base, node.name),
+        },
+      });
+    }
+    return programs;
+  }
+
+  async ensure({ topology, layout, progress, supervisor }: StartContext): Promise<void> {
+    const db = requireFailover(topology.database);
+    const etcd = db.failover.etcd;
+    await supervisor.startGroup('etcd');
+    await waitUntil(async () => (await httpStatus(`http://${etcd.host}:${etcd.clientPort}/health`)) === 200, {
+      timeoutMs: 30_000,
+      what: `etcd on ${etcd.host}:${etcd.clientPort}`,
+    });
+    progress.line('etcd', `up on ${etcd.host}:${etcd.clientPort}`);
+
+    const fresh = db.nodes.every((n) => !existsSync(join(layout.data, 'postgres', n.name, 'PG_VERSION')));
+    const bootstrap = db.nodes.find((n) => n.role === 'primary') ?? db.nodes[0];
+    if (!bootstrap) throw new StackError('database.nodes is empty');
+    if (fresh) {
+      // The node with role primary initialises the cluster alone; the others then copy it.
+      await supervisor.startGroup(`postgres:${postgresProcessName(bootstrap.name)}`);
+      await this.waitForLeader(db, 120_000);
+      progress.line('postgres', `${bootstrap.name} bootstrapped the cluster and leads it`);
+    }
+    // With data, every node starts at once: Patroni lets only the most advanced eligible node lead.
+    await supervisor.startGroup('postgres');
+    const leader = await this.waitForLeader(db, 120_000);
+    await this.ensureAppDatabase(db, leader);
+    await this.waitForMembers(db, leader, fresh ? 180_000 : 120_000);
+    progress.line(
+      'postgres',
+      `${leader.name} leads; ${db.nodes.length - 1} replica(s) streaming${db.failover.synchronous ? ', one synchronous' : ''}${fresh ? '' : ' (from the data on disk)'}`,
+    );
+  }
+
+  /** Only for a stray left behind by a dead supervisor: Patroni is gone, so PostgreSQL is stopped directly. */
+  async stop(proc: StackProcess): Promise<string> {
+    if (proc.dataDir && existsSync(join(proc.dataDir, 'postmaster.pid'))) {
+      const pgCtl = join(PG_BIN, 'pg_ctl');
+      const args = ['-D', proc.dataDir, 'stop', '-m', 'fast', '-w', '-t', '30'];
+      const [command, argv] = isRoot() ? ['runuser', ['-u', OS_USER, '--', pgCtl, ...args]] : [pgCtl, args];
+      await run(command, argv, { check: false, timeoutMs: 40_000 });
     }
     return terminate(proc.pid);
   }
 
   async health(proc: StackProcess): Promise<Health> {
-    const res = await run(
-      this.pgBin('pg_isready'),
-      ['-h', proc.host ?? '127.0.0.1', '-p', String(proc.port), '-t', '3'],
-      {
-        check: false,
-      },
-    );
-    return {
-      healthy: res.code === 0,
-      detail: res.code === 0 ? 'pg_isready: accepting' : `pg_isready: exit ${res.code}`,
-    };
+    if (proc.kind === 'etcd') {
+      const status = await httpStatus(`http://${proc.host ?? '127.0.0.1'}:${proc.port}/health`);
+      return { healthy: status === 200, detail: `GET /health → ${status ?? 'no answer'}` };
+    }
+    const url = `http://${proc.host ?? '127.0.0.1'}:${proc.restApiPort}/patroni`;
+    try {
+      const info = await httpJson<{ state?: string; role?: string }>(url, { timeoutMs: 3_000 });
+      const healthy = info.state === 'running';
+      return { healthy, detail: `patroni: ${info.role ?? '?'}, ${info.state ?? '?'}` };
+    } catch (err) {
+      // Patroni answers 503 with the same JSON while PostgreSQL is not running.
+      return { healthy: false, detail: `patroni: ${(err as Error).message}` };
+    }
   }
 
-  private async startNode(
-    node: DbNode,
-    dataDir: string,
-    layout: StackLayout,
-    record: StartContext['record'],
-  ): Promise<void> {
-    const name = postgresProcessName(node.name);
-    const log = join(layout.logs, `${name}.log`);
-    this.ownedFile(log);
-    try {
-      await run(...asUser(OS_USER, this.pgBin('pg_ctl'), ['-D', dataDir, '-l', log, '-w', '-t', '60', 'start']), {
-        timeoutMs: 70_000,
-      });
-    } finally {
-      const pid = readPidFile(join(dataDir, 'postmaster.pid'));
-      if (pid) record.addProcess({ name, pid, kind: 'postgres', host: node.host, port: node.port, dataDir });
-    }
+  /** The node Patroni's cluster view names as leader, once it runs. */
+  private async waitForLeader(db: Database, timeoutMs: number): Promise<DbNode> {
+    let leader: DbNode | undefined;
+    await waitUntil(
+      async () => {
+        for (const node of db.nodes) {
+          if ((await httpStatus(`http://${node.host}:${node.restApiPort}/primary`)) === 200) {
+            leader = node;
+            return true;
+          }
+        }
+        return false;
+      },
+      { timeoutMs, intervalMs: 500, what: 'a PostgreSQL primary elected by Patroni' },
+    );
+    if (!leader) throw new StackError('no PostgreSQL primary');
+    return leader;
+  }
+
+  /** Every member running, the replicas streaming, and (with synchronous mode) one of them synchronous. */
+  private async waitForMembers(db: Database & { failover: Failover }, leader: DbNode, timeoutMs: number): Promise<void> {
+    let members: PatroniMember[] = [];
+    await waitUntil(
+      async () => {
+        ({ members } = await httpJson<{ members: PatroniMember[] }>(
+          `http://${leader.host}:${leader.restApiPort}/cluster`,
+          { timeoutMs: 3_000 },
+        ));
+        const running = members.filter((m) => m.state === 'running' || m.state === 'streaming');
+        const sync = members.some((m) => m.role === 'sync_standby');
+        return running.length === db.nodes.length && (!db.failover.synchronous || db.nodes.length < 2 || sync);
+      },
+      {
+        timeoutMs,
+        intervalMs: 1_000,
+        what: `${db.nodes.length} PostgreSQL members running under Patroni (last seen: ${JSON.stringify(members)})`,
+      },
+    );
+  }
+
+  /** The application's role and database, made once through the primary (Patroni makes only its own roles). */
+  private async ensureAppDatabase(db: Database, leader: DbNode): Promise<void> {
+    const role = (await this.psql(leader, [`SELECT 1 FROM pg_roles WHERE rolname = '${db.user}'`])).trim();
+    if (role !== '1') await this.psql(leader, [`CREATE ROLE ${db.user} LOGIN`]);
+    const database = (await this.psql(leader, [`SELECT 1 FROM pg_database WHERE datname = '${db.name}'`])).trim();
+    if (database !== '1') await this.psql(leader, [`CREATE DATABASE ${db.name} OWNER ${db.user}`]);
   }
 
   private psql(node: Pick<DbNode, 'host' | 'port'>, statements: string[]): Promise<string> {
@@ -184,16 +317,21 @@ export class PostgresService implements ProcessControl {
     );
   }
 
-  /** A directory the postgres user owns (as root), so its binaries can write there. */
+  /** Passwords of Patroni's roles: made on the first start, kept with the data (mode 0600). */
+  private secrets(layout: Pick<StackLayout, 'data'>): Secrets {
+    const file = join(layout.data, 'postgres-secrets.json');
+    if (existsSync(file)) return JSON.parse(readFileSync(file, 'utf8')) as Secrets;
+    const make = (): string => randomBytes(18).toString('base64url');
+    const secrets = { superuser: make(), replication: make(), rewind: make() };
+    writeFileSync(file, JSON.stringify(secrets), { mode: 0o600 });
+    return secrets;
+  }
+
+  /** A directory the postgres user owns (as root), so Patroni and PostgreSQL can write there. */
   private ownedDir(dir: string, mode = 0o755): void {
     mkdirSync(dir, { recursive: true, mode });
     chmodSync(dir, mode);
     if (isRoot()) chownSync(dir, ...this.postgresIds());
-  }
-
-  private ownedFile(file: string): void {
-    closeSync(openSync(file, 'a'));
-    if (isRoot()) chownSync(file, ...this.postgresIds());
   }
 
   private postgresIds(): [number, number] {
@@ -204,16 +342,16 @@ export class PostgresService implements ProcessControl {
     ];
     return this.ids;
   }
+}
 
-  private async checkAccess(dir: string): Promise<void> {
-    if (!isRoot()) return;
-    const res = await run('runuser', ['-u', OS_USER, '--', 'test', '-w', dir], { check: false });
-    if (res.code !== 0) {
-      throw new StackError(
-        `the postgres user cannot reach ${dir}`,
-        undefined,
-        'every directory above the stack dir must be traversable (chmod o+x), or set an absolute stackDir such as /tmp/keyflow',
-      );
-    }
+export function requireFailover(db: Database): Database & { failover: Failover } {
+  if (db.kind !== 'postgres') {
+    throw new StackError(`the local stack runs PostgreSQL; database.kind "${db.kind}" is for Docker Compose`);
   }
+  if (!db.failover) {
+    throw new StackError(
+      'the local stack runs PostgreSQL under Patroni: the topology needs database.failover (see deploy/topologies/local.yaml)',
+    );
+  }
+  return db as Database & { failover: Failover };
 }

@@ -17,6 +17,8 @@ describe(rabbitmqConfig.name, () => {
       'queue_leader_locator = balanced',
       'log.console = false',
       'log.file.level = info',
+      'log.file.rotation.size = 10485760',
+      'log.file.rotation.count = 5',
       '',
     ]);
   });

@@ -3,12 +3,12 @@ import type { Topology } from '@keyflow/topology';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Health, ProcessControl, StartContext } from '../stack-context';
+import type { Health, StackComponent, StartContext, SupervisedProcess } from '../stack-context';
 import { StackError } from '../stack.exception';
 import { inheritedEnv, RABBITMQ_PASSWORD, RABBITMQ_USER, readLaunchSpec, writeLaunchSpec } from '../stack-file.util';
 import { logFile, type StackLayout } from '../stack-layout.util';
 import { tail } from '../util/log.util';
-import { isAlive, run, type RunResult, spawnDetached, terminate, waitForExit } from '../util/process.util';
+import { isAlive, run, type RunResult, terminate, waitForExit } from '../util/process.util';
 import { canConnect, httpJson, waitUntil } from '../util/wait.util';
 
 /** The real scripts: the /usr/sbin wrappers switch to the rabbitmq user, its HOME and its Erlang cookie. */
@@ -40,6 +40,8 @@ export function rabbitmqConfig(node: RabbitNode, topology: Pick<Topology, 'rabbi
     'queue_leader_locator = balanced',
     'log.console = false',
     'log.file.level = info',
+    'log.file.rotation.size = 10485760',
+    'log.file.rotation.count = 5',
     '',
   ].join('\n');
 }
@@ -86,28 +88,38 @@ interface ClusterStatus {
 }
 
 /** A RabbitMQ cluster of `rabbitmq.nodes`, with its own epmd, management plugin on each node. */
-export class RabbitmqService implements ProcessControl {
+export class RabbitmqService implements StackComponent {
   constructor(private readonly layout: StackLayout) {}
 
-  async start({ topology, layout, progress, record }: StartContext): Promise<void> {
+  prepare({ topology, layout }: Pick<StartContext, 'topology' | 'layout'>): SupervisedProcess[] {
     const nodes = topology.rabbitmq.nodes;
     const home = join(layout.data, 'rabbitmq');
     mkdirSync(join(home, 'mnesia'), { recursive: true });
-    writeFileSync(join(home, '.erlang.cookie'), randomBytes(24).toString('hex').toUpperCase(), { mode: 0o400 });
+    // The cluster's nodes authenticate each other with this cookie: made once, kept with the data.
+    const cookie = join(home, '.erlang.cookie');
+    if (!existsSync(cookie)) writeFileSync(cookie, randomBytes(24).toString('hex').toUpperCase(), { mode: 0o400 });
     writeFileSync(join(layout.conf, 'rabbitmq-enabled-plugins'), '[rabbitmq_management].\n');
     writeFileSync(join(layout.conf, 'rabbitmq-env.conf'), '# empty: keeps /etc/rabbitmq/rabbitmq-env.conf out\n');
 
     // Our own epmd, started first so the nodes find it instead of daemonising one we could not track.
     const epmd = EPMD_CANDIDATES.find((p) => existsSync(p)) ?? 'epmd';
     const epmdPort = topology.rabbitmq.epmdPort;
-    const epmdPid = spawnDetached(epmd, ['-port', String(epmdPort), '-address', '127.0.0.1'], {
-      env: inheritedEnv(),
-      cwd: home,
-      logFile: logFile(layout, 'epmd'),
-    });
-    record.addProcess({ name: 'epmd', pid: epmdPid, kind: 'epmd', host: '127.0.0.1', port: epmdPort });
-    await waitUntil(() => canConnect('127.0.0.1', epmdPort), { timeoutMs: 10_000, what: `epmd on port ${epmdPort}` });
-
+    const programs: SupervisedProcess[] = [
+      {
+        spec: {
+          name: 'epmd',
+          group: 'epmd',
+          command: epmd,
+          args: ['-port', String(epmdPort), '-address', '127.0.0.1'],
+          cwd: home,
+          priority: 50,
+          startSecs: 1,
+          startRetries: 5,
+          stopWaitSecs: 5,
+        },
+        proc: { name: 'epmd', kind: 'epmd', host: '127.0.0.1', port: epmdPort },
+      },
+    ];
     for (const node of nodes) {
       const name = rabbitmqProcessName(node);
       mkdirSync(join(layout.logs, name), { recursive: true });
@@ -120,23 +132,50 @@ export class RabbitmqService implements ProcessControl {
         cwd: home,
         logFile: logFile(layout, name),
       };
+      // rabbitmqctl needs the node's environment (cookie, epmd, dist ports): `ctl` reads it from here.
       writeLaunchSpec(layout, spec);
-      const pid = spawnDetached(spec.command, spec.args, spec);
-      record.addProcess({
-        name,
-        pid,
-        kind: 'rabbitmq',
-        host: node.host,
-        port: node.port,
-        node: rabbitmqNodeName(node),
-        managementPort: node.managementPort,
+      programs.push({
+        spec: {
+          name,
+          group: 'rabbitmq',
+          command: spec.command,
+          args: [],
+          env: spec.env,
+          cwd: home,
+          priority: 100,
+          startSecs: 5,
+          startRetries: 5,
+          // RabbitMQ 3.8+ shuts down cleanly on SIGTERM; a quorum queue leader hands over first.
+          stopWaitSecs: 60,
+        },
+        proc: {
+          name,
+          kind: 'rabbitmq',
+          host: node.host,
+          port: node.port,
+          node: rabbitmqNodeName(node),
+          managementPort: node.managementPort,
+        },
       });
     }
-    progress.line('rabbitmq', `${nodes.length} nodes launched (epmd on ${epmdPort})`);
+    return programs;
+  }
+
+  /**
+   * epmd, then every node at once: fresh nodes form a cluster by classic peer discovery; nodes with data rejoin
+   * the cluster their mnesia directory remembers, with their quorum queues and the messages still in them.
+   */
+  async ensure({ topology, layout, progress, supervisor }: StartContext): Promise<void> {
+    const nodes = topology.rabbitmq.nodes;
+    const epmdPort = topology.rabbitmq.epmdPort;
+    await supervisor.startGroup('epmd');
+    await waitUntil(() => canConnect('127.0.0.1', epmdPort), { timeoutMs: 10_000, what: `epmd on port ${epmdPort}` });
+    await supervisor.startGroup('rabbitmq');
+    progress.line('rabbitmq', `${nodes.length} nodes running (epmd on ${epmdPort})`);
 
     // Polling the management API is cheap; every rabbitmqctl call boots an Erlang VM (seconds on two busy cores).
     const expected = nodes.map(rabbitmqNodeName).sort();
-    await Promise.all(nodes.map((node) => this.waitForNode(node, expected, record.current.processes)));
+    await Promise.all(nodes.map((node) => this.waitForNode(node, expected, layout, supervisor)));
     progress.line('rabbitmq', `${nodes.length} nodes booted, each sees ${nodes.length} running`);
 
     const first = nodes[0];
@@ -186,25 +225,30 @@ export class RabbitmqService implements ProcessControl {
     return run(join(RABBITMQ_BIN, 'rabbitmqctl'), args, { env: spec.env, timeoutMs, check: false });
   }
 
-  /** Until the node's management API lists every expected node as running; fails at once if the node dies. */
-  private async waitForNode(node: RabbitNode, expected: string[], procs: StackProcess[]): Promise<void> {
+  /** Until the node's management API lists every expected node as running; fails at once if the supervisor gives up. */
+  private async waitForNode(
+    node: RabbitNode,
+    expected: string[],
+    layout: StackLayout,
+    supervisor: StartContext['supervisor'],
+  ): Promise<void> {
     const name = rabbitmqProcessName(node);
-    const pid = procs.find((p) => p.name === name)?.pid;
     await waitUntil(
       async () => {
-        if (!isAlive(pid)) {
+        const state = (await supervisor.status()).find((p) => p.name === name)?.state;
+        if (state === 'FATAL') {
           throw new StackError(
-            `rabbitmq node ${rabbitmqNodeName(node)} exited while booting`,
-            tail(logFile(this.layout, name)),
-            `see also ${join(this.layout.logs, name)}/`,
+            `rabbitmq node ${rabbitmqNodeName(node)} keeps exiting; the supervisor gave up`,
+            tail(logFile(layout, name)),
+            `see also ${join(layout.logs, name)}/`,
           );
         }
         const seen = await this.managementNodes(node).catch(() => []);
         return expected.every((n) => seen.some((s) => s.name === n && s.running));
       },
       {
-        timeoutMs: 120_000,
-        intervalMs: 500,
+        timeoutMs: 180_000,
+        intervalMs: 1_000,
         what: `${rabbitmqNodeName(node)} to run in a cluster of ${expected.length}`,
       },
     );

@@ -1,11 +1,10 @@
-import type { StackLaunchSpec, StackProcess } from '@keyflow/testing';
+import type { StackProcess } from '@keyflow/testing';
 import type { Topology } from '@keyflow/topology';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Health, ProcessControl, StartContext } from '../stack-context';
-import { inheritedEnv, writeLaunchSpec } from '../stack-file.util';
-import { logFile, type StackLayout } from '../stack-layout.util';
-import { isAlive, run, spawnDetached, terminate, waitForExit } from '../util/process.util';
+import type { Health, StackComponent, StartContext, SupervisedProcess } from '../stack-context';
+import type { StackLayout } from '../stack-layout.util';
+import { isAlive, run, terminate, waitForExit } from '../util/process.util';
 import { waitUntil } from '../util/wait.util';
 
 type RedisNode = Topology['redis']['nodes'][number];
@@ -15,8 +14,8 @@ export function redisProcessName(node: Pick<RedisNode, 'port'>): string {
 }
 
 /**
- * One cluster node. It runs in the foreground (`daemonize no`) as a detached child, so the pid we record is
- * the server's own and the same launch file restarts it (it rejoins from its nodes.conf).
+ * One cluster node. It runs in the foreground (`daemonize no`) under the supervisor, and rejoins its cluster from
+ * its nodes.conf whenever it starts again.
  */
 export function redisConfig(node: RedisNode, topology: Pick<Topology, 'redis'>, layout: StackLayout): string {
   const name = redisProcessName(node);
@@ -25,12 +24,14 @@ export function redisConfig(node: RedisNode, topology: Pick<Topology, 'redis'>, 
     `bind ${node.host}`,
     `dir ${join(layout.data, name)}`,
     'daemonize no',
-    `pidfile ${join(layout.run, `${name}.pid`)}`,
-    `logfile ${logFile(layout, name)}`,
+    // Logs go to stdout, which the supervisor writes to logs/<name>.log and rotates.
+    'logfile ""',
     'cluster-enabled yes',
     'cluster-config-file nodes.conf',
     `cluster-node-timeout ${topology.redis.nodeTimeoutMs}`,
+    // The append-only file is the node's data across stop, start and crashes (sessions live here).
     'appendonly yes',
+    'appendfsync everysec',
     'save ""',
     '',
   ].join('\n');
@@ -46,45 +47,59 @@ export function parseClusterInfo(text: string): Record<string, string> {
   return info;
 }
 
-/** The Redis cluster: every `redis.nodes` entry, then `redis-cli --cluster create`. */
-export class RedisService implements ProcessControl {
-  async start({ topology, layout, progress, record }: StartContext): Promise<void> {
-    const nodes = topology.redis.nodes;
-    for (const node of nodes) {
+/** The Redis cluster: every `redis.nodes` entry; `redis-cli --cluster create` only when no cluster exists yet. */
+export class RedisService implements StackComponent {
+  prepare({ topology, layout }: Pick<StartContext, 'topology' | 'layout'>): SupervisedProcess[] {
+    return topology.redis.nodes.map((node) => {
       const name = redisProcessName(node);
       mkdirSync(join(layout.data, name), { recursive: true });
       const conf = join(layout.conf, `${name}.conf`);
       writeFileSync(conf, redisConfig(node, topology, layout));
-      const spec: StackLaunchSpec = {
-        name,
-        command: 'redis-server',
-        args: [conf],
-        env: inheritedEnv(),
-        cwd: layout.stackDir,
-        logFile: logFile(layout, name),
+      return {
+        spec: {
+          name,
+          group: 'redis',
+          command: 'redis-server',
+          args: [conf],
+          cwd: layout.stackDir,
+          priority: 100,
+          startSecs: 2,
+          startRetries: 5,
+          stopWaitSecs: 20,
+        },
+        proc: { name, kind: 'redis', host: node.host, port: node.port },
       };
-      writeLaunchSpec(layout, spec);
-      const pid = spawnDetached(spec.command, spec.args, spec);
-      record.addProcess({ name, pid, kind: 'redis', host: node.host, port: node.port });
-    }
+    });
+  }
+
+  async ensure({ topology, progress, supervisor }: StartContext): Promise<void> {
+    const nodes = topology.redis.nodes;
+    await supervisor.startGroup('redis');
     await Promise.all(
       nodes.map((n) =>
         waitUntil(async () => (await this.cli(n, ['PING'])).trim() === 'PONG', {
-          timeoutMs: 20_000,
+          timeoutMs: 30_000,
           what: `redis ${n.host}:${n.port} to answer PING`,
         }),
       ),
     );
     progress.line('redis', `${nodes.length} nodes answer PING`);
 
-    await run('redis-cli', [
-      '--cluster',
-      'create',
-      ...nodes.map((n) => `${n.host}:${n.port}`),
-      '--cluster-replicas',
-      String(topology.redis.replicasPerMaster),
-      '--cluster-yes',
-    ]);
+    // Each node keeps its cluster membership in nodes.conf (under data/): a stack started before comes back as
+    // the same cluster, with its data from the append-only files. Only nodes that know no cluster get one.
+    const infos = await Promise.all(nodes.map(async (n) => parseClusterInfo(await this.cli(n, ['CLUSTER', 'INFO']))));
+    const blank = infos.every((i) => i['cluster_known_nodes'] === '1' && i['cluster_slots_assigned'] === '0');
+    if (blank) {
+      await run('redis-cli', [
+        '--cluster',
+        'create',
+        ...nodes.map((n) => `${n.host}:${n.port}`),
+        '--cluster-replicas',
+        String(topology.redis.replicasPerMaster),
+        '--cluster-yes',
+      ]);
+      progress.line('redis', 'new cluster created');
+    }
     await Promise.all(
       nodes.map((n) =>
         waitUntil(
@@ -97,24 +112,28 @@ export class RedisService implements ProcessControl {
             );
           },
           {
-            timeoutMs: 30_000,
+            timeoutMs: 60_000,
             what: `redis ${n.host}:${n.port} to see cluster_state:ok and ${nodes.length} known nodes`,
           },
         ),
       ),
     );
     const masters = Math.floor(nodes.length / (topology.redis.replicasPerMaster + 1));
-    progress.line('redis', `cluster ok: ${masters} masters, ${nodes.length - masters} replicas`);
+    progress.line(
+      'redis',
+      `cluster ok: ${masters} masters, ${nodes.length - masters} replicas${blank ? '' : ' (from its data on disk)'}`,
+    );
   }
 
   async stop(proc: StackProcess): Promise<string> {
     if (!isAlive(proc.pid)) return 'not running';
-    await run('redis-cli', ['-h', proc.host ?? '127.0.0.1', '-p', String(proc.port), 'SHUTDOWN', 'NOSAVE'], {
+    // SHUTDOWN flushes the append-only file; nothing is discarded.
+    await run('redis-cli', ['-h', proc.host ?? '127.0.0.1', '-p', String(proc.port), 'SHUTDOWN'], {
       check: false,
-      timeoutMs: 5_000,
+      timeoutMs: 10_000,
     });
-    if (await waitForExit(proc.pid, 5_000)) return 'stopped';
-    return terminate(proc.pid, 5_000);
+    if (await waitForExit(proc.pid, 10_000)) return 'stopped';
+    return terminate(proc.pid, 10_000);
   }
 
   async health(proc: StackProcess): Promise<Health> {
