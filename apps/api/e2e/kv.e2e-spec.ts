@@ -108,6 +108,33 @@ describe('keyflow HTTP API (e2e through the gateway)', () => {
       expect((await call('GET', path)).json).toEqual({ key: k, value: null, version: 1, updatedAt: ISO });
     });
 
+    it('should read every value back exactly as written: numbers, text and 64 levels of nesting', async () => {
+      const k = key('exact');
+      const deep = `${'['.repeat(64)}${']'.repeat(64)}`;
+      const body =
+        '{"value":{"n":1.50,"max":9007199254740991,"big":1e21,"huge":1.7976931348623157e308,"tiny":5e-324,' +
+        `"zero":-0,"text":"é 🙂 \\u0001","deep":${deep}}}`;
+      const put = await call('PUT', `/v1/kv/${k}`, body);
+      expect(put.status).toBe(202);
+      await applied(String(put.json.operationId));
+      const read = await call('GET', `/v1/kv/${k}?consistency=strong`);
+      expect(read.json).toEqual({
+        key: k,
+        value: {
+          n: 1.5,
+          max: 9007199254740991,
+          big: 1e21,
+          huge: 1.7976931348623157e308,
+          tiny: 5e-324,
+          zero: 0,
+          text: 'é 🙂 \u0001',
+          deep: JSON.parse(deep) as unknown,
+        },
+        version: 1,
+        updatedAt: ISO,
+      });
+    });
+
     it('should spread requests over both API instances', async () => {
       const servedBy = new Set<string>();
       for (let i = 0; i < 20; i++) servedBy.add((await call('GET', '/health/live')).headers.get('x-served-by') ?? '');
@@ -128,6 +155,62 @@ describe('keyflow HTTP API (e2e through the gateway)', () => {
           'Malformed JSON',
           "Body is not valid JSON but content-type is set to 'application/json'",
           `/v1/kv/${k}`,
+        ),
+      );
+    });
+
+    it('should refuse with 400 every value keyflow cannot store as written, and write nothing', async () => {
+      const doubles = 'keyflow stores numbers as IEEE 754 doubles';
+      const cases: Array<[name: string, body: string, detail: string]> = [
+        [
+          'long-integer',
+          '{"value":12345678901234567890123}',
+          `the number 12345678901234567890123 at /value cannot be stored exactly: ${doubles} and it would read ` +
+            'back as 1.2345678901234568e+22 (send it as a string to keep every digit)',
+        ],
+        [
+          'out-of-range',
+          '{"value":1e999999}',
+          `the number 1e999999 at /value is out of range: ${doubles}, whose magnitude is at most 1.7976931348623157e+308`,
+        ],
+        [
+          'nul',
+          '{"value":"a\\u0000b"}',
+          'the string at /value contains U+0000 (the NUL character), which keyflow cannot store',
+        ],
+        [
+          'lone-surrogate',
+          '{"value":{"s":"\\ud800"}}',
+          'the string at /value/s contains a lone UTF-16 surrogate (such as \\ud800 without its pair), which is not ' +
+            'Unicode text',
+        ],
+        [
+          'deep',
+          `{"value":${'['.repeat(100_000)}${']'.repeat(100_000)}}`,
+          `the value is nested too deeply at /value${'/0'.repeat(64)}: arrays and objects may nest at most 64 levels deep`,
+        ],
+        [
+          'repeated-name',
+          '{"value":{"a":1,"a":2}}',
+          'the member name "a" appears twice in the object at /value; an object keeps one value per name',
+        ],
+      ];
+      for (const [name, body, detail] of cases) {
+        const path = `/v1/kv/${key(`unstorable-${name}`)}`;
+        const r = await call('PUT', path, body);
+        expect(r.status).toBe(400);
+        expect(r.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+        expect(r.json).toEqual(problem(400, 'invalid-value', 'Invalid value', detail, path));
+        expect((await call('GET', `${path}?consistency=strong`)).status).toBe(404);
+      }
+      const store = await call('PUT', '/store', `{"key":"${key('unstorable-store')}","value":[1e400]}`);
+      expect(store.json).toEqual(
+        problem(
+          400,
+          'invalid-value',
+          'Invalid value',
+          `the number 1e400 at /value/0 is out of range: ${doubles}, whose magnitude is at most 1.7976931348623157e+308`,
+          '/store',
         ),
       );
     });
@@ -200,6 +283,22 @@ describe('keyflow HTTP API (e2e through the gateway)', () => {
       );
     });
 
+    it('should answer 415 for a body sent with a Content-Encoding, saying that none is taken', async () => {
+      const r = await call('PUT', `/v1/kv/${k}`, '{"value":1}', { 'content-encoding': 'gzip' });
+      expect(r.status).toBe(415);
+      expect(r.headers.get('accept-encoding')).toBe('identity');
+      expect(r.json).toEqual(
+        problem(
+          415,
+          'unsupported-media-type',
+          'Unsupported media type',
+          'the body is sent with Content-Encoding: gzip; keyflow takes request bodies without a content coding ' +
+            '(identity) only',
+          `/v1/kv/${k}`,
+        ),
+      );
+    });
+
     it('should answer 400 for a bad query parameter', async () => {
       const r = await call('GET', `/v1/kv/${k}?consistency=sometimes`);
       expect(r.json).toEqual(
@@ -226,6 +325,39 @@ describe('keyflow HTTP API (e2e through the gateway)', () => {
     it('should answer 404 as a problem document for unknown routes', async () => {
       expect((await call('GET', '/v2/nothing')).json).toEqual(
         problem(404, 'not-found', 'Not found', 'Cannot GET /v2/nothing', '/v2/nothing'),
+      );
+    });
+
+    it('should answer 405 with Allow as a problem document for a method a known path does not take', async () => {
+      const r = await call('POST', `/v1/kv/${k}`, { value: 1 });
+      expect(r.status).toBe(405);
+      expect(r.headers.get('allow')).toBe('GET, HEAD, PUT, DELETE');
+      expect(r.json).toEqual(
+        problem(
+          405,
+          'method-not-allowed',
+          'Method not allowed',
+          `/v1/kv/${k} does not take POST; it takes GET, HEAD, PUT, DELETE`,
+          `/v1/kv/${k}`,
+        ),
+      );
+      const store = await call('PATCH', '/store', { key: k, value: 1 });
+      expect(store.status).toBe(405);
+      expect(store.headers.get('allow')).toBe('PUT');
+    });
+
+    it('should answer 400 as a problem document for a path that does not percent-decode', async () => {
+      const r = await call('GET', '/v1/kv/%FF');
+      expect(r.status).toBe(400);
+      expect(r.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+      expect(r.json).toEqual(
+        problem(
+          400,
+          'invalid-request',
+          'Invalid request',
+          'the URL path is not valid percent-encoded UTF-8 (a key like "a/b é" is sent as a%2Fb%20%C3%A9)',
+          '/v1/kv/%FF',
+        ),
       );
     });
   });

@@ -137,6 +137,25 @@ describe('write semantics (e2e)', () => {
       expect(op.json).toMatchObject({ status: 'conflict', version: 0 });
     });
 
+    it('should refuse a weak If-Match tag with 412 at once and write nothing (If-Match compares strongly)', async () => {
+      const k = key('weak');
+      await put(k, 'v1');
+      const weak = await put(k, 'v2', { 'if-match': 'W/"1"' });
+      expect(weak.status).toBe(412);
+      expect(weak.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+      expect(weak.json).toEqual({
+        type: 'https://keyflow.dev/problems/precondition-failed',
+        title: 'Precondition failed',
+        status: 412,
+        detail:
+          'If-Match: W/"1" is a weak entity tag, which never matches: If-Match compares strongly (RFC 9110 ' +
+          'section 13.1.1); send the version as a strong tag, such as "3"',
+        instance: `/v1/kv/${k}`,
+        requestId: expect.any(String),
+      });
+      expect((await call('GET', `/v1/kv/${k}?consistency=strong`)).json).toMatchObject({ value: 'v1', version: 1 });
+    });
+
     it('should answer 400 for a malformed condition', async () => {
       const r = await put(key('bad'), 1, { 'if-match': 'three' });
       expect(r.status).toBe(400);

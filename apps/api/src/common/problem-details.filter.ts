@@ -13,7 +13,6 @@ export function sendProblem(exception: unknown, request: FastifyRequest, reply: 
     const err = exception instanceof Error ? (exception.stack ?? exception.message) : String(exception);
     logger.error(`request ${request.id} ${request.method} ${request.url} failed: ${err}`);
   }
-  if (problem.status === 405 && !reply.hasHeader('allow')) reply.header('allow', 'GET, PUT, DELETE');
   void reply
     .status(problem.status)
     .type(PROBLEM_CONTENT_TYPE)

@@ -41,6 +41,39 @@ describe(toProblem.name, () => {
     expect(toProblem(new HttpException('Unsupported Media Type', 415)).problem.status).toBe(415);
   });
 
+  it('should map Fastify client errors that did not pass through Nest by status', () => {
+    const tooLong = Object.assign(new Error("'/v1/kv/xxx' is exceeding the max param length"), {
+      code: 'FST_ERR_MAX_PARAM_LENGTH',
+      statusCode: 414,
+    });
+    expect(toProblem(tooLong)).toEqual({
+      problem: {
+        type: 'about:blank',
+        title: 'URI too long',
+        status: 414,
+        detail: "'/v1/kv/xxx' is exceeding the max param length",
+      },
+      unexpected: false,
+    });
+  });
+
+  it('should map the new body errors by code', () => {
+    expect(toProblem(new DomainError(ErrorCode.INVALID_VALUE, 'the number 1e999 at /value is out of range'))).toEqual({
+      problem: {
+        type: 'https://keyflow.dev/problems/invalid-value',
+        title: 'Invalid value',
+        status: 400,
+        detail: 'the number 1e999 at /value is out of range',
+      },
+      unexpected: false,
+    });
+    expect(toProblem(new DomainError(ErrorCode.MALFORMED_JSON, 'not UTF-8')).problem).toMatchObject({
+      type: 'https://keyflow.dev/problems/malformed-json',
+      title: 'Malformed JSON',
+      status: 400,
+    });
+  });
+
   it('should keep extra fields of an HTTP exception as extensions', () => {
     const { problem } = toProblem(
       new ServiceUnavailableException({ status: 'error', details: { redis: { status: 'down' } } }),

@@ -16,6 +16,8 @@ const PROBLEM_BASE = 'https://keyflow.dev/problems/';
 const DOMAIN_STATUS: Record<ErrorCode, { status: number; title: string }> = {
   [ErrorCode.INVALID_KEY]: { status: HttpStatus.BAD_REQUEST, title: 'Invalid key' },
   [ErrorCode.INVALID_REQUEST]: { status: HttpStatus.BAD_REQUEST, title: 'Invalid request' },
+  [ErrorCode.MALFORMED_JSON]: { status: HttpStatus.BAD_REQUEST, title: 'Malformed JSON' },
+  [ErrorCode.INVALID_VALUE]: { status: HttpStatus.BAD_REQUEST, title: 'Invalid value' },
   [ErrorCode.VALUE_TOO_LARGE]: { status: HttpStatus.PAYLOAD_TOO_LARGE, title: 'Value too large' },
   [ErrorCode.KEY_NOT_FOUND]: { status: HttpStatus.NOT_FOUND, title: 'Key not found' },
   [ErrorCode.PRECONDITION_FAILED]: { status: HttpStatus.PRECONDITION_FAILED, title: 'Precondition failed' },
@@ -96,6 +98,12 @@ function fromHttpException(exception: HttpException): Problem {
   };
 }
 
+function isFastifyClientError(exception: unknown): exception is Error & { code: string; statusCode: number } {
+  if (!(exception instanceof Error)) return false;
+  const { code, statusCode } = exception as { code?: unknown; statusCode?: unknown };
+  return typeof code === 'string' && code.startsWith('FST_') && typeof statusCode === 'number' && statusCode < 500;
+}
+
 /**
  * Maps anything thrown while serving a request to RFC 9457 problem details. Domain errors by code, Nest's
  * HTTP exceptions (Fastify's pre-handler errors included) by status. Anything else is an opaque 500 whose
@@ -125,6 +133,14 @@ export function toProblem(exception: unknown): {
     };
   }
   if (exception instanceof HttpException) return { problem: fromHttpException(exception), unexpected: false };
+  // Fastify's own client errors that reach us directly rather than through Nest (routing errors raised before
+  // any hook, see `frameworkErrorHandler`): by status and message, as Nest would map them.
+  if (isFastifyClientError(exception)) {
+    return {
+      problem: fromHttpException(new HttpException(exception.message, exception.statusCode)),
+      unexpected: false,
+    };
+  }
   // A database connection cut or refused (a failover, HAProxy marking the primary down) on a path that has no
   // better answer of its own: the client may retry, so it is a 503, not a 500.
   if (isTransientDbError(exception)) {

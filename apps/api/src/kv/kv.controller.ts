@@ -28,7 +28,9 @@ function WriteHeaders(): MethodDecorator {
     ApiHeader({
       name: 'If-Match',
       required: false,
-      description: '`"<version>"` or `*`: apply only if the key is at that version / exists.',
+      description:
+        '`"<version>"` or `*`: apply only if the key is at that version / exists. Compared strongly (RFC 9110): ' +
+        'a weak tag such as `W/"3"` never matches and gets 412 at once.',
     }),
     ApiHeader({ name: 'If-None-Match', required: false, description: '`*`: apply only if the key does not exist.' }),
     ApiHeader({

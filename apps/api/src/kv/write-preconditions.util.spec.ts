@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { ErrorCode } from '@keyflow/contracts';
 import { parseWriteHeaders } from './write-preconditions.util';
 
 describe(parseWriteHeaders.name, () => {
@@ -6,10 +7,27 @@ describe(parseWriteHeaders.name, () => {
     expect(parseWriteHeaders({})).toEqual({ waitMs: 0 });
   });
 
-  it('should read If-Match versions, weak or strong, and *', () => {
+  it('should read If-Match versions and *', () => {
     expect(parseWriteHeaders({ 'if-match': '"3"' }).condition).toEqual({ kind: 'version', version: 3 });
-    expect(parseWriteHeaders({ 'if-match': 'W/"12"' }).condition).toEqual({ kind: 'version', version: 12 });
+    expect(parseWriteHeaders({ 'if-match': ' "12" ' }).condition).toEqual({ kind: 'version', version: 12 });
     expect(parseWriteHeaders({ 'if-match': '*' }).condition).toEqual({ kind: 'exists' });
+  });
+
+  it('should refuse a weak If-Match tag as a failed precondition, since If-Match compares strongly', () => {
+    for (const weak of ['W/"3"', 'W/"abc"']) {
+      let error: unknown;
+      try {
+        parseWriteHeaders({ 'if-match': weak });
+      } catch (err) {
+        error = err;
+      }
+      expect(error).toMatchObject({
+        code: ErrorCode.PRECONDITION_FAILED,
+        message:
+          `If-Match: ${weak} is a weak entity tag, which never matches: If-Match compares strongly ` +
+          '(RFC 9110 section 13.1.1); send the version as a strong tag, such as "3"',
+      });
+    }
   });
 
   it('should read If-None-Match: * as create-only', () => {

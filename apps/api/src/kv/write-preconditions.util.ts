@@ -17,7 +17,9 @@ export interface WriteOptions {
   idempotencyKey?: string;
 }
 
-const ETAG = /^(?:W\/)?"(\d{1,15})"$/;
+const ETAG = /^"(\d{1,15})"$/;
+/** Any weak entity tag (RFC 9110 section 8.8.3): `W/` and a quoted opaque tag. */
+const WEAK_ETAG = /^W\/"[\x21\x23-\x7e\x80-\xff]*"$/;
 
 function invalid(detail: string): DomainError {
   return new DomainError(ErrorCode.INVALID_REQUEST, detail);
@@ -25,7 +27,7 @@ function invalid(detail: string): DomainError {
 
 /**
  * Reads the write-related headers. Conditions follow RFC 9110 (`If-Match: "3"` or `*`, `If-None-Match: *`),
- * with keyflow's ETags being quoted versions; `Prefer: wait=N` follows RFC 7240 and is capped at 60 s.
+ * with keyflow's ETags being quoted versions, always strong (a weak `W/"3"` is refused with 412); `Prefer: wait=N` follows RFC 7240 and is capped at 60 s.
  * A malformed header is a 400 — a condition silently ignored would turn a safe write into a blind one.
  */
 export function parseWriteHeaders(headers: WriteHeaders): WriteOptions {
@@ -37,6 +39,16 @@ export function parseWriteHeaders(headers: WriteHeaders): WriteOptions {
   if (ifMatch !== undefined) {
     if (ifMatch === '*') condition = { kind: 'exists' };
     else {
+      // If-Match compares strongly (RFC 9110 section 13.1.1): a weak tag matches no representation, so the
+      // condition is false and the answer is 412 at once. Nothing is accepted, and the client learns that
+      // the tag it sent (perhaps rewritten by a proxy) can never make the write happen.
+      if (WEAK_ETAG.test(ifMatch)) {
+        throw new DomainError(
+          ErrorCode.PRECONDITION_FAILED,
+          `If-Match: ${ifMatch} is a weak entity tag, which never matches: If-Match compares strongly ` +
+            '(RFC 9110 section 13.1.1); send the version as a strong tag, such as "3"',
+        );
+      }
       const match = ETAG.exec(ifMatch);
       if (!match) throw invalid('If-Match must be * or one ETag such as "3" (the quoted version)');
       condition = { kind: 'version', version: Number(match[1]) };

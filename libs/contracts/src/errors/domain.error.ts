@@ -6,6 +6,10 @@
 export enum ErrorCode {
   INVALID_KEY = 'invalid-key',
   INVALID_REQUEST = 'invalid-request',
+  /** The request body is not JSON (or not UTF-8). */
+  MALFORMED_JSON = 'malformed-json',
+  /** JSON that keyflow cannot store faithfully: see `describeUnstorableJson`. */
+  INVALID_VALUE = 'invalid-value',
   VALUE_TOO_LARGE = 'value-too-large',
   KEY_NOT_FOUND = 'key-not-found',
   PRECONDITION_FAILED = 'precondition-failed',

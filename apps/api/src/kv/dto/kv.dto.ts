@@ -21,7 +21,10 @@ const rawValue = Transform(({ obj }: { obj: Record<string, unknown> }) => obj.va
 
 export class KvPutDto {
   @ApiProperty({
-    description: 'Any JSON value (object, array, string, number, boolean or null), at most 1 MiB serialised.',
+    description:
+      'Any JSON value (object, array, string, number, boolean or null), at most 1 MiB serialised, nested at most ' +
+      '64 deep. It reads back as written: a number a double does not hold exactly (`12345678901234567890123`, ' +
+      '`1e999999`), U+0000, a lone surrogate or a repeated member name is refused with 400 `invalid-value`.',
     example: { name: 'Ada', languages: ['en', 'fr'] },
   })
   @rawValue

@@ -8,7 +8,10 @@ export class StorePutDto {
   @IsString({ message: 'key must be a string' })
   key!: string;
 
-  @ApiProperty({ example: { name: 'Ada' }, description: 'Any JSON value, at most 1 MiB serialised.' })
+  @ApiProperty({
+    example: { name: 'Ada' },
+    description: 'Any JSON value, at most 1 MiB serialised; the same rules as `PUT /v1/kv/{key}`.',
+  })
   @Transform(({ obj }: { obj: Record<string, unknown> }) => obj.value, { toClassOnly: true })
   @IsPresent()
   value!: unknown;

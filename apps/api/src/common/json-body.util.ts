@@ -1,0 +1,33 @@
+import type { FastifyInstance } from 'fastify';
+import { describeUnstorableJson, DomainError, ErrorCode } from '@keyflow/contracts';
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * Replaces Fastify's `application/json` parser for every route. A body is refused with a problem document
+ * before anything is accepted when:
+ * - it is not UTF-8 (RFC 8259): Fastify's parser would replace bad bytes with U+FFFD and store something else;
+ * - it holds anything keyflow cannot store faithfully (`describeUnstorableJson`: inexact numbers, U+0000, lone
+ *   surrogates, repeated member names, values nested deeper than `MAX_VALUE_DEPTH`), checked on the text
+ *   before it is parsed, so a 100,000-level value never reaches a recursive parser or serialiser.
+ * What passes goes to Fastify's own parser, which keeps its protection against `__proto__` and `constructor`.
+ * Every body keyflow takes is an object around the value (`{"value": …}`): one level of envelope.
+ */
+export function useJsonBodyParser(fastify: FastifyInstance): void {
+  const parseJson = fastify.getDefaultJsonParser('error', 'error');
+  fastify.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
+    let text: string;
+    try {
+      text = utf8.decode(body as Buffer);
+    } catch {
+      done(new DomainError(ErrorCode.MALFORMED_JSON, 'the body is not well-formed UTF-8, which JSON must be'));
+      return;
+    }
+    const problem = describeUnstorableJson(text, { envelope: 1 });
+    if (problem) {
+      done(new DomainError(ErrorCode.INVALID_VALUE, problem));
+      return;
+    }
+    void parseJson(request, text, done);
+  });
+}
