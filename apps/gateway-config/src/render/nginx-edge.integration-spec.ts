@@ -29,6 +29,7 @@ describe('nginx.conf with TLS termination and a rate limit', () => {
       ...local,
       gateway: {
         ...local.gateway,
+        daemon: true,
         tls: { mode: 'self-signed', redirectHttpPort: redirectPort },
         rateLimit: { requestsPerSecond: 1, burst: 2 },
         instances: [{ name: 'gateway-1', host: '127.0.0.1', port: httpsPort }],
