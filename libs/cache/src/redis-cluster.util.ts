@@ -41,6 +41,20 @@ export function createRedisCluster(options: RedisClusterOptions): Cluster {
     },
   };
   const cluster = new Cluster(parseRedisNodes(options.nodes), clusterOptions);
+  // Errors never end the process: ioredis emits them on the cluster (with this listener) and on each node's
+  // client (the cluster listens there and re-emits them as `node error`). A command caught by a failure
+  // is retried by the cluster (redirections, failover delays) and then rejects; callers decide what that means.
   cluster.on('error', (err: Error) => options.logger?.warn(`redis: ${err.message}`));
+  const lastLogged = new Map<string, number>();
+  cluster.on('node error', (err: Error, node: string) => {
+    // A node that stays down fails every reconnect attempt: one line per node and message per 10 s.
+    const key = `${node} ${err.message}`;
+    const now = Date.now();
+    if (now - (lastLogged.get(key) ?? 0) < NODE_ERROR_LOG_INTERVAL_MS) return;
+    lastLogged.set(key, now);
+    options.logger?.warn(`redis node ${node}: ${err.message}`);
+  });
   return cluster;
 }
+
+const NODE_ERROR_LOG_INTERVAL_MS = 10_000;

@@ -13,7 +13,11 @@ export interface AmqpConnectionOptions {
   logger?: ConnectionLogger;
 }
 
-/** A connection that reconnects by itself (every 1 s) and re-runs every channel's setup when it does. */
+/**
+ * A connection that reconnects by itself (every 1 s) and re-runs every channel's setup when it does.
+ * The manager itself emits no `error` event; its channels do, which is why keyflow opens them as
+ * `SupervisedChannel`s rather than with `createChannel`.
+ */
 export function createAmqpConnection(options: AmqpConnectionOptions): AmqpConnectionManager {
   const connection = connect(options.urls, {
     heartbeatIntervalInSeconds: 5,
@@ -24,5 +28,8 @@ export function createAmqpConnection(options: AmqpConnectionOptions): AmqpConnec
   connection.on('connect', () => logger?.log('connected to RabbitMQ'));
   connection.on('disconnect', ({ err }) => logger?.warn(`disconnected from RabbitMQ${err ? `: ${err.message}` : ''}`));
   connection.on('connectFailed', ({ err }) => logger?.warn(`cannot connect to RabbitMQ: ${err.message}`));
+  // A resource alarm (memory, disk) on the broker: publishes wait, and time out as 503s, until it clears.
+  connection.on('blocked', ({ reason }) => logger?.warn(`RabbitMQ blocked the connection: ${reason}`));
+  connection.on('unblocked', () => logger?.log('RabbitMQ unblocked the connection'));
   return connection;
 }

@@ -1,3 +1,5 @@
 export * from './amqp-connection.util';
+export * from './settle-delivery.util';
+export * from './supervised-channel.util';
 export * from './write-publisher.service';
 export * from './write-queues.constant';

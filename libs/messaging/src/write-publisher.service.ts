@@ -1,5 +1,4 @@
-import type { AmqpConnectionManager, ChannelWrapper } from 'amqp-connection-manager';
-import type { ConfirmChannel } from 'amqplib';
+import type { AmqpConnectionManager } from 'amqp-connection-manager';
 import {
   DomainError,
   encodeWriteMessage,
@@ -8,12 +7,21 @@ import {
   shardQueueName,
   type WriteMessage,
 } from '@keyflow/contracts';
+import type { ConnectionLogger } from './amqp-connection.util';
+import { SupervisedChannel } from './supervised-channel.util';
 import { assertWriteQueues, type WriteQueueOptions } from './write-queues.constant';
 
 export interface WritePublisherOptions extends WriteQueueOptions {
   /** How long a publish may wait for the broker's confirm before the API gives up with 503. */
   confirmTimeoutMs?: number;
+  /** Where channel failures are reported (a Nest `Logger` fits); the console if not given. */
+  logger?: ConnectionLogger;
 }
+
+const consoleLogger: ConnectionLogger = {
+  log: (message) => console.log(`WritePublisher: ${message}`),
+  warn: (message) => console.warn(`WritePublisher: ${message}`),
+};
 
 /**
  * Publishes accepted writes to their shard queue on a confirm channel. `publish` resolves only when the
@@ -21,19 +29,24 @@ export interface WritePublisherOptions extends WriteQueueOptions {
  * moment the API may answer 202. Confirms are pipelined: concurrent publishes share the channel and do not
  * wait for each other. If the connection drops before the confirm, the message is re-sent on reconnect; the
  * worker's idempotency by operation id makes a duplicate harmless.
+ *
+ * The channel is a `SupervisedChannel`: a refused queue declaration is logged and retried on a fresh
+ * channel, never an `error` event that ends the API. Until the declarations succeed, publishes wait and, after
+ * `confirmTimeoutMs`, fail with 503 like any other unconfirmed publish.
  */
 export class WritePublisher {
-  private readonly channel: ChannelWrapper;
+  private readonly channel: SupervisedChannel;
 
   constructor(
     connection: AmqpConnectionManager,
     private readonly options: WritePublisherOptions,
   ) {
-    this.channel = connection.createChannel({
+    this.channel = new SupervisedChannel(connection, {
       name: 'write-publisher',
       confirm: true,
       publishTimeout: options.confirmTimeoutMs ?? 5_000,
-      setup: (channel: ConfirmChannel) => assertWriteQueues(channel, options),
+      setup: (channel) => assertWriteQueues(channel, options),
+      logger: options.logger ?? consoleLogger,
     });
   }
 
@@ -62,7 +75,7 @@ export class WritePublisher {
     }
   }
 
-  /** Resolves once the channel is open and the queues are declared. */
+  /** Resolves once the channel is open and the queues are declared (or the publisher was closed). */
   async waitForConnect(): Promise<void> {
     await this.channel.waitForConnect();
   }

@@ -91,6 +91,7 @@ const logger = new Logger('Infrastructure');
           shards: config.KV_SHARDS,
           replicas: config.QUEUE_REPLICAS,
           confirmTimeoutMs: config.PUBLISH_CONFIRM_TIMEOUT_MS,
+          logger,
         }),
     },
   ],

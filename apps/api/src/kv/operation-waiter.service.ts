@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
-import type { AmqpConnectionManager, ChannelWrapper } from 'amqp-connection-manager';
+import type { AmqpConnectionManager } from 'amqp-connection-manager';
 import type { Channel } from 'amqplib';
 import type { WriteOutcome } from '@keyflow/contracts';
+import { SupervisedChannel } from '@keyflow/messaging';
 import { API_CONFIG, type ApiConfig } from '../config/api.config';
 import { AMQP } from '../infrastructure/infrastructure.tokens';
 
@@ -10,23 +11,35 @@ import { AMQP } from '../infrastructure/infrastructure.tokens';
  * Waits for write outcomes without polling: this instance owns a private reply queue, writes that wait
  * (`Prefer: wait`) carry its name as `replyTo`, and the worker that applies one sends the outcome there.
  * The queue is exclusive and auto-deleted: it lives exactly as long as this instance's connection.
+ * After a reconnect the broker may still hold the old connection's queue for a moment and refuse the
+ * declaration (405 RESOURCE_LOCKED): the channel logs it and retries (`SupervisedChannel`); waiters time
+ * out meanwhile and answer from the operation record.
  */
 @Injectable()
 export class OperationWaiter implements OnApplicationShutdown {
   private readonly logger = new Logger(OperationWaiter.name);
   private readonly waiting = new Map<string, (outcome: WriteOutcome | undefined) => void>();
-  private readonly channel: ChannelWrapper;
+  private readonly channel: SupervisedChannel;
   readonly replyQueue: string;
 
   constructor(@Inject(AMQP) connection: AmqpConnectionManager, @Inject(API_CONFIG) config: ApiConfig) {
     this.replyQueue = `kv.replies.${config.KEYFLOW_INSTANCE}.${randomBytes(4).toString('hex')}`;
-    this.channel = connection.createChannel({
+    const supervised = new SupervisedChannel(connection, {
       name: 'operation-waiter',
+      logger: this.logger,
       setup: async (channel: Channel) => {
         await channel.assertQueue(this.replyQueue, { exclusive: true, autoDelete: true, durable: false });
-        await channel.consume(this.replyQueue, (m) => m && this.receive(m.content), { noAck: true });
+        await channel.consume(
+          this.replyQueue,
+          (m) => {
+            if (m) this.receive(m.content);
+            else supervised.reopen('the broker cancelled the consumer');
+          },
+          { noAck: true },
+        );
       },
     });
+    this.channel = supervised;
   }
 
   /** Resolves with the outcome, or `undefined` when `timeoutMs` passes first. Register before publishing. */
@@ -48,7 +61,7 @@ export class OperationWaiter implements OnApplicationShutdown {
 
   async onApplicationShutdown(): Promise<void> {
     for (const resolve of this.waiting.values()) resolve(undefined);
-    await this.channel.close().catch(() => undefined);
+    await this.channel.close();
   }
 
   private receive(content: Buffer): void {

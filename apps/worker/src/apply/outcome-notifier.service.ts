@@ -1,6 +1,7 @@
 import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
-import type { AmqpConnectionManager, ChannelWrapper } from 'amqp-connection-manager';
+import type { AmqpConnectionManager } from 'amqp-connection-manager';
 import type { WriteOutcome } from '@keyflow/contracts';
+import { SupervisedChannel } from '@keyflow/messaging';
 import { AMQP } from '../infrastructure/infrastructure.tokens';
 
 /**
@@ -11,10 +12,15 @@ import { AMQP } from '../infrastructure/infrastructure.tokens';
 @Injectable()
 export class OutcomeNotifier implements OnApplicationShutdown {
   private readonly logger = new Logger(OutcomeNotifier.name);
-  private readonly channel: ChannelWrapper;
+  private readonly channel: SupervisedChannel;
 
   constructor(@Inject(AMQP) connection: AmqpConnectionManager) {
-    this.channel = connection.createChannel({ name: 'outcome-notifier', confirm: false, publishTimeout: 2_000 });
+    this.channel = new SupervisedChannel(connection, {
+      name: 'outcome-notifier',
+      confirm: false,
+      publishTimeout: 2_000,
+      logger: this.logger,
+    });
   }
 
   notify(replyTo: string | undefined, outcome: WriteOutcome): void {
@@ -28,6 +34,6 @@ export class OutcomeNotifier implements OnApplicationShutdown {
   }
 
   async onApplicationShutdown(): Promise<void> {
-    await this.channel.close().catch(() => undefined);
+    await this.channel.close();
   }
 }

@@ -1,8 +1,8 @@
 import { Logger } from '@nestjs/common';
-import type { AmqpConnectionManager, ChannelWrapper } from 'amqp-connection-manager';
+import type { AmqpConnectionManager } from 'amqp-connection-manager';
 import type { Channel, ConsumeMessage } from 'amqplib';
 import { decodeWriteMessage, DomainError, shardQueueName, type WriteMessage } from '@keyflow/contracts';
-import { assertShardQueue, type WriteQueueOptions } from '@keyflow/messaging';
+import { assertShardQueue, settleDelivery, SupervisedChannel, type WriteQueueOptions } from '@keyflow/messaging';
 import type { ApplySlots } from './apply-slots';
 import { backoffDelay, sleep } from './backoff.util';
 import type { WorkerMetrics } from '../metrics/worker-metrics.service';
@@ -47,11 +47,15 @@ export interface ShardStats {
  * - transient failure (DB or Redis down): nothing is acked; the batch is retried with backoff for as long as
  *   the channel it came from is open. If the channel closes, the broker redelivers the messages (possibly to
  *   another worker), and idempotency by operation id makes the repeat harmless.
+ * An ack or nack that meets a closed channel is logged and dropped (`settleDelivery`), for the same reason.
+ * The channel is a `SupervisedChannel`: a shard queue the broker will not declare or consume (a quorum queue
+ * without a leader, say) is logged and retried on a fresh channel; it never ends the process.
  */
 export class ShardConsumer {
   private readonly logger: Logger;
   private readonly queue: string;
-  private wrapper?: ChannelWrapper;
+  private channel?: SupervisedChannel;
+  /** The amqplib channel deliveries come from, while it is open. */
   private current?: Channel;
   private buffer: Delivery[] = [];
   private draining?: Promise<void>;
@@ -71,7 +75,7 @@ export class ShardConsumer {
   }
 
   get consuming(): boolean {
-    return this.wrapper !== undefined;
+    return this.channel !== undefined;
   }
 
   snapshot(): ShardStats {
@@ -80,22 +84,36 @@ export class ShardConsumer {
 
   /** Registers as a consumer: active at once if no other worker holds the shard, standby otherwise. */
   async start(): Promise<void> {
-    if (this.wrapper) return;
+    if (this.channel) return;
     this.stopping = false;
-    this.wrapper = this.connection.createChannel({
+    const supervised = new SupervisedChannel(this.connection, {
       name: `${this.queue}-consumer`,
       confirm: false,
+      logger: this.logger,
       setup: async (channel: Channel) => {
         this.current = channel;
+        // From its close on, the batch in flight stops retrying and nothing more is acked on it.
+        channel.once('close', () => {
+          if (this.current === channel) this.current = undefined;
+        });
         // Deliveries from a previous (closed) channel can no longer be acked; the broker will redeliver them.
         this.buffer = this.buffer.filter((d) => d.channel === channel);
         // The whole topology is declared once per connection (DeadLetterAuditor); here only this shard's queue.
         await assertShardQueue(channel, this.options.shard, this.options);
         await channel.prefetch(this.options.prefetch);
-        await channel.consume(this.queue, (message) => message && this.receive({ message, channel }), { noAck: false });
+        await channel.consume(
+          this.queue,
+          (message) => {
+            if (message) this.receive({ message, channel });
+            // The broker cancelled the consumer (the queue was deleted, say): register again on a fresh channel.
+            else supervised.reopen('the broker cancelled the consumer');
+          },
+          { noAck: false },
+        );
       },
     });
-    await this.wrapper.waitForConnect();
+    this.channel = supervised;
+    await supervised.waitForConnect();
   }
 
   /**
@@ -103,23 +121,27 @@ export class ShardConsumer {
    * hands every prefetched but unprocessed message back to the queue in order, for the next consumer.
    */
   async stop(): Promise<void> {
-    const wrapper = this.wrapper;
-    if (!wrapper) return;
+    const channel = this.channel;
+    if (!channel) return;
     this.stopping = true;
     await this.draining;
-    this.wrapper = undefined;
+    this.channel = undefined;
     this.current = undefined;
     this.buffer = [];
-    await wrapper.close().catch(() => undefined);
+    await channel.close();
   }
 
   private receive(delivery: Delivery): void {
     if (this.stopping) return;
     this.stats.lastDeliveryAt = new Date().toISOString();
     this.buffer.push(delivery);
-    this.draining ??= this.drain().finally(() => {
-      this.draining = undefined;
-    });
+    this.draining ??= this.drain()
+      // Not expected (process() handles its failures), but a rejection here must not end the process; the
+      // deliveries left unacked come back from the broker when the channel closes.
+      .catch((err: unknown) => this.logger.error(`draining the shard failed: ${(err as Error).message}`))
+      .finally(() => {
+        this.draining = undefined;
+      });
   }
 
   private async drain(): Promise<void> {
@@ -216,12 +238,8 @@ export class ShardConsumer {
   private ack(deliveries: Delivery[], contiguous: boolean): void {
     const last = deliveries.at(-1);
     if (!last || !this.isOpen(last.channel)) return;
-    try {
-      if (contiguous) last.channel.ack(last.message, true);
-      else for (const d of deliveries) d.channel.ack(d.message);
-    } catch (err) {
-      this.logger.warn(`ack failed (the broker will redeliver; applying is idempotent): ${(err as Error).message}`);
-    }
+    if (contiguous) settleDelivery(last.channel, last.message, 'ack-up-to', this.logger);
+    else for (const d of deliveries) if (!settleDelivery(d.channel, d.message, 'ack', this.logger)) break;
   }
 
   private async deadLetter(delivery: Delivery, reason: string, err?: unknown, message?: WriteMessage): Promise<void> {
@@ -250,10 +268,6 @@ export class ShardConsumer {
       });
     }
     if (!this.isOpen(delivery.channel)) return;
-    try {
-      delivery.channel.nack(delivery.message, false, false);
-    } catch (e) {
-      this.logger.warn(`nack failed: ${(e as Error).message}`);
-    }
+    settleDelivery(delivery.channel, delivery.message, 'dead-letter', this.logger);
   }
 }

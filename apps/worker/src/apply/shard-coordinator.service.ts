@@ -61,7 +61,11 @@ export class ShardCoordinator implements OnApplicationShutdown {
   /** Joins the worker group and starts consuming; called once start-up checks passed. */
   async start(): Promise<void> {
     await this.tick();
-    this.timer = setInterval(() => void this.tick(), 1_000);
+    // A rejection from a timer callback would be unhandled, and end the process.
+    this.timer = setInterval(
+      () => void this.tick().catch((err: unknown) => this.logger.warn(`rebalancing failed: ${(err as Error).message}`)),
+      1_000,
+    );
   }
 
   /** SIGTERM: stop consuming, finish the batches in flight, hand the rest back to the queues. */
@@ -69,6 +73,8 @@ export class ShardCoordinator implements OnApplicationShutdown {
     this.stopped = true;
     clearInterval(this.timer);
     clearTimeout(this.standbyTimer);
+    // Stopping first also releases a rebalance still waiting for a shard channel the broker will not open.
+    await Promise.all(this.consumers.map((c) => c.stop()));
     await this.rebalancing;
     await Promise.all(this.consumers.map((c) => c.stop()));
     await this.membership.leave();
@@ -97,8 +103,13 @@ export class ShardCoordinator implements OnApplicationShutdown {
     const members = live.map(memberName);
     this.members = members;
     this.home = homeShards(this.config.KEYFLOW_INSTANCE, members, this.config.KV_SHARDS);
-    this.rebalancing = this.rebalancing.then(() => this.rebalance());
+    this.rebalancing = this.rebalancing.then(() => this.rebalance()).catch((err: unknown) => this.rebalanceFailed(err));
     await this.rebalancing;
+  }
+
+  /** Keeps the chain of rebalances going: one rejected link would skip every later one, shutdown included. */
+  private rebalanceFailed(err: unknown): void {
+    this.logger.warn(`rebalancing failed: ${(err as Error).message}`);
   }
 
   private async rebalance(): Promise<void> {
@@ -113,10 +124,12 @@ export class ShardCoordinator implements OnApplicationShutdown {
     clearTimeout(this.standbyTimer);
     this.standbyTimer = setTimeout(() => {
       if (this.stopped || this.home !== home) return;
-      this.rebalancing = this.rebalancing.then(async () => {
-        if (this.stopped || this.home !== home) return;
-        await Promise.all(this.consumers.filter((_, shard) => !home.has(shard)).map((c) => c.start()));
-      });
+      this.rebalancing = this.rebalancing
+        .then(async () => {
+          if (this.stopped || this.home !== home) return;
+          await Promise.all(this.consumers.filter((_, shard) => !home.has(shard)).map((c) => c.start()));
+        })
+        .catch((err: unknown) => this.rebalanceFailed(err));
     }, this.config.STANDBY_DELAY_MS);
   }
 }

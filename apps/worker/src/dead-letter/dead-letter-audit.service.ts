@@ -1,9 +1,9 @@
 import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
-import type { AmqpConnectionManager, ChannelWrapper } from 'amqp-connection-manager';
+import type { AmqpConnectionManager } from 'amqp-connection-manager';
 import type { Channel, ConsumeMessage } from 'amqplib';
 import { DEAD_LETTER_AUDIT_QUEUE } from '@keyflow/contracts';
 import { OperationRepository } from '@keyflow/db';
-import { assertWriteQueues, DEFAULT_DELIVERY_LIMIT } from '@keyflow/messaging';
+import { assertWriteQueues, DEFAULT_DELIVERY_LIMIT, settleDelivery, SupervisedChannel } from '@keyflow/messaging';
 import { OutcomeNotifier } from '../apply/outcome-notifier.service';
 import { WORKER_CONFIG, type WorkerConfig } from '../config/worker.config';
 import { AMQP } from '../infrastructure/infrastructure.tokens';
@@ -36,11 +36,17 @@ export function deadLetterReason(headers: DeadLetterHeaders, deliveryLimit: numb
  * queue, whatever the reason; a worker that rejected a message already recorded a precise reason, and a
  * recorded outcome is never overwritten, so this mainly covers messages the broker gave up on after
  * `x-delivery-limit` deliveries (a message that crashed every worker that took it).
+ *
+ * Its channel also declares the whole write topology, so a declaration the broker refuses shows here first:
+ * it is logged and retried on a fresh channel (`SupervisedChannel`), and `start` waits until it succeeds.
+ * A dead letter whose ack or requeue meets a closed channel is redelivered; recording it again is harmless.
  */
 @Injectable()
 export class DeadLetterAuditor implements OnApplicationShutdown {
   private readonly logger = new Logger(DeadLetterAuditor.name);
-  private channel?: ChannelWrapper;
+  private channel?: SupervisedChannel;
+  /** How long a dead letter that could not be recorded waits before it is requeued. */
+  static readonly RETRY_DELAY_MS = 1_000;
 
   constructor(
     @Inject(AMQP) private readonly connection: AmqpConnectionManager,
@@ -50,20 +56,29 @@ export class DeadLetterAuditor implements OnApplicationShutdown {
   ) {}
 
   async start(): Promise<void> {
-    this.channel = this.connection.createChannel({
+    const supervised = new SupervisedChannel(this.connection, {
       name: 'dead-letter-audit',
       confirm: false,
+      logger: this.logger,
       setup: async (channel: Channel) => {
         await assertWriteQueues(channel, { shards: this.config.KV_SHARDS, replicas: this.config.QUEUE_REPLICAS });
         await channel.prefetch(50);
-        await channel.consume(DEAD_LETTER_AUDIT_QUEUE, (m) => m && void this.audit(channel, m), { noAck: false });
+        await channel.consume(
+          DEAD_LETTER_AUDIT_QUEUE,
+          (m) => {
+            if (m) void this.audit(channel, m);
+            else supervised.reopen('the broker cancelled the consumer');
+          },
+          { noAck: false },
+        );
       },
     });
-    await this.channel.waitForConnect();
+    this.channel = supervised;
+    await supervised.waitForConnect();
   }
 
   async onApplicationShutdown(): Promise<void> {
-    await this.channel?.close().catch(() => undefined);
+    await this.channel?.close();
   }
 
   private async audit(channel: Channel, message: ConsumeMessage): Promise<void> {
@@ -90,7 +105,8 @@ export class DeadLetterAuditor implements OnApplicationShutdown {
         await this.operations.recordFailed(op, reason);
       } catch (err) {
         this.logger.warn(`could not record dead letter ${id}, will retry: ${(err as Error).message}`);
-        setTimeout(() => channel.nack(message, false, true), 1_000);
+        // The channel may close within the delay; a throw from this timer would end the process.
+        setTimeout(() => settleDelivery(channel, message, 'requeue', this.logger), DeadLetterAuditor.RETRY_DELAY_MS);
         return;
       }
       // A worker that rejected the message already told the waiting client; the broker's own dead letters did not.
@@ -102,10 +118,7 @@ export class DeadLetterAuditor implements OnApplicationShutdown {
         });
       }
     }
-    try {
-      channel.ack(message);
-    } catch {
-      // The channel closed; the message will be redelivered and recorded again, harmlessly.
-    }
+    // If the channel closed meanwhile, the message is redelivered and recorded again, harmlessly.
+    settleDelivery(channel, message, 'ack', this.logger);
   }
 }

@@ -1,0 +1,72 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { pollUntil } from '@keyflow/testing';
+import { FakeAmqpConnectionManager } from './testing/fake-amqp';
+import { WritePublisher } from './write-publisher.service';
+
+const logger = {
+  lines: [] as string[],
+  log: (m: string) => logger.lines.push(m),
+  warn: (m: string) => logger.lines.push(m),
+};
+
+/** Errors that would end a Node process: an `error` event nobody listens to, a rejection nobody handles. */
+function watchProcessErrors(): { errors: unknown[]; stop: () => void } {
+  const errors: unknown[] = [];
+  const record = (err: unknown) => errors.push(err);
+  process.on('uncaughtException', record);
+  process.on('unhandledRejection', record);
+  return {
+    errors,
+    stop: () => {
+      process.off('uncaughtException', record);
+      process.off('unhandledRejection', record);
+    },
+  };
+}
+
+describe(WritePublisher.name, () => {
+  let amqp: FakeAmqpConnectionManager;
+  let watch: ReturnType<typeof watchProcessErrors>;
+
+  beforeEach(() => {
+    logger.lines = [];
+    watch = watchProcessErrors();
+    amqp = new FakeAmqpConnectionManager();
+    amqp.connect();
+  });
+
+  afterEach(async () => {
+    await amqp.close();
+    watch.stop();
+  });
+
+  describe('publish', () => {
+    it('should keep the process up and publish once the broker accepts the queue declarations it refused', async () => {
+      let refusals = 2;
+      amqp.broker.refuse = (method, queue) =>
+        method === 'QueueDeclare' && queue === 'kv.shard.1' && refusals-- > 0
+          ? { code: 406, text: "PRECONDITION_FAILED - inequivalent arg 'x-delivery-limit'" }
+          : undefined;
+      const publisher = new WritePublisher(amqp.manager, { shards: 2, confirmTimeoutMs: 2_000, logger });
+
+      await pollUntil(
+        () => Promise.resolve(refusals),
+        (left) => left < 0,
+        { what: 'the broker to accept the declarations', timeoutMs: 5_000, intervalMs: 5 },
+      );
+      await publisher.waitForConnect();
+      await publisher.publish({
+        v: 1,
+        id: '8f14e45f-ceea-4e7a-9f6b-2b7c9c1d0a11',
+        key: 'k',
+        type: 'delete',
+        acceptedAt: new Date().toISOString(),
+      });
+
+      expect(watch.errors).toEqual([]);
+      expect(amqp.broker.channelsOpened.flatMap((c) => c.published.map((p) => p.routingKey))).toHaveLength(1);
+      expect(logger.lines).toEqual(expect.arrayContaining([expect.stringContaining('406 (PRECONDITION_FAILED')]));
+      await publisher.close();
+    });
+  });
+});
