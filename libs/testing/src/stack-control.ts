@@ -177,19 +177,36 @@ export async function currentPid(name: string, info: StackInfo = readStack()): P
   return Number.isInteger(pid) && pid > 0 && isAlive(pid) ? pid : 0;
 }
 
-/** Every live pid (but ours) whose environment names `stackDir` as its stack: supervisord and all it runs. */
+/**
+ * Every live pid (but ours) of the stack in `stackDir`: those whose environment carries its marker, and all their
+ * descendants (Redis and nginx overwrite their environment with their process title, but are the supervisor's
+ * children).
+ */
 export function stackProcessIds(stackDir: string): number[] {
   const marker = `${STACK_DIR_ENV}=${stackDir}`;
-  const pids: number[] = [];
+  const parentOf = new Map<number, number>();
+  const found = new Set<number>();
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+    const pid = Number(entry);
     try {
-      if (readFileSync(`/proc/${entry}/environ`, 'utf8').split('\0').includes(marker)) pids.push(Number(entry));
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      parentOf.set(pid, Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
+      if (readFileSync(`/proc/${entry}/environ`, 'utf8').split('\0').includes(marker)) found.add(pid);
     } catch {
       // gone, or not ours to read
     }
   }
-  return pids;
+  for (let grew = true; grew;) {
+    grew = false;
+    for (const [pid, parent] of parentOf) {
+      if (!found.has(pid) && found.has(parent)) {
+        found.add(pid);
+        grew = true;
+      }
+    }
+  }
+  return [...found].filter((pid) => isAlive(pid));
 }
 
 /** The process group of `pid` (the supervisor makes each program a group leader), or undefined when it is gone. */
@@ -213,25 +230,48 @@ function signalGroup(pid: number, signal: NodeJS.Signals): void {
 }
 
 /**
- * Sends `signal` to a stack process — its whole process group, so a PostgreSQL node dies with its Patroni and
- * nginx with its workers, as when a node is lost — and resolves with the old pid once it is gone. The
- * supervisor restarts it: `startProcess` waits for that.
+ * Sends `signal` to a stack process — its whole process group, so nginx dies with its workers, as when a node is
+ * lost; for a PostgreSQL node, Patroni and its PostgreSQL (which Patroni runs in a session of its own) — and
+ * resolves with the old pid once all of it is gone. The supervisor restarts it: `startProcess` waits for that.
  */
 export async function killProcess(
   name: string,
   signal: NodeJS.Signals = 'SIGKILL',
   { timeoutMs = 30_000 }: { timeoutMs?: number } = {},
 ): Promise<number> {
-  const pid = await currentPid(name);
+  const info = readStack();
+  const proc = findProcess(info, name);
+  const pid = await currentPid(name, info);
   if (!pid) return 0;
-  const group = processGroup(pid);
-  signalGroup(pid, signal);
+  const postmaster = proc.dataDir ? postmasterPid(proc.dataDir) : undefined;
+  const groups = [pid, postmaster]
+    .filter((p): p is number => p !== undefined && isAlive(p))
+    .map((p) => processGroup(p))
+    .filter((g): g is number => g !== undefined);
+  for (const target of [pid, postmaster]) if (target !== undefined) signalGroup(target, signal);
   await waitUntil(
-    () => !isAlive(pid) && (group === undefined || !groupAlive(group)),
+    () => !isAlive(pid) && groups.every((g) => !groupAlive(g)),
     timeoutMs,
     `${name} (pid ${pid}) to exit`,
   );
   return pid;
+}
+
+/** The process groups of a stack process: its own, and for a PostgreSQL node its PostgreSQL's too. */
+export async function processGroups(name: string, info: StackInfo = readStack()): Promise<number[]> {
+  const proc = findProcess(info, name);
+  const pids = [await currentPid(name, info), proc.dataDir ? postmasterPid(proc.dataDir) : undefined];
+  const groups = pids.filter((p): p is number => !!p).map((p) => processGroup(p));
+  return [...new Set(groups.filter((g): g is number => g !== undefined && g > 1))];
+}
+
+function postmasterPid(dataDir: string): number | undefined {
+  try {
+    const pid = Number.parseInt(readFileSync(join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0] ?? '', 10);
+    return Number.isInteger(pid) && pid > 0 && isAlive(pid) ? pid : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function groupAlive(group: number): boolean {
@@ -245,6 +285,9 @@ function groupAlive(group: number): boolean {
 
 /** SIGKILLs every process of the stack at once, supervisord included, as a power loss would. */
 export function killWholeStack(info: StackInfo = readStack()): number[] {
+  // The supervisor first, or it would start again what dies before it.
+  const supervisord = Number.parseInt(readFileSync(join(info.stackDir, 'run', 'supervisord.pid'), 'utf8'), 10);
+  if (supervisord > 0 && isAlive(supervisord)) process.kill(supervisord, 'SIGKILL');
   const pids = stackProcessIds(info.stackDir);
   // Groups too: nginx workers drop the environment, but share their master's group.
   const groups = new Set(pids.map((p) => processGroup(p)).filter((g): g is number => !!g && g > 1));
@@ -353,4 +396,20 @@ export async function waitForHttp(
 export function adminAuthHeaders(info: StackInfo = readStack()): { authorization: string } {
   if (!info.token) throw new Error(`the stack at ${info.stackDir} has no admin token in stack.json; restart it`);
   return { authorization: `Bearer ${info.token}` };
+}
+
+/** The PostgreSQL node Patroni has made primary now (its REST API answers 200 on `/primary`), if any. */
+export async function postgresPrimary(info: StackInfo = readStack()): Promise<StackProcess | undefined> {
+  for (const proc of info.processes.filter((p) => p.kind === 'postgres')) {
+    try {
+      const res = await fetch(`http://${proc.host ?? '127.0.0.1'}:${proc.restApiPort}/primary`, {
+        signal: AbortSignal.timeout(2_000),
+      });
+      await res.body?.cancel();
+      if (res.status === 200) return proc;
+    } catch {
+      // not answering
+    }
+  }
+  return undefined;
 }

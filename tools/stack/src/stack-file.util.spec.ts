@@ -8,7 +8,9 @@ import { testTopology } from './stack.fixture';
 describe(buildStackInfo.name, () => {
   it('should describe every URL of the test topology before any process runs', () => {
     const { topology, layout } = testTopology();
-    expect(buildStackInfo(topology, layout, new Date('2030-01-02T03:04:05Z'), '/tmp/keyflow-test/conf/supervisord.conf')).toEqual({
+    expect(
+      buildStackInfo(topology, layout, new Date('2030-01-02T03:04:05Z'), '/tmp/keyflow-test/conf/supervisord.conf'),
+    ).toEqual({
       state: 'starting',
       name: 'test',
       topology: join(process.cwd(), 'deploy/topologies/test.yaml'),
@@ -52,7 +54,10 @@ describe(StackRecord.name, () => {
     dir = mkdtempSync(join(tmpdir(), 'stack-record-'));
     const file = join(dir, 'stack.json');
     const { topology, layout } = testTopology();
-    const record = new StackRecord(buildStackInfo(topology, layout, new Date(), '/tmp/keyflow-test/conf/supervisord.conf'), file);
+    const record = new StackRecord(
+      buildStackInfo(topology, layout, new Date(), '/tmp/keyflow-test/conf/supervisord.conf'),
+      file,
+    );
 
     record.addProcess({ name: 'api-1', pid: 10, kind: 'api' });
     record.addProcess({ name: 'redis-17101', pid: 11, kind: 'redis' });

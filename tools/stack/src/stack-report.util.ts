@@ -86,9 +86,7 @@ export function stopCommand(topologyFile: string, repoRoot: string): string {
 /** The command that discards this stack's data, as the user would type it. */
 export function resetCommand(topologyFile: string, repoRoot: string): string {
   const rel = relative(repoRoot, topologyFile);
-  return rel === DEFAULT_TOPOLOGY
-    ? 'npm run reset'
-    : `node tools/stack/bin/keyflow-stack.mjs reset --topology ${rel}`;
+  return rel === DEFAULT_TOPOLOGY ? 'npm run reset' : `node tools/stack/bin/keyflow-stack.mjs reset --topology ${rel}`;
 }
 
 export function formatUrls(info: StackInfo): string[] {

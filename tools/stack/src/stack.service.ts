@@ -1,4 +1,10 @@
-import { processGroup, stackProcessIds, type StackInfo, type StackProcess, type StackProcessKind } from '@keyflow/testing';
+import {
+  processGroup,
+  stackProcessIds,
+  type StackInfo,
+  type StackProcess,
+  type StackProcessKind,
+} from '@keyflow/testing';
 import { loadTopology, type Topology } from '@keyflow/topology';
 import { connect as amqpConnect } from 'amqplib';
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
@@ -36,7 +42,12 @@ import { canConnect, waitUntil } from './util/wait.util';
  * Stop order: what depends on a server goes before it; each group stops in parallel. PostgreSQL's replicas stop
  * before its primary (see `stopPostgres`), so no replica sees the primary go and tries to take over.
  */
-const STOP_ORDER: string[][] = [['apps', 'nginx', 'named'], ['haproxy'], ['redis', 'rabbitmq', 'postgres'], ['etcd', 'epmd']];
+const STOP_ORDER: string[][] = [
+  ['apps', 'nginx', 'named'],
+  ['haproxy'],
+  ['redis', 'rabbitmq', 'postgres'],
+  ['etcd', 'epmd'],
+];
 
 interface ProcessStatus extends StatusRow {
   proc: StackProcess;
@@ -151,7 +162,9 @@ export class StackService {
       this.print(
         `The stack is left running so you can inspect it: logs in ${layout.logs}, state in ${layout.stackFile}.`,
       );
-      this.print(`Run \`npm start\` again once the cause is fixed (it starts what is missing), or ${stopCommand(layout.topologyFile, this.repoRoot)}.`);
+      this.print(
+        `Run \`npm start\` again once the cause is fixed (it starts what is missing), or ${stopCommand(layout.topologyFile, this.repoRoot)}.`,
+      );
       return 1;
     }
     await this.recordPids(record, supervisor);
@@ -177,7 +190,10 @@ export class StackService {
       for (const groups of STOP_ORDER) {
         await Promise.all(
           groups.map(async (group) => {
-            const out = group === 'postgres' ? await this.stopPostgres(topology, supervisor) : await supervisor.stop([`${group}:*`]);
+            const out =
+              group === 'postgres'
+                ? await this.stopPostgres(topology, supervisor)
+                : await supervisor.stop([`${group}:*`]);
             for (const line of out.split('\n').filter(Boolean)) this.progress.line('down', line.trim());
           }),
         );
@@ -189,7 +205,10 @@ export class StackService {
     }
     await this.stopStrays(info, layout);
     if (info) new StackRecord(info, layout.stackFile).setState('stopped');
-    this.progress.line('stack', `stopped; data kept in ${layout.data} (discard it with ${resetCommand(layout.topologyFile, this.repoRoot)})`);
+    this.progress.line(
+      'stack',
+      `stopped; data kept in ${layout.data} (discard it with ${resetCommand(layout.topologyFile, this.repoRoot)})`,
+    );
     return 0;
   }
 
@@ -350,7 +369,9 @@ export class StackService {
   private async postgresLeader(topology: Topology): Promise<string | undefined> {
     for (const node of topology.database.nodes) {
       try {
-        const res = await fetch(`http://${node.host}:${node.restApiPort}/primary`, { signal: AbortSignal.timeout(2_000) });
+        const res = await fetch(`http://${node.host}:${node.restApiPort}/primary`, {
+          signal: AbortSignal.timeout(2_000),
+        });
         await res.body?.cancel();
         if (res.status === 200) return node.name;
       } catch {
@@ -424,11 +445,22 @@ export class StackService {
    * pid files); each gets its own stop, then its process group is killed.
    */
   private async stopStrays(info: StackInfo | undefined, layout: StackLayout): Promise<void> {
-    const known = [...(info?.processes ?? []).filter((p) => p.pid && this.isOurs(p)), ...unrecordedProcesses(info, layout)];
+    const known = [
+      ...(info?.processes ?? []).filter((p) => p.pid && this.isOurs(p)),
+      ...unrecordedProcesses(info, layout),
+    ];
     const marked = stackProcessIds(layout.stackDir);
     if (!known.length && !marked.length) return;
-    this.progress.line('stack', `stopping ${new Set([...known.map((p) => p.pid), ...marked]).size} process(es) left from an earlier run`);
-    for (const kinds of [['api', 'worker', 'nginx', 'named'], ['haproxy'], ['redis', 'rabbitmq', 'postgres'], ['etcd', 'epmd']]) {
+    this.progress.line(
+      'stack',
+      `stopping ${new Set([...known.map((p) => p.pid), ...marked]).size} process(es) left from an earlier run`,
+    );
+    for (const kinds of [
+      ['api', 'worker', 'nginx', 'named'],
+      ['haproxy'],
+      ['redis', 'rabbitmq', 'postgres'],
+      ['etcd', 'epmd'],
+    ]) {
       await Promise.all(
         known
           .filter((p) => kinds.includes(p.kind))
@@ -444,9 +476,7 @@ export class StackService {
     const left = stackProcessIds(layout.stackDir);
     const groups = new Set(left.map((p) => processGroup(p)).filter((g): g is number => !!g && g > 1));
     groups.delete(processGroup(process.pid) ?? -1);
-    await Promise.all(
-      left.map((pid) => terminate(pid, 10_000).catch(() => 'survived')),
-    );
+    await Promise.all(left.map((pid) => terminate(pid, 10_000).catch(() => 'survived')));
     for (const group of groups) {
       try {
         process.kill(-group, 'SIGKILL');
@@ -468,7 +498,11 @@ export class StackService {
     }
   }
 
-  private async statuses(info: StackInfo, layout: StackLayout, supervisor: SupervisorService): Promise<ProcessStatus[]> {
+  private async statuses(
+    info: StackInfo,
+    layout: StackLayout,
+    supervisor: SupervisorService,
+  ): Promise<ProcessStatus[]> {
     const running = supervisor.pid() !== undefined;
     const status = running ? await supervisor.status() : [];
     const history = supervisor.history();
@@ -481,7 +515,10 @@ export class StackService {
           ? await this.controlFor(proc.kind, layout)
               .health(proc)
               .catch((err: unknown) => ({ healthy: false, detail: (err as Error).message }))
-          : { healthy: false, detail: running ? `${s?.state ?? 'unknown'}: ${s?.description ?? ''}`.trim() : 'supervisord not running' };
+          : {
+              healthy: false,
+              detail: running ? `${s?.state ?? 'unknown'}: ${s?.description ?? ''}`.trim() : 'supervisord not running',
+            };
         const h = history.get(proc.name);
         return {
           proc,
@@ -498,7 +535,8 @@ export class StackService {
     // Keep stack.json's pids current for scripts that read them.
     if (running && info.state !== 'stopped') {
       const record = new StackRecord(info, layout.stackFile);
-      for (const row of rows) if (row.pid !== (info.processes.find((p) => p.name === row.name)?.pid ?? 0)) record.addProcess(row.proc);
+      for (const row of rows)
+        if (row.pid !== (info.processes.find((p) => p.name === row.name)?.pid ?? 0)) record.addProcess(row.proc);
     }
     return rows;
   }

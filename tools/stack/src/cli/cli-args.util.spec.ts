@@ -11,7 +11,11 @@ describe(parseStackArgs.name, () => {
       kind: 'down',
       topology: 'deploy/topologies/test.yaml',
     });
-    expect(parseStackArgs(['status', '--topology=x.yaml'])).toEqual({ kind: 'status', topology: 'x.yaml', json: false });
+    expect(parseStackArgs(['status', '--topology=x.yaml'])).toEqual({
+      kind: 'status',
+      topology: 'x.yaml',
+      json: false,
+    });
   });
 
   it('should parse status --json and reset --yes', () => {

@@ -38,7 +38,13 @@ export class HaproxyService implements StackComponent {
           // SIGUSR1 would drain; the stack stops HAProxy after its clients, so TERM is enough.
           stopWaitSecs: 10,
         },
-        proc: { name: 'haproxy', kind: 'haproxy', host, port: statsPort, ports: [dbWritePort, dbReadPort, amqpPort, statsPort] },
+        proc: {
+          name: 'haproxy',
+          kind: 'haproxy',
+          host,
+          port: statsPort,
+          ports: [dbWritePort, dbReadPort, amqpPort, statsPort],
+        },
       },
     ];
   }

@@ -27,7 +27,9 @@ export class NginxService implements StackComponent {
 
   prepare({ topology, layout }: Pick<StartContext, 'topology' | 'layout'>): SupervisedProcess[] {
     if (topology.gateway.daemon) {
-      throw new StackError('the local stack runs nginx under its supervisor: set gateway.daemon: false in the topology');
+      throw new StackError(
+        'the local stack runs nginx under its supervisor: set gateway.daemon: false in the topology',
+      );
     }
     const gateways = topology.gateway.instances;
     const first = gateways[0];

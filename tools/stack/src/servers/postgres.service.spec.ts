@@ -40,7 +40,7 @@ describe(patroniConfig.name, () => {
           loop_wait: 2,
           retry_timeout: 4,
           synchronous_mode: true,
-          failsafe_mode: true,
+          failsafe_mode: false,
           postgresql: { use_pg_rewind: true, use_slots: true },
         },
       },

@@ -92,9 +92,10 @@ export function patroniConfig(
         // a commit the worker saw is never lost with the primary.
         synchronous_mode: f.synchronous,
         synchronous_mode_strict: false,
-        // If etcd is briefly unreachable, a primary that still sees every member keeps its role instead of
-        // demoting itself and stopping all writes.
-        failsafe_mode: true,
+        // No failsafe mode: with it, Patroni 3.0 promoted no replica at all when a frozen primary could not be
+        // asked (measured). etcd runs under the supervisor and is back within seconds when it dies; meanwhile
+        // the primary demotes itself after the TTL, so writes pause but never split.
+        failsafe_mode: false,
         postgresql: { use_pg_rewind: true, use_slots: true, parameters: clusterParameters() },
       },
       initdb: [{ encoding: 'UTF8' }, { locale: 'C.UTF-8' }, 'data-checksums'],
@@ -282,7 +283,11 @@ export class PostgresService implements StackComponent {
   }
 
   /** Every member running, the replicas streaming, and (with synchronous mode) one of them synchronous. */
-  private async waitForMembers(db: Database & { failover: Failover }, leader: DbNode, timeoutMs: number): Promise<void> {
+  private async waitForMembers(
+    db: Database & { failover: Failover },
+    leader: DbNode,
+    timeoutMs: number,
+  ): Promise<void> {
     let members: PatroniMember[] = [];
     await waitUntil(
       async () => {

@@ -133,15 +133,7 @@ export function renderSupervisorConf(
   return lines.join('\n');
 }
 
-export type ProgramState =
-  | 'STOPPED'
-  | 'STARTING'
-  | 'RUNNING'
-  | 'BACKOFF'
-  | 'STOPPING'
-  | 'EXITED'
-  | 'FATAL'
-  | 'UNKNOWN';
+export type ProgramState = 'STOPPED' | 'STARTING' | 'RUNNING' | 'BACKOFF' | 'STOPPING' | 'EXITED' | 'FATAL' | 'UNKNOWN';
 
 export interface ProgramStatus {
   /** supervisorctl's name: `apps:api-1`. */
