@@ -5,7 +5,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { loadTopology, parseTopology, type Topology } from '@keyflow/topology';
 import { pollUntil } from '@keyflow/testing';
 import { ensureSelfSignedCert } from '../cli/self-signed-cert.util';
-import { httpRequest, type HttpResponse } from '../testing/http-client.util';
+import { httpRequest, rawHttpRequest, type HttpResponse } from '../testing/http-client.util';
 import { canConnect, freePort, runCommand, stopDaemon, waitForPidFile } from '../testing/processes.util';
 import { UpstreamStub } from '../testing/upstream-stub.util';
 import { NGINX_CONF_FILE, RUN_FILES } from './render.constant';
@@ -90,6 +90,32 @@ describe('nginx.conf with TLS termination and a rate limit', () => {
     expect(res.status).toBe(308);
     expect(res.headers.location).toBe(`https://localhost:${httpsPort}/v1/kv/a?x=1`);
     expect(stub.hits).toEqual([]);
+  });
+
+  it('should answer plain HTTP sent to the HTTPS port with a 400 problem document', async () => {
+    const res = await httpRequest(httpsPort, { path: '/v1/kv/a', localAddress: clientAddress });
+    expect(res.status).toBe(400);
+    expect(res.headers['content-type']).toBe('application/problem+json');
+    expect(JSON.parse(res.body)).toMatchObject({
+      type: 'about:blank',
+      title: 'Bad Request',
+      status: 400,
+      requestId: res.headers['x-request-id'],
+    });
+    expect(res.headers['x-request-id']).toMatch(/^[0-9a-f]{32}$/);
+    expect(stub.hits).toEqual([]);
+  });
+
+  it('should answer a malformed request on the redirect port with a 400 problem document, not a redirect', async () => {
+    const res = await rawHttpRequest(redirectPort, 'GET /v1/kv/%zz HTTP/1.1\r\nHost: localhost\r\n\r\n');
+    expect(res.status).toBe(400);
+    expect(res.headers['content-type']).toBe('application/problem+json');
+    expect(res.headers['x-request-id']).toMatch(/^[0-9a-f]{32}$/);
+    expect(JSON.parse(res.body)).toMatchObject({
+      title: 'Bad Request',
+      status: 400,
+      requestId: res.headers['x-request-id'],
+    });
   });
 
   it('should answer 429 problem+json with Retry-After once a client exceeds rate and burst', async () => {

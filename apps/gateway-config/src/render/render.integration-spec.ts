@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { parseTopology, type LbAlgorithm, type Topology, type TopologyInput } from '@keyflow/topology';
 import { pollUntil } from '@keyflow/testing';
-import { httpRequest, type HttpResponse } from '../testing/http-client.util';
+import { httpRequest, rawHttpRequest, type HttpResponse } from '../testing/http-client.util';
 import {
   canConnect,
   freePort,
@@ -160,11 +160,17 @@ describe(renderAll.name, () => {
       return [first, stubs.find((s) => s !== first) as UpstreamStub];
     }
 
-    function send(method: string, headers: Record<string, string> = {}, body?: string): Promise<HttpResponse> {
+    /** A request to a fresh key under /v1/kv/, or to `path`. */
+    function send(
+      method: string,
+      headers: Record<string, string> = {},
+      body?: string,
+      path?: string,
+    ): Promise<HttpResponse> {
       const testId = randomUUID();
       return httpRequest(gatewayPort, {
         method,
-        path: `/v1/kv/k-${testId}`,
+        path: path ?? `/v1/kv/k-${testId}`,
         headers: {
           'x-test-id': testId,
           ...(body === undefined ? {} : { 'content-type': 'application/json' }),
@@ -192,15 +198,47 @@ describe(renderAll.name, () => {
       },
     );
 
-    it.each(['PUT', 'POST', 'DELETE', 'PATCH'])(
-      'should send a %s without Idempotency-Key to exactly one upstream even when it drops the connection',
+    // The API deduplicates only PUT and DELETE /v1/kv/{key} by Idempotency-Key; it ignores the header on every
+    // other write, so those must reach one instance even when the client sent a key.
+    it.each([
+      ['PUT', '/store', undefined],
+      ['PUT', '/store', 'op-store'],
+      ['DELETE', '/store/k', undefined],
+      ['POST', '/v1/kv/k', undefined],
+      ['PATCH', '/v1/kv/k', 'op-patch'],
+      ['POST', '/v1/auth/tokens', 'op-token'],
+      ['PUT', '/v1/kv/../../store', undefined],
+    ] as const)(
+      'should send %s %s (Idempotency-Key: %s), which the API does not deduplicate, to exactly one upstream even when it drops the connection',
+      async (method, path, key) => {
+        const [first, other] = await firstChoice();
+        first.mode = { kind: 'close' };
+        const headers: Record<string, string> = key === undefined ? {} : { 'idempotency-key': key };
+        const res = await send(method, headers, method === 'DELETE' ? undefined : '{"value":"v1"}', path);
+        expectProblem(res, 502, 'Bad Gateway');
+        expect(first.hits.map((h) => [h.method, h.url])).toEqual([[method, path]]);
+        // Only the client's own key, never one from the gateway: nothing would make a retry of these safe.
+        expect(first.hits[0]?.headers['idempotency-key']).toBe(key);
+        expect(other.hits).toEqual([]);
+      },
+    );
+
+    it.each(['PUT', 'DELETE'])(
+      'should give a %s of /v1/kv/ without Idempotency-Key the key gw-<request id> and retry it after a dropped connection',
       async (method) => {
         const [first, other] = await firstChoice();
         first.mode = { kind: 'close' };
-        const res = await send(method, {}, method === 'DELETE' ? undefined : '{"value":"v1"}');
-        expectProblem(res, 502, 'Bad Gateway');
-        expect(first.hits.map((h) => h.method)).toEqual([method]);
-        expect(other.hits).toEqual([]);
+        const body = method === 'PUT' ? '{"value":"v5"}' : undefined;
+        const res = await send(method, {}, body);
+        expect(res.status).toBe(200);
+        expect(res.headers['x-served-by']).toBe(other.name);
+        // One key for both attempts: the second instance finds the first one's claim and cannot apply it twice.
+        const key = `gw-${String(res.headers['x-request-id'])}`;
+        for (const hits of [first.hits, other.hits]) {
+          expect(hits.map((h) => [h.method, h.body, h.headers['idempotency-key']])).toEqual([
+            [method, body ?? '', key],
+          ]);
+        }
       },
     );
 
@@ -230,6 +268,7 @@ describe(renderAll.name, () => {
         'x-real-ip': '127.0.0.1',
         'x-forwarded-for': '127.0.0.1',
         'x-forwarded-proto': 'http',
+        'idempotency-key': `gw-${String(res.headers['x-request-id'])}`,
       });
       expect(res.headers['x-request-id']).toMatch(/^[0-9a-f]{32}$/);
     });
@@ -241,10 +280,9 @@ describe(renderAll.name, () => {
       const res = await send('PUT', { 'idempotency-key': 'op-123' }, body);
       expect(res.status).toBe(200);
       expect(res.headers['x-served-by']).toBe(other.name);
-      expect(first.hits).toHaveLength(1);
-      expect(other.hits.map((h) => [h.method, h.body, h.headers['idempotency-key']])).toEqual([
-        ['PUT', body, 'op-123'],
-      ]);
+      for (const hits of [first.hits, other.hits]) {
+        expect(hits.map((h) => [h.method, h.body, h.headers['idempotency-key']])).toEqual([['PUT', body, 'op-123']]);
+      }
     });
 
     it('should not retry a PUT with an Idempotency-Key when the upstream answers with an HTTP error', async () => {
@@ -271,11 +309,63 @@ describe(renderAll.name, () => {
       expect(stubs.flatMap((s) => s.hits)).toEqual([]);
     });
 
-    it.each(['GET', 'PUT'])('should answer 502 problem+json to a %s when every upstream drops it', async (method) => {
+    it.each([
+      ['GET', '/v1/kv/k', 2],
+      ['PUT', '/v1/kv/k', 2],
+      ['PUT', '/store', 1],
+    ] as const)('should answer 502 problem+json to %s %s when every upstream drops it', async (method, path, tries) => {
       stubs.forEach((s) => (s.mode = { kind: 'close' }));
-      const res = await send(method, {}, method === 'PUT' ? '{"value":"v4"}' : undefined);
+      const res = await send(method, {}, method === 'PUT' ? '{"value":"v4"}' : undefined, path);
       expectProblem(res, 502, 'Bad Gateway');
-      expect(stubs.flatMap((s) => s.hits)).toHaveLength(method === 'GET' ? 2 : 1);
+      expect(stubs.flatMap((s) => s.hits)).toHaveLength(tries);
+    });
+
+    // Errors nginx finds before it chooses a location (request line, headers) or while it reads the body. A named
+    // location cannot take the ones found before the URI is parsed: nginx answered those 500 text/html.
+    it.each([
+      ['a request line that is not HTTP', 'not http at all\r\n\r\n', 400, 'Bad Request'],
+      ['a URL with a bad percent-encoding', 'GET /v1/kv/%zz HTTP/1.1\r\nHost: gw\r\n\r\n', 400, 'Bad Request'],
+      ['a path above the root', 'PUT /../v1/kv/a HTTP/1.1\r\nHost: gw\r\n\r\n', 400, 'Bad Request'],
+      ['an HTTP/1.1 request without Host', 'GET /v1/kv/a HTTP/1.1\r\n\r\n', 400, 'Bad Request'],
+      [
+        'a malformed chunked body',
+        'PUT /v1/kv/a HTTP/1.1\r\nHost: gw\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n',
+        400,
+        'Bad Request',
+      ],
+      ['a URI over 8k', `GET /v1/kv/${'a'.repeat(9_000)} HTTP/1.1\r\nHost: gw\r\n\r\n`, 414, 'URI Too Long'],
+      [
+        'a header line over 8k',
+        `GET /v1/kv/a HTTP/1.1\r\nHost: gw\r\nX-Big: ${'a'.repeat(9_000)}\r\n\r\n`,
+        431,
+        'Request Header Fields Too Large',
+      ],
+      [
+        'headers over four 8k buffers together',
+        `GET /v1/kv/a HTTP/1.1\r\nHost: gw\r\n${[1, 2, 3, 4, 5].map((i) => `X-${i}: ${'a'.repeat(7_000)}\r\n`).join('')}\r\n`,
+        431,
+        'Request Header Fields Too Large',
+      ],
+      [
+        'an unknown Transfer-Encoding',
+        'PUT /v1/kv/a HTTP/1.1\r\nHost: gw\r\nTransfer-Encoding: gzip\r\n\r\n',
+        501,
+        'Not Implemented',
+      ],
+      ['HTTP/2.0 on an HTTP/1 port', 'GET /v1/kv/a HTTP/2.0\r\nHost: gw\r\n\r\n', 505, 'HTTP Version Not Supported'],
+    ] as const)(
+      'should answer %s with a problem document and ask no upstream',
+      async (_what, request, status, title) => {
+        const res = await rawHttpRequest(gatewayPort, request);
+        expectProblem(res, status, title);
+        expect(stubs.flatMap((s) => s.hits)).toEqual([]);
+      },
+    );
+
+    it("should answer 404 problem+json when a client asks for the gateway's own problem pages", async () => {
+      const res = await httpRequest(gatewayPort, { path: '/_gateway/problem/502' });
+      expectProblem(res, 404, 'Not Found');
+      expect(stubs.flatMap((s) => s.hits)).toEqual([]);
     });
 
     it('should answer 502 problem+json when no upstream is listening at all', async () => {

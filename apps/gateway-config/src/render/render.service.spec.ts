@@ -119,46 +119,135 @@ describe(renderAll.name, () => {
       expect(root).toContain('proxy_next_upstream_tries 2;');
     });
 
-    it('should never retry a write without an Idempotency-Key on another upstream', () => {
+    /** The regex of one `map` entry (`"~<regex>" <value>;`) in the http block, as JavaScript can run it. */
+    function mapRegex(conf: string, header: string, value: string): RegExp {
+      const map = section(conf, header);
+      const entry = new RegExp(`^\\s+"~(.+)"\\s+${value.replace(/[$]/g, '\\$&')};$`, 'm').exec(map);
+      if (!entry?.[1]) throw new Error(`no "~…" ${value} entry in:\n${map}`);
+      return new RegExp(entry[1]);
+    }
+
+    it('should tell the writes the API deduplicates by Idempotency-Key (PUT and DELETE /v1/kv/{key}) from all others', () => {
+      const conf = nginx();
+      const map = section(conf, 'map "$request_method $request_uri" $keyflow_deduplicated_write {');
+      expect(map).toMatch(/^\s+default 0;$/m);
+      const deduplicated = mapRegex(conf, 'map "$request_method $request_uri"', '1');
+      // The URI as the client sent it: that is what nginx passes on and what the API routes.
+      for (const request of ['PUT /v1/kv/a', 'DELETE /v1/kv/user%3A42', 'PUT /v1/kv/a%2Fb?x=1', 'DELETE /v1/kv/..']) {
+        expect(request).toMatch(deduplicated);
+      }
+      for (const request of [
+        'GET /v1/kv/a',
+        'POST /v1/kv/a',
+        'PATCH /v1/kv/a',
+        'PUT /store',
+        'DELETE /store/a',
+        'POST /v1/auth/tokens',
+        'PUT /v1/kv/',
+        'PUT /v1/kv/../../store',
+        'PUT //v1/kv/a',
+        'PUT /v1/kv/a/b',
+      ]) {
+        expect(request).not.toMatch(deduplicated);
+      }
+    });
+
+    it("should send every deduplicated write upstream with the client's Idempotency-Key, or gw- and the request id", () => {
+      const conf = nginx();
+      const key = section(conf, 'map "$keyflow_deduplicated_write:$http_idempotency_key" $keyflow_idempotency_key {');
+      // Only a deduplicated write without a key of its own gets one; everything else passes the client's through.
+      expect(key).toMatch(/^\s+"1:"\s+gw-\$request_id;$/m);
+      expect(key).toMatch(/^\s+default \$http_idempotency_key;$/m);
+      expect(key.match(/;$/gm)).toHaveLength(2);
+      // In the http block, like every other proxy_set_header: one in a location would drop all inherited ones.
+      const http = conf.slice(0, conf.indexOf('    server {'));
+      expect(http).toContain('proxy_set_header Idempotency-Key $keyflow_idempotency_key;');
+      expect(conf.match(/proxy_set_header Idempotency-Key/g)).toHaveLength(1);
+    });
+
+    it('should never retry a write the API does not deduplicate on another upstream', () => {
       const write = section(nginx(), 'location @write {');
       expect(write).toContain('proxy_next_upstream off;');
       expect(write).toContain('error_page 418 = @write_idempotent;');
-      expect(write).toMatch(/if \(\$http_idempotency_key != ""\) \{\s+return 418;\s+\}/);
+      // Not the client's header: the API ignores an Idempotency-Key on every other write (PUT /store, POST …).
+      expect(write).toMatch(/if \(\$keyflow_deduplicated_write\) \{\s+return 418;\s+\}/);
+      expect(write).not.toContain('$http_idempotency_key');
       expect(write).not.toMatch(/proxy_next_upstream (?!off)/);
     });
 
-    it('should retry a write with an Idempotency-Key only on connection errors and timeouts', () => {
+    it('should retry a deduplicated write only on connection errors and timeouts', () => {
       const idempotent = section(nginx(), 'location @write_idempotent {');
       expect(idempotent).toContain('proxy_next_upstream error timeout non_idempotent;');
+      expect(idempotent).toContain('proxy_next_upstream_tries 2;');
       expect(idempotent).not.toContain('http_50');
     });
 
-    it('should keep problem pages working after the 418 hops', () => {
+    /** Every error nginx itself can answer, the status the client gets, and the problem title. */
+    const GATEWAY_ERRORS = [
+      [400, 400, 'Bad Request'],
+      [404, 404, 'Not Found'],
+      [413, 413, 'Content Too Large'],
+      [414, 414, 'URI Too Long'],
+      // nginx's own code for a header line or all headers over large_client_header_buffers (it answers 400).
+      [494, 431, 'Request Header Fields Too Large'],
+      [500, 500, 'Internal Server Error'],
+      [501, 501, 'Not Implemented'],
+      [502, 502, 'Bad Gateway'],
+      [503, 503, 'Service Unavailable'],
+      [504, 504, 'Gateway Timeout'],
+      [505, 505, 'HTTP Version Not Supported'],
+    ] as const;
+
+    it('should send every error nginx produces to its problem page, in the server and after the 418 hops', () => {
       const server = section(nginx(), 'server {');
       expect(server).toContain('recursive_error_pages on;');
-      for (const header of ['location / {', 'location @write {', 'location @write_idempotent {']) {
-        for (const status of [413, 502, 503, 504]) {
-          expect(section(server, header)).toContain(`error_page ${status} @problem_${status};`);
+      // The server's own list covers errors found before a location is chosen (bad request line, headers).
+      const serverLevel = server.slice(0, server.search(/^\s+location /m));
+      for (const block of [
+        serverLevel,
+        ...['location / {', 'location @write {', 'location @write_idempotent {'].map((h) => section(server, h)),
+      ]) {
+        for (const [code, status] of GATEWAY_ERRORS) {
+          const target = `/_gateway/problem/${code}`;
+          expect(block).toContain(
+            code === status ? `error_page ${code} ${target};` : `error_page ${code} =${status} ${target};`,
+          );
         }
+        expect(block).not.toMatch(/error_page \d+ @problem/);
       }
     });
 
-    it('should answer gateway errors and hidden paths with problem+json bodies', () => {
+    it('should answer gateway errors and hidden paths with problem+json bodies from internal URI locations', () => {
       const conf = nginx();
-      for (const [status, title] of [
-        [413, 'Content Too Large'],
-        [502, 'Bad Gateway'],
-        [503, 'Service Unavailable'],
-        [504, 'Gateway Timeout'],
-      ] as const) {
-        const page = section(conf, `location @problem_${status} {`);
+      for (const [code, status, title] of GATEWAY_ERRORS) {
+        // A URI, not a named location: nginx cannot redirect a request whose URI it never parsed to a named one.
+        const page = section(conf, `location = /_gateway/problem/${code} {`);
+        expect(page).toContain('internal;');
         expect(page).toContain('default_type application/problem+json;');
         const body = /return (\d+) '(.*)';/.exec(page);
         expect(body?.[1]).toBe(String(status));
-        expect(JSON.parse(body?.[2] ?? '')).toMatchObject({ type: 'about:blank', title, status });
+        const problem = JSON.parse(body?.[2] ?? '') as Record<string, unknown>;
+        expect(problem).toEqual({
+          type: 'about:blank',
+          title,
+          status,
+          detail: expect.any(String) as unknown,
+          requestId: '$request_id',
+        });
       }
       for (const header of ['location = /metrics {', 'location ^~ /internal/ {']) {
         expect(section(conf, header)).toMatch(/return 404 '\{"type":"about:blank","title":"Not Found","status":404,/);
+      }
+      expect(section(conf, 'http {')).toContain('large_client_header_buffers 4 8k;');
+    });
+
+    it('should tell a client how to repeat a write after a 502 or 504 from the gateway', () => {
+      const conf = nginx();
+      for (const status of [502, 504]) {
+        const body = /return \d+ '(.*)';/.exec(section(conf, `location = /_gateway/problem/${status} {`))?.[1];
+        const { detail } = JSON.parse(body ?? '{}') as { detail: string };
+        expect(detail).toContain('same Idempotency-Key');
+        expect(detail).toContain('gw-');
       }
     });
 
@@ -289,7 +378,7 @@ describe(renderAll.name, () => {
       const conf = haproxy();
       expect(conf).not.toContain('tcp-check');
       const write = section(conf, 'listen db_write');
-      expect(write).toContain('option httpchk GET /primary');
+      expect(write).toContain('option httpchk OPTIONS /primary');
       expect(write).toContain('http-check expect status 200');
       expect(write).toContain('default-server check inter 1s fall 3 rise 1 on-marked-down shutdown-sessions');
       expect(write).toContain(
@@ -307,8 +396,8 @@ describe(renderAll.name, () => {
       expect(front).toContain('bind 127.0.0.1:6502');
       expect(front).toContain('use_backend db_read_replicas if { nbsrv(db_read_replicas) gt 0 }');
       expect(front).toContain('default_backend db_read_primary');
-      expect(section(conf, 'backend db_read_replicas')).toContain('option httpchk GET /replica');
-      expect(section(conf, 'backend db_read_primary')).toContain('option httpchk GET /primary');
+      expect(section(conf, 'backend db_read_replicas')).toContain('option httpchk OPTIONS /replica');
+      expect(section(conf, 'backend db_read_primary')).toContain('option httpchk OPTIONS /primary');
     });
 
     it('should check every cockroach node on /health?ready=1 at its HTTP port', () => {
@@ -365,9 +454,20 @@ describe(renderAll.name, () => {
       expect(server).toContain('ssl_certificate_key /srv/keyflow/conf/gateway.key;');
       expect(server).not.toContain('Strict-Transport-Security');
       expect(conf).toContain('ssl_protocols TLSv1.2 TLSv1.3;');
+      // Plain HTTP sent to the TLS port (nginx's 497) is a problem document too, with status 400.
+      expect(server.slice(0, server.search(/^\s+location /m))).toContain('error_page 497 =400 /_gateway/problem/497;');
+      const page = section(conf, 'location = /_gateway/problem/497 {');
+      expect(JSON.parse(/return 400 '(.*)';/.exec(page)?.[1] ?? '')).toMatchObject({
+        title: 'Bad Request',
+        status: 400,
+      });
       const redirect = conf.slice(conf.indexOf('# Plain HTTP only points clients at HTTPS'));
       expect(redirect).toContain('listen 127.0.0.21:8081; # gateway-1');
       expect(redirect).toContain('return 308 https://$host:8080$request_uri;');
+      // nginx's own errors on the redirect port are problem documents too.
+      expect(redirect).toContain('add_header X-Request-Id $request_id always;');
+      expect(redirect).toContain('error_page 400 /_gateway/problem/400;');
+      expect(redirect).toContain('location = /_gateway/problem/400 {');
     });
 
     it("should use the operator's certificate files and send HSTS with them", () => {
@@ -382,7 +482,9 @@ describe(renderAll.name, () => {
 
     it('should render no TLS and no rate limit unless the topology asks', () => {
       const conf = nginx(local());
-      for (const directive of ['ssl', 'limit_req', '@problem_429', 'return 308']) expect(conf).not.toContain(directive);
+      for (const directive of ['ssl', 'limit_req', '/_gateway/problem/429', '/_gateway/problem/497', 'return 308']) {
+        expect(conf).not.toContain(directive);
+      }
     });
 
     it('should limit requests per client and answer 429 as problem+json with Retry-After', () => {
@@ -392,9 +494,9 @@ describe(renderAll.name, () => {
       const server = section(conf, 'server {');
       expect(server).toContain('limit_req zone=keyflow_per_client burst=40 nodelay;');
       for (const header of ['location / {', 'location @write {', 'location @write_idempotent {']) {
-        expect(section(server, header)).toContain('error_page 429 @problem_429;');
+        expect(section(server, header)).toContain('error_page 429 /_gateway/problem/429;');
       }
-      const page = section(conf, 'location @problem_429 {');
+      const page = section(conf, 'location = /_gateway/problem/429 {');
       // A location's add_header replaces the inherited ones, so the request id is repeated here.
       expect(page).toContain('add_header X-Request-Id $request_id always;');
       expect(page).toContain('add_header Retry-After 1 always;');

@@ -31,8 +31,14 @@ interface NamedAddress {
 }
 
 export interface ProblemPageView {
+  /** The status nginx raises internally (`494` for headers too large, `497` for plain HTTP on a TLS port). */
+  code: number;
+  /** The status the client gets. */
   status: number;
+  /** An internal exact-match location: `/_gateway/problem/<code>`. */
   location: string;
+  /** Arguments of the `error_page` directive that sends `code` there, e.g. `494 =431 /_gateway/problem/494`. */
+  errorPage: string;
   /** JSON text for nginx `return <status> '<body>'`; may contain nginx variables such as $request_id. */
   body: string;
   /**
@@ -53,6 +59,8 @@ export interface NginxView {
   accessLog: string | null;
   tempPaths: Array<{ directive: string; path: string }>;
   clientMaxBodySize: string;
+  /** `large_client_header_buffers`: the longest request line and header line, and how many fit. */
+  largeClientHeaderBuffers: string;
   balanceDirective: string | null;
   /** nginx's passive health check per upstream server, e.g. `max_fails=2 fail_timeout=5s`. */
   upstreamHealth: string;
@@ -144,37 +152,83 @@ function problemBody(status: number, title: string, detail: string): string {
   return JSON.stringify({ type: 'about:blank', title, status, detail, requestId: '$request_id' });
 }
 
-function nginxProblems(t: Topology, serverHeaders: string[]): NginxView['problems'] {
-  const pages: Array<[number, string, string]> = [
-    [413, 'Content Too Large', `The request body exceeds the gateway limit of ${t.gateway.clientMaxBodySize}.`],
+/** nginx's default, written out because the problem details quote it. */
+const LARGE_HEADER_BUFFERS = { count: 4, size: '8k' } as const;
+
+/** Where nginx's own errors are answered; never proxied, and `internal`, so a client asking for one gets 404. */
+const PROBLEM_PAGE_PREFIX = '/_gateway/problem/';
+
+/** What a client may do after a gateway error on a write; the gateway's key is gw- + the request id. */
+const REPEAT_ADVICE =
+  'Repeat a PUT or DELETE of /v1/kv/ only with the same Idempotency-Key: yours, or gw- followed by this requestId if you sent none.';
+
+/**
+ * One page per error nginx itself answers, before a location is chosen (request line, headers) or after
+ * (body, upstream). Not 408: on a client timeout nginx closes the connection without answering.
+ */
+function nginxProblems(t: Topology, serverHeaders: string[], tls: boolean): NginxView['problems'] {
+  const { count, size } = LARGE_HEADER_BUFFERS;
+  const notFound = 'The gateway does not serve this path.';
+  // [nginx's code, status answered, title, detail]
+  const pages: Array<[number, number, string, string]> = [
+    [
+      400,
+      400,
+      'Bad Request',
+      'The gateway could not parse the request: its request line, URL (percent-encoding, a path above the root), a header or the chunked body is malformed.',
+    ],
+    [404, 404, 'Not Found', notFound],
+    [413, 413, 'Content Too Large', `The request body exceeds the gateway limit of ${t.gateway.clientMaxBodySize}.`],
+    [414, 414, 'URI Too Long', `The request line is longer than the gateway accepts (${size}).`],
+    [
+      494,
+      431,
+      'Request Header Fields Too Large',
+      `A request header line is longer than ${size}, or all headers together need more than ${count} buffers of ${size}.`,
+    ],
+    [500, 500, 'Internal Server Error', 'The gateway failed to handle the request.'],
+    [501, 501, 'Not Implemented', 'The gateway supports no Transfer-Encoding but chunked.'],
     [
       502,
+      502,
       'Bad Gateway',
-      'No API instance answered. A write sent without an Idempotency-Key may or may not have been accepted.',
+      `No API instance answered, so a write may or may not have been accepted. ${REPEAT_ADVICE}`,
     ],
-    [503, 'Service Unavailable', 'No API instance is available to take the request.'],
+    [503, 503, 'Service Unavailable', 'No API instance is available to take the request.'],
     [
       504,
+      504,
       'Gateway Timeout',
-      'The API instance did not answer in time. A write sent without an Idempotency-Key may or may not have been accepted.',
+      `The API instance did not answer in time, so a write may or may not have been accepted. ${REPEAT_ADVICE}`,
     ],
+    [505, 505, 'HTTP Version Not Supported', 'The gateway speaks HTTP/1.0 and HTTP/1.1.'],
   ];
   const rateLimit = t.gateway.rateLimit;
   if (rateLimit) {
     pages.push([
       429,
+      429,
       'Too Many Requests',
       `This client sent more than ${rateLimit.requestsPerSecond} requests per second to this gateway; retry later.`,
     ]);
   }
+  if (tls) pages.push([497, 400, 'Bad Request', 'This port speaks HTTPS: a plain HTTP request was sent to it.']);
   return {
-    notFound: problemBody(404, 'Not Found', 'The gateway does not serve this path.'),
-    pages: pages.map(([status, title, detail]) => ({
-      status,
-      location: `@problem_${status}`,
-      body: problemBody(status, title, detail),
-      headers: status === 429 ? [...serverHeaders, 'Retry-After 1'] : [],
-    })),
+    notFound: problemBody(404, 'Not Found', notFound),
+    pages: pages
+      .sort(([a], [b]) => a - b)
+      .map(([code, status, title, detail]) => {
+        const location = `${PROBLEM_PAGE_PREFIX}${code}`;
+        return {
+          code,
+          status,
+          location,
+          // Without "=<status>" nginx answers 494 and 497 with 400 whatever the page returns.
+          errorPage: code === status ? `${code} ${location}` : `${code} =${status} ${location}`,
+          body: problemBody(status, title, detail),
+          headers: status === 429 ? [...serverHeaders, 'Retry-After 1'] : [],
+        };
+      }),
   };
 }
 
@@ -255,6 +309,7 @@ export function buildNginxView(t: Topology, { runDir, outDir }: RenderPaths): Ng
     accessLog: t.gateway.accessLog ? join(runDir, RUN_FILES.nginxAccessLog) : null,
     tempPaths: Object.entries(NGINX_TEMP_PATHS).map(([directive, dir]) => ({ directive, path: join(runDir, dir) })),
     clientMaxBodySize: t.gateway.clientMaxBodySize,
+    largeClientHeaderBuffers: `${LARGE_HEADER_BUFFERS.count} ${LARGE_HEADER_BUFFERS.size}`,
     balanceDirective: nginxBalanceDirective(t.gateway.algorithm),
     upstreamHealth: `max_fails=${health.maxFails} fail_timeout=${health.failTimeout}`,
     upstreams: t.api.instances.map((a) => ({ name: a.name, address: hostPort(a.host, a.port) })),
@@ -270,7 +325,7 @@ export function buildNginxView(t: Topology, { runDir, outDir }: RenderPaths): Ng
           burst: rateLimit.burst,
         }
       : null,
-    problems: nginxProblems(t, serverHeaders),
+    problems: nginxProblems(t, serverHeaders, tls !== null),
   };
 }
 
