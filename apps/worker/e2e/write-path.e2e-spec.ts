@@ -55,8 +55,17 @@ describe('write path (e2e)', () => {
     });
 
     it('should have a consumer on every shard queue', async () => {
-      const queues = await management<Array<{ name: string; consumers: number }>>('/queues/%2F?columns=name,consumers');
-      for (const q of queues.filter((q) => q.name.startsWith('kv.shard.'))) expect(q.consumers).toBeGreaterThan(0);
+      // The management API's queue stats are filled in some seconds after a consumer appears (after a restart of
+      // the stack or of a worker, earlier suites): poll instead of reading them once.
+      const shards = await pollUntil(
+        async () =>
+          (await management<Array<{ name: string; consumers?: number }>>('/queues/%2F?columns=name,consumers')).filter(
+            (q) => q.name.startsWith('kv.shard.'),
+          ),
+        (queues) => queues.length === 16 && queues.every((q) => (q.consumers ?? 0) > 0),
+        { what: 'a consumer on each of the 16 shard queues', timeoutMs: 30_000, intervalMs: 500 },
+      );
+      expect(shards.map((q) => q.consumers ?? 0).every((n) => n > 0)).toBe(true);
     });
   });
 

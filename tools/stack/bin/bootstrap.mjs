@@ -70,8 +70,9 @@ export function missingBinaries(path = withSbin()) {
   );
 }
 
+/** To stderr: stdout belongs to the command (`status --json` prints JSON there). */
 function log(message) {
-  console.log(`[bootstrap] ${message}`);
+  console.error(`[bootstrap] ${message}`);
 }
 
 /** `npm ci` when node_modules is missing or older than package-lock.json (npm stamps node_modules/.package-lock.json). */
@@ -90,7 +91,7 @@ function ensureNodeModules(root) {
     return;
   }
   log(`${reason}: npm ci --no-audit --no-fund`);
-  const res = spawnSync('npm', ['ci', '--no-audit', '--no-fund'], { cwd: root, stdio: 'inherit' });
+  const res = spawnSync('npm', ['ci', '--no-audit', '--no-fund'], { cwd: root, stdio: ['inherit', 2, 2] });
   if (res.status === 0) return;
   // npm 11 on this kind of machine (omit-lockfile-registry-resolved) writes lock files that leave out other
   // platforms' optional packages, and then its own `npm ci` refuses them as out of sync. `npm install
@@ -98,7 +99,7 @@ function ensureNodeModules(root) {
   log(`npm ci failed (exit ${res.status ?? res.signal}); falling back to npm install --no-save`);
   const fallback = spawnSync('npm', ['install', '--no-save', '--no-audit', '--no-fund'], {
     cwd: root,
-    stdio: 'inherit',
+    stdio: ['inherit', 2, 2],
   });
   if (fallback.status !== 0) {
     log(`npm install failed (exit ${fallback.status ?? fallback.signal})`);
@@ -117,7 +118,7 @@ function ensureBinaries() {
   }
   log(`missing: ${missing.join(', ')}; installing: ${install}`);
   const res = spawnSync('sh', ['-c', install], {
-    stdio: 'inherit',
+    stdio: ['inherit', 2, 2],
     env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
   });
   const still = missingBinaries();

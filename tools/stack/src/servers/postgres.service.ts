@@ -209,6 +209,7 @@ export class PostgresService implements StackComponent {
   async ensure({ topology, layout, progress, supervisor }: StartContext): Promise<void> {
     const db = requireFailover(topology.database);
     const etcd = db.failover.etcd;
+    await this.checkAccess(join(layout.data, 'postgres'));
     await supervisor.startGroup('etcd');
     await waitUntil(async () => (await httpStatus(`http://${etcd.host}:${etcd.clientPort}/health`)) === 200, {
       timeoutMs: 30_000,
@@ -320,6 +321,19 @@ export class PostgresService implements StackComponent {
     return run('psql', [...args, '-v', 'ON_ERROR_STOP=1', ...statements.flatMap((s) => ['-c', s])]).then(
       (r) => r.stdout,
     );
+  }
+
+  /** As root, Patroni runs as the postgres user, who must be able to reach the data directory. */
+  private async checkAccess(dir: string): Promise<void> {
+    if (!isRoot()) return;
+    const res = await run('runuser', ['-u', OS_USER, '--', 'test', '-w', dir], { check: false });
+    if (res.code !== 0) {
+      throw new StackError(
+        `the postgres user cannot reach ${dir}`,
+        undefined,
+        'every directory above the stack dir must be traversable (chmod o+x), or set an absolute stackDir such as /tmp/keyflow',
+      );
+    }
   }
 
   /** Passwords of Patroni's roles: made on the first start, kept with the data (mode 0600). */

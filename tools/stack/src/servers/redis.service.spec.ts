@@ -26,6 +26,8 @@ describe(redisConfig.name, () => {
       'cluster-enabled yes',
       'cluster-config-file nodes.conf',
       'cluster-node-timeout 2000',
+      'maxmemory 512mb',
+      'maxmemory-policy noeviction',
       'appendonly yes',
       'appendfsync everysec',
       'save ""',

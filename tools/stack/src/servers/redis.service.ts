@@ -29,6 +29,13 @@ export function redisConfig(node: RedisNode, topology: Pick<Topology, 'redis'>, 
     'cluster-enabled yes',
     'cluster-config-file nodes.conf',
     `cluster-node-timeout ${topology.redis.nodeTimeoutMs}`,
+    // A memory limit that evicts nothing: sessions, revocation markers, idempotency claims and operation records
+    // live here too, and none may vanish silently. At the limit, writes fail (OOM) and keyflow answers 503 with
+    // Retry-After; workers drop a cache entry they cannot update. Everything keyflow stores has a TTL, so memory
+    // comes back on its own (see libs/cache/README.md for what takes how much). Per node; a replica holds its
+    // master's data, so the limit is per master.
+    'maxmemory 512mb',
+    'maxmemory-policy noeviction',
     // The append-only file is the node's data across stop, start and crashes (sessions live here).
     'appendonly yes',
     'appendfsync everysec',

@@ -86,9 +86,20 @@ export class SupervisorService {
     return results.map((r) => r.stdout.trim()).join('\n');
   }
 
+  /**
+   * Every program's state and pid. `status` prints a pid only for RUNNING; `pid all` prints one line per program
+   * in the same order, so a program still STARTING (up for less than its start time) has its pid too.
+   */
   async status(): Promise<ProgramStatus[]> {
-    const res = await this.ctl(['status']);
-    return parseSupervisorStatus(res.stdout);
+    const [status, pids] = await Promise.all([this.ctl(['status']), this.ctl(['pid', 'all'])]);
+    const rows = parseSupervisorStatus(status.stdout);
+    const all = pids.stdout.split('\n').filter((l) => l.trim() !== '');
+    if (all.length !== rows.length) return rows;
+    return rows.map((row, i) => {
+      const pid = Number.parseInt(all[i] ?? '', 10);
+      const live = row.state === 'RUNNING' || row.state === 'STARTING' || row.state === 'STOPPING';
+      return live && Number.isInteger(pid) && pid > 0 ? { ...row, pid } : row;
+    });
   }
 
   /** Restarts and last exit cause per program, from supervisord's log since it started. */
