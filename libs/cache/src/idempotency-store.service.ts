@@ -21,6 +21,13 @@ export interface IdempotencyRecord {
  * pointing at that operation id for as long as the record lives: a retry then re-sends the same id, which the
  * worker applies at most once, instead of a new operation that would be applied a second time. Whether the
  * operation was confirmed is not stored here; the operation tracker knows (see `OperationTracker`).
+ *
+ * How long a key is kept (`ttlSeconds`, 24 h) is the window in which a client may safely retry with it: a retry
+ * after the record expired is a new request and is applied again. It must stay shorter than the worker's
+ * operation retention (7 days), which is what stops a re-sent operation id from being applied twice.
+ * Memory is bounded by it: one record (about 250 bytes with its key) per keyed write for 24 h. Records are never
+ * evicted (Redis runs with `maxmemory-policy noeviction`, so a claim is never dropped silently): when Redis is
+ * full, `claim` fails and the API answers 503 with Retry-After, which is safe, as nothing was published.
  */
 export class IdempotencyStore {
   constructor(

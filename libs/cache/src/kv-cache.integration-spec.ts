@@ -1,53 +1,88 @@
 import { randomBytes } from 'node:crypto';
-import type { Cluster } from 'ioredis';
+import calculateSlot from 'cluster-key-slot';
+import Redis, { type Cluster } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pollUntil, readStack } from '@keyflow/testing';
-import { KvCache } from './kv-cache.service';
+import { KvCache, type CachedEntry } from './kv-cache.service';
 import { createRedisCluster } from './redis-cluster.util';
+
+const present = (version: number, valueJson: string, updatedAt = `t${version}`) =>
+  ({ state: 'present', version, valueJson, updatedAt }) as const;
 
 describe(KvCache.name, () => {
   let redis: Cluster;
   let cache: KvCache;
   const prefix = `it:${randomBytes(4).toString('hex')}:`;
+  const keys = ['a', 'race', 'gone', 'nothing', 'spread-0', 'spread-1', 'lagging', 'expired', 'acked', 'same'];
 
   beforeAll(async () => {
     redis = createRedisCluster({ nodes: readStack().redis });
-    cache = new KvCache(redis, { negativeTtlMs: 300, tombstoneTtlMs: 300 }, prefix);
+    cache = new KvCache(redis, { negativeTtlMs: 300, tombstoneTtlMs: 300, valueTtlMs: 300 }, prefix);
     await redis.ping();
   });
   afterAll(async () => {
-    const keys = ['a', 'race', 'gone', 'nothing', 'spread-0', 'spread-1'].map((k) => cache.cacheKey(k));
-    await Promise.all(keys.map((k) => redis.del(k)));
+    await Promise.all(keys.flatMap((k) => [redis.del(cache.cacheKey(k)), redis.del(cache.floorKey(k))]));
     redis.disconnect();
   });
 
-  describe('setIfNewer', () => {
+  const commit = (key: string, entry: Exclude<CachedEntry, { state: 'missing' }>) => cache.commit([{ key, entry }]);
+
+  describe('fill', () => {
     it('should store a value and read it back', async () => {
-      expect(await cache.setIfNewer('a', { state: 'present', version: 1, valueJson: '{"v":1}', updatedAt: 't1' })).toBe(
-        true,
-      );
-      expect(await cache.get('a')).toEqual({ state: 'present', version: 1, valueJson: '{"v":1}', updatedAt: 't1' });
+      expect(await cache.fill('a', present(1, '{"v":1}', 't1'))).toBe(true);
+      expect(await cache.get('a')).toEqual(present(1, '{"v":1}', 't1'));
     });
 
-    it('should never go backwards: a slow fill of an old version loses to a fast update', async () => {
+    it('should never go backwards: a slow fill of an old version loses to a fast commit', async () => {
       // The read-through fill read version 1 from a replica; meanwhile the worker applied version 2.
-      const update = cache.setIfNewer('race', { state: 'present', version: 2, valueJson: '"new"', updatedAt: 't2' });
-      const slowFill = new Promise((r) => setTimeout(r, 20)).then(() =>
-        cache.setIfNewer('race', { state: 'present', version: 1, valueJson: '"old"', updatedAt: 't1' }),
-      );
-      expect(await Promise.all([update, slowFill])).toEqual([true, false]);
+      const update = commit('race', present(2, '"new"'));
+      const slowFill = new Promise((r) => setTimeout(r, 20)).then(() => cache.fill('race', present(1, '"old"')));
+      expect(await Promise.all([update, slowFill])).toEqual([{ outOfMemory: [] }, false]);
       expect(await cache.get('race')).toMatchObject({ version: 2, valueJson: '"new"' });
-      expect(
-        await cache.setIfNewer('race', { state: 'present', version: 2, valueJson: '"same"', updatedAt: 't' }),
-      ).toBe(false);
+      expect(await cache.fill('race', present(2, '"same"'))).toBe(false);
     });
 
-    it('should keep a tombstone for a short time only', async () => {
-      await cache.setIfNewer('gone', { state: 'present', version: 3, valueJson: '1', updatedAt: 't' });
-      expect(await cache.setIfNewer('gone', { state: 'deleted', version: 4, updatedAt: 't4' })).toBe(true);
-      expect(await cache.setIfNewer('gone', { state: 'present', version: 3, valueJson: '1', updatedAt: 't' })).toBe(
-        false,
+    it('should cache a missing key negatively, then let any real version replace it', async () => {
+      expect(await cache.fill('nothing', { state: 'missing', version: 0 })).toBe(true);
+      expect(await cache.get('nothing')).toEqual({ state: 'missing', version: 0 });
+      expect(await cache.fill('nothing', present(1, '0'))).toBe(true);
+      expect(await cache.get('nothing')).toMatchObject({ state: 'present', version: 1 });
+    });
+
+    it('should not bring a deleted key back from a lagging replica once its tombstone expired', async () => {
+      await commit('lagging', present(3, '1'));
+      await commit('lagging', { state: 'deleted', version: 4, updatedAt: 't4' });
+      expect(await cache.fill('lagging', present(3, '1'))).toBe(false);
+      expect(await cache.get('lagging')).toEqual({ state: 'deleted', version: 4, updatedAt: 't4' });
+      await pollUntil(
+        () => cache.get('lagging'),
+        (e) => e === undefined,
+        { what: 'the tombstone to expire', timeoutMs: 5_000 },
       );
+
+      // The replica has not replayed the delete: it still answers version 3, or that the key does not exist.
+      expect(await cache.fill('lagging', present(3, '1'))).toBe(false);
+      expect(await cache.fill('lagging', { state: 'missing', version: 0 })).toBe(false);
+      expect(await cache.get('lagging')).toBeUndefined();
+      expect(await cache.fill('lagging', { state: 'deleted', version: 4, updatedAt: 't4' })).toBe(true);
+    });
+
+    it('should not cache an older version once the committed value expired', async () => {
+      await commit('expired', present(7, '"seven"'));
+      await pollUntil(
+        () => cache.get('expired'),
+        (e) => e === undefined,
+        { what: 'the value to expire', timeoutMs: 5_000 },
+      );
+      expect(await cache.fill('expired', present(6, '"six"'))).toBe(false);
+      expect(await cache.fill('expired', present(7, '"seven"'))).toBe(true);
+    });
+  });
+
+  describe('commit', () => {
+    it('should keep a tombstone for a short time only', async () => {
+      await commit('gone', present(3, '1'));
+      expect(await commit('gone', { state: 'deleted', version: 4, updatedAt: 't4' })).toEqual({ outOfMemory: [] });
       expect(await cache.get('gone')).toEqual({ state: 'deleted', version: 4, updatedAt: 't4' });
       await pollUntil(
         () => cache.get('gone'),
@@ -56,22 +91,38 @@ describe(KvCache.name, () => {
       );
     });
 
-    it('should cache a missing key negatively, then let any real version replace it', async () => {
-      expect(await cache.setIfNewer('nothing', { state: 'missing', version: 0 })).toBe(true);
-      expect(await cache.get('nothing')).toEqual({ state: 'missing', version: 0 });
-      expect(await cache.setIfNewer('nothing', { state: 'present', version: 1, valueJson: '0', updatedAt: 't' })).toBe(
-        true,
-      );
-      expect(await cache.get('nothing')).toMatchObject({ state: 'present', version: 1 });
+    it('should have the update on the master’s replica when it resolves', async () => {
+      const slots = await redis.cluster('SLOTS');
+      const slot = calculateSlot(cache.cacheKey('acked'));
+      const [, , , replica] = slots.find(([start, end]) => slot >= start && slot <= end) ?? [];
+      expect(replica).toBeDefined();
+      const direct = new Redis({ host: replica?.[0], port: replica?.[1], lazyConnect: true });
+      try {
+        await direct.connect();
+        await direct.readonly();
+        for (let version = 1; version <= 20; version++) {
+          await commit('acked', present(version, String(version)));
+          // Read on the replica right away: WAIT made the master hold the commit until the replica had it.
+          expect(await direct.hget(cache.cacheKey('acked'), 'v')).toBe(String(version));
+        }
+      } finally {
+        direct.disconnect();
+      }
     });
 
-    it('should work for keys on different cluster nodes', async () => {
-      const slots = await Promise.all(['spread-0', 'spread-1'].map((k) => redis.cluster('KEYSLOT', cache.cacheKey(k))));
+    it('should be idempotent and never go backwards', async () => {
+      await commit('same', present(2, '"two"'));
+      await commit('same', present(2, '"two"'));
+      await commit('same', present(1, '"one"'));
+      expect(await cache.get('same')).toEqual(present(2, '"two"'));
+    });
+
+    it('should work for keys on different cluster nodes in one call', async () => {
+      const spread = ['spread-0', 'spread-1'];
+      const slots = await Promise.all(spread.map((k) => redis.cluster('KEYSLOT', cache.cacheKey(k))));
       expect(new Set(slots).size).toBe(2);
-      for (const k of ['spread-0', 'spread-1']) {
-        await cache.setIfNewer(k, { state: 'present', version: 1, valueJson: '1', updatedAt: 't' });
-        expect(await cache.get(k)).toMatchObject({ version: 1 });
-      }
+      await cache.commit(spread.map((key) => ({ key, entry: present(1, '1') })));
+      for (const k of spread) expect(await cache.get(k)).toMatchObject({ version: 1 });
     });
   });
 });

@@ -37,7 +37,7 @@ function setup({
 }: { cached?: CachedEntry; cacheFails?: boolean; db?: KvEntry } = {}) {
   const cache = {
     get: vi.fn(() => (cacheFails ? Promise.reject(new Error('Command timed out')) : Promise.resolve(cached))),
-    setIfNewer: vi.fn(() => Promise.resolve(true)),
+    fill: vi.fn(() => Promise.resolve(true)),
   };
   const repository = { find: vi.fn(() => Promise.resolve(db)) };
   // A fake publisher: every publish is recorded; `confirms` scripts the broker's answers (default: confirm).
@@ -75,7 +75,11 @@ function setup({
   };
   const claims = new Map<string, IdempotencyRecord>();
   const idempotency = {
+    failClaims: false,
     claim: vi.fn((key: string, record: IdempotencyRecord) => {
+      if (idempotency.failClaims) {
+        return Promise.reject(new Error("OOM command not allowed when used memory > 'maxmemory'."));
+      }
       const previous = claims.get(key);
       if (!previous) claims.set(key, record);
       return Promise.resolve(previous);
@@ -155,7 +159,7 @@ describe(KvService.name, () => {
     it('should read the database on a miss and fill the cache with the version', async () => {
       const { service, cache } = setup();
       await expect(service.get('k')).resolves.toMatchObject({ version: 3, source: 'database' });
-      expect(cache.setIfNewer).toHaveBeenCalledWith('k', {
+      expect(cache.fill).toHaveBeenCalledWith('k', {
         state: 'present',
         version: 3,
         valueJson: '{"a":1}',
@@ -166,7 +170,7 @@ describe(KvService.name, () => {
     it('should degrade to the database when the cache errors, without filling it', async () => {
       const { service, cache } = setup({ cacheFails: true });
       await expect(service.get('k')).resolves.toMatchObject({ version: 3, source: 'database' });
-      expect(cache.setIfNewer).not.toHaveBeenCalled();
+      expect(cache.fill).not.toHaveBeenCalled();
     });
 
     it('should answer not found for tombstones and cache unknown keys negatively', async () => {
@@ -176,7 +180,7 @@ describe(KvService.name, () => {
       const unknown = setup({ db: undefined as unknown as KvEntry });
       unknown.repository.find.mockResolvedValueOnce(undefined as unknown as KvEntry);
       await expect(unknown.service.get('k')).rejects.toBeInstanceOf(DomainError);
-      expect(unknown.cache.setIfNewer).toHaveBeenCalledWith('k', { state: 'missing', version: 0 });
+      expect(unknown.cache.fill).toHaveBeenCalledWith('k', { state: 'missing', version: 0 });
     });
 
     it('should read the primary and skip the cache for strong reads', async () => {
@@ -395,6 +399,40 @@ describe(KvService.name, () => {
           const id = result.kind === 'accepted' ? result.accepted.operationId : '';
           await expect(lookup.find(id)).resolves.toMatchObject({ id, status: 'accepted' });
         }
+      });
+    });
+
+    describe('when Redis is full (maxmemory with noeviction refuses writes)', () => {
+      const oom = () => new Error("OOM command not allowed when used memory > 'maxmemory'.");
+
+      it('should answer 503 with Retry-After, and publish nothing, when the idempotency key cannot be claimed', async () => {
+        const { service, published, idempotency } = setup();
+        idempotency.failClaims = true;
+        const { problem, headers } = toProblem(
+          await rejection(service.put('k', 1, { waitMs: 0, idempotencyKey: 'f' })),
+        );
+        expect(problem).toMatchObject({ status: 503 });
+        expect(problem).not.toHaveProperty('operationId');
+        expect(headers).toEqual({ 'retry-after': '1' });
+        expect(published).toEqual([]);
+      });
+
+      it('should answer 503 with Retry-After and the operation id when the operation cannot be recorded', async () => {
+        const { service, published, tracker } = setup();
+        tracker.markAccepted.mockRejectedValueOnce(oom());
+        const { problem, headers } = toProblem(await rejection(service.delete('k')));
+        expect(problem).toMatchObject({ status: 503, operationId: published[0]?.id });
+        expect(headers).toEqual({ 'retry-after': '1' });
+      });
+    });
+
+    describe('when this instance holds as many waiters as it may', () => {
+      it('should answer 202 at once instead of waiting, and ask for no reply', async () => {
+        const { service, publisher, waiter } = setup();
+        waiter.waitFor.mockReturnValueOnce(undefined);
+        const result = await service.put('k', 1, { waitMs: 5_000 });
+        expect(result).toMatchObject({ kind: 'accepted', replayed: false });
+        expect(publisher.publish.mock.calls[0]?.[1]).not.toHaveProperty('replyTo');
       });
     });
   });

@@ -155,8 +155,11 @@ export class KvService {
       return await this.idempotency.claim(idempotencyKey, record);
     } catch {
       // Without the record we could not tell a repeat from a new request: refuse rather than risk a double write.
-      // Nothing was published, so this 503 carries no operation id: the write did not happen.
-      throw new DomainError(ErrorCode.BROKER_UNAVAILABLE, 'idempotency keys are unavailable right now; retry shortly');
+      // Nothing was published, so this 503 carries no operation id: the write did not happen. Also what a full
+      // Redis answers (maxmemory with noeviction refuses new claims rather than evicting old ones).
+      throw new DomainError(ErrorCode.BROKER_UNAVAILABLE, 'idempotency keys are unavailable right now; retry shortly', {
+        headers: RETRY_SHORTLY,
+      });
     }
   }
 
@@ -262,6 +265,10 @@ export class KvService {
     }
   }
 
+  /**
+   * Read-through fill with what a replica returned. The cache refuses it when a worker committed a newer
+   * version (the replica lags), and keeps it only briefly otherwise (see `KvCache.fill`).
+   */
   private fill(key: string, entry: KvEntry | undefined): void {
     const cached: CachedEntry = !entry
       ? { state: 'missing', version: 0 }
@@ -273,7 +280,7 @@ export class KvService {
             valueJson: entry.valueJson ?? 'null',
             updatedAt: entry.updatedAt,
           };
-    this.cache.setIfNewer(key, cached).catch((err: Error) => this.logger.warn(`cache fill failed: ${err.message}`));
+    this.cache.fill(key, cached).catch((err: Error) => this.logger.warn(`cache fill failed: ${err.message}`));
   }
 
   private fromCached(key: string, cached: CachedEntry): KvRead {
@@ -302,6 +309,10 @@ function outcomeUnknown(operationId: string, idempotencyKey: string | undefined,
     : `It appears at /v1/operations/${operationId} once applied; retrying without an Idempotency-Key may apply it twice.`;
   return new DomainError(ErrorCode.BROKER_UNAVAILABLE, `${what}. ${advice}`, {
     problem: { operationId },
+    headers: RETRY_SHORTLY,
     cause: cause instanceof Error ? cause.message : String(cause),
   });
 }
+
+/** A 503 that a retry may soon get past (a broker stall, a full or failing-over Redis). */
+const RETRY_SHORTLY = { 'retry-after': '1' };

@@ -47,7 +47,10 @@ describe(OperationsService.name, () => {
 
     it('should answer 503, not 404, when the tracker cannot be read', async () => {
       const { service } = setup({ tracked: new Error('CLUSTERDOWN The cluster is down') });
-      await expect(service.find(ID)).rejects.toMatchObject({ code: ErrorCode.BROKER_UNAVAILABLE });
+      await expect(service.find(ID)).rejects.toMatchObject({
+        code: ErrorCode.BROKER_UNAVAILABLE,
+        context: { headers: { 'retry-after': '1' } },
+      });
     });
 
     it('should answer 503 when the database is unavailable', async () => {
