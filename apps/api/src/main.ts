@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import { getHeapStatistics } from 'node:v8';
 import fastifyCookie from '@fastify/cookie';
 import { ConsoleLogger, Logger } from '@nestjs/common';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
@@ -18,7 +19,15 @@ export async function createApp(config: ApiConfig): Promise<NestFastifyApplicati
     json: process.env.NODE_ENV === 'production',
     logLevels: LEVELS.slice(0, LEVELS.indexOf(config.LOG_LEVEL) + 1),
   });
-  const app = await createHttpApp(AppModule.forRoot(config), { instance: config.KEYFLOW_INSTANCE, logger });
+  const app = await createHttpApp(AppModule.forRoot(config), {
+    instance: config.KEYFLOW_INSTANCE,
+    logger,
+    loadShedding: {
+      maxHeapUsedBytes: Math.floor(getHeapStatistics().heap_size_limit * config.LOAD_SHED_HEAP_USED_RATIO),
+      maxRssBytes: config.LOAD_SHED_RSS_BYTES,
+      retryAfterSeconds: config.LOAD_SHED_RETRY_AFTER_S,
+    },
+  });
   await app.register(fastifyCookie);
   app.enableShutdownHooks();
   setupSwagger(app);

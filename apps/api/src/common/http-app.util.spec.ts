@@ -4,6 +4,7 @@ import { connect, type AddressInfo } from 'node:net';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { MAX_VALUE_DEPTH } from '@keyflow/contracts';
+import { pollUntil } from '@keyflow/testing';
 import { KvController } from '../kv/kv.controller';
 import { KvService, type WriteResult } from '../kv/kv.service';
 import type { WriteOptions } from '../kv/write-preconditions.util';
@@ -301,5 +302,64 @@ describe(createHttpApp.name, () => {
         detail: 'the request is not valid HTTP/1.1',
       });
     });
+  });
+});
+
+describe(`${createHttpApp.name} under memory pressure`, () => {
+  let shedding: NestFastifyApplication;
+
+  beforeAll(async () => {
+    // A heap limit of one byte: the process is under pressure from the first sample on.
+    shedding = await createHttpApp(
+      {
+        module: class SheddingTestModule {},
+        controllers: [KvController],
+        providers: [{ provide: KvService, useValue: fakeKv }],
+      },
+      {
+        instance: 'api-test',
+        logger: false,
+        loadShedding: { maxHeapUsedBytes: 1, maxRssBytes: 0, retryAfterSeconds: 3, sampleIntervalMs: 10 },
+      },
+    );
+    await shedding.init();
+    await shedding.getHttpAdapter().getInstance().ready();
+  });
+
+  afterAll(async () => {
+    await shedding.close();
+  });
+
+  it('should answer 503 problem+json with Retry-After, and not reach the service', async () => {
+    await pollUntil(
+      () => shedding.inject({ method: 'GET', url: '/v1/kv/k' }),
+      (response) => response.statusCode !== 200,
+      { what: 'the first memory sample', timeoutMs: 5_000, intervalMs: 10 },
+    );
+    fakeKv.get.mockClear();
+    const r = await shedding.inject({ method: 'GET', url: '/v1/kv/k' });
+    expect(r.statusCode).toBe(503);
+    expect(r.headers['retry-after']).toBe('3');
+    expect(r.headers['content-type']).toMatch(/^application\/problem\+json/);
+    expect(r.json()).toEqual({
+      type: 'about:blank',
+      title: 'Service unavailable',
+      status: 503,
+      detail: 'this API instance is short of memory (heap in use above its limit); retry in 3 s',
+      instance: '/v1/kv/k',
+      requestId: expect.any(String),
+    });
+    expect(fakeKv.get).not.toHaveBeenCalled();
+  });
+
+  it('should still answer liveness checks, so the supervisor does not restart a process that is only busy', async () => {
+    await pollUntil(
+      () => shedding.inject({ method: 'GET', url: '/v1/kv/k' }),
+      (response) => response.statusCode === 503,
+      { what: 'the first memory sample', timeoutMs: 5_000, intervalMs: 10 },
+    );
+    // No health controller in this module: a 404 shows the request went past the shedder.
+    const r = await shedding.inject({ method: 'GET', url: '/health/live' });
+    expect(r.statusCode).toBe(404);
   });
 });

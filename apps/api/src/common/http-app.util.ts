@@ -1,7 +1,15 @@
 import { randomUUID } from 'node:crypto';
-import { type DynamicModule, type NestApplicationOptions, ValidationPipe } from '@nestjs/common';
+import underPressure from '@fastify/under-pressure';
+import {
+  type DynamicModule,
+  HttpException,
+  HttpStatus,
+  type NestApplicationOptions,
+  ValidationPipe,
+} from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import type { FastifyInstance } from 'fastify';
 import { MAX_VALUE_BYTES } from '@keyflow/contracts';
 import {
   answerMethodNotAllowed,
@@ -13,13 +21,34 @@ import { useJsonBodyParser } from './json-body.util';
 import { JsonObjectBodyPipe } from './json-object-body.pipe';
 import { ProblemDetailsFilter } from './problem-details.filter';
 
+/** When to shed load; a limit of 0 is not checked. */
+export interface LoadSheddingOptions {
+  maxHeapUsedBytes: number;
+  maxRssBytes: number;
+  retryAfterSeconds: number;
+  /** How often memory is sampled (under-pressure's default: 1 s). */
+  sampleIntervalMs?: number;
+}
+
+/** Answered whatever the pressure: liveness (a busy process is not a dead one) and metrics (to see the pressure). */
+const NEVER_SHED = new Set(['/health/live', '/metrics']);
+
+const PRESSURE_NAMES: Record<string, string> = {
+  [underPressure.TYPE_HEAP_USED_BYTES]: 'heap in use',
+  [underPressure.TYPE_RSS_BYTES]: 'resident memory',
+};
+
 /**
  * Creates the Nest application on Fastify with keyflow's HTTP behaviour: body parsing, framework errors,
  * pipes and the problem filter. Kept apart from the app module so it can be tested with fake services.
  */
 export async function createHttpApp(
   module: DynamicModule,
-  { instance, ...options }: NestApplicationOptions & { instance: string },
+  {
+    instance,
+    loadShedding,
+    ...options
+  }: NestApplicationOptions & { instance: string; loadShedding?: LoadSheddingOptions },
 ): Promise<NestFastifyApplication> {
   const adapter = new FastifyAdapter({
     // Room for a 1 MiB value plus its JSON envelope; a larger value gets a precise 413 from the service.
@@ -40,6 +69,7 @@ export async function createHttpApp(
     void reply.header('x-served-by', instance);
     done();
   });
+  if (loadShedding) shedLoadUnderPressure(fastify, loadShedding);
   answerMethodNotAllowed(fastify);
   refuseContentCodings(fastify);
   // JSON only: a text/plain body gets 415 rather than being parsed as a string.
@@ -56,4 +86,30 @@ export async function createHttpApp(
   );
   app.useGlobalFilters(new ProblemDetailsFilter());
   return app;
+}
+
+/**
+ * Sheds load before the process runs out of memory: while the heap in use (or the RSS) is above its limit,
+ * requests get 503 problem+json with Retry-After and never reach a handler, so the requests already in flight
+ * can finish and free what they hold. Measured by @fastify/under-pressure, sampled every second.
+ * A client (or the gateway) retries elsewhere or later; a shed write was not accepted (no operation id).
+ */
+function shedLoadUnderPressure(fastify: FastifyInstance, options: LoadSheddingOptions): void {
+  void fastify.register(underPressure, {
+    maxHeapUsedBytes: options.maxHeapUsedBytes,
+    maxRssBytes: options.maxRssBytes,
+    ...(options.sampleIntervalMs ? { sampleInterval: options.sampleIntervalMs } : {}),
+    pressureHandler: (request, reply, type) => {
+      if (NEVER_SHED.has(request.url.split('?')[0] ?? '')) return;
+      void reply.header('retry-after', String(options.retryAfterSeconds));
+      const what = PRESSURE_NAMES[type] ?? type;
+      // A rejection ends the request with this error (the problem filter answers it), without the handler.
+      return Promise.reject(
+        new HttpException(
+          `this API instance is short of memory (${what} above its limit); retry in ${options.retryAfterSeconds} s`,
+          HttpStatus.SERVICE_UNAVAILABLE,
+        ),
+      );
+    },
+  });
 }

@@ -32,6 +32,17 @@ describe(loadApiConfig.name, () => {
     );
   });
 
+  it('should bound waiters and shed load before the heap runs out, by default', () => {
+    const config = loadApiConfig(valid);
+    expect(config.MAX_PREFER_WAITERS).toBe(1_000);
+    expect(config.LOAD_SHED_HEAP_USED_RATIO).toBe(0.85);
+    expect(config.LOAD_SHED_RSS_BYTES).toBe(0);
+    expect(config.LOAD_SHED_RETRY_AFTER_S).toBe(2);
+    expect(() => loadApiConfig({ ...valid, LOAD_SHED_HEAP_USED_RATIO: '1.5', MAX_PREFER_WAITERS: '-1' })).toThrow(
+      /MAX_PREFER_WAITERS.*\n.*LOAD_SHED_HEAP_USED_RATIO/s,
+    );
+  });
+
   it('should list every bad key at once', () => {
     let error: ConfigError | undefined;
     try {

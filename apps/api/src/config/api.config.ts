@@ -15,6 +15,17 @@ const apiEnvSchema = z.object({
   QUEUE_REPLICAS: z.coerce.number().int().min(1).max(7).default(3),
   PUBLISH_CONFIRM_TIMEOUT_MS: z.coerce.number().int().min(100).default(5_000),
   NEGATIVE_CACHE_TTL_MS: z.coerce.number().int().min(0).default(5_000),
+  /** Writes that may wait (`Prefer: wait`) at once on this instance; beyond it they are answered 202 at once. */
+  MAX_PREFER_WAITERS: z.coerce.number().int().min(0).default(1_000),
+  /**
+   * Load shedding: requests get 503 with Retry-After while the V8 heap in use is above this fraction of the
+   * heap limit (`--max-old-space-size`), before the process would die of it. 0 turns it off.
+   */
+  LOAD_SHED_HEAP_USED_RATIO: z.coerce.number().min(0).max(1).default(0.85),
+  /** The same for the resident set size (a container's memory limit, say), in bytes. 0 (the default): off. */
+  LOAD_SHED_RSS_BYTES: z.coerce.number().int().min(0).default(0),
+  /** The Retry-After of a shed request, in seconds. */
+  LOAD_SHED_RETRY_AFTER_S: z.coerce.number().int().min(1).default(2),
   LOG_LEVEL: z.enum(['error', 'warn', 'log', 'debug', 'verbose']).default('log'),
   /** The topology's `auth.readsRequireAuth`: whether GETs need a session or token too (writes always do). */
   READS_REQUIRE_AUTH: z

@@ -19,10 +19,13 @@ import { AMQP } from '../infrastructure/infrastructure.tokens';
 export class OperationWaiter implements OnApplicationShutdown {
   private readonly logger = new Logger(OperationWaiter.name);
   private readonly waiting = new Map<string, (outcome: WriteOutcome | undefined) => void>();
+  private readonly maxWaiters: number;
+  private lastRefusalLoggedAt = 0;
   private readonly channel: SupervisedChannel;
   readonly replyQueue: string;
 
   constructor(@Inject(AMQP) connection: AmqpConnectionManager, @Inject(API_CONFIG) config: ApiConfig) {
+    this.maxWaiters = config.MAX_PREFER_WAITERS;
     this.replyQueue = `kv.replies.${config.KEYFLOW_INSTANCE}.${randomBytes(4).toString('hex')}`;
     const supervised = new SupervisedChannel(connection, {
       name: 'operation-waiter',
@@ -42,8 +45,26 @@ export class OperationWaiter implements OnApplicationShutdown {
     this.channel = supervised;
   }
 
-  /** Resolves with the outcome, or `undefined` when `timeoutMs` passes first. Register before publishing. */
-  waitFor(operationId: string, timeoutMs: number): { outcome: Promise<WriteOutcome | undefined>; cancel: () => void } {
+  /**
+   * Resolves with the outcome, or `undefined` when `timeoutMs` passes first. Register before publishing.
+   *
+   * Returns `undefined` (do not wait) when this instance already holds `MAX_PREFER_WAITERS` waiters: each one
+   * keeps a request, its socket and a timer for up to 60 s, so their number is what bounds the memory that
+   * `Prefer: wait` takes. Such a write is answered 202 at once rather than refused: it is a valid write, a
+   * preference may be ignored (RFC 7240), and `GET /v1/operations/{id}` follows it like any other 202.
+   */
+  waitFor(
+    operationId: string,
+    timeoutMs: number,
+  ): { outcome: Promise<WriteOutcome | undefined>; cancel: () => void } | undefined {
+    if (this.waiting.size >= this.maxWaiters) {
+      const now = Date.now();
+      if (now - this.lastRefusalLoggedAt >= 10_000) {
+        this.lastRefusalLoggedAt = now;
+        this.logger.warn(`${this.waiting.size} writes wait already; answering new ones 202 without waiting`);
+      }
+      return undefined;
+    }
     let timer: NodeJS.Timeout | undefined;
     const outcome = new Promise<WriteOutcome | undefined>((resolve) => {
       this.waiting.set(operationId, resolve);
