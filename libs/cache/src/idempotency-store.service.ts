@@ -11,6 +11,16 @@ export interface IdempotencyRecord {
   acceptedAt?: string;
 }
 
+export interface IdempotencyStoreOptions {
+  /** How long a client's key is kept: the window in which a retry with it is safe. */
+  ttlSeconds?: number;
+  /** How long a key the gateway made up for a request sent without one (`gw-<request id>`) is kept. */
+  gatewayKeyTtlSeconds?: number;
+}
+
+/** The gateway gives every PUT/DELETE sent without a key one of its own: `gw-` and its request id. */
+export const GATEWAY_KEY_PREFIX = 'gw-';
+
 /**
  * `Idempotency-Key` records: the first request with a key claims it for its operation; a repeat of the same
  * request finds the original operation; a different request under the same key is refused. Claims are
@@ -25,27 +35,30 @@ export interface IdempotencyRecord {
  * How long a key is kept (`ttlSeconds`, 24 h) is the window in which a client may safely retry with it: a retry
  * after the record expired is a new request and is applied again. It must stay shorter than the worker's
  * operation retention (7 days), which is what stops a re-sent operation id from being applied twice.
- * Memory is bounded by it: one record (about 250 bytes with its key) per keyed write for 24 h. Records are never
+ * Memory is bounded by it: one record (about 250 bytes with its key) per keyed write for 24 h. Since the
+ * gateway gives every write without a key one of its own, that would be every write: its keys (`gw-…`) are
+ * kept 10 minutes instead, enough for its own retry on another API and for a client that repeats a write
+ * after a gateway 502/504 under that key, as the 502/504 says. Records are never
  * evicted (Redis runs with `maxmemory-policy noeviction`, so a claim is never dropped silently): when Redis is
  * full, `claim` fails and the API answers 503 with Retry-After, which is safe, as nothing was published.
  */
 export class IdempotencyStore {
+  private readonly ttlSeconds: number;
+  private readonly gatewayKeyTtlSeconds: number;
+
   constructor(
     private readonly redis: Cluster,
-    private readonly ttlSeconds = 86_400,
+    options: IdempotencyStoreOptions = {},
     private readonly prefix = 'idem:',
-  ) {}
+  ) {
+    this.ttlSeconds = options.ttlSeconds ?? 86_400;
+    this.gatewayKeyTtlSeconds = options.gatewayKeyTtlSeconds ?? 600;
+  }
 
   /** Claims `key` for `record`; returns the existing record when the key was already claimed. */
   async claim(key: string, record: IdempotencyRecord): Promise<IdempotencyRecord | undefined> {
-    const previous = await this.redis.set(
-      this.prefix + key,
-      JSON.stringify(record),
-      'EX',
-      this.ttlSeconds,
-      'NX',
-      'GET',
-    );
+    const ttl = key.startsWith(GATEWAY_KEY_PREFIX) ? this.gatewayKeyTtlSeconds : this.ttlSeconds;
+    const previous = await this.redis.set(this.prefix + key, JSON.stringify(record), 'EX', ttl, 'NX', 'GET');
     return previous ? (JSON.parse(previous) as IdempotencyRecord) : undefined;
   }
 }
