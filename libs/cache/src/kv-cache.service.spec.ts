@@ -77,7 +77,7 @@ class FakeCluster {
     try {
       return Promise.resolve(this.node(args[0] ?? '').fill(args));
     } catch (err) {
-      return Promise.reject(err);
+      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
     }
   }
 
