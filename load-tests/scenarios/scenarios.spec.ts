@@ -4,6 +4,7 @@ import {
   executorDurationMs,
   executorMaxVus,
   formatDuration,
+  isScenarioName,
   parseDurationMs,
   pickOperation,
   requestFor,
@@ -110,6 +111,17 @@ describe('scenarios', () => {
       expect(executorDurationMs(smoke.soak.executor)).toBe(60_000);
       expect(smoke.reference.requestBudget).toBe(6000);
       expect(smoke.reference.thresholds.request_budget_elapsed).toEqual(['max<=2000']);
+    });
+
+    it('should define memory-soak as a 30-minute sustained-write run over a bounded key space, outside "all"', () => {
+      const full = defineScenarios(1)['memory-soak'];
+      expect(executorDurationMs(full.executor)).toBe(1_800_000);
+      expect(full.mix).toEqual({ get: 0, put: 100, delete: 0 });
+      expect(full.writeVisibility.sampleRate).toBe(0);
+      expect(full.memory).toEqual({ sampleIntervalMs: 10_000, maxGrowthRatio: 0.05 });
+      expect(SCENARIO_NAMES).not.toContain('memory-soak');
+      expect(isScenarioName('memory-soak')).toBe(true);
+      expect(executorDurationMs(defineScenarios(0.01)['memory-soak'].executor)).toBe(18_000);
     });
 
     it('should refuse a scale that is not positive', () => {

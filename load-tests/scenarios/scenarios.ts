@@ -26,7 +26,8 @@ export const OPERATIONS: readonly Operation[] = ['get', 'put', 'delete'];
 /** `v1`: the keyflow API (`/v1/kv/{key}`); `store`: the reference-store compatible routes (`/store`). */
 export type ApiStyle = 'v1' | 'store';
 
-export type ScenarioName = 'read-heavy' | 'write-heavy' | 'reference' | 'cache-hit-get' | 'sustained-writes' | 'soak';
+export type ScenarioName =
+  'read-heavy' | 'write-heavy' | 'reference' | 'cache-hit-get' | 'sustained-writes' | 'soak' | 'memory-soak';
 /**
  * The order `--scenario all` runs them in. cache-hit-get comes first, right after the baseline it is compared
  * with: after a write-heavy scenario the workers and the broker are still busy for a while, which measured
@@ -40,6 +41,9 @@ export const SCENARIO_NAMES: readonly ScenarioName[] = [
   'sustained-writes',
   'soak',
 ];
+
+/** Scenarios that run only when named (`--scenario memory-soak`), never as part of `all`: they take long. */
+export const OPT_IN_SCENARIO_NAMES: readonly ScenarioName[] = ['memory-soak'];
 
 /** Open model: iterations start at `rate` per `timeUnit` whether or not earlier ones finished. */
 export interface ConstantArrivalRateExecutor {
@@ -100,6 +104,17 @@ export interface BacklogDrainConfig {
   timeoutMs: number;
 }
 
+/**
+ * Memory sampling (Node runner only): Redis `INFO memory` on every master and the RSS of every API and worker
+ * process, every `sampleIntervalMs`. Memory is flat when, over the second half of the load (the first half
+ * fills caches and TTL-bounded records up to their steady state), no sampled figure grew by more than
+ * `maxGrowthRatio` of its value at the half.
+ */
+export interface MemorySamplingConfig {
+  sampleIntervalMs: number;
+  maxGrowthRatio: number;
+}
+
 export interface ScenarioDefinition {
   name: ScenarioName;
   description: string;
@@ -119,6 +134,7 @@ export interface ScenarioDefinition {
   backlogDrain?: BacklogDrainConfig;
   thresholds: Thresholds;
   baselineTargets: BaselineTarget[];
+  memory?: MemorySamplingConfig;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -430,11 +446,47 @@ export function defineScenarios(scale = 1): Record<ScenarioName, ScenarioDefinit
       },
       baselineTargets: [],
     },
+
+    'memory-soak': {
+      name: 'memory-soak',
+      description:
+        'PUT only at a constant 1,000 req/s for 30 minutes over 20,000 keys (with Idempotency-Keys from the ' +
+        'gateway): Redis and API memory must stay flat. Not part of `all`; shorten it with --duration or --scale.',
+      targets: [
+        '1,000 PUT/s for 30 min',
+        'errors < 0.1%',
+        'Redis used_memory on every master and each API/worker RSS grow < 5% over the second half',
+      ],
+      api: 'v1',
+      executor: {
+        executor: 'constant-arrival-rate',
+        rate: 1000,
+        timeUnit: '1s',
+        duration: scaled(1_800_000, scale),
+        preAllocatedVUs: 64,
+        maxVUs: 256,
+        gracefulStop: '10s',
+      },
+      mix: { get: 0, put: 100, delete: 0 },
+      // Bounded, so the cache and the version floors reach a steady state; unique keys would grow them by design.
+      keySpace: 20_000,
+      valueSize: 256,
+      // Visibility probes write keys nobody else writes: they would grow the key space.
+      writeVisibility: { sampleRate: 0, timeoutMs: 10_000 },
+      backlogDrain: { markers: 16, timeoutMs: 60_000 },
+      thresholds: {
+        'http_req_failed{traffic:load}': ['rate<0.001'],
+        dropped_iterations: ['rate<10'],
+        write_backlog_drain: ['max<=1000'],
+      },
+      baselineTargets: [],
+      memory: { sampleIntervalMs: 10_000, maxGrowthRatio: 0.05 },
+    },
   };
 }
 
 export function isScenarioName(name: string): name is ScenarioName {
-  return (SCENARIO_NAMES as readonly string[]).includes(name);
+  return ([...SCENARIO_NAMES, ...OPT_IN_SCENARIO_NAMES] as readonly string[]).includes(name);
 }
 
 export function getScenario(name: ScenarioName, scale = 1): ScenarioDefinition {

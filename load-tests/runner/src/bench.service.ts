@@ -1,9 +1,10 @@
 import { BaselineService, type BaselineResult } from './baseline/baseline.service';
 import { scenarioDefinitions, type CliOptions } from './cli/cli-options.util';
 import { assertLoadableTarget } from './cli/loopback.util';
-import { apiProcesses, readStackInfo, tierProcesses } from './cli/stack-info.util';
+import { apiProcesses, appProcesses, readStackInfo, tierProcesses } from './cli/stack-info.util';
 import { KvHttpClient, type HttpOutcome } from './http/kv-http.client';
 import { ScenarioRunner, type ScenarioResult } from './load/scenario-runner.service';
+import { processProbes, redisMasterProbes } from './metrics/memory-sampler.service';
 import { formatConsoleTable } from './report/report-format.util';
 import type { BenchReport, ScenarioFailure } from './report/report.dto';
 import { ReportService, type WrittenReport } from './report/report.service';
@@ -91,6 +92,7 @@ export class BenchService {
             await this.scenarioRunner.run(definitions[name], {
               target: { baseUrl: target, token },
               rssProcesses,
+              memoryProbes: () => [...redisMasterProbes(stack?.redis ?? []), ...processProbes(appProcesses(stack))],
               cpuProcesses: tierProcesses(stack),
               baselineGetRps: baseline?.get.rps,
               progressIntervalMs: options.progressIntervalMs,

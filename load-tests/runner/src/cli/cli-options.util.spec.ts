@@ -12,6 +12,7 @@ describe(parseCliOptions.name, () => {
       token: undefined,
       scale: 1,
       rate: undefined,
+      durationMs: undefined,
       outDir: '/repo/load-tests/reports',
       stackFile: '/repo/.keyflow/stack.json',
       baselineOnly: false,
@@ -81,5 +82,16 @@ describe(parseCliOptions.name, () => {
     expect(() => parseCliOptions(['--scenario', 'reference,soak', '--rate', '10'], {}, root)).toThrow(
       '--rate applies only to open-model scenarios; not to reference',
     );
+  });
+
+  it('should run memory-soak only when named, for as long as --duration says', () => {
+    expect(parseCliOptions(['--scenario', 'all'], {}, root).scenarios).not.toContain('memory-soak');
+    const options = parseCliOptions(['--scenario', 'memory-soak', '--duration', '90'], {}, root);
+    expect(options).toMatchObject({ scenarios: ['memory-soak'], durationMs: 90_000 });
+    expect(scenarioDefinitions(options)['memory-soak'].executor).toMatchObject({ duration: '90s' });
+    expect(() => parseCliOptions(['--scenario', 'reference', '--duration', '60'], {}, root)).toThrow(
+      '--duration applies only to scenarios with a fixed duration; not to reference',
+    );
+    expect(() => parseCliOptions(['--duration', '0'], {}, root)).toThrow(CliUsageError);
   });
 });

@@ -2,7 +2,9 @@ import { isAbsolute, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
   defineScenarios,
+  formatDuration,
   isScenarioName,
+  OPT_IN_SCENARIO_NAMES,
   SCENARIO_NAMES,
   type ScenarioDefinition,
   type ScenarioName,
@@ -16,6 +18,8 @@ export interface CliOptions {
   scale: number;
   /** `--rate`: replaces the arrival rate of open-model scenarios (e.g. to see how cost grows with the rate). */
   rate: number | undefined;
+  /** `--duration`: replaces the length of fixed-duration scenarios (a 30-minute memory-soak in 5, say). */
+  durationMs: number | undefined;
   outDir: string;
   stackFile: string;
   baselineOnly: boolean;
@@ -42,12 +46,14 @@ export const USAGE = `Usage: npm run bench -- [options]
 
   --scenario <name|all>     scenario to run; repeat or comma-separate (default: all)
                             ${SCENARIO_NAMES.join(', ')}
+                            and, only when named (not in all): ${OPT_IN_SCENARIO_NAMES.join(', ')}
   --target <url>            base URL to load (default: the gateway in .keyflow/stack.json, else http://127.0.0.21:8080)
   --token <token>           bearer token for every request (default: KEYFLOW_TOKEN, else the stack's token)
   --scale <factor>          multiply durations, budgets and key spaces (default: SCALE or 1; 0.1 = smoke run);
                             --duration-scale is the same flag
   --rate <n>                iterations per second for open-model scenarios instead of their own rate
                             (read-heavy, write-heavy, sustained-writes, soak); thresholds stay as defined
+  --duration <s>            seconds of load for fixed-duration scenarios instead of their own (after --scale)
   --out <dir>               report directory (default: load-tests/reports)
   --stack <file>            stack description (default: .keyflow/stack.json)
   --baseline-only           measure only the baseline (bare Fastify behind nginx) and report it
@@ -106,6 +112,15 @@ export function parseCliOptions(argv: string[], env: NodeJS.ProcessEnv, root: st
     if (closed.length > 0)
       throw new CliUsageError(`--rate applies only to open-model scenarios; not to ${closed.join(', ')}`);
   }
+  const durationMs = values.duration === undefined ? undefined : positiveNumber('--duration', values.duration) * 1000;
+  if (durationMs !== undefined) {
+    const definitions = defineScenarios(1);
+    const ramping = [...new Set(scenarios)].filter((name) => definitions[name].executor.executor === 'ramping-vus');
+    if (ramping.length > 0)
+      throw new CliUsageError(
+        `--duration applies only to scenarios with a fixed duration; not to ${ramping.join(', ')}`,
+      );
+  }
   const progress = Number(values.progress ?? '5');
   if (!Number.isFinite(progress) || progress < 0)
     throw new CliUsageError(`--progress must be ≥ 0, got '${values.progress}'`);
@@ -115,6 +130,7 @@ export function parseCliOptions(argv: string[], env: NodeJS.ProcessEnv, root: st
     token: values.token ?? env.KEYFLOW_TOKEN,
     scale,
     rate,
+    durationMs,
     outDir: resolvePath(values.out ?? 'load-tests/reports'),
     stackFile: resolvePath(values.stack ?? '.keyflow/stack.json'),
     baselineOnly: values['baseline-only'] ?? false,
@@ -144,6 +160,7 @@ function parse(argv: string[]) {
       scale: { type: 'string' },
       'duration-scale': { type: 'string' },
       rate: { type: 'string' },
+      duration: { type: 'string' },
       out: { type: 'string' },
       stack: { type: 'string' },
       'baseline-only': { type: 'boolean' },
@@ -159,17 +176,22 @@ function parse(argv: string[]) {
   });
 }
 
-/** The scenario definitions for these options: scaled, and with `--rate` applied to the open-model ones. */
+/**
+ * The scenario definitions for these options: scaled, with `--rate` applied to the open-model ones and
+ * `--duration` to the fixed-duration ones.
+ */
 export function scenarioDefinitions(
-  options: Pick<CliOptions, 'scale' | 'rate'>,
+  options: Pick<CliOptions, 'scale' | 'rate'> & Partial<Pick<CliOptions, 'durationMs'>>,
 ): Record<ScenarioName, ScenarioDefinition> {
-  const definitions = defineScenarios(options.scale);
-  if (options.rate === undefined) return definitions;
-  const rate = options.rate;
+  const { rate, durationMs } = options;
   return Object.fromEntries(
-    Object.entries(definitions).map(([name, d]) => [
-      name,
-      d.executor.executor === 'constant-arrival-rate' ? { ...d, executor: { ...d.executor, rate } } : d,
-    ]),
+    Object.entries(defineScenarios(options.scale)).map(([name, d]) => {
+      let executor = d.executor;
+      if (rate !== undefined && executor.executor === 'constant-arrival-rate') executor = { ...executor, rate };
+      if (durationMs !== undefined && executor.executor !== 'ramping-vus') {
+        executor = { ...executor, duration: formatDuration(durationMs) };
+      }
+      return [name, { ...d, executor }];
+    }),
   ) as Record<ScenarioName, ScenarioDefinition>;
 }

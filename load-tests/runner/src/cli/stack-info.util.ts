@@ -16,6 +16,8 @@ export const stackInfoSchema = z
       )
       .default([]),
     token: z.string().min(1).optional(),
+    /** `host:port` of every Redis node. */
+    redis: z.array(z.string()).default([]),
   })
   .passthrough();
 
@@ -47,6 +49,11 @@ export function readStackInfo(file: string): StackInfo | undefined {
 /** The API processes (`api-1`, `api-2`, …) whose memory the runner samples. */
 export function apiProcesses(stack: StackInfo | undefined): Array<{ name: string; pid: number }> {
   return (stack?.processes ?? []).filter((p) => p.name.startsWith('api-')).map(({ name, pid }) => ({ name, pid }));
+}
+
+/** The API and worker processes (`api-1`, `worker-2`, …), whose RSS a memory soak follows. */
+export function appProcesses(stack: StackInfo | undefined): Array<{ name: string; pid: number }> {
+  return (stack?.processes ?? []).filter((p) => /^(api|worker)-/.test(p.name)).map(({ name, pid }) => ({ name, pid }));
 }
 
 /** Every process of the stack with its tier (its `kind`, else its name without the instance suffix), for CPU. */

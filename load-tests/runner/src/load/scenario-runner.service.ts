@@ -19,6 +19,7 @@ import { KvHttpClient, reasonOf } from '../http/kv-http.client';
 import type { LatencySummary } from '../metrics/histogram.util';
 import { CpuSampler, describeCpu, type CpuReport, type TierProcess } from '../metrics/cpu-sampler.service';
 import { RssSampler, type RssReport, type SampledProcess } from '../metrics/rss-sampler.service';
+import { MemorySampler, memoryThreshold, type MemoryProbe, type MemoryReport } from '../metrics/memory-sampler.service';
 import {
   allPassed,
   compare,
@@ -43,6 +44,11 @@ export interface ScenarioRunOptions {
   target: RunTarget;
   /** Processes whose RSS is sampled during the load (the API instances). */
   rssProcesses: SampledProcess[];
+  /**
+   * The memory figures to follow for scenarios that sample memory (`memory-soak`): Redis masters and the API and
+   * worker processes. A factory, as probes open connections; absent: no memory report.
+   */
+  memoryProbes?: () => MemoryProbe[];
   /** Stack processes whose CPU time is measured per tier during the load; empty: no CPU profile. */
   cpuProcesses?: TierProcess[];
   /** Baseline GET req/s, for the scenario's `baselineTargets`; absent when no baseline was measured. */
@@ -87,6 +93,8 @@ export interface ScenarioResult {
   backlogDrain: { markers: number; pending: number; latency: LatencySummary } | null;
   budget: { requests: number; elapsedMs: number; rps: number } | null;
   rss: RssReport | null;
+  /** Redis and process memory over the run, for scenarios that sample it. */
+  memory?: MemoryReport | null;
   /** Where the CPU went during the load, per tier of the stack. */
   cpu: CpuReport | null;
   thresholds: ThresholdResult[];
@@ -135,6 +143,14 @@ export class ScenarioRunner {
       });
       const rss = new RssSampler(options.rssProcesses);
       await rss.start();
+      const memory =
+        scenario.memory && options.memoryProbes
+          ? new MemorySampler(options.memoryProbes(), {
+              intervalMs: scenario.memory.sampleIntervalMs,
+              maxGrowthRatio: scenario.memory.maxGrowthRatio,
+            })
+          : undefined;
+      await memory?.start();
       const cpuProcesses = options.cpuProcesses ?? [];
       const cpu = new CpuSampler(cpuProcesses, availableParallelism());
       if (cpuProcesses.length > 0) await cpu.start();
@@ -181,10 +197,12 @@ export class ScenarioRunner {
       await probe.settle();
       const backlogDrain = await this.drainCheck(scenario, probeClient, prefix, metrics, clock);
       const rssReport = await rss.stop();
+      const memoryReport = (await memory?.stop()) ?? null;
 
       const thresholds = [
         ...evaluateThresholds(scenario.thresholds, metrics),
         ...evaluateBaselineTargets(scenario, metrics, options.baselineGetRps),
+        ...(memoryReport ? [memoryThreshold(memoryReport)] : []),
       ];
       const operations = [...OPERATIONS.filter((op) => scenario.mix[op] > 0), 'all' as const].map((op) =>
         metrics.operationResult(op),
@@ -227,6 +245,7 @@ export class ScenarioRunner {
                 rps: metrics.budgetElapsed.maxMs > 0 ? metrics.requests / (metrics.budgetElapsed.maxMs / 1000) : 0,
               },
         rss: options.rssProcesses.length > 0 ? rssReport : null,
+        memory: memoryReport,
         cpu: cpuReport,
         thresholds,
         passed: allPassed(thresholds),

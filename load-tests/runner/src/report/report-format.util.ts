@@ -254,6 +254,25 @@ function scenarioSection(s: ScenarioResult): string {
       '',
     );
   }
+  if (s.memory != null) {
+    out.push(
+      `Memory (sampled every ${s.memory.intervalMs / 1000} s; flat = at most ` +
+        `${(s.memory.maxGrowthRatio * 100).toFixed(0)} % growth over the second half, after caches filled):`,
+      '',
+      markdownTable(
+        ['what', 'first MiB', 'middle MiB', 'last MiB', 'max MiB', 'second-half growth', 'samples'],
+        s.memory.series.map((m) => [
+          m.name,
+          ...[m.firstBytes, m.halfBytes, m.lastBytes, m.maxBytes].map((b) =>
+            b === null ? '—' : (b / KIB_PER_MIB / 1024).toFixed(1),
+          ),
+          m.growthRatio === null ? '—' : `${(m.growthRatio * 100).toFixed(1)} %`,
+          String(m.samples),
+        ]),
+      ),
+      '',
+    );
+  }
   if (s.cpu != null) {
     const busy =
       s.cpu.machineBusyPercent === null ? '' : ` The machine was ${s.cpu.machineBusyPercent.toFixed(0)} % busy.`;
