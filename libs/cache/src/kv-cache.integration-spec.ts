@@ -29,7 +29,7 @@ describe(KvCache.name, () => {
 
   describe('fill', () => {
     it('should store a value and read it back', async () => {
-      expect(await cache.fill('a', present(1, '{"v":1}', 't1'))).toBe(true);
+      expect(await cache.fill('a', present(1, '{"v":1}', 't1'))).toBe('filled');
       expect(await cache.get('a')).toEqual(present(1, '{"v":1}', 't1'));
     });
 
@@ -37,22 +37,22 @@ describe(KvCache.name, () => {
       // The read-through fill read version 1 from a replica; meanwhile the worker applied version 2.
       const update = commit('race', present(2, '"new"'));
       const slowFill = new Promise((r) => setTimeout(r, 20)).then(() => cache.fill('race', present(1, '"old"')));
-      expect(await Promise.all([update, slowFill])).toEqual([{ outOfMemory: [] }, false]);
+      expect(await Promise.all([update, slowFill])).toEqual([{ outOfMemory: [] }, 'below-floor']);
       expect(await cache.get('race')).toMatchObject({ version: 2, valueJson: '"new"' });
-      expect(await cache.fill('race', present(2, '"same"'))).toBe(false);
+      expect(await cache.fill('race', present(2, '"same"'))).toBe('kept');
     });
 
     it('should cache a missing key negatively, then let any real version replace it', async () => {
-      expect(await cache.fill('nothing', { state: 'missing', version: 0 })).toBe(true);
+      expect(await cache.fill('nothing', { state: 'missing', version: 0 })).toBe('filled');
       expect(await cache.get('nothing')).toEqual({ state: 'missing', version: 0 });
-      expect(await cache.fill('nothing', present(1, '0'))).toBe(true);
+      expect(await cache.fill('nothing', present(1, '0'))).toBe('filled');
       expect(await cache.get('nothing')).toMatchObject({ state: 'present', version: 1 });
     });
 
     it('should not bring a deleted key back from a lagging replica once its tombstone expired', async () => {
       await commit('lagging', present(3, '1'));
       await commit('lagging', { state: 'deleted', version: 4, updatedAt: 't4' });
-      expect(await cache.fill('lagging', present(3, '1'))).toBe(false);
+      expect(await cache.fill('lagging', present(3, '1'))).toBe('below-floor');
       expect(await cache.get('lagging')).toEqual({ state: 'deleted', version: 4, updatedAt: 't4' });
       await pollUntil(
         () => cache.get('lagging'),
@@ -61,10 +61,10 @@ describe(KvCache.name, () => {
       );
 
       // The replica has not replayed the delete: it still answers version 3, or that the key does not exist.
-      expect(await cache.fill('lagging', present(3, '1'))).toBe(false);
-      expect(await cache.fill('lagging', { state: 'missing', version: 0 })).toBe(false);
+      expect(await cache.fill('lagging', present(3, '1'))).toBe('below-floor');
+      expect(await cache.fill('lagging', { state: 'missing', version: 0 })).toBe('below-floor');
       expect(await cache.get('lagging')).toBeUndefined();
-      expect(await cache.fill('lagging', { state: 'deleted', version: 4, updatedAt: 't4' })).toBe(true);
+      expect(await cache.fill('lagging', { state: 'deleted', version: 4, updatedAt: 't4' })).toBe('filled');
     });
 
     it('should not cache an older version once the committed value expired', async () => {
@@ -74,8 +74,8 @@ describe(KvCache.name, () => {
         (e) => e === undefined,
         { what: 'the value to expire', timeoutMs: 5_000 },
       );
-      expect(await cache.fill('expired', present(6, '"six"'))).toBe(false);
-      expect(await cache.fill('expired', present(7, '"seven"'))).toBe(true);
+      expect(await cache.fill('expired', present(6, '"six"'))).toBe('below-floor');
+      expect(await cache.fill('expired', present(7, '"seven"'))).toBe('filled');
     });
   });
 

@@ -145,7 +145,7 @@ describe(KvCache.name, () => {
   describe('fill', () => {
     it('should cache a value read from the database for the short fill TTL, not the committed one', async () => {
       const { redis, cache, onA } = setup({ fillTtlMs: 120_000, valueTtlMs: 3_600_000 });
-      expect(await cache.fill(onA, present(1))).toBe(true);
+      expect(await cache.fill(onA, present(1))).toBe('filled');
       expect(await cache.get(onA)).toEqual(present(1));
       expect(redis.a.ttl(cache.cacheKey(onA))).toBe(120_000);
     });
@@ -157,19 +157,20 @@ describe(KvCache.name, () => {
       redis.a.expire(cache.cacheKey(onA));
 
       // The replica has not replayed the delete yet: it still says version 3 is present.
-      expect(await cache.fill(onA, present(3))).toBe(false);
-      expect(await cache.fill(onA, { state: 'missing', version: 0 })).toBe(false);
+      expect(await cache.fill(onA, present(3))).toBe('below-floor');
+      expect(await cache.fill(onA, { state: 'missing', version: 0 })).toBe('below-floor');
       expect(await cache.get(onA)).toBeUndefined();
-      // A replica that caught up fills again.
-      expect(await cache.fill(onA, deleted(4))).toBe(true);
+      // A replica that caught up fills again; a second fill of the same version is kept out.
+      expect(await cache.fill(onA, deleted(4))).toBe('filled');
+      expect(await cache.fill(onA, deleted(4))).toBe('kept');
     });
 
     it('should refuse a fill older than a committed value that expired', async () => {
       const { redis, cache, onB } = setup();
       await cache.commit([{ key: onB, entry: present(7) }]);
       redis.b.expire(cache.cacheKey(onB));
-      expect(await cache.fill(onB, present(6))).toBe(false);
-      expect(await cache.fill(onB, present(7))).toBe(true);
+      expect(await cache.fill(onB, present(6))).toBe('below-floor');
+      expect(await cache.fill(onB, present(7))).toBe('filled');
     });
   });
 

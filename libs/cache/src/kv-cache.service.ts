@@ -33,6 +33,12 @@ export interface KvCacheOptions {
   replicaAckTimeoutMs?: number;
 }
 
+/**
+ * What a fill did: `filled`; `kept` (the cache holds this version or a newer one); `below-floor` (a worker
+ * committed a newer version: what was read, from a replica, is behind, and should not be served either).
+ */
+export type FillResult = 'filled' | 'kept' | 'below-floor';
+
 export interface CommitResult {
   /** Keys whose committed state could not be cached because Redis is out of memory; their entry was removed. */
   outOfMemory: string[];
@@ -189,14 +195,14 @@ export class KvCache {
   }
 
   /**
-   * Read-through fill with what the database (a replica, possibly lagging) returned. Returns whether the cache
-   * took it: not when it holds this version or a newer one, nor when a worker committed a newer version.
+   * Read-through fill with what the database (a replica, possibly lagging) returned. The cache takes it unless
+   * it holds this version or a newer one (`kept`) or a worker committed a newer version (`below-floor`).
    */
-  async fill(key: string, entry: CachedEntry): Promise<boolean> {
+  async fill(key: string, entry: CachedEntry): Promise<FillResult> {
     const ttl =
       entry.state === 'present' ? this.fillTtlMs : entry.state === 'deleted' ? this.tombstoneTtlMs : this.negativeTtlMs;
     const set = await this.redis.kvFill(...this.scriptArgs(key, entry), String(ttl));
-    return set === 1;
+    return set === 1 ? 'filled' : set === -1 ? 'below-floor' : 'kept';
   }
 
   /**

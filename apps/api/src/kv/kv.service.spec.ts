@@ -2,6 +2,7 @@ import { describe, expect, it, vi } from 'vitest';
 import type {
   AcceptedOperation,
   CachedEntry,
+  FillResult,
   IdempotencyRecord,
   IdempotencyStore,
   KvCache,
@@ -37,7 +38,7 @@ function setup({
 }: { cached?: CachedEntry; cacheFails?: boolean; db?: KvEntry } = {}) {
   const cache = {
     get: vi.fn(() => (cacheFails ? Promise.reject(new Error('Command timed out')) : Promise.resolve(cached))),
-    fill: vi.fn(() => Promise.resolve(true)),
+    fill: vi.fn((_key: string, _entry: CachedEntry) => Promise.resolve<FillResult>('filled')),
   };
   const repository = { find: vi.fn(() => Promise.resolve(db)) };
   // A fake publisher: every publish is recorded; `confirms` scripts the broker's answers (default: confirm).
@@ -181,6 +182,28 @@ describe(KvService.name, () => {
       unknown.repository.find.mockResolvedValueOnce(undefined as unknown as KvEntry);
       await expect(unknown.service.get('k')).rejects.toBeInstanceOf(DomainError);
       expect(unknown.cache.fill).toHaveBeenCalledWith('k', { state: 'missing', version: 0 });
+    });
+
+    it('should answer from the primary, not from a replica behind a version a worker committed', async () => {
+      const { service, cache, repository } = setup();
+      // The replica still has version 3; the cache's floor says version 4 was committed (and has expired since).
+      cache.fill.mockResolvedValueOnce('below-floor');
+      repository.find.mockResolvedValueOnce(entry).mockResolvedValueOnce({ ...entry, version: 4, valueJson: '"new"' });
+      await expect(service.get('k')).resolves.toMatchObject({ version: 4, valueJson: '"new"', source: 'database' });
+      expect(repository.find.mock.calls).toEqual([
+        ['k', { strong: false }],
+        ['k', { strong: true }],
+      ]);
+      expect(cache.fill).toHaveBeenLastCalledWith('k', expect.objectContaining({ version: 4 }));
+    });
+
+    it('should not bring a deleted key back from a lagging replica once its tombstone expired', async () => {
+      const { service, cache, repository } = setup();
+      cache.fill.mockResolvedValueOnce('below-floor');
+      repository.find
+        .mockResolvedValueOnce(entry)
+        .mockResolvedValueOnce({ ...entry, version: 4, valueJson: null, deleted: true });
+      await expect(service.get('k')).rejects.toMatchObject({ code: ErrorCode.KEY_NOT_FOUND });
     });
 
     it('should read the primary and skip the cache for strong reads', async () => {

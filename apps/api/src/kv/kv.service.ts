@@ -1,6 +1,13 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { Injectable, Logger } from '@nestjs/common';
-import { IdempotencyStore, KvCache, OperationTracker, type CachedEntry, type IdempotencyRecord } from '@keyflow/cache';
+import {
+  IdempotencyStore,
+  KvCache,
+  OperationTracker,
+  type CachedEntry,
+  type FillResult,
+  type IdempotencyRecord,
+} from '@keyflow/cache';
 import {
   DomainError,
   ErrorCode,
@@ -56,8 +63,9 @@ export class KvService {
 
   /**
    * Eventually consistent read: the cache first; on a miss, or when the cache errors (for example during a
-   * Redis failover), the database (a replica where there is one), then a version-guarded cache fill.
-   * `strong` reads the primary and skips the cache.
+   * Redis failover), the database (a replica where there is one), then a version-guarded cache fill. The fill
+   * is awaited (one Redis round trip, on misses only) because it also tells whether the replica is behind a
+   * version a worker committed; then the primary answers. `strong` reads the primary and skips the cache.
    */
   async get(key: string, { strong = false }: { strong?: boolean } = {}): Promise<KvRead> {
     if (strong) return this.fromEntry(key, await this.readDb(key, true), 'database');
@@ -74,7 +82,13 @@ export class KvService {
     }
     if (cached) return this.fromCached(key, cached);
     const entry = await this.readDb(key, false);
-    if (cacheUsable) this.fill(key, entry);
+    if (cacheUsable && (await this.fill(key, entry)) === 'below-floor') {
+      // The replica is behind a version a worker committed (the cache remembers it longer than the value or the
+      // tombstone): answering from it would take the key back in time, so the primary answers instead.
+      const current = await this.readDb(key, true);
+      await this.fill(key, current);
+      return this.fromEntry(key, current, 'database');
+    }
     return this.fromEntry(key, entry, 'database');
   }
 
@@ -266,10 +280,11 @@ export class KvService {
   }
 
   /**
-   * Read-through fill with what a replica returned. The cache refuses it when a worker committed a newer
-   * version (the replica lags), and keeps it only briefly otherwise (see `KvCache.fill`).
+   * Read-through fill with what the database returned. The cache refuses it when a worker committed a newer
+   * version (the replica lags), and keeps a fill only briefly (see `KvCache.fill`). A cache that cannot be
+   * written is not an error for the read: the fill is skipped (`undefined`).
    */
-  private fill(key: string, entry: KvEntry | undefined): void {
+  private async fill(key: string, entry: KvEntry | undefined): Promise<FillResult | undefined> {
     const cached: CachedEntry = !entry
       ? { state: 'missing', version: 0 }
       : entry.deleted
@@ -280,7 +295,12 @@ export class KvService {
             valueJson: entry.valueJson ?? 'null',
             updatedAt: entry.updatedAt,
           };
-    this.cache.fill(key, cached).catch((err: Error) => this.logger.warn(`cache fill failed: ${err.message}`));
+    try {
+      return await this.cache.fill(key, cached);
+    } catch (err) {
+      this.logger.warn(`cache fill failed: ${(err as Error).message}`);
+      return undefined;
+    }
   }
 
   private fromCached(key: string, cached: CachedEntry): KvRead {
