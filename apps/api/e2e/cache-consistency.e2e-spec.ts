@@ -1,0 +1,138 @@
+import { randomUUID } from 'node:crypto';
+import { Cluster } from 'ioredis';
+import { Pool } from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { adminAuthHeaders, pollUntil, readStack, type StackInfo } from '@keyflow/testing';
+import { problem } from './problem.util';
+
+/**
+ * The cache never goes backwards, against a lagging read replica (issue 13, item 6). WAL replay is paused on every
+ * PostgreSQL replica, so reads through HAProxy's read port see the state from before the pause; then a key is
+ * written or deleted (the primary commits, the worker updates the cache) and its cache entry is removed, as when
+ * the tombstone or the value expired. A GET must still answer the committed state and cache nothing older.
+ */
+let stack: StackInfo;
+let redis: Cluster;
+let replicas: Pool[] = [];
+const run = randomUUID().slice(0, 8);
+const key = (name: string) => `cc-${run}-${name}`;
+const ISO = expect.stringMatching(/^\d{4}-\d\d-\d\dT/);
+
+async function call(method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
+  const response = await fetch(stack.gateway + path, {
+    method,
+    headers: {
+      ...adminAuthHeaders(stack),
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      ...headers,
+    },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  const text = await response.text();
+  return { status: response.status, json: (text ? JSON.parse(text) : undefined) as Record<string, unknown> };
+}
+
+const put = (k: string, value: unknown) => call('PUT', `/v1/kv/${k}`, { value }, { prefer: 'wait=10' });
+const del = (k: string) => call('DELETE', `/v1/kv/${k}`, undefined, { prefer: 'wait=10' });
+/** The cache entry, as KvCache names it. */
+const entryKey = (k: string) => `kv:{@${k}}`;
+
+/** The superuser on a node (trust on loopback), which `pg_wal_replay_pause()` needs. */
+function superuserUrl(url: string): string {
+  const u = new URL(url);
+  u.username = 'postgres';
+  u.password = '';
+  return u.toString();
+}
+
+async function setReplay(paused: boolean): Promise<void> {
+  await Promise.all(
+    replicas.map((pool) => pool.query(paused ? 'SELECT pg_wal_replay_pause()' : 'SELECT pg_wal_replay_resume()')),
+  );
+}
+
+/** What every replica has for `k` (they are all paused, so it is what they had before). */
+async function onReplicas(k: string) {
+  const rows = await Promise.all(
+    replicas.map((pool) =>
+      pool.query<{ version: string; deleted: boolean }>('SELECT version, deleted FROM kv_entries WHERE key = $1', [k]),
+    ),
+  );
+  return rows.map((r) => r.rows[0] && { version: Number(r.rows[0].version), deleted: r.rows[0].deleted });
+}
+
+describe('cache consistency with a lagging replica (e2e)', () => {
+  beforeAll(async () => {
+    stack = readStack();
+    redis = new Cluster(
+      stack.redis.map((node) => ({ host: node.slice(0, node.lastIndexOf(':')), port: Number(node.split(':').at(-1)) })),
+    );
+    const nodes = stack.db.replicas.map((url) => new Pool({ connectionString: superuserUrl(url), max: 1 }));
+    const inRecovery = await Promise.all(
+      nodes.map((pool) => pool.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r').then((res) => res.rows[0]?.r)),
+    );
+    replicas = nodes.filter((_, i) => inRecovery[i]);
+    await Promise.all(nodes.filter((_, i) => !inRecovery[i]).map((pool) => pool.end()));
+    expect(replicas.length).toBeGreaterThan(0);
+  });
+
+  afterAll(async () => {
+    await setReplay(false).catch(() => undefined);
+    await Promise.all(replicas.map((pool) => pool.end()));
+    redis?.disconnect();
+  });
+
+  it('should not bring a deleted key back once its tombstone expired', async () => {
+    const k = key('deleted');
+    expect((await put(k, 'before')).status).toBe(201);
+    await pollUntil(
+      () => onReplicas(k),
+      (rows) => rows.every((row) => row?.version === 1),
+      { what: 'the replicas to have version 1' },
+    );
+    await setReplay(true);
+    try {
+      expect((await del(k)).status).toBe(204);
+      expect(await onReplicas(k)).toEqual(replicas.map(() => ({ version: 1, deleted: false })));
+      // The tombstone expires (60 s in the stack; removed here).
+      await redis.del(entryKey(k));
+
+      for (let i = 0; i < 10; i++) {
+        const read = await call('GET', `/v1/kv/${k}`);
+        expect(read).toEqual({
+          status: 404,
+          json: problem(404, 'key-not-found', 'Key not found', `no value is stored under key "${k}"`, `/v1/kv/${k}`),
+        });
+      }
+      const cached = await redis.hgetall(entryKey(k));
+      expect(cached.s === undefined || (cached.s === 'd' && cached.v === '2')).toBe(true);
+    } finally {
+      await setReplay(false);
+    }
+  });
+
+  it('should not answer or cache an older version once the newer value expired', async () => {
+    const k = key('updated');
+    expect((await put(k, 'one')).status).toBe(201);
+    await pollUntil(
+      () => onReplicas(k),
+      (rows) => rows.every((row) => row?.version === 1),
+      { what: 'the replicas to have version 1' },
+    );
+    await setReplay(true);
+    try {
+      expect((await put(k, 'two')).status).toBe(200);
+      await redis.del(entryKey(k));
+
+      for (let i = 0; i < 10; i++) {
+        expect(await call('GET', `/v1/kv/${k}`)).toEqual({
+          status: 200,
+          json: { key: k, value: 'two', version: 2, updatedAt: ISO },
+        });
+      }
+      expect(await redis.hget(entryKey(k), 'v')).toBe('2');
+    } finally {
+      await setReplay(false);
+    }
+  });
+});
