@@ -219,6 +219,8 @@ export class KvCache {
    * the whole commit, and the scripts are idempotent.
    */
   async commit(entries: CommittedEntry[]): Promise<CommitResult> {
+    // Until the client has connected it knows no slots: connect first, so keys are grouped by master.
+    if (this.redis.slots.length === 0) await this.redis.ping();
     const groups = new Map<string, CommittedEntry[]>();
     entries.forEach((committed, i) => {
       // A key whose master is not known yet gets a pipeline of its own (ioredis routes it once it knows).
