@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { adminAuthHeaders, pollUntil, readStack, type StackInfo } from '@keyflow/testing';
+import { adminAuthHeaders, currentPid, pollUntil, readStack, type StackInfo } from '@keyflow/testing';
 import { problem } from './problem.util';
 
 /** Versions, conditions, idempotency and waiting for the outcome, through the gateway. */
@@ -68,13 +68,18 @@ describe('write semantics (e2e)', () => {
 
     it('should answer 202 when the write is not applied within the wait', async () => {
       const k = key('slow');
-      const workers = readStack().processes.filter((p) => p.kind === 'worker');
-      for (const w of workers) process.kill(w.pid, 'SIGSTOP');
+      // The supervisor's pids (stack.json's may be stale after restarts by earlier suites).
+      const workers = await Promise.all(
+        readStack()
+          .processes.filter((p) => p.kind === 'worker')
+          .map((p) => currentPid(p.name)),
+      );
+      for (const pid of workers) process.kill(pid, 'SIGSTOP');
       let response;
       try {
         response = await put(k, 'late', { prefer: 'wait=1' });
       } finally {
-        for (const w of workers) process.kill(w.pid, 'SIGCONT');
+        for (const pid of workers) process.kill(pid, 'SIGCONT');
       }
       expect(response.status).toBe(202);
       expect(response.json).toEqual({ operationId: UUID, key: k, status: 'accepted' });
@@ -219,8 +224,12 @@ describe('write semantics (e2e)', () => {
       const idem = `idem-${randomUUID()}`;
       const attempt = (gateway: string) =>
         call('PUT', `/v1/kv/${k}`, { body: { value: 'once' }, headers: { 'idempotency-key': idem }, gateway });
-      const brokers = readStack().processes.filter((p) => p.kind === 'rabbitmq');
-      for (const b of brokers) process.kill(b.pid, 'SIGSTOP');
+      const brokers = await Promise.all(
+        readStack()
+          .processes.filter((p) => p.kind === 'rabbitmq')
+          .map((p) => currentPid(p.name)),
+      );
+      for (const pid of brokers) process.kill(pid, 'SIGSTOP');
       let stalled;
       try {
         // The first attempt and a repeat through another gateway, racing: whichever claims the key, neither
@@ -231,7 +240,7 @@ describe('write semantics (e2e)', () => {
           call('PUT', `/v1/kv/${key('stall-nokey')}`, { body: { value: 1 } }),
         ]);
       } finally {
-        for (const b of brokers) process.kill(b.pid, 'SIGCONT');
+        for (const pid of brokers) process.kill(pid, 'SIGCONT');
       }
       const [first, repeat, unkeyed] = stalled;
       const operationId = String(first.json.operationId);

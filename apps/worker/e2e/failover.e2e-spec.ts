@@ -329,6 +329,9 @@ describe('failover under load, every tier (e2e)', () => {
         return old.name;
       },
       async (victim) => {
+        // Patroni promotes only a replica known to be synchronous (anything else could lose commits). Right after
+        // the previous test's primary restart there may be none for a few seconds: wait for a steady cluster.
+        await waitForSyncStandby();
         // SIGSTOP: the node hangs (as in a partition) instead of dying, so the supervisor cannot help; Patroni's
         // leader key expires and the synchronous replica takes over.
         const groups = await processGroups(victim);
@@ -356,6 +359,22 @@ describe('failover under load, every tier (e2e)', () => {
     );
   });
 });
+
+/** Until Patroni's cluster view has a leader and a synchronous replica that is not behind. */
+async function waitForSyncStandby(): Promise<void> {
+  await pollUntil(
+    async () => {
+      for (const api of readStack().patroni) {
+        const res = await fetch(`${api}/cluster`, { signal: AbortSignal.timeout(2_000) }).catch(() => undefined);
+        if (res?.ok) return ((await res.json()) as { members: Array<{ role: string; lag?: unknown }> }).members;
+      }
+      return [];
+    },
+    (members) =>
+      members.some((m) => m.role === 'leader') && members.some((m) => m.role === 'sync_standby' && m.lag === 0),
+    { what: 'a leader and a synchronous replica in Patroni', timeoutMs: 60_000, intervalMs: 500 },
+  );
+}
 
 async function redisRole(host: string, port: number): Promise<string> {
   const client = new Redis({ host, port, lazyConnect: true, maxRetriesPerRequest: 1 });
