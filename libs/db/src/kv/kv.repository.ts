@@ -2,7 +2,19 @@ import type { Pool, PoolClient } from 'pg';
 import type { OperationType, WriteCondition } from '@keyflow/contracts';
 import { withTransaction, type TransactionOptions } from '../transaction.util';
 import { recordOperations, SELECT_OPERATIONS_BY_ID } from '../operations/operation.sql';
-import { SELECT_ENTRIES_FOR_UPDATE, SELECT_ENTRY, upsertEntries } from './kv.sql';
+import { compactedTombstonesOf, keyHash } from './compacted-tombstone.util';
+import {
+  DELETE_COMPACTED_TOMBSTONES,
+  DELETE_TOMBSTONES,
+  recordCompactedTombstones,
+  SELECT_COMPACTABLE_TOMBSTONES,
+  SELECT_COMPACTED_TOMBSTONES,
+  SELECT_ENTRIES_FOR_UPDATE,
+  SELECT_ENTRY,
+  SELECT_LAST_WRITE,
+  upsertEntries,
+} from './kv.sql';
+import { replayRefusal } from './replay-guard.util';
 
 /** A key's state in the database. `valueJson` is the value as JSON text, `null` when deleted. */
 export interface KvEntry {
@@ -22,6 +34,28 @@ export interface WriteOp {
   valueJson?: string;
   condition?: WriteCondition;
   acceptedAt: string;
+}
+
+/** A key's state with the operation that wrote it, for dead-letter replay's "written since?" check. */
+export interface KvLastWrite extends KvEntry {
+  /** Null on rows last written before schema 3, and on compacted tombstones. */
+  lastOperationId: string | null;
+  /** When the API accepted that operation; null where `lastOperationId` is. */
+  lastAcceptedAt: string | null;
+}
+
+/**
+ * A dead-lettered operation came back but may not be applied now (see `replayRefusal`). Not transient: the worker
+ * rejects the operation alone and it is dead-lettered again with this message, for the operator to decide.
+ */
+export class ReplayRefusedError extends Error {
+  constructor(
+    readonly operationId: string,
+    readonly reason: string,
+  ) {
+    super(`replay of operation ${operationId} refused: ${reason}`);
+    this.name = 'ReplayRefusedError';
+  }
 }
 
 export interface AppliedOp {
@@ -52,12 +86,18 @@ interface EntryRow {
   updated_at: Date;
 }
 
+interface LastWriteRow extends EntryRow {
+  last_op_id: string | null;
+  last_accepted_at: Date | null;
+}
+
 interface OperationRow {
   id: string;
   key: string;
   type: OperationType;
   status: 'applied' | 'conflict' | 'failed';
   version: string | null;
+  replay_at_version: string | null;
 }
 
 /** Whether `condition` holds for a key in state `entry` (undefined: never written). */
@@ -85,6 +125,37 @@ function toEntry(row: EntryRow): KvEntry {
   };
 }
 
+function toLastWrite(row: LastWriteRow): KvLastWrite {
+  return {
+    ...toEntry(row),
+    lastOperationId: row.last_op_id,
+    lastAcceptedAt: row.last_accepted_at ? row.last_accepted_at.toISOString() : null,
+  };
+}
+
+interface CompactedRow {
+  key_hash: string;
+  version: string;
+  deleted_at: Date;
+}
+
+/** A compacted tombstone stands for the tombstone it replaced: deleted, at its last version. */
+function fromCompacted(key: string, row: CompactedRow): KvLastWrite {
+  return {
+    key,
+    valueJson: null,
+    version: Number(row.version),
+    deleted: true,
+    updatedAt: row.deleted_at.toISOString(),
+    lastOperationId: null,
+    lastAcceptedAt: null,
+  };
+}
+
+function withoutHistory({ key, valueJson, version, deleted, updatedAt }: KvLastWrite): KvEntry {
+  return { key, valueJson, version, deleted, updatedAt };
+}
+
 /**
  * Batches are applied under REPEATABLE READ (snapshot isolation), not SERIALIZABLE. The rows a batch's
  * decisions depend on are rows it locks or writes: existing keys are read `FOR UPDATE`, new keys and every
@@ -93,6 +164,13 @@ function toEntry(row: EntryRow): KvEntry {
  * read not backed by a lock (a key that does not exist, for a write whose condition then fails) can only place
  * the batch before the one that creates the key, which is a valid serial order. Such collisions need two
  * consumers on one shard, which only happens for a moment during a failover: shards share no keys.
+ *
+ * Two more reads are not locked, and need not be. A dead-lettered operation's replay check (`replay_at_version`)
+ * is on its operation row, which the batch writes, so an operator changing it meanwhile collides like any write.
+ * A key without a row may have a compacted tombstone (`kv_compacted_tombstones`): it is written in the transaction
+ * that compacts the tombstone and locks that tombstone's row first, so if this batch saw no row, that compaction
+ * committed before the batch's snapshot and the record is visible; a compaction committing later must delete a row
+ * the batch locked, and one of the two fails with 40001. A batch that writes such a key deletes the record.
  *
  * SERIALIZABLE would add nothing here and costs a lot on PostgreSQL: it tracks reads per B-tree page, so
  * batches of different shards whose keys merely share an index page abort each other. Measured on the local
@@ -116,9 +194,24 @@ export class KvRepository {
   }
 
   /**
+   * A key with the operation that last wrote it, from the primary (`npm run dlq -- replay` decides on it). A key
+   * whose tombstone was compacted comes back deleted at its last version, as `applyBatch` sees it.
+   */
+  async findLastWrite(key: string): Promise<KvLastWrite | undefined> {
+    const result = await this.writePool.query<LastWriteRow>(SELECT_LAST_WRITE, [key]);
+    const row = result.rows[0];
+    if (row) return toLastWrite(row);
+    const compacted = await this.writePool.query<CompactedRow>(SELECT_COMPACTED_TOMBSTONES, [[keyHash(key)]]);
+    return compacted.rows[0] ? fromCompacted(key, compacted.rows[0]) : undefined;
+  }
+
+  /**
    * Applies a shard's batch of writes in one transaction, in order. Every applied operation raises its key's
    * version by exactly one; deletes too (the row stays as a tombstone, so a key written again continues from
-   * its last version). An operation id already recorded is skipped, which makes redelivery harmless.
+   * its last version; a compacted tombstone keeps that version, so the key still continues from it). An operation
+   * id already recorded, or the key's last write, is skipped, which makes redelivery harmless. A dead-lettered
+   * operation (recorded `failed`) that comes back is applied only if `replayRefusal` allows it; otherwise the
+   * batch fails with `ReplayRefusedError` (the worker then rejects that operation alone).
    * Several writes to one key in a batch collapse into a single row update carrying the last state.
    */
   async applyBatch(ops: WriteOp[], options?: TransactionOptions): Promise<BatchResult> {
@@ -132,10 +225,16 @@ export class KvRepository {
     const ids = [...new Set(ops.map((op) => op.id))];
     const keys = [...new Set(ops.map((op) => op.key))];
     const done = await client.query<OperationRow>(SELECT_OPERATIONS_BY_ID, [ids]);
-    // A failed (dead-lettered) operation that comes back was replayed by an operator: apply it.
     const settled = new Map(done.rows.filter((row) => row.status !== 'failed').map((row) => [row.id, row]));
-    const current = await client.query<EntryRow>(SELECT_ENTRIES_FOR_UPDATE, [keys]);
-    const state = new Map(current.rows.map((row) => [row.key, toEntry(row)]));
+    // Dead-lettered operations that came back: an operator's replay, or a redelivery after the failure was recorded.
+    const failed = new Map(done.rows.filter((row) => row.status === 'failed').map((row) => [row.id, row]));
+    const current = await client.query<LastWriteRow>(SELECT_ENTRIES_FOR_UPDATE, [keys]);
+    const state = new Map(current.rows.map((row) => [row.key, toLastWrite(row)]));
+    const compacted = await this.compactedTombstones(
+      client,
+      keys.filter((key) => !state.has(key)),
+    );
+    for (const [key, tombstone] of compacted) state.set(key, tombstone);
 
     const now = new Date().toISOString();
     const outcomes = new Map<string, AppliedOp>();
@@ -145,13 +244,21 @@ export class KvRepository {
     for (const op of ops) {
       const earlier = settled.get(op.id);
       const seen = outcomes.get(op.id);
-      if (earlier || seen) {
+      const before = state.get(op.key);
+      // Its record may have been pruned, but the key still says this operation wrote it last.
+      const wroteLast = !earlier && !seen && before?.lastOperationId === op.id ? before : undefined;
+      if (earlier || seen || wroteLast) {
         const status = earlier ? (earlier.status === 'conflict' ? 'conflict' : 'applied') : (seen?.status ?? 'applied');
-        const version = earlier ? Number(earlier.version ?? 0) : (seen?.version ?? 0);
+        const version = earlier ? Number(earlier.version ?? 0) : (seen?.version ?? wroteLast?.version ?? 0);
         applied.push({ id: op.id, key: op.key, type: op.type, status, version, created: false, duplicate: true });
         continue;
       }
-      const before = state.get(op.key);
+      const record = failed.get(op.id);
+      if (record) {
+        const replayAtVersion = record.replay_at_version === null ? null : Number(record.replay_at_version);
+        const refusal = replayRefusal(op, { replayAtVersion }, before);
+        if (refusal) throw new ReplayRefusedError(op.id, refusal);
+      }
       let outcome: AppliedOp;
       if (!conditionHolds(op.condition, before)) {
         outcome = {
@@ -171,6 +278,8 @@ export class KvRepository {
           version,
           deleted: op.type === 'delete',
           updatedAt: now,
+          lastOperationId: op.id,
+          lastAcceptedAt: op.acceptedAt,
         });
         changed.add(op.key);
         const created = op.type === 'put' && (before === undefined || before.deleted);
@@ -183,11 +292,22 @@ export class KvRepository {
 
     const byId = new Map(ops.map((op) => [op.id, op]));
     if (changed.size > 0) {
-      const rows = [...changed].map((key) => state.get(key) as KvEntry);
+      const rows = [...changed].map((key) => state.get(key) as KvLastWrite);
       await client.query(
         upsertEntries(rows.length),
-        rows.flatMap((e) => [e.key, e.valueJson, e.version, e.deleted, e.updatedAt]),
+        rows.flatMap((e) => [
+          e.key,
+          e.valueJson,
+          e.version,
+          e.deleted,
+          e.updatedAt,
+          e.lastOperationId,
+          e.lastAcceptedAt,
+        ]),
       );
+      // Written again, a key with a compacted tombstone is a row again; the row now carries its version.
+      const revived = rows.filter((e) => compacted.has(e.key)).map((e) => keyHash(e.key));
+      if (revived.length > 0) await client.query(DELETE_COMPACTED_TOMBSTONES, [revived]);
     }
     if (toRecord.length > 0) {
       await client.query(
@@ -204,6 +324,70 @@ export class KvRepository {
         ]),
       );
     }
-    return { ops: applied, entries: keys.map((k) => state.get(k)).filter((e): e is KvEntry => e !== undefined) };
+    return {
+      ops: applied,
+      entries: keys
+        .map((k) => state.get(k))
+        .filter((e): e is KvLastWrite => e !== undefined)
+        .map(withoutHistory),
+    };
+  }
+
+  /**
+   * The compacted tombstones of `keys` (keys without a row), by key. Read inside the apply transaction without a
+   * lock, which is enough: a tombstone is compacted in a transaction that locks its row first, so if this batch saw
+   * no row, the compaction committed before the batch's snapshot and its record is visible here; a compaction
+   * committing later must delete a row this batch locked, and one of the two fails with 40001.
+   */
+  private async compactedTombstones(client: PoolClient, keys: string[]): Promise<Map<string, KvLastWrite>> {
+    if (keys.length === 0) return new Map();
+    const byHash = new Map(keys.map((key) => [keyHash(key), key]));
+    const result = await client.query<CompactedRow>(SELECT_COMPACTED_TOMBSTONES, [[...byHash.keys()]]);
+    const found = new Map<string, KvLastWrite>();
+    for (const row of result.rows) {
+      const key = byHash.get(row.key_hash);
+      if (key !== undefined) found.set(key, fromCompacted(key, row));
+    }
+    return found;
+  }
+
+  /**
+   * Compacts up to `limit` tombstones deleted before `before`, oldest first, except those of keys with a dead
+   * letter (a replay must still see that its key was deleted after it). A compacted tombstone leaves only its key's
+   * hash, last version and deletion time (`kv_compacted_tombstones`), and `applyBatch` treats a key with such a
+   * record exactly as it treated the tombstone: deleted at that version. So a key written again continues from its
+   * last version, gapless and never repeating one, and conditions see the same state. Returns how many went.
+   *
+   * REPEATABLE READ, like apply: the tombstones are read `FOR UPDATE`, so an apply re-creating one of these keys at
+   * the same time collides on the row and one of the two retries (40001).
+   */
+  async compactTombstones(before: Date, limit = 1_000, options?: TransactionOptions): Promise<number> {
+    return withTransaction(
+      this.writePool,
+      async (client) => {
+        const result = await client.query<{ key: string; version: string; updated_at: Date }>(
+          SELECT_COMPACTABLE_TOMBSTONES,
+          [before.toISOString(), limit],
+        );
+        if (result.rows.length === 0) return 0;
+        const records = compactedTombstonesOf(
+          result.rows.map((row) => ({
+            key: row.key,
+            version: Number(row.version),
+            deletedAt: row.updated_at.toISOString(),
+          })),
+        );
+        await client.query(
+          recordCompactedTombstones(records.length),
+          records.flatMap((r) => [r.keyHash, r.version, r.deletedAt]),
+        );
+        const deleted = await client.query(DELETE_TOMBSTONES, [
+          result.rows.map((row) => row.key),
+          before.toISOString(),
+        ]);
+        return deleted.rowCount ?? 0;
+      },
+      { isolation: APPLY_ISOLATION, ...options },
+    );
   }
 }

@@ -8,21 +8,76 @@ SELECT key, value::TEXT AS value_json, version::TEXT AS version, deleted, update
 FROM kv_entries
 WHERE key = $1`;
 
+/** A key with the operation that wrote its current state (for dead-letter replay); always read on the primary. */
+export const SELECT_LAST_WRITE = `
+SELECT key, value::TEXT AS value_json, version::TEXT AS version, deleted, updated_at,
+       last_op_id::TEXT AS last_op_id, last_accepted_at
+FROM kv_entries
+WHERE key = $1`;
+
 export const SELECT_ENTRIES_FOR_UPDATE = `
-SELECT key, value::TEXT AS value_json, version::TEXT AS version, deleted, updated_at
+SELECT key, value::TEXT AS value_json, version::TEXT AS version, deleted, updated_at,
+       last_op_id::TEXT AS last_op_id, last_accepted_at
 FROM kv_entries
 WHERE key = ANY($1::TEXT[])
 FOR UPDATE`;
 
-/** Built per batch: one `($n, $n+1::JSONB, $n+2::BIGINT, $n+3::BOOLEAN, $n+4::TIMESTAMPTZ)` tuple per key. */
+/** Built per batch: one `($n, $n+1::JSONB, $n+2::BIGINT, $n+3::BOOLEAN, $n+4::TIMESTAMPTZ, …)` tuple per key. */
 export function upsertEntries(rows: number): string {
   const tuples = Array.from({ length: rows }, (_, i) => {
-    const p = i * 5;
-    return `($${p + 1}, $${p + 2}::JSONB, $${p + 3}::BIGINT, $${p + 4}::BOOLEAN, $${p + 5}::TIMESTAMPTZ)`;
+    const p = i * 7;
+    return `($${p + 1}, $${p + 2}::JSONB, $${p + 3}::BIGINT, $${p + 4}::BOOLEAN, $${p + 5}::TIMESTAMPTZ, $${p + 6}::UUID, $${p + 7}::TIMESTAMPTZ)`;
   });
   return `
-INSERT INTO kv_entries (key, value, version, deleted, updated_at)
+INSERT INTO kv_entries (key, value, version, deleted, updated_at, last_op_id, last_accepted_at)
 VALUES ${tuples.join(',\n       ')}
 ON CONFLICT (key) DO UPDATE
-SET value = excluded.value, version = excluded.version, deleted = excluded.deleted, updated_at = excluded.updated_at`;
+SET value = excluded.value, version = excluded.version, deleted = excluded.deleted, updated_at = excluded.updated_at,
+    last_op_id = excluded.last_op_id, last_accepted_at = excluded.last_accepted_at`;
 }
+
+/** Compacted tombstones of keys that have no row (see `keyHash`). */
+export const SELECT_COMPACTED_TOMBSTONES = `
+SELECT key_hash::TEXT AS key_hash, version::TEXT AS version, deleted_at
+FROM kv_compacted_tombstones
+WHERE key_hash = ANY($1::BIGINT[])`;
+
+/** A key written again is a row again: its compacted tombstone goes, in the same transaction. */
+export const DELETE_COMPACTED_TOMBSTONES = `
+DELETE FROM kv_compacted_tombstones
+WHERE key_hash = ANY($1::BIGINT[])`;
+
+/**
+ * Tombstones old enough to compact, locked: deleted before the cut-off, and no operation of the key has a dead
+ * letter (a replay must still see that the key was deleted after it). Oldest first, a bounded number.
+ */
+export const SELECT_COMPACTABLE_TOMBSTONES = `
+SELECT e.key, e.version::TEXT AS version, e.updated_at
+FROM kv_entries e
+WHERE e.deleted AND e.updated_at < $1::TIMESTAMPTZ
+  AND NOT EXISTS (SELECT 1 FROM kv_operations o WHERE o.key = e.key AND o.dead_lettered_at IS NOT NULL)
+ORDER BY e.updated_at
+LIMIT $2
+FOR UPDATE`;
+
+/**
+ * Records compacted tombstones, one `($n::BIGINT, $n+1::BIGINT, $n+2::TIMESTAMPTZ)` tuple per key hash. On a hash
+ * already recorded (two keys sharing one, or a record left behind) the higher version wins: never a repeated version.
+ */
+export function recordCompactedTombstones(rows: number): string {
+  const tuples = Array.from(
+    { length: rows },
+    (_, i) => `($${i * 3 + 1}::BIGINT, $${i * 3 + 2}::BIGINT, $${i * 3 + 3}::TIMESTAMPTZ)`,
+  );
+  return `
+INSERT INTO kv_compacted_tombstones (key_hash, version, deleted_at)
+VALUES ${tuples.join(',\n       ')}
+ON CONFLICT (key_hash) DO UPDATE
+SET version = GREATEST(kv_compacted_tombstones.version, excluded.version),
+    deleted_at = GREATEST(kv_compacted_tombstones.deleted_at, excluded.deleted_at)`;
+}
+
+/** Deletes the tombstones the same transaction selected (and locked); the conditions are repeated as a guard. */
+export const DELETE_TOMBSTONES = `
+DELETE FROM kv_entries
+WHERE key = ANY($1::TEXT[]) AND deleted AND updated_at < $2::TIMESTAMPTZ`;

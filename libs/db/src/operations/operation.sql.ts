@@ -4,15 +4,24 @@ SELECT id::TEXT AS id, key, type, status, version::TEXT AS version, error, accep
 FROM kv_operations
 WHERE id = $1::UUID`;
 
+/** What applyBatch needs of operations it is about to apply: outcome, and the operator's replay check. */
 export const SELECT_OPERATIONS_BY_ID = `
-SELECT id::TEXT AS id, key, type, status, version::TEXT AS version, error, accepted_at, finished_at
+SELECT id::TEXT AS id, key, type, status, version::TEXT AS version, replay_at_version::TEXT AS replay_at_version
 FROM kv_operations
 WHERE id = ANY($1::UUID[])`;
 
+/** An operation as `npm run dlq` sees it: outcome, dead-letter mark, replay check. */
+export const SELECT_DEAD_LETTER_STATE = `
+SELECT id::TEXT AS id, key, status, version::TEXT AS version, dead_lettered_at,
+       replay_at_version::TEXT AS replay_at_version
+FROM kv_operations
+WHERE id = $1::UUID`;
+
 /**
  * Records finished operations, one `($n::UUID, …)` tuple each. An operation recorded `failed` (dead-lettered)
- * may later be replayed by an operator and applied: that outcome replaces the failure. Nothing else is ever
- * overwritten, so a redelivery can never change a recorded outcome.
+ * may later be replayed by an operator and applied: that outcome replaces the failure (and its replay check is
+ * spent). Nothing else is ever overwritten, so a redelivery can never change a recorded outcome. The dead-letter
+ * mark stays: the letter may still exist (the tool publishes a replay before it removes the letter).
  */
 export function recordOperations(rows: number): string {
   const tuples = Array.from({ length: rows }, (_, i) => {
@@ -23,17 +32,57 @@ export function recordOperations(rows: number): string {
 INSERT INTO kv_operations (id, key, type, status, version, error, accepted_at, finished_at)
 VALUES ${tuples.join(',\n       ')}
 ON CONFLICT (id) DO UPDATE
-SET status = excluded.status, version = excluded.version, error = excluded.error, finished_at = excluded.finished_at
+SET status = excluded.status, version = excluded.version, error = excluded.error, finished_at = excluded.finished_at,
+    replay_at_version = NULL
 WHERE kv_operations.status = 'failed'`;
 }
 
-/** Records a dead-lettered operation unless it already has an outcome. */
+/**
+ * Records that an operation was dead-lettered: a new record `failed`, or, on an existing one, the dead-letter mark
+ * (so retention keeps the record while the letter exists, even for an operation that was applied before the
+ * broker gave up on its message). An outcome is never overwritten. A failed operation that an operator had
+ * authorised for replay failed again: its new reason replaces the old one and the authorisation is spent. Without
+ * an authorisation the first reason stays (the worker records a precise one before the audit queue's generic copy).
+ */
 export const RECORD_FAILED = `
-INSERT INTO kv_operations (id, key, type, status, version, error, accepted_at, finished_at)
-VALUES ($1::UUID, $2, $3, 'failed', NULL, $4, $5::TIMESTAMPTZ, $6::TIMESTAMPTZ)
-ON CONFLICT (id) DO NOTHING`;
+INSERT INTO kv_operations (id, key, type, status, version, error, accepted_at, finished_at, dead_lettered_at)
+VALUES ($1::UUID, $2, $3, 'failed', NULL, $4, $5::TIMESTAMPTZ, $6::TIMESTAMPTZ, $6::TIMESTAMPTZ)
+ON CONFLICT (id) DO UPDATE
+SET dead_lettered_at = excluded.dead_lettered_at,
+    error = CASE WHEN kv_operations.replay_at_version IS NULL THEN kv_operations.error ELSE excluded.error END,
+    finished_at = CASE WHEN kv_operations.replay_at_version IS NULL THEN kv_operations.finished_at ELSE excluded.finished_at END,
+    replay_at_version = NULL`;
 
-/** Removes finished operations older than the retention, a bounded number per call. */
+/**
+ * `npm run dlq -- replay`: the operation may be applied only while its key is at version $7. Only an operation
+ * without an outcome can be authorised (RETURNING gives no row otherwise); one the audit has not recorded yet is
+ * recorded here, marked as dead-lettered. `finished_at` restarts, so retention keeps the record for a whole
+ * period while the replay waits in its shard queue.
+ */
+export const AUTHORIZE_REPLAY = `
+INSERT INTO kv_operations
+  (id, key, type, status, version, error, accepted_at, finished_at, dead_lettered_at, replay_at_version)
+VALUES ($1::UUID, $2, $3, 'failed', NULL, $4, $5::TIMESTAMPTZ, $6::TIMESTAMPTZ, $6::TIMESTAMPTZ, $7::BIGINT)
+ON CONFLICT (id) DO UPDATE
+SET replay_at_version = excluded.replay_at_version, finished_at = excluded.finished_at,
+    dead_lettered_at = COALESCE(kv_operations.dead_lettered_at, excluded.dead_lettered_at)
+WHERE kv_operations.status = 'failed'
+RETURNING dead_lettered_at`;
+
+/**
+ * The tool removed the operation's dead letter: clear the mark, but only if it is still the one the tool read. A
+ * newer mark means the operation was dead-lettered again meanwhile (a refused replay), and that letter exists.
+ */
+export const CLEAR_DEAD_LETTER_MARK = `
+UPDATE kv_operations SET dead_lettered_at = NULL
+WHERE id = $1::UUID AND dead_lettered_at = $2::TIMESTAMPTZ`;
+
+/**
+ * Removes finished operations older than the retention, a bounded number per call. Never one whose dead letter
+ * may still exist: its record is what stops a replay from applying it twice (or over newer writes).
+ */
 export const DELETE_EXPIRED_OPERATIONS = `
 DELETE FROM kv_operations
-WHERE id IN (SELECT id FROM kv_operations WHERE finished_at < $1::TIMESTAMPTZ LIMIT $2)`;
+WHERE id IN (
+  SELECT id FROM kv_operations WHERE finished_at < $1::TIMESTAMPTZ AND dead_lettered_at IS NULL LIMIT $2
+)`;
