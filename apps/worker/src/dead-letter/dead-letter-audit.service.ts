@@ -37,6 +37,10 @@ export function deadLetterReason(headers: DeadLetterHeaders, deliveryLimit: numb
  * recorded outcome is never overwritten, so this mainly covers messages the broker gave up on after
  * `x-delivery-limit` deliveries (a message that crashed every worker that took it).
  *
+ * Recording also marks the operation as having a dead letter, even one that was applied before the broker gave up
+ * on its message: retention keeps a marked record until `npm run dlq` removes the letter, because that record is
+ * what stops a replay from applying the operation twice (`OperationRepository.recordFailed`).
+ *
  * Its channel also declares the whole write topology, so a declaration the broker refuses shows here first:
  * it is logged and retried on a fresh channel (`SupervisedChannel`), and `start` waits until it succeeds.
  * A dead letter whose ack or requeue meets a closed channel is redelivered; recording it again is harmless.
