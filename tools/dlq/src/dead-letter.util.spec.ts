@@ -9,7 +9,7 @@ const message = (content: string, headers: Record<string, unknown> = {}) => ({
 describe(describeDeadLetter.name, () => {
   it('should read the operation and why the broker dead-lettered it', () => {
     const letter = describeDeadLetter(
-      message(JSON.stringify({ id: 'op-1', key: 'user:1', type: 'put' }), {
+      message(JSON.stringify({ id: 'op-1', key: 'user:1', type: 'put', acceptedAt: '2027-01-15T07:59:58.000Z' }), {
         'x-first-death-reason': 'delivery_limit',
         'x-first-death-queue': 'kv.shard.3',
         'x-death': [{ reason: 'delivery_limit', queue: 'kv.shard.3', time: { value: 1_800_000_000 } }],
@@ -19,15 +19,24 @@ describe(describeDeadLetter.name, () => {
       operationId: 'op-1',
       key: 'user:1',
       type: 'put',
+      acceptedAt: '2027-01-15T07:59:58.000Z',
       reason: 'delivery_limit',
       fromQueue: 'kv.shard.3',
       deadLetteredAt: '2027-01-15T08:00:00.000Z',
-      bytes: 41,
+      bytes: 81,
     });
   });
 
   it('should describe a body that is not JSON by its size', () => {
     expect(describeDeadLetter(message('garbage'))).toEqual({ reason: 'unknown', bytes: 7 });
+  });
+
+  it('should leave out an accepted-at time that is not one', () => {
+    expect(describeDeadLetter(message(JSON.stringify({ id: 'op-2', acceptedAt: 'yesterday' })))).toEqual({
+      operationId: 'op-2',
+      reason: 'unknown',
+      bytes: 38,
+    });
   });
 });
 
@@ -39,8 +48,13 @@ describe(formatTable.name, () => {
   it('should align columns', () => {
     const table = formatTable([{ operationId: 'a', key: 'k', type: 'put', reason: 'rejected', bytes: 1 }]);
     expect(table.split('\n')).toEqual([
-      '#  operation  type  key  reason    from  dead-lettered at',
-      '1  a          put   k    rejected  ?     ?',
+      '#  operation  type  key  accepted at  reason    from  dead-lettered at',
+      '1  a          put   k    ?            rejected  ?     ?',
     ]);
+  });
+
+  it('should number the rows of a later page from where it starts', () => {
+    const table = formatTable([{ operationId: 'a', key: 'k', type: 'put', reason: 'rejected', bytes: 1 }], 101);
+    expect(table.split('\n')[1]).toBe('101  a          put   k    ?            rejected  ?     ?');
   });
 });

@@ -5,6 +5,8 @@ export interface DeadLetter {
   operationId?: string;
   key?: string;
   type?: string;
+  /** When the API accepted the write (ISO), if the body says so validly. */
+  acceptedAt?: string;
   reason: string;
   fromQueue?: string;
   deadLetteredAt?: string;
@@ -35,10 +37,12 @@ export function describeDeadLetter(message: Pick<ConsumeMessage, 'content' | 'pr
   const headers = (message.properties.headers ?? {}) as Record<string, unknown>;
   const death = (Array.isArray(headers['x-death']) ? (headers['x-death'] as XDeath[])[0] : undefined) ?? {};
   const time = typeof death.time === 'number' ? death.time : death.time?.value;
+  const acceptedAt = typeof body.acceptedAt === 'string' ? Date.parse(body.acceptedAt) : Number.NaN;
   return {
     ...(typeof body.id === 'string' ? { operationId: body.id } : {}),
     ...(typeof body.key === 'string' ? { key: body.key } : {}),
     ...(typeof body.type === 'string' ? { type: body.type } : {}),
+    ...(Number.isNaN(acceptedAt) ? {} : { acceptedAt: new Date(acceptedAt).toISOString() }),
     reason: text(headers['x-first-death-reason']) ?? death.reason ?? 'unknown',
     ...((text(headers['x-first-death-queue']) ?? death.queue)
       ? { fromQueue: text(headers['x-first-death-queue']) ?? death.queue }
@@ -48,19 +52,20 @@ export function describeDeadLetter(message: Pick<ConsumeMessage, 'content' | 'pr
   };
 }
 
-/** A fixed-width table for the terminal. */
-export function formatTable(letters: DeadLetter[]): string {
+/** A fixed-width table for the terminal; rows are numbered from `first` (a page's place in the queue). */
+export function formatTable(letters: DeadLetter[], first = 1): string {
   if (letters.length === 0) return 'the dead-letter queue is empty';
   const rows = letters.map((l, i) => [
-    String(i + 1),
+    String(first + i),
     l.operationId ?? '(none)',
     l.type ?? '?',
     l.key === undefined ? '(unreadable)' : l.key.length > 40 ? `${l.key.slice(0, 37)}...` : l.key,
+    l.acceptedAt ?? '?',
     l.reason,
     l.fromQueue ?? '?',
     l.deadLetteredAt ?? '?',
   ]);
-  const header = ['#', 'operation', 'type', 'key', 'reason', 'from', 'dead-lettered at'];
+  const header = ['#', 'operation', 'type', 'key', 'accepted at', 'reason', 'from', 'dead-lettered at'];
   const widths = header.map((h, c) => Math.max(h.length, ...rows.map((r) => (r[c] ?? '').length)));
   const line = (cells: string[]) =>
     cells
