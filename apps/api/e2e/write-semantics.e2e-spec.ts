@@ -258,13 +258,14 @@ describe('write semantics (e2e)', () => {
       expect(first.json).toEqual(keyed);
       expect(repeat.status).toBe(503);
       expect(repeat.json).toEqual({ ...keyed, operationId });
+      // Sent without a key, it got one from the gateway (gw-<request id>), which the answer names.
       expect(unkeyed.status).toBe(503);
       expect(unkeyed.json).toEqual({
         ...problem(
           503,
           'broker-unavailable',
           'Write path unavailable',
-          `the message broker did not confirm the write in time; it may still be applied. It appears at /v1/operations/${String(unkeyed.json.operationId)} once applied; retrying without an Idempotency-Key may apply it twice.`,
+          `the message broker did not confirm the write in time; it may still be applied. Retry with the header Idempotency-Key: gw-${String(unkeyed.json.requestId)} (the key the gateway gave this write): the retry re-sends this operation, which takes effect at most once.`,
           `/v1/kv/${key('stall-nokey')}`,
         ),
         operationId: UUID,

@@ -324,9 +324,12 @@ function notFound(key: string): DomainError {
  * operation id so the client can follow it, and says how to retry without applying the write twice.
  */
 function outcomeUnknown(operationId: string, idempotencyKey: string | undefined, what: string, cause: unknown) {
-  const advice = idempotencyKey
-    ? 'Retry with the same Idempotency-Key: the retry re-sends this operation, which takes effect at most once.'
-    : `It appears at /v1/operations/${operationId} once applied; retrying without an Idempotency-Key may apply it twice.`;
+  // The gateway gives a write without a key one of its own (gw-<request id>); the client never saw it, so name it.
+  const advice = idempotencyKey?.startsWith('gw-')
+    ? `Retry with the header Idempotency-Key: ${idempotencyKey} (the key the gateway gave this write): the retry re-sends this operation, which takes effect at most once.`
+    : idempotencyKey
+      ? 'Retry with the same Idempotency-Key: the retry re-sends this operation, which takes effect at most once.'
+      : `It appears at /v1/operations/${operationId} once applied; retrying without an Idempotency-Key may apply it twice.`;
   return new DomainError(ErrorCode.BROKER_UNAVAILABLE, `${what}. ${advice}`, {
     problem: { operationId },
     headers: RETRY_SHORTLY,

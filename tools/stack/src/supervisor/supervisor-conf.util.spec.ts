@@ -92,12 +92,12 @@ describe(parseSupervisorLog.name, () => {
     const log = [
       '2026-12-01 08:00:00,000 INFO supervisord started with pid 10',
       "2026-12-01 08:00:01,000 INFO spawned: 'worker-1' with pid 11",
-      '2026-12-01 08:00:09,000 INFO exited: worker-1 (terminated by SIGKILL; not expected)',
+      '2026-12-01 08:00:09,000 WARN exited: worker-1 (terminated by SIGKILL; not expected)',
       '2026-12-01 08:01:00,000 INFO supervisord started with pid 20',
       "2026-12-01 08:01:01,000 INFO spawned: 'worker-1' with pid 21",
-      '2026-12-01 08:01:09,000 INFO exited: worker-1 (terminated by SIGKILL; not expected)',
+      '2026-12-01 08:01:09,000 WARN exited: worker-1 (terminated by SIGKILL; not expected)',
       "2026-12-01 08:01:10,000 INFO spawned: 'worker-1' with pid 22",
-      '2026-12-01 08:01:19,000 INFO exited: worker-1 (exit status 1; not expected)',
+      '2026-12-01 08:01:19,000 WARN exited: worker-1 (exit status 1; not expected)',
       '2026-12-01 08:01:20,000 INFO stopped: api-1 (exit status 0)',
       '2026-12-01 08:01:21,000 INFO gave up: postgres-2 entered FATAL state, too many start retries too quickly',
     ].join('\n');

@@ -186,7 +186,8 @@ export function parseSupervisorLog(text: string): Map<string, ProgramHistory> {
     if (/ supervisord started with pid \d+/.test(line)) from = i;
   });
   for (const line of lines.slice(from)) {
-    const m = /\bINFO (exited|stopped|gave up): (\S+) (.*)$/.exec(line);
+    // supervisord logs an unexpected exit or a signal stop at WARN, an expected one at INFO.
+    const m = /\b(?:INFO|WARN|CRIT) (exited|stopped|gave up): (\S+) (.*)$/.exec(line);
     if (!m) continue;
     const [, verb = '', name = '', rest = ''] = m;
     const entry = history.get(name) ?? { restarts: 0 };
