@@ -181,7 +181,7 @@ export class StackService {
   }
 
   /** Stops every process in dependency order, then supervisord; the data stays for the next `up`. */
-  async down(topologyFile: string): Promise<number> {
+  async down(topologyFile: string, { forReset = false }: { forReset?: boolean } = {}): Promise<number> {
     const { topology, layout } = this.load(topologyFile);
     const info = readStackFile(layout.stackFile);
     const supervisor = new SupervisorService(layout);
@@ -205,6 +205,7 @@ export class StackService {
     }
     await this.stopStrays(info, layout);
     if (info) new StackRecord(info, layout.stackFile).setState('stopped');
+    if (forReset) return 0;
     this.progress.line(
       'stack',
       `stopped; data kept in ${layout.data} (discard it with ${resetCommand(layout.topologyFile, this.repoRoot)})`,
@@ -228,7 +229,7 @@ export class StackService {
         return 1;
       }
     }
-    await this.down(topologyFile);
+    await this.down(topologyFile, { forReset: true });
     for (const dir of [layout.data, layout.conf, layout.run]) rmSync(dir, { recursive: true, force: true });
     rmSync(layout.stackFile, { force: true });
     this.progress.line('reset', `deleted ${layout.data} (logs kept in ${layout.logs})`);
