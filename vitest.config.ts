@@ -38,6 +38,10 @@ export default defineConfig({
         },
       },
       {
+        // lint, typecheck and prettier --check, counted in the summary like every test (tools/ci).
+        test: { name: 'checks', include: ['tools/ci/**/*.check-spec.ts'], environment: 'node', testTimeout: 600_000 },
+      },
+      {
         ...shared,
         test: {
           name: 'e2e',

@@ -324,14 +324,14 @@ describe('failover under load, every tier (e2e)', () => {
     const load = await killUnderLoad(
       'postgres primary frozen',
       async () => {
+        // Patroni promotes only a replica known to be synchronous (anything else could lose commits). Right after
+        // the previous test's primary restart there may be none for a few seconds: wait for a steady cluster.
+        await waitForSyncStandby();
         old = await postgresPrimary();
         if (!old) throw new Error('no PostgreSQL primary');
         return old.name;
       },
       async (victim) => {
-        // Patroni promotes only a replica known to be synchronous (anything else could lose commits). Right after
-        // the previous test's primary restart there may be none for a few seconds: wait for a steady cluster.
-        await waitForSyncStandby();
         // SIGSTOP: the node hangs (as in a partition) instead of dying, so the supervisor cannot help; Patroni's
         // leader key expires and the synchronous replica takes over.
         const groups = await processGroups(victim);
