@@ -38,3 +38,21 @@ export class DomainError extends Error {
     this.name = 'DomainError';
   }
 }
+
+/**
+ * A write that can never be applied, however often it is retried: a message that is not a valid write
+ * (`MALFORMED_MESSAGE`), a value keyflow cannot store as it was sent (`INVALID_VALUE`), or a write the database
+ * refuses for good (`WRITE_FAILED`). A worker dead-letters such a write at once and alone: it is not retried, does
+ * not count against other writes, and does not split the rest of its batch. `context` carries what could be read
+ * of the write (`operationId`, `key`, `type`, `acceptedAt`), so that its operation can still be recorded `failed`.
+ */
+export class NonRetryableWriteError extends DomainError {
+  constructor(
+    code: ErrorCode.MALFORMED_MESSAGE | ErrorCode.INVALID_VALUE | ErrorCode.WRITE_FAILED,
+    message: string,
+    context: Record<string, unknown> = {},
+  ) {
+    super(code, message, context);
+    this.name = 'NonRetryableWriteError';
+  }
+}

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { type DomainError, ErrorCode } from '../errors/domain.error';
+import { type DomainError, ErrorCode, NonRetryableWriteError } from '../errors/domain.error';
+import { MAX_VALUE_DEPTH } from '../kv/kv.constant';
 import { decodeWriteMessage, encodeWriteMessage, type WriteMessage } from './write-message';
 
 const message: WriteMessage = {
@@ -54,5 +55,50 @@ describe(decodeWriteMessage.name, () => {
   it('should reject a put without a value', () => {
     const { value: _value, ...rest } = message;
     expect(decodeError(JSON.stringify(rest)).message).toBe('malformed write message: a put needs a value');
+  });
+
+  it('should throw NonRetryableWriteError for a malformed message, so a worker dead-letters it at once', () => {
+    const err = decodeError(JSON.stringify({ ...message, type: 'merge' }));
+    expect(err).toBeInstanceOf(NonRetryableWriteError);
+    expect(err.code).toBe(ErrorCode.MALFORMED_MESSAGE);
+  });
+
+  describe('a value the API refuses (one already queued, or replayed)', () => {
+    // The body as an older API (which did not check values) would have published it: the value spliced in as text.
+    const queued = (valueJson: string) =>
+      `${JSON.stringify({ ...message, value: undefined }).slice(0, -1)},"value":${valueJson}}`;
+
+    it('should refuse each kind of value keyflow cannot store faithfully, naming it, with the operation to record', () => {
+      const cases: Array<[string, string]> = [
+        ['12345678901234567890123', 'the number 12345678901234567890123 at /value cannot be stored exactly'],
+        ['{"a":1e999999}', 'the number 1e999999 at /value/a is out of range'],
+        ['"a\\u0000b"', 'the string at /value contains U+0000'],
+        ['["\\ud800"]', 'the string at /value/0 contains a lone UTF-16 surrogate'],
+        [`${'['.repeat(MAX_VALUE_DEPTH + 1)}${']'.repeat(MAX_VALUE_DEPTH + 1)}`, 'the value is nested too deeply'],
+      ];
+      for (const [valueJson, problem] of cases) {
+        const err = decodeError(queued(valueJson));
+        expect(err, valueJson).toBeInstanceOf(NonRetryableWriteError);
+        expect(err.code).toBe(ErrorCode.INVALID_VALUE);
+        expect(err.message).toContain(`the write cannot be stored as sent: ${problem}`);
+        expect(err.context).toEqual({
+          operationId: message.id,
+          key: message.key,
+          type: 'put',
+          acceptedAt: message.acceptedAt,
+        });
+      }
+    });
+
+    it(`should accept what the API accepts: exact numbers, Unicode text, ${MAX_VALUE_DEPTH} levels of nesting`, () => {
+      for (const valueJson of ['1.50', '-0', '9007199254740991', '"🙂 \\u0001"', '{"a":[null,true]}']) {
+        expect(decodeWriteMessage(Buffer.from(queued(valueJson))).key).toBe(message.key);
+      }
+      const deepest = `${'['.repeat(MAX_VALUE_DEPTH)}${']'.repeat(MAX_VALUE_DEPTH)}`;
+      expect(decodeWriteMessage(Buffer.from(queued(deepest))).type).toBe('put');
+      expect(
+        decodeWriteMessage(encodeWriteMessage({ ...message, condition: { kind: 'version', version: 3 } })).condition,
+      ).toEqual({ kind: 'version', version: 3 });
+    });
   });
 });

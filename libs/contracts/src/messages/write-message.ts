@@ -1,6 +1,7 @@
+import { describeUnstorableJson } from '../kv/json-text.util';
 import { describeInvalidKey } from '../kv/key.util';
 import { OPERATION_TYPES, type OperationType } from '../kv/kv.constant';
-import { DomainError, ErrorCode } from '../errors/domain.error';
+import { ErrorCode, NonRetryableWriteError } from '../errors/domain.error';
 
 /**
  * A condition checked when the write is applied (not when it is accepted):
@@ -58,16 +59,23 @@ export function encodeWriteMessage(message: WriteMessage, valueJson?: string): B
   return Buffer.from(`${head.slice(0, -1)},"value":${valueJson}}`, 'utf8');
 }
 
-/** Parses and checks a message body; throws `DomainError(MALFORMED_MESSAGE)` naming what is wrong. */
+/**
+ * Parses and checks a message body. Throws `NonRetryableWriteError` naming what is wrong: `MALFORMED_MESSAGE` for a
+ * body that is not a valid write, `INVALID_VALUE` for a put whose value keyflow cannot store as it was sent (what the
+ * API refuses with 400: `describeUnstorableJson`). The API checks values before it accepts them; the worker checks
+ * again because a queue may still hold messages published before that check existed, and an operator may replay
+ * any letter. Such a value would otherwise be stored changed (`1e999999` as `null`) or fail in the database.
+ */
 export function decodeWriteMessage(body: Buffer): WriteMessage {
+  const text = body.toString('utf8');
   let raw: unknown;
   try {
-    raw = JSON.parse(body.toString('utf8'));
+    raw = JSON.parse(text);
   } catch {
-    throw new DomainError(ErrorCode.MALFORMED_MESSAGE, 'the message body is not JSON');
+    throw new NonRetryableWriteError(ErrorCode.MALFORMED_MESSAGE, 'the message body is not JSON');
   }
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
-    throw new DomainError(ErrorCode.MALFORMED_MESSAGE, 'the message body is not a JSON object');
+    throw new NonRetryableWriteError(ErrorCode.MALFORMED_MESSAGE, 'the message body is not a JSON object');
   }
   const m = raw as Record<string, unknown>;
   const problems: string[] = [];
@@ -87,14 +95,28 @@ export function decodeWriteMessage(body: Buffer): WriteMessage {
   if (typeof m.acceptedAt !== 'string' || Number.isNaN(Date.parse(m.acceptedAt))) {
     problems.push('acceptedAt must be an ISO timestamp');
   }
+  const context = {
+    operationId: typeof m.id === 'string' && UUID.test(m.id) ? m.id : undefined,
+    key: typeof m.key === 'string' ? m.key : undefined,
+    type: m.type === 'delete' ? 'delete' : 'put',
+    acceptedAt: typeof m.acceptedAt === 'string' && !Number.isNaN(Date.parse(m.acceptedAt)) ? m.acceptedAt : undefined,
+  };
   if (problems.length) {
-    throw new DomainError(ErrorCode.MALFORMED_MESSAGE, `malformed write message: ${problems.join('; ')}`, {
-      operationId: typeof m.id === 'string' && UUID.test(m.id) ? m.id : undefined,
-      key: typeof m.key === 'string' ? m.key : undefined,
-      type: m.type === 'delete' ? 'delete' : 'put',
-      acceptedAt:
-        typeof m.acceptedAt === 'string' && !Number.isNaN(Date.parse(m.acceptedAt)) ? m.acceptedAt : undefined,
-    });
+    throw new NonRetryableWriteError(
+      ErrorCode.MALFORMED_MESSAGE,
+      `malformed write message: ${problems.join('; ')}`,
+      context,
+    );
+  }
+  // The text is checked, not the parsed value: the parser already turned 1e999999 into Infinity. The message is the
+  // value's envelope (one object deep), as the request body `{"value": …}` is for the API's check.
+  const unstorable = describeUnstorableJson(text, { envelope: 1 });
+  if (unstorable) {
+    throw new NonRetryableWriteError(
+      ErrorCode.INVALID_VALUE,
+      `the write cannot be stored as sent: ${unstorable}`,
+      context,
+    );
   }
   return m as unknown as WriteMessage;
 }
