@@ -167,6 +167,30 @@ describe(SupervisedChannel.name, () => {
     });
   });
 
+  describe('checkQueue', () => {
+    it('should answer for a queue, and survive a missing one: only its channel closes, and is re-opened', async () => {
+      amqp.broker.refuse = (method, queue) =>
+        method === 'QueueCheck' && queue === 'gone' ? { code: 404, text: "NOT_FOUND - no queue 'gone'" } : undefined;
+      const channel = open({ setup: () => Promise.resolve(void (setups += 1)) });
+      await channel.waitForConnect();
+
+      expect(await channel.checkQueue('q')).toEqual({ messageCount: 0, consumerCount: 0 });
+      await expect(channel.checkQueue('gone')).rejects.toThrow("404 (NOT_FOUND - no queue 'gone')");
+      await until(() => setups === 2 && channel.ready, 'the channel to be re-opened');
+
+      expect(watch.errors).toEqual([]);
+      expect(amqp.broker.connectionsLost).toBe(0);
+      expect(await channel.checkQueue('q')).toEqual({ messageCount: 0, consumerCount: 0 });
+    });
+
+    it('should reject, not wait, while the channel is not open', async () => {
+      amqp.broker.refuse = () => PRECONDITION_FAILED;
+      const channel = open();
+      await expect(channel.checkQueue('q')).rejects.toThrow('channel test is not open');
+      expect(watch.errors).toEqual([]);
+    });
+  });
+
   describe('publish', () => {
     it('should publish on the re-opened channel after a refused setup', async () => {
       let refusals = 1;

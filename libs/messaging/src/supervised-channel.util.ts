@@ -104,6 +104,18 @@ export class SupervisedChannel {
     }
   }
 
+  /**
+   * Asks the broker about a queue (ready messages and consumers) on the current channel; rejects while there is
+   * no open, set-up channel. A queue that does not exist makes the broker close the channel (404 NOT_FOUND): that
+   * is re-opened like any broker-closed channel, and the connection and its other channels are not affected.
+   */
+  async checkQueue(queue: string): Promise<{ messageCount: number; consumerCount: number }> {
+    const channel = this.channel;
+    if (!channel || this.state !== 'ready') throw new Error(`channel ${this.options.name} is not open`);
+    const { messageCount, consumerCount } = await channel.checkQueue(queue);
+    return { messageCount, consumerCount };
+  }
+
   /** Resolves once the channel is open and its setup completed, or once `close` was called. */
   waitForConnect(): Promise<void> {
     if (this.ready || this.closed) return Promise.resolve();

@@ -45,7 +45,7 @@ describe(WritePublisher.name, () => {
       let refusals = 2;
       amqp.broker.refuse = (method, queue) =>
         method === 'QueueDeclare' && queue === 'kv.shard.1' && refusals-- > 0
-          ? { code: 406, text: "PRECONDITION_FAILED - inequivalent arg 'x-delivery-limit'" }
+          ? { code: 406, text: "PRECONDITION_FAILED - inequivalent arg 'x-queue-type'" }
           : undefined;
       const publisher = new WritePublisher(amqp.manager, { shards: 2, confirmTimeoutMs: 2_000, logger });
 

@@ -9,7 +9,8 @@ import {
 } from '@keyflow/contracts';
 import type { ConnectionLogger } from './amqp-connection.util';
 import { SupervisedChannel } from './supervised-channel.util';
-import { assertWriteQueues, type WriteQueueOptions } from './write-queues.constant';
+import type { WriteQueueOptions } from './write-queues.constant';
+import { WriteTopology } from './write-topology.util';
 
 export interface WritePublisherOptions extends WriteQueueOptions {
   /** How long a publish may wait for the broker's confirm before the API gives up with 503. */
@@ -32,7 +33,8 @@ const consoleLogger: ConnectionLogger = {
  *
  * The channel is a `SupervisedChannel`: a refused queue declaration is logged and retried on a fresh
  * channel, never an `error` event that ends the API. Until the declarations succeed, publishes wait and, after
- * `confirmTimeoutMs`, fail with 503 like any other unconfirmed publish.
+ * `confirmTimeoutMs`, fail with 503 like any other unconfirmed publish. Shard queues declared by an older release
+ * are used as they are (`WriteTopology`).
  */
 export class WritePublisher {
   private readonly channel: SupervisedChannel;
@@ -41,12 +43,14 @@ export class WritePublisher {
     connection: AmqpConnectionManager,
     private readonly options: WritePublisherOptions,
   ) {
+    const logger = options.logger ?? consoleLogger;
+    const topology = new WriteTopology(options, logger);
     this.channel = new SupervisedChannel(connection, {
       name: 'write-publisher',
       confirm: true,
       publishTimeout: options.confirmTimeoutMs ?? 5_000,
-      setup: (channel) => assertWriteQueues(channel, options),
-      logger: options.logger ?? consoleLogger,
+      setup: (channel) => topology.assertAll(channel),
+      logger,
     });
   }
 

@@ -1,14 +1,20 @@
-import type { Channel, ConfirmChannel } from 'amqplib';
-import { DEAD_LETTER_AUDIT_QUEUE, DEAD_LETTER_EXCHANGE, DEAD_LETTER_QUEUE, shardQueueName } from '@keyflow/contracts';
+import { DEAD_LETTER_EXCHANGE } from '@keyflow/contracts';
 
-/** Deliveries of one message before the broker dead-letters it. */
-export const DEFAULT_DELIVERY_LIMIT = 5;
+/**
+ * The `x-delivery-limit` argument shard queues were declared with before keyflow counted failed applies itself.
+ * Queues that still carry it are "legacy": see `WriteTopology` and `migrateShardQueues`.
+ */
+export const LEGACY_DELIVERY_LIMIT = 5;
+
+/**
+ * Header of the probe message `migrateShardQueues` sends through an empty shard queue. It is not a write: a worker
+ * that receives one acks it and does nothing else.
+ */
+export const MIGRATION_SENTINEL_HEADER = 'x-keyflow-migration-sentinel';
 
 export interface WriteQueueOptions {
   /** Number of shard queues; fixed per deployment. */
   shards: number;
-  /** Deliveries of one message before it is dead-lettered (a worker crashing on it counts). */
-  deliveryLimit?: number;
   /** Quorum members per queue; 3 on a 3-node cluster. */
   replicas?: number;
 }
@@ -18,15 +24,23 @@ export interface WriteQueueOptions {
  * from the existing queue's, so both sides must build them here.
  * - quorum: replicated to a majority before the publisher confirm, so a confirmed write survives a node loss;
  * - single-active-consumer: one worker applies a shard at a time, which is what gives per-key order;
- * - delivery limit + at-least-once dead-lettering: a message that keeps failing leaves the shard for the
- *   dead-letter exchange instead of blocking it, and is not lost on the way. The exchange fans out to the
- *   operators' queue and to the audit queue the workers read to mark the operation failed.
+ * - at-least-once dead-lettering: a message a worker rejects leaves the shard for the dead-letter exchange
+ *   instead of blocking it, and is not lost on the way. The exchange fans out to the operators' queue and to the
+ *   audit queue the workers read to mark the operation failed.
+ *
+ * No `x-delivery-limit`, on purpose. A quorum queue counts every return of a delivery against it — the unacked
+ * prefetch of a worker that restarts, hands a shard over or loses its connection — so with a prefetch of 500 a few
+ * restarts during a backlog dead-lettered hundreds of writes nobody had even tried (RabbitMQ before 4.3 counts
+ * returns; 4.3 counts only rejections). The worker decides instead (`apps/worker`, "Poison messages"): it counts
+ * the attempts that really failed, per operation, and dead-letters a write itself; the broker's own count only
+ * serves it as a safety net against a write that crashes every worker that takes it. Without the argument a
+ * `delivery-limit` policy can still be set, and changed, on the live queues (an argument can never change, and
+ * RabbitMQ applies the smaller of argument and policy, so a policy cannot raise it).
  */
 export function shardQueueArguments(options: WriteQueueOptions): Record<string, unknown> {
   return {
     'x-queue-type': 'quorum',
     'x-single-active-consumer': true,
-    'x-delivery-limit': options.deliveryLimit ?? DEFAULT_DELIVERY_LIMIT,
     'x-dead-letter-exchange': DEAD_LETTER_EXCHANGE,
     'x-dead-letter-strategy': 'at-least-once',
     'x-overflow': 'reject-publish',
@@ -34,22 +48,7 @@ export function shardQueueArguments(options: WriteQueueOptions): Record<string, 
   };
 }
 
-/** Declares one shard queue: what a shard's consumer channel needs, and nothing more. */
-export async function assertShardQueue(
-  channel: Channel | ConfirmChannel,
-  shard: number,
-  options: WriteQueueOptions,
-): Promise<void> {
-  await channel.assertQueue(shardQueueName(shard), { durable: true, arguments: shardQueueArguments(options) });
-}
-
-/** Declares the whole write topology: the dead-letter exchange and queues, then every shard queue. */
-export async function assertWriteQueues(channel: Channel | ConfirmChannel, options: WriteQueueOptions): Promise<void> {
-  const quorum = { 'x-queue-type': 'quorum', 'x-quorum-initial-group-size': options.replicas ?? 3 };
-  await channel.assertExchange(DEAD_LETTER_EXCHANGE, 'fanout', { durable: true });
-  for (const queue of [DEAD_LETTER_QUEUE, DEAD_LETTER_AUDIT_QUEUE]) {
-    await channel.assertQueue(queue, { durable: true, arguments: quorum });
-    await channel.bindQueue(queue, DEAD_LETTER_EXCHANGE, '');
-  }
-  for (let shard = 0; shard < options.shards; shard++) await assertShardQueue(channel, shard, options);
+/** The dead-letter queues: quorum, with no delivery limit (`npm run dlq` puts back every letter it keeps). */
+export function deadLetterQueueArguments(options: WriteQueueOptions): Record<string, unknown> {
+  return { 'x-queue-type': 'quorum', 'x-quorum-initial-group-size': options.replicas ?? 3 };
 }

@@ -2,6 +2,7 @@ import { Logger } from '@nestjs/common';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { WriteMessage } from '@keyflow/contracts';
 import type { AppliedOp } from '@keyflow/db';
+import { LEGACY_DELIVERY_LIMIT, MIGRATION_SENTINEL_HEADER, shardQueueArguments } from '@keyflow/messaging';
 import { pollUntil } from '@keyflow/testing';
 import type { WorkerMetrics } from '../metrics/worker-metrics.service';
 import { ApplySlots } from './apply-slots';
@@ -24,16 +25,34 @@ function until(condition: () => boolean, what: string): Promise<boolean> {
   return pollUntil(() => Promise.resolve(condition()), Boolean, { what, timeoutMs: 5_000, intervalMs: 5 });
 }
 
-function applied(writes: WriteMessage[]): { applied: AppliedOp[]; rejected: []; entries: [] } {
+type Outcome = {
+  applied: AppliedOp[];
+  rejected: Array<{ message: WriteMessage; reason: string }>;
+  retry: WriteMessage[];
+  entries: [];
+};
+
+function applied(writes: WriteMessage[]): Outcome {
   const ops = writes.map((w) => ({ ...w, status: 'applied' as const, version: 1, created: true, duplicate: false }));
-  return { applied: ops, rejected: [], entries: [] };
+  return { applied: ops, rejected: [], retry: [], entries: [] };
 }
+
+/** Writes to one key, in order; ids end in their sequence number. */
+function writes(n: number): WriteMessage[] {
+  return Array.from({ length: n }, (_, i) => ({
+    ...write,
+    id: `${write.id.slice(0, -4)}${String(i).padStart(4, '0')}`,
+  }));
+}
+
+const MAX_DELIVERIES = 50;
 
 describe(ShardConsumer.name, () => {
   let amqp: FakeConnectionManager;
   let watch: ReturnType<typeof watchProcessErrors>;
   let warnings: string[];
-  let applyToDatabase: ReturnType<typeof vi.fn<(writes: WriteMessage[]) => Promise<ReturnType<typeof applied>>>>;
+  let applyToDatabase: ReturnType<typeof vi.fn<(writes: WriteMessage[]) => Promise<Outcome>>>;
+  let recordFailed: ReturnType<typeof vi.fn<(message: WriteMessage, reason: string) => Promise<void>>>;
   let consumer: ShardConsumer;
 
   beforeEach(() => {
@@ -42,8 +61,9 @@ describe(ShardConsumer.name, () => {
     vi.spyOn(Logger.prototype, 'warn').mockImplementation((message: unknown) => void warnings.push(String(message)));
     vi.spyOn(Logger.prototype, 'log').mockImplementation(() => undefined);
     amqp = new FakeConnectionManager();
-    applyToDatabase = vi.fn((writes: WriteMessage[]) => Promise.resolve(applied(writes)));
-    const applier = { applyToDatabase, updateCache: () => Promise.resolve(), recordFailed: () => Promise.resolve() };
+    applyToDatabase = vi.fn((batch: WriteMessage[]) => Promise.resolve(applied(batch)));
+    recordFailed = vi.fn(() => Promise.resolve());
+    const applier = { applyToDatabase, updateCache: () => Promise.resolve(), recordFailed };
     const metrics = {
       batchSeconds: { startTimer: () => () => 0 },
       batchSize: { observe: () => 0 },
@@ -54,7 +74,15 @@ describe(ShardConsumer.name, () => {
       applier as unknown as WriteApplier,
       { notify: () => undefined } as unknown as OutcomeNotifier,
       metrics as unknown as WorkerMetrics,
-      { shard: 0, shards: 1, replicas: 1, prefetch: 10, batchMax: 10, slots: new ApplySlots(1) },
+      {
+        shard: 0,
+        shards: 1,
+        replicas: 1,
+        prefetch: 10,
+        batchMax: 5,
+        maxDeliveries: MAX_DELIVERIES,
+        slots: new ApplySlots(1),
+      },
     );
   });
 
@@ -71,9 +99,7 @@ describe(ShardConsumer.name, () => {
     it('should keep the process up when the broker refuses its shard queue, and consume once it accepts it', async () => {
       let refusals = 1;
       amqp.broker.refuse = (queue) =>
-        queue === QUEUE && refusals-- > 0
-          ? "406 (PRECONDITION_FAILED - inequivalent arg 'x-delivery-limit')"
-          : undefined;
+        queue === QUEUE && refusals-- > 0 ? "406 (PRECONDITION_FAILED - inequivalent arg 'x-queue-type')" : undefined;
 
       await consumer.start();
       amqp.broker.publish(QUEUE, write);
@@ -82,8 +108,144 @@ describe(ShardConsumer.name, () => {
       expect(watch.errors).toEqual([]);
       expect(applyToDatabase).toHaveBeenCalledTimes(1);
       expect(warnings).toEqual([
-        "channel kv.shard.0-consumer: setup failed: Operation failed: QueueDeclare; 406 (PRECONDITION_FAILED - inequivalent arg 'x-delivery-limit'); re-opening it (attempt 1)",
+        "channel kv.shard.0-consumer: setup failed: Operation failed: QueueDeclare; 406 (PRECONDITION_FAILED - inequivalent arg 'x-queue-type'); re-opening it (attempt 1)",
       ]);
+    });
+
+    it('should consume a shard queue an older release declared with x-delivery-limit, as it is', async () => {
+      amqp.broker.declare(QUEUE, { ...shardQueueArguments({ shards: 1, replicas: 1 }), 'x-delivery-limit': 5 });
+
+      await consumer.start();
+      amqp.broker.publish(QUEUE, write);
+      await until(() => amqp.broker.consumerOf(QUEUE)?.acked.length === 1, 'the write to be applied and acked');
+
+      expect(watch.errors).toEqual([]);
+      expect(warnings).toEqual(
+        expect.arrayContaining([expect.stringContaining('kv.shard.0 was declared by an older keyflow')]),
+      );
+    });
+  });
+
+  describe('restarts and hand-overs', () => {
+    it('should apply writes returned to the queue by six restarts, unattempted or in flight, dead-lettering none', async () => {
+      const backlog = writes(20);
+      // The database hangs each batch until the worker holding it "dies" (its connection drops).
+      let inFlight: { fail: () => void } | undefined;
+      applyToDatabase.mockImplementation(
+        () =>
+          new Promise((_resolve, reject) => {
+            inFlight = {
+              fail: () => reject(Object.assign(new Error('Connection terminated'), { code: 'ECONNRESET' })),
+            };
+          }),
+      );
+      await consumer.start();
+      for (const w of backlog) amqp.broker.publish(QUEUE, w);
+
+      for (let restart = 1; restart <= 6; restart++) {
+        await until(() => applyToDatabase.mock.calls.length === restart, `batch ${restart} in flight`);
+        const holder = amqp.broker.consumerOf(QUEUE)!;
+        // 5 writes in the transaction, 5 more prefetched and never attempted: all go back to the queue.
+        expect(holder.unacked.size).toBe(10);
+        holder.closeByBroker('CONNECTION_FORCED - the worker went away');
+        inFlight?.fail();
+        await until(() => amqp.broker.consumerOf(QUEUE) !== undefined, `a consumer again after restart ${restart}`);
+      }
+      await until(() => applyToDatabase.mock.calls.length === 7, 'the batch after the last restart');
+      const returns = [...amqp.broker.consumerOf(QUEUE)!.unacked.values()].map((p) => p.returns ?? 0);
+      // Six returns each: a queue with the old x-delivery-limit would have dead-lettered these ten at the sixth.
+      expect(returns).toEqual(Array.from({ length: 10 }, () => 6));
+      expect(returns[0]).toBeGreaterThan(LEGACY_DELIVERY_LIMIT);
+      const appliedIds = new Set<string>();
+      applyToDatabase.mockImplementation((batch) => {
+        for (const w of batch) appliedIds.add(w.id);
+        return Promise.resolve(applied(batch));
+      });
+      inFlight?.fail();
+      await until(
+        () => appliedIds.size === 20 && amqp.broker.consumerOf(QUEUE)?.unacked.size === 0,
+        'all 20 writes applied and acked',
+      );
+
+      expect(watch.errors).toEqual([]);
+      expect(amqp.broker.deadLettered).toEqual([]);
+      expect(amqp.broker.ready(QUEUE)).toBe(0);
+      expect(recordFailed).not.toHaveBeenCalled();
+    }, 20_000);
+
+    it(`should dead-letter unread a write the broker delivered ${MAX_DELIVERIES} times (one that crashes every worker)`, async () => {
+      const [crashing, next] = writes(2);
+      await consumer.start();
+      // As the broker shows it after 49 returns of a delivery nobody settled.
+      amqp.broker.publish(QUEUE, crashing, { headers: { 'x-delivery-count': MAX_DELIVERIES - 1 } });
+      amqp.broker.publish(QUEUE, next);
+      await until(() => amqp.broker.consumerOf(QUEUE)?.acked.length === 1, 'the next write to be applied');
+
+      expect(applyToDatabase.mock.calls.map(([batch]) => batch.map((w) => w.id))).toEqual([[next?.id]]);
+      expect(amqp.broker.deadLettered.map((d) => d.reason)).toEqual(['rejected']);
+      expect(recordFailed).toHaveBeenCalledWith(
+        crashing,
+        `delivered ${MAX_DELIVERIES} times without an outcome (its worker stopped or lost its connection each time); ` +
+          'dead-lettered unattempted, in case it is what stops them',
+      );
+    });
+  });
+
+  describe('poison messages', () => {
+    it('should dead-letter alone a write whose value cannot be stored, and apply the rest of its batch at once', async () => {
+      const [a, b, c] = writes(3);
+      await consumer.start();
+      amqp.broker.publish(QUEUE, a);
+      // Published before the API checked values: a number no double holds (it would be stored as null).
+      amqp.broker.publishRaw(QUEUE, `${JSON.stringify({ ...b, value: undefined }).slice(0, -1)},"value":1e999999}`);
+      amqp.broker.publish(QUEUE, c);
+      await until(() => amqp.broker.deadLettered.length === 1 && amqp.broker.ready(QUEUE) === 0, 'the batch settled');
+      await until(() => amqp.broker.consumerOf(QUEUE)?.unacked.size === 0, 'the rest acked');
+
+      // One transaction for the two good writes: the bad one never reached the database, nothing was split.
+      expect(applyToDatabase.mock.calls.flatMap(([batch]) => batch.map((w) => w.id))).toEqual([a?.id, c?.id]);
+      expect(applyToDatabase.mock.calls.length).toBeLessThanOrEqual(2);
+      expect(recordFailed).toHaveBeenCalledWith(
+        { id: b?.id, key: b?.key, type: 'put', acceptedAt: b?.acceptedAt },
+        expect.stringMatching(/^the write cannot be stored as sent: the number 1e999999 at \/value is out of range/),
+      );
+    });
+
+    it('should settle the writes before one whose attempt failed, then retry from that one', async () => {
+      const [first, a, b, c] = writes(4);
+      let release!: () => void;
+      applyToDatabase
+        .mockImplementationOnce((batch) => new Promise((resolve) => (release = () => resolve(applied(batch)))))
+        // b's attempt fails: a is applied, b and c come back to be retried.
+        .mockImplementationOnce((batch) => Promise.resolve({ ...applied(batch.slice(0, 1)), retry: batch.slice(1) }));
+      await consumer.start();
+      amqp.broker.publish(QUEUE, first);
+      await until(() => applyToDatabase.mock.calls.length === 1, 'the first batch in flight');
+      // These arrive while it is in flight, and make the next batch together.
+      for (const w of [a, b, c]) amqp.broker.publish(QUEUE, w);
+      await until(() => amqp.broker.consumerOf(QUEUE)?.unacked.size === 4, 'the next writes delivered');
+      release();
+      await until(() => applyToDatabase.mock.calls.length === 3, 'the retry');
+      await until(() => amqp.broker.consumerOf(QUEUE)?.unacked.size === 0, 'all acked');
+
+      expect(applyToDatabase.mock.calls.map(([batch]) => batch.map((w) => w.id))).toEqual([
+        [first?.id],
+        [a?.id, b?.id, c?.id],
+        [b?.id, c?.id],
+      ]);
+      expect(amqp.broker.consumerOf(QUEUE)?.acked).toEqual([1, 2, 3, 4]);
+      expect(amqp.broker.deadLettered).toEqual([]);
+    });
+
+    it('should ack and ignore the probe the queue migration sends through a shard queue', async () => {
+      await consumer.start();
+      amqp.broker.publishRaw(QUEUE, '', { headers: { [MIGRATION_SENTINEL_HEADER]: 'probe-1' } });
+      amqp.broker.publish(QUEUE, write);
+      await until(() => amqp.broker.consumerOf(QUEUE)?.acked.length === 2, 'the probe and the write acked');
+
+      expect(applyToDatabase.mock.calls.map(([batch]) => batch.map((w) => w.id))).toEqual([[write.id]]);
+      expect(amqp.broker.deadLettered).toEqual([]);
+      expect(recordFailed).not.toHaveBeenCalled();
     });
   });
 

@@ -2,7 +2,13 @@ import { Logger } from '@nestjs/common';
 import type { AmqpConnectionManager } from 'amqp-connection-manager';
 import type { Channel, ConsumeMessage } from 'amqplib';
 import { decodeWriteMessage, DomainError, shardQueueName, type WriteMessage } from '@keyflow/contracts';
-import { assertShardQueue, settleDelivery, SupervisedChannel, type WriteQueueOptions } from '@keyflow/messaging';
+import {
+  MIGRATION_SENTINEL_HEADER,
+  settleDelivery,
+  SupervisedChannel,
+  WriteTopology,
+  type WriteQueueOptions,
+} from '@keyflow/messaging';
 import type { ApplySlots } from './apply-slots';
 import { backoffDelay, sleep } from './backoff.util';
 import type { WorkerMetrics } from '../metrics/worker-metrics.service';
@@ -13,13 +19,27 @@ export interface ShardConsumerOptions extends WriteQueueOptions {
   shard: number;
   prefetch: number;
   batchMax: number;
+  /** A delivery the broker has handed out this often without an outcome is dead-lettered unread (`MAX_DELIVERIES`). */
+  maxDeliveries: number;
   /** Shared by the worker's shards: bounds how many batches are in a DB transaction at once. */
   slots: ApplySlots;
+  /** Shared by the worker's shards, so that legacy shard queues are found (and logged) once; its own if not given. */
+  topology?: WriteTopology;
 }
 
 interface Delivery {
   message: ConsumeMessage;
   channel: Channel;
+}
+
+/**
+ * How often the broker has handed this message out before, unsettled: quorum queues say so in `x-delivery-count`
+ * (RabbitMQ 3.x counts every return; 4.3 counts failed deliveries there and every delivery in `x-acquired-count`).
+ */
+function previousDeliveries(message: ConsumeMessage): number {
+  const headers = (message.properties.headers ?? {}) as Record<string, unknown>;
+  const counts = [headers['x-delivery-count'], headers['x-acquired-count']].map(Number).filter(Number.isFinite);
+  return Math.max(0, ...counts);
 }
 
 export interface ShardStats {
@@ -43,11 +63,24 @@ export interface ShardStats {
  *
  * Acknowledgement contract:
  * - applied (or already applied before a redelivery): ack, after the DB commit and the cache update;
- * - malformed, or refused by the database for good: nack without requeue, so it is dead-lettered;
  * - transient failure (DB or Redis down): nothing is acked; the batch is retried with backoff for as long as
  *   the channel it came from is open. If the channel closes, the broker redelivers the messages (possibly to
  *   another worker), and idempotency by operation id makes the repeat harmless.
- * An ack or nack that meets a closed channel is logged and dropped (`settleDelivery`), for the same reason.
+ * - dead-lettered (nack without requeue, `settleDelivery(…, 'dead-letter')`), alone, the rest of the batch going on:
+ *   - a write that can never be applied (`NonRetryableWriteError`): malformed, or a value keyflow cannot store as
+ *     sent, found when decoding, before the batch reaches the database (so it never splits the batch); or one the
+ *     database refuses for good;
+ *   - a write whose application really failed `MAX_APPLY_ATTEMPTS` times (`WriteApplier`, counted per operation id
+ *     across restarts). Until then the writes before it are acked and it is retried, with those after it, after a
+ *     backoff;
+ *   - safety net: a delivery the broker has already handed out `maxDeliveries` times without an outcome, unread. A
+ *     write that crashes the worker (or hangs it until it is killed) is never seen failing, and without this would
+ *     stop its shard for good.
+ * Poison detection is ours, not the broker's. A restart, a shard hand-over or a lost connection returns the whole
+ * unacked prefetch (up to `prefetch` writes, most never attempted) to the queue, and the broker counts that as a
+ * delivery of each; its count is therefore used only for the safety net, set far above what restarts reach, and the
+ * shard queues carry no `x-delivery-limit` (see `shardQueueArguments`).
+ * An ack or nack that meets a closed channel is logged and dropped (`settleDelivery`): the broker redelivers.
  * The channel is a `SupervisedChannel`: a shard queue the broker will not declare or consume (a quorum queue
  * without a leader, say) is logged and retried on a fresh channel; it never ends the process.
  */
@@ -61,6 +94,7 @@ export class ShardConsumer {
   private draining?: Promise<void>;
   private stopping = false;
   private readonly stats: ShardStats;
+  private readonly topology: WriteTopology;
 
   constructor(
     private readonly connection: AmqpConnectionManager,
@@ -72,6 +106,7 @@ export class ShardConsumer {
     this.queue = shardQueueName(options.shard);
     this.logger = new Logger(`Shard ${options.shard}`);
     this.stats = { shard: options.shard, consuming: false, applied: 0, batches: 0, lastBatchSize: 0, deadLettered: 0 };
+    this.topology = options.topology ?? new WriteTopology(options, this.logger);
   }
 
   get consuming(): boolean {
@@ -99,7 +134,7 @@ export class ShardConsumer {
         // Deliveries from a previous (closed) channel can no longer be acked; the broker will redeliver them.
         this.buffer = this.buffer.filter((d) => d.channel === channel);
         // The whole topology is declared once per connection (DeadLetterAuditor); here only this shard's queue.
-        await assertShardQueue(channel, this.options.shard, this.options);
+        await this.topology.assertShard(channel, this.options.shard);
         await channel.prefetch(this.options.prefetch);
         await channel.consume(
           this.queue,
@@ -155,35 +190,57 @@ export class ShardConsumer {
   }
 
   private async process(batch: Delivery[]): Promise<void> {
-    const valid: Array<{ delivery: Delivery; write: WriteMessage }> = [];
+    let pending: Array<{ delivery: Delivery; write: WriteMessage }> = [];
     for (const delivery of batch) {
-      try {
-        valid.push({ delivery, write: decodeWriteMessage(delivery.message.content) });
-      } catch (err) {
-        await this.deadLetter(delivery, err instanceof Error ? err.message : String(err), err);
+      const { message } = delivery;
+      if (message.properties.headers?.[MIGRATION_SENTINEL_HEADER]) {
+        // The queue migration's probe (`migrateShardQueues`), not a write.
+        if (this.isOpen(delivery.channel)) settleDelivery(delivery.channel, message, 'ack', this.logger);
+        continue;
       }
-    }
-    if (valid.length === 0) return;
-
-    const endBatch = this.metrics.batchSeconds.startTimer();
-    for (let attempt = 1; ; attempt++) {
-      if (!this.isOpen(valid[0]?.delivery.channel)) return;
+      let write: WriteMessage;
       try {
-        const outcome = await this.applier.applyToDatabase(valid.map((v) => v.write));
-        await this.retryTransient('cache update', valid[0]?.delivery.channel, () =>
+        write = decodeWriteMessage(message.content);
+      } catch (err) {
+        // NonRetryableWriteError: malformed, or a value that cannot be stored as sent. Dead-lettered before the
+        // batch reaches the database, so it never splits the batch.
+        await this.deadLetter(delivery, err instanceof Error ? err.message : String(err), err);
+        continue;
+      }
+      const deliveries = previousDeliveries(message) + 1;
+      if (deliveries >= this.options.maxDeliveries) {
+        const reason =
+          `delivered ${deliveries} times without an outcome (its worker stopped or lost its connection each time); ` +
+          'dead-lettered unattempted, in case it is what stops them';
+        await this.deadLetter(delivery, reason, undefined, write);
+        continue;
+      }
+      pending.push({ delivery, write });
+    }
+
+    for (let attempt = 1; pending.length > 0; attempt++) {
+      if (!this.isOpen(pending[0]?.delivery.channel)) return;
+      const endBatch = this.metrics.batchSeconds.startTimer();
+      try {
+        const outcome = await this.applier.applyToDatabase(pending.map((v) => v.write));
+        await this.retryTransient('cache update', pending[0]?.delivery.channel, () =>
           this.applier.updateCache(outcome.entries),
         );
         const rejected = new Set(outcome.rejected.map((r) => r.message.id));
         for (const r of outcome.rejected) {
-          const delivery = valid.find((v) => v.write.id === r.message.id)?.delivery;
+          const delivery = pending.find((v) => v.write.id === r.message.id)?.delivery;
           if (delivery) await this.deadLetter(delivery, r.reason, undefined, r.message);
         }
+        // Writes handed back to retry come after every settled one (`ApplyOutcome.retry`), so acking the settled
+        // ones (with `multiple` up to the last) never acks one of them.
+        const retry = new Set(outcome.retry.map((m) => m.id));
+        const settled = pending.filter((v) => !rejected.has(v.write.id) && !retry.has(v.write.id));
         this.ack(
-          valid.filter((v) => !rejected.has(v.write.id)).map((v) => v.delivery),
+          settled.map((v) => v.delivery),
           rejected.size === 0,
         );
         const replyTo = new Map(
-          valid.map((v) => [v.write.id, v.delivery.message.properties.replyTo as string | undefined]),
+          pending.map((v) => [v.write.id, v.delivery.message.properties.replyTo as string | undefined]),
         );
         for (const a of outcome.applied) {
           this.notifier.notify(replyTo.get(a.id), {
@@ -197,16 +254,18 @@ export class ShardConsumer {
         }
         this.stats.applied += outcome.applied.filter((a) => !a.duplicate).length;
         endBatch();
-        this.metrics.batchSize.observe(valid.length);
+        this.metrics.batchSize.observe(settled.length);
         for (const a of outcome.applied) this.metrics.writes.inc({ status: a.duplicate ? 'duplicate' : a.status });
         this.stats.batches += 1;
-        this.stats.lastBatchSize = valid.length;
-        return;
+        this.stats.lastBatchSize = settled.length;
+        pending = pending.filter((v) => retry.has(v.write.id));
+        // A write whose attempt failed is retried after a backoff, like a transient failure.
+        if (pending.length > 0) await sleep(backoffDelay(attempt));
       } catch (err) {
         const delay = backoffDelay(attempt);
         if (attempt === 1 || attempt % 10 === 0) {
           this.logger.warn(
-            `applying ${valid.length} write(s) failed (attempt ${attempt}), retrying: ${(err as Error).message}`,
+            `applying ${pending.length} write(s) failed (attempt ${attempt}), retrying: ${(err as Error).message}`,
           );
         }
         await sleep(delay);

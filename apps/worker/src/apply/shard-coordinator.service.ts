@@ -1,6 +1,7 @@
 import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import type { AmqpConnectionManager } from 'amqp-connection-manager';
 import type { Cluster } from 'ioredis';
+import { WriteTopology } from '@keyflow/messaging';
 import { WORKER_CONFIG, type WorkerConfig } from '../config/worker.config';
 import { AMQP, REDIS } from '../infrastructure/infrastructure.tokens';
 import { homeShards, memberName, WorkerMembership } from '../membership/worker-membership.service';
@@ -44,6 +45,7 @@ export class ShardCoordinator implements OnApplicationShutdown {
   ) {
     this.membership = new WorkerMembership(redis, config.KEYFLOW_INSTANCE);
     const slots = new ApplySlots(config.APPLY_CONCURRENCY);
+    const topology = new WriteTopology({ shards: config.KV_SHARDS, replicas: config.QUEUE_REPLICAS }, this.logger);
     this.consumers = Array.from(
       { length: config.KV_SHARDS },
       (_, shard) =>
@@ -53,7 +55,9 @@ export class ShardCoordinator implements OnApplicationShutdown {
           replicas: config.QUEUE_REPLICAS,
           prefetch: config.PREFETCH,
           batchMax: config.BATCH_MAX,
+          maxDeliveries: config.MAX_DELIVERIES,
           slots,
+          topology,
         }),
     );
   }

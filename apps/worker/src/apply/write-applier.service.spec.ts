@@ -2,7 +2,14 @@ import { describe, expect, it, vi } from 'vitest';
 import type { Cluster } from 'ioredis';
 import { CacheReplicationError, type CommittedEntry, type KvCache } from '@keyflow/cache';
 import type { WriteMessage } from '@keyflow/contracts';
-import type { KvEntry, KvRepository, OperationRepository, WriteOp } from '@keyflow/db';
+import {
+  ReplayRefusedError,
+  type KvEntry,
+  type KvRepository,
+  type OperationRepository,
+  type WriteOp,
+} from '@keyflow/db';
+import { failedAttemptsKey } from './failed-attempts.util';
 import { WriteApplier } from './write-applier.service';
 
 const put = (id: string, value: unknown): WriteMessage => ({
@@ -14,7 +21,36 @@ const put = (id: string, value: unknown): WriteMessage => ({
   acceptedAt: '2026-11-23T10:00:00.000Z',
 });
 
-function setup(applyBatch: (ops: WriteOp[]) => Promise<unknown>) {
+const MAX_APPLY_ATTEMPTS = 3;
+
+/** A Redis stand-in shared by "restarts" of the applier: the `op:` records and the failed-attempt counters. */
+function fakeRedis() {
+  const records = new Map<string, { value: string; ttlSeconds: number }>();
+  const counters = new Map<string, number>();
+  const redis = {
+    failing: false,
+    records,
+    counters,
+    set: vi.fn((key: string, value: string, _ex: 'EX', ttlSeconds: number) => {
+      if (redis.failing) return Promise.reject(new Error('CLUSTERDOWN The cluster is down'));
+      records.set(key, { value, ttlSeconds });
+      return Promise.resolve('OK');
+    }),
+    incr: vi.fn((key: string) => {
+      if (redis.failing) return Promise.reject(new Error('CLUSTERDOWN The cluster is down'));
+      counters.set(key, (counters.get(key) ?? 0) + 1);
+      return Promise.resolve(counters.get(key));
+    }),
+    expire: vi.fn(() => Promise.resolve(1)),
+    del: vi.fn((key: string) => {
+      if (redis.failing) return Promise.reject(new Error('CLUSTERDOWN The cluster is down'));
+      return Promise.resolve(Number(counters.delete(key)));
+    }),
+  };
+  return redis;
+}
+
+function setup(applyBatch: (ops: WriteOp[]) => Promise<unknown>, redis = fakeRedis()) {
   const repository = { applyBatch: vi.fn(applyBatch) };
   const operations = { recordFailed: vi.fn(() => Promise.resolve()) };
   const committed: CommittedEntry[][] = [];
@@ -24,23 +60,15 @@ function setup(applyBatch: (ops: WriteOp[]) => Promise<unknown>) {
       return Promise.resolve({ outOfMemory: [] as string[] });
     }),
   };
-  // The operation records (`op:<id>`) in Redis: what is set, with which TTL.
-  const records = new Map<string, { value: string; ttlSeconds: number }>();
-  const redis = {
-    failing: false,
-    set: vi.fn((key: string, value: string, _ex: 'EX', ttlSeconds: number) => {
-      if (redis.failing) return Promise.reject(new Error('CLUSTERDOWN The cluster is down'));
-      records.set(key, { value, ttlSeconds });
-      return Promise.resolve('OK');
-    }),
-  };
   const applier = new WriteApplier(
     repository as unknown as KvRepository,
     operations as unknown as OperationRepository,
     cache as unknown as KvCache,
     redis as unknown as Cluster,
+    { MAX_APPLY_ATTEMPTS },
   );
-  return { applier, repository, cache, committed, redis, records };
+  // The operation records (`op:<id>`) in Redis: what is set, with which TTL.
+  return { applier, repository, cache, committed, redis, records: redis.records };
 }
 
 const applied = (ops: WriteOp[]) =>
@@ -77,6 +105,94 @@ describe(WriteApplier.name, () => {
         { message: put('bad', 2), reason: 'the database rejected the write: value out of range' },
       ]);
       expect(repository.applyBatch).toHaveBeenCalledTimes(4);
+    });
+
+    it('should reject at once a write the database refuses for good, whatever the kind (data, constraint, limits)', async () => {
+      for (const code of ['22P05', '23505', '54001']) {
+        const refused = Object.assign(new Error(`refused ${code}`), { code });
+        const { applier } = setup(() => Promise.reject(refused));
+        const outcome = await applier.applyToDatabase([put('bad', 1)]);
+        expect(outcome.rejected.map((r) => r.reason)).toEqual([`the database rejected the write: refused ${code}`]);
+        expect(outcome.retry).toEqual([]);
+      }
+    });
+
+    it('should reject at once a dead-lettered write whose replay the database refuses', async () => {
+      const { applier } = setup(() => Promise.reject(new ReplayRefusedError('r', 'its key moved on')));
+      const outcome = await applier.applyToDatabase([put('r', 1)]);
+      expect(outcome.rejected.map((r) => r.reason)).toEqual([
+        'the database rejected the write: replay of operation r refused: its key moved on',
+      ]);
+    });
+  });
+
+  describe('applyToDatabase and failed attempts', () => {
+    const flaky = (failing: Set<string>) => (ops: WriteOp[]) =>
+      ops.some((op) => failing.has(op.id))
+        ? Promise.reject(new Error('Cannot read properties of undefined'))
+        : applied(ops);
+
+    it('should apply the writes before a write whose attempt failed, and hand back that write and the rest to retry', async () => {
+      const { applier } = setup(flaky(new Set(['b'])));
+      const outcome = await applier.applyToDatabase([put('a', 1), put('b', 2), put('c', 3)]);
+      expect(outcome.applied.map((a) => a.id)).toEqual(['a']);
+      expect(outcome.rejected).toEqual([]);
+      expect(outcome.retry.map((m) => m.id)).toEqual(['b', 'c']);
+    });
+
+    it(`should dead-letter a write only once ${MAX_APPLY_ATTEMPTS} attempts to apply it failed`, async () => {
+      const { applier } = setup(flaky(new Set(['b'])));
+      let outcome = await applier.applyToDatabase([put('b', 2), put('c', 3)]);
+      for (let attempt = 2; attempt <= MAX_APPLY_ATTEMPTS; attempt++) {
+        expect(outcome.rejected, `attempt ${attempt - 1}`).toEqual([]);
+        outcome = await applier.applyToDatabase(outcome.retry);
+      }
+      expect(outcome.rejected).toEqual([
+        {
+          message: put('b', 2),
+          reason: `applying the write failed ${MAX_APPLY_ATTEMPTS} times; the last time: Cannot read properties of undefined`,
+        },
+      ]);
+      expect(outcome.applied.map((a) => a.id)).toEqual(['c']);
+      expect(outcome.retry).toEqual([]);
+    });
+
+    it('should keep counting across a restart of the worker (the count is in Redis)', async () => {
+      const redis = fakeRedis();
+      const first = setup(flaky(new Set(['b'])), redis).applier;
+      for (let i = 1; i < MAX_APPLY_ATTEMPTS; i++) await first.applyToDatabase([put('b', 2)]);
+      const restarted = setup(flaky(new Set(['b'])), redis).applier;
+      const outcome = await restarted.applyToDatabase([put('b', 2)]);
+      expect(outcome.rejected.map((r) => r.message.id)).toEqual(['b']);
+      // Forgotten once dead-lettered: an operator's replay starts from zero.
+      expect(redis.counters.has(failedAttemptsKey('b'))).toBe(false);
+    });
+
+    it('should count in memory while Redis is unreachable', async () => {
+      const { applier, redis } = setup(flaky(new Set(['b'])));
+      redis.failing = true;
+      let outcome = await applier.applyToDatabase([put('b', 2)]);
+      for (let i = 1; i < MAX_APPLY_ATTEMPTS; i++) outcome = await applier.applyToDatabase(outcome.retry);
+      expect(outcome.rejected.map((r) => r.message.id)).toEqual(['b']);
+    });
+
+    it('should never count a transient failure (the database unreachable): the batch is retried as a whole', async () => {
+      const down = Object.assign(new Error('Connection terminated unexpectedly'), { code: 'ECONNRESET' });
+      const { applier, redis } = setup(() => Promise.reject(down));
+      for (let i = 0; i < MAX_APPLY_ATTEMPTS + 2; i++) {
+        await expect(applier.applyToDatabase([put('a', 1)])).rejects.toBe(down);
+      }
+      expect(redis.incr).not.toHaveBeenCalled();
+    });
+
+    it('should forget the count of a write that was applied after failed attempts', async () => {
+      const failing = new Set(['b']);
+      const { applier, redis } = setup(flaky(failing));
+      await applier.applyToDatabase([put('b', 2)]);
+      expect(redis.counters.get(failedAttemptsKey('b'))).toBe(1);
+      failing.clear();
+      expect((await applier.applyToDatabase([put('b', 2)])).applied.map((a) => a.id)).toEqual(['b']);
+      expect(redis.counters.has(failedAttemptsKey('b'))).toBe(false);
     });
   });
   describe('applyToDatabase and the operation records', () => {

@@ -21,6 +21,17 @@ const workerEnvSchema = z.object({
   APPLY_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(2),
   /** Most writes applied in one transaction. */
   BATCH_MAX: z.coerce.number().int().min(1).max(2_000).default(250),
+  /**
+   * Failed attempts to apply one write before it is dead-lettered (a write the database refuses for good, or an
+   * invalid one, is dead-lettered at the first). Only attempts that ran and failed count: see ShardConsumer.
+   */
+  MAX_APPLY_ATTEMPTS: z.coerce.number().int().min(1).max(100).default(5),
+  /**
+   * Safety net against a write that crashes every worker that takes it, which no attempt count can see: a delivery
+   * the broker has handed out this often without an outcome is dead-lettered unread. Far above the restarts and
+   * shard hand-overs a healthy write may sit through in a backlog, each of which counts one.
+   */
+  MAX_DELIVERIES: z.coerce.number().int().min(2).max(10_000).default(50),
   /** How long a worker waits before standing by for shards another worker owns. */
   STANDBY_DELAY_MS: z.coerce.number().int().min(0).default(1_500),
   /** Finished operations are kept this long, then removed in the background. */

@@ -6,7 +6,7 @@ import { pollUntil } from '@keyflow/testing';
 import type { OutcomeNotifier } from '../apply/outcome-notifier.service';
 import { FakeConnectionManager, watchProcessErrors } from '../apply/testing/fake-amqp';
 import type { WorkerConfig } from '../config/worker.config';
-import { DeadLetterAuditor } from './dead-letter-audit.service';
+import { DeadLetterAuditor, deadLetterReason } from './dead-letter-audit.service';
 
 const deadLetter = {
   v: 1,
@@ -73,5 +73,20 @@ describe(DeadLetterAuditor.name, () => {
         ]),
       );
     });
+  });
+});
+
+describe(deadLetterReason.name, () => {
+  it('should name the delivery limit the broker applied: the legacy argument, or a policy', () => {
+    const headers = { 'x-first-death-reason': 'delivery_limit' as const, 'x-first-death-queue': 'kv.shard.3' };
+    expect(deadLetterReason(headers, new Set(['kv.shard.3']))).toBe(
+      'dead-lettered from kv.shard.3: delivered 5 times without being applied (x-delivery-limit)',
+    );
+    expect(deadLetterReason(headers)).toBe(
+      'dead-lettered from kv.shard.3: delivered more often than its delivery-limit policy allows, without being applied',
+    );
+    expect(deadLetterReason({ 'x-first-death-reason': 'rejected', 'x-first-death-queue': 'kv.shard.3' })).toBe(
+      'dead-lettered from kv.shard.3: rejected by a worker',
+    );
   });
 });

@@ -1,9 +1,9 @@
 import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import type { AmqpConnectionManager } from 'amqp-connection-manager';
 import type { Channel, ConsumeMessage } from 'amqplib';
-import { DEAD_LETTER_AUDIT_QUEUE } from '@keyflow/contracts';
+import { DEAD_LETTER_AUDIT_QUEUE, shardQueueName } from '@keyflow/contracts';
 import { OperationRepository } from '@keyflow/db';
-import { assertWriteQueues, DEFAULT_DELIVERY_LIMIT, settleDelivery, SupervisedChannel } from '@keyflow/messaging';
+import { LEGACY_DELIVERY_LIMIT, settleDelivery, SupervisedChannel, WriteTopology } from '@keyflow/messaging';
 import { OutcomeNotifier } from '../apply/outcome-notifier.service';
 import { WORKER_CONFIG, type WorkerConfig } from '../config/worker.config';
 import { AMQP } from '../infrastructure/infrastructure.tokens';
@@ -14,12 +14,18 @@ interface DeadLetterHeaders {
   'x-delivery-count'?: number;
 }
 
-/** Why the broker dead-lettered a message, in words an operator reads on the operation. */
-export function deadLetterReason(headers: DeadLetterHeaders, deliveryLimit: number): string {
+/**
+ * Why the broker dead-lettered a message, in words an operator reads on the operation. `legacyQueues`: shard queues
+ * still declared with `x-delivery-limit` by an older release (`WriteTopology`); the others have no limit of their
+ * own, so a `delivery_limit` there comes from a policy an operator set.
+ */
+export function deadLetterReason(headers: DeadLetterHeaders, legacyQueues: ReadonlySet<string> = new Set()): string {
   const queue = headers['x-first-death-queue'] ?? 'its shard queue';
   switch (headers['x-first-death-reason']) {
     case 'delivery_limit':
-      return `dead-lettered from ${queue}: delivered ${deliveryLimit} times without being applied (x-delivery-limit)`;
+      return legacyQueues.has(queue)
+        ? `dead-lettered from ${queue}: delivered ${LEGACY_DELIVERY_LIMIT} times without being applied (x-delivery-limit)`
+        : `dead-lettered from ${queue}: delivered more often than its delivery-limit policy allows, without being applied`;
     case 'rejected':
       return `dead-lettered from ${queue}: rejected by a worker`;
     case 'expired':
@@ -34,8 +40,9 @@ export function deadLetterReason(headers: DeadLetterHeaders, deliveryLimit: numb
 /**
  * Marks dead-lettered operations `failed`. The dead-letter exchange copies every dead letter into the audit
  * queue, whatever the reason; a worker that rejected a message already recorded a precise reason, and a
- * recorded outcome is never overwritten, so this mainly covers messages the broker gave up on after
- * `x-delivery-limit` deliveries (a message that crashed every worker that took it).
+ * recorded outcome is never overwritten, so this mainly covers messages the broker gave up on by itself: on a shard
+ * queue still declared with `x-delivery-limit` by an older release, or under a `delivery-limit` policy (the worker's
+ * own limits are described in `ShardConsumer`).
  *
  * Recording also marks the operation as having a dead letter, even one that was applied before the broker gave up
  * on its message: retention keeps a marked record until `npm run dlq` removes the letter, because that record is
@@ -49,6 +56,7 @@ export function deadLetterReason(headers: DeadLetterHeaders, deliveryLimit: numb
 export class DeadLetterAuditor implements OnApplicationShutdown {
   private readonly logger = new Logger(DeadLetterAuditor.name);
   private channel?: SupervisedChannel;
+  private topology?: WriteTopology;
   /** How long a dead letter that could not be recorded waits before it is requeued. */
   static readonly RETRY_DELAY_MS = 1_000;
 
@@ -60,12 +68,17 @@ export class DeadLetterAuditor implements OnApplicationShutdown {
   ) {}
 
   async start(): Promise<void> {
+    const topology = new WriteTopology(
+      { shards: this.config.KV_SHARDS, replicas: this.config.QUEUE_REPLICAS },
+      this.logger,
+    );
+    this.topology = topology;
     const supervised = new SupervisedChannel(this.connection, {
       name: 'dead-letter-audit',
       confirm: false,
       logger: this.logger,
       setup: async (channel: Channel) => {
-        await assertWriteQueues(channel, { shards: this.config.KV_SHARDS, replicas: this.config.QUEUE_REPLICAS });
+        await topology.assertAll(channel);
         await channel.prefetch(50);
         await channel.consume(
           DEAD_LETTER_AUDIT_QUEUE,
@@ -104,7 +117,8 @@ export class DeadLetterAuditor implements OnApplicationShutdown {
             : new Date().toISOString(),
       };
       const headers = (message.properties.headers ?? {}) as DeadLetterHeaders;
-      const reason = deadLetterReason(headers, DEFAULT_DELIVERY_LIMIT);
+      const legacy = new Set((this.topology?.legacyShards ?? []).map(shardQueueName));
+      const reason = deadLetterReason(headers, legacy);
       try {
         await this.operations.recordFailed(op, reason);
       } catch (err) {

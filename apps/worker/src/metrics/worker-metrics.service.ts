@@ -1,14 +1,20 @@
-import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
-import type { AmqpConnectionManager, ChannelWrapper } from 'amqp-connection-manager';
+import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
+import type { AmqpConnectionManager } from 'amqp-connection-manager';
 import type { Pool } from 'pg';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { DEAD_LETTER_QUEUE, shardQueueName } from '@keyflow/contracts';
+import { SupervisedChannel } from '@keyflow/messaging';
 import { WORKER_CONFIG, type WorkerConfig } from '../config/worker.config';
 import { AMQP, WRITE_POOL } from '../infrastructure/infrastructure.tokens';
 
 /**
  * The worker's Prometheus metrics, on `/metrics` of its health port: batch size and apply latency, writes
  * by outcome, queue depth per shard (and of the dead-letter queue), DB pool use, and the process defaults.
+ *
+ * Queue depth is asked on a channel of its own, a `SupervisedChannel`: a queue that does not exist makes the broker
+ * close the channel that asked (404), which is then re-opened, while the connection and the shard consumers' channels
+ * stay up (on a bare channel amqplib would escalate that unheard error to the whole connection). A depth that cannot
+ * be read is left out of the scrape.
  */
 @Injectable()
 export class WorkerMetrics implements OnApplicationShutdown {
@@ -16,7 +22,7 @@ export class WorkerMetrics implements OnApplicationShutdown {
   readonly batchSize: Histogram;
   readonly batchSeconds: Histogram;
   readonly writes: Counter<'status'>;
-  private readonly channel: ChannelWrapper;
+  private readonly channel: SupervisedChannel;
 
   constructor(
     @Inject(WORKER_CONFIG) config: WorkerConfig,
@@ -54,7 +60,11 @@ export class WorkerMetrics implements OnApplicationShutdown {
         this.set({ state: 'waiting' }, pool.waitingCount);
       },
     });
-    this.channel = connection.createChannel({ name: 'metrics' });
+    this.channel = new SupervisedChannel(connection, {
+      name: 'metrics',
+      confirm: false,
+      logger: new Logger(WorkerMetrics.name),
+    });
     const channel = this.channel;
     const queues = [...Array.from({ length: config.KV_SHARDS }, (_, s) => shardQueueName(s)), DEAD_LETTER_QUEUE];
     new Gauge({
@@ -75,6 +85,6 @@ export class WorkerMetrics implements OnApplicationShutdown {
   }
 
   async onApplicationShutdown(): Promise<void> {
-    await this.channel.close().catch(() => undefined);
+    await this.channel.close();
   }
 }

@@ -39,8 +39,17 @@ export class FakeAmqpChannel extends EventEmitter {
     return this.rpc('ExchangeDeclare', exchange, { exchange });
   }
 
-  assertQueue(queue: string): Promise<{ queue: string; messageCount: number; consumerCount: number }> {
+  assertQueue(
+    queue: string,
+    options: { arguments?: Record<string, unknown> } = {},
+  ): Promise<{ queue: string; messageCount: number; consumerCount: number }> {
+    this.model.broker.declared.push({ queue, arguments: options.arguments ?? {} });
     return this.rpc('QueueDeclare', queue, { queue, messageCount: 0, consumerCount: 0 });
+  }
+
+  /** A passive declare: the broker compares no arguments, and refuses (404) a queue that does not exist. */
+  checkQueue(queue: string): Promise<{ queue: string; messageCount: number; consumerCount: number }> {
+    return this.rpc('QueueCheck', queue, { queue, messageCount: 0, consumerCount: 0 });
   }
 
   bindQueue(queue: string): Promise<Record<string, never>> {
@@ -178,6 +187,8 @@ export class FakeAmqpBroker {
   /** Decides, per operation, whether the broker refuses it (and so closes the channel). */
   refuse?: (method: string, target: string) => Refusal | undefined;
   readonly channelsOpened: FakeAmqpChannel[] = [];
+  /** Every active declaration, with its arguments, in order (refused ones too). */
+  readonly declared: Array<{ queue: string; arguments: Record<string, unknown> }> = [];
   connectionsLost = 0;
 
   /** The most recently opened channel that is still open and consumes `queue`. */
@@ -242,5 +253,205 @@ export class FakeAmqpConnectionManager extends EventEmitter {
     clearTimeout(this.reconnectTimer);
     for (const channel of [...this._channels]) void channel.close();
     return this.connection?.close() ?? Promise.resolve();
+  }
+}
+
+interface StoredMessage {
+  content: Buffer;
+  properties: Record<string, unknown>;
+}
+
+interface ServerQueue {
+  arguments: Record<string, unknown>;
+  ready: StoredMessage[];
+  /** Registration order; with single-active-consumer only the first receives. */
+  consumers: Array<{ tag: string; channel?: FakeServerChannel; onMessage: (message: ConsumeMessage) => void }>;
+}
+
+/**
+ * A broker that holds messages, for tests of what moves them (`migrateShardQueues`): queues with arguments that a
+ * re-declaration must match (406 otherwise), a passive declare that refuses a missing queue (404), delivery to the
+ * first consumer only (single-active-consumer, as on the shard queues), and the unacked deliveries of a channel
+ * returned to the front of their queue when it closes. Stands in for an amqplib `ChannelModel`.
+ */
+export class FakeQueueServer {
+  readonly queues = new Map<string, ServerQueue>();
+  /** What a passive declare reports as ready, when set: a quorum queue whose leader is slow to answer reports 0. */
+  reportReady?: (queue: string) => number | undefined;
+
+  /** A queue as an older release left it, with messages (JSON bodies) in it. */
+  declare(queue: string, args: Record<string, unknown>, bodies: unknown[] = []): void {
+    this.queues.set(queue, {
+      arguments: args,
+      ready: bodies.map((b) => ({ content: Buffer.from(JSON.stringify(b)), properties: { headers: {} } })),
+      consumers: [],
+    });
+  }
+
+  /** A consumer that is not ours (a running worker): registered first, it takes (and acks) what is delivered. */
+  consumeElsewhere(queue: string, taken: StoredMessage[] = []): StoredMessage[] {
+    this.queues.get(queue)?.consumers.push({
+      tag: `elsewhere-${queue}`,
+      onMessage: (m) =>
+        taken.push({ content: m.content, properties: m.properties as unknown as Record<string, unknown> }),
+    });
+    return taken;
+  }
+
+  /** The bodies ready in a queue, as text. */
+  bodies(queue: string): string[] {
+    return (this.queues.get(queue)?.ready ?? []).map((m) => m.content.toString());
+  }
+
+  createConfirmChannel(): Promise<FakeServerChannel> {
+    return Promise.resolve(new FakeServerChannel(this));
+  }
+
+  dispatch(name: string): void {
+    const queue = this.queues.get(name);
+    const active = queue?.consumers[0];
+    if (!queue || !active) return;
+    while (queue.ready.length > 0 && (active.channel?.hasRoom() ?? true)) {
+      const stored = queue.ready.shift() as StoredMessage;
+      if (active.channel) active.channel.deliver(name, stored, active.onMessage);
+      else active.onMessage({ content: stored.content, properties: stored.properties } as unknown as ConsumeMessage);
+    }
+  }
+}
+
+export class FakeServerChannel extends EventEmitter {
+  closed = false;
+  private prefetchCount = 0;
+  private deliveryTag = 0;
+  private readonly unacked = new Map<number, { queue: string; stored: StoredMessage }>();
+
+  constructor(private readonly server: FakeQueueServer) {
+    super();
+  }
+
+  async assertQueue(queue: string, options: { arguments?: Record<string, unknown> } = {}) {
+    await this.rpc();
+    const args = options.arguments ?? {};
+    const existing = this.server.queues.get(queue);
+    if (!existing) {
+      this.server.queues.set(queue, { arguments: args, ready: [], consumers: [] });
+      return { queue, messageCount: 0, consumerCount: 0 };
+    }
+    for (const key of new Set([...Object.keys(existing.arguments), ...Object.keys(args)])) {
+      if (existing.arguments[key] !== args[key]) {
+        this.refuse(
+          406,
+          `PRECONDITION_FAILED - inequivalent arg '${key}' for queue '${queue}' in vhost '/': received ${JSON.stringify(
+            args[key] ?? 'none',
+          )} but current is ${JSON.stringify(existing.arguments[key] ?? 'none')}`,
+        );
+      }
+    }
+    return { queue, messageCount: existing.ready.length, consumerCount: existing.consumers.length };
+  }
+
+  async checkQueue(queue: string) {
+    await this.rpc();
+    const existing = this.server.queues.get(queue);
+    if (!existing) this.refuse(404, `NOT_FOUND - no queue '${queue}' in vhost '/'`);
+    return {
+      queue,
+      messageCount: this.server.reportReady?.(queue) ?? existing.ready.length,
+      consumerCount: existing.consumers.length,
+    };
+  }
+
+  async deleteQueue(queue: string) {
+    await this.rpc();
+    const messageCount = this.server.queues.get(queue)?.ready.length ?? 0;
+    this.server.queues.delete(queue);
+    return { messageCount };
+  }
+
+  async prefetch(count: number) {
+    await this.rpc();
+    this.prefetchCount = count;
+  }
+
+  async consume(queue: string, onMessage: (message: ConsumeMessage) => void) {
+    await this.rpc();
+    const tag = `ctag-${Math.random().toString(36).slice(2)}`;
+    this.server.queues.get(queue)?.consumers.push({ tag, channel: this, onMessage });
+    setImmediate(() => this.server.dispatch(queue));
+    return { consumerTag: tag };
+  }
+
+  async cancel(tag: string) {
+    await this.rpc();
+    for (const queue of this.server.queues.values()) queue.consumers = queue.consumers.filter((c) => c.tag !== tag);
+    return { consumerTag: tag };
+  }
+
+  sendToQueue(queue: string, content: Buffer, options: { headers?: Record<string, unknown> } = {}): boolean {
+    this.assertOpen();
+    this.server.queues.get(queue)?.ready.push({ content, properties: { headers: options.headers ?? {} } });
+    setImmediate(() => this.server.dispatch(queue));
+    return true;
+  }
+
+  async waitForConfirms(): Promise<void> {
+    await this.rpc();
+  }
+
+  ack(message: Message): void {
+    this.assertOpen();
+    this.unacked.delete(message.fields.deliveryTag);
+  }
+
+  async close(): Promise<void> {
+    this.assertOpen();
+    this.toClosed();
+    await Promise.resolve();
+  }
+
+  hasRoom(): boolean {
+    return !this.closed && (this.prefetchCount === 0 || this.unacked.size < this.prefetchCount);
+  }
+
+  deliver(queue: string, stored: StoredMessage, onMessage: (message: ConsumeMessage) => void): void {
+    const deliveryTag = ++this.deliveryTag;
+    this.unacked.set(deliveryTag, { queue, stored });
+    onMessage({
+      content: stored.content,
+      fields: { deliveryTag, redelivered: false, exchange: '', routingKey: queue, consumerTag: '' },
+      properties: stored.properties,
+    } as unknown as ConsumeMessage);
+  }
+
+  private toClosed(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const queue of this.server.queues.values())
+      queue.consumers = queue.consumers.filter((c) => c.channel !== this);
+    for (const { queue, stored } of [...this.unacked.values()].reverse())
+      this.server.queues.get(queue)?.ready.unshift(stored);
+    this.unacked.clear();
+    this.emit('close');
+  }
+
+  private refuse(code: number, text: string): never {
+    const err = Object.assign(new Error(`Operation failed: QueueDeclare; ${code} (${text})`), {
+      code,
+    });
+    if (this.listenerCount('error') === 0)
+      throw new Error(`unhandled channel error (amqplib drops the connection): ${text}`);
+    this.emit('error', err);
+    this.toClosed();
+    throw err;
+  }
+
+  private async rpc(): Promise<void> {
+    this.assertOpen();
+    await Promise.resolve();
+    this.assertOpen();
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new IllegalOperationError('Channel closed');
   }
 }

@@ -8,18 +8,22 @@ import {
 import { IllegalOperationError, type ConsumeMessage, type Message } from 'amqplib';
 
 /**
- * An in-process broker for the worker's unit tests: queues with the redelivery rule that matters here (the
- * unsettled deliveries of a channel that closes go back to the front of their queue and are delivered to
- * the next consumer), behind a fake connection manager that hands out amqp-connection-manager's real
- * `ChannelWrapper`s. The channel copies amqplib 2.x: settling on a closing or closed channel throws
- * `IllegalOperationError`, and a refused declaration rejects, emits `error`, then `close`.
- * (`libs/messaging/src/testing/fake-amqp.ts` is its sibling for the lib's own tests.)
+ * An in-process broker for the worker's unit tests: queues with the redelivery rules that matter here, as RabbitMQ
+ * 3.x quorum queues have them (the unsettled deliveries of a channel that closes go back to the front of their queue
+ * and are delivered to the next consumer; every such return counts as a delivery, shown as `x-delivery-count`, and
+ * once a queue declared with `x-delivery-limit` has returned a message more often than that, it is dead-lettered),
+ * behind a fake connection manager that hands out amqp-connection-manager's real `ChannelWrapper`s. A queue keeps
+ * the arguments it was first declared with and refuses a declaration with others (406). The channel copies amqplib
+ * 2.x: settling on a closing or closed channel throws `IllegalOperationError`, and a refused declaration rejects,
+ * emits `error`, then `close`. (`libs/messaging/src/testing/fake-amqp.ts` is its sibling for the lib's own tests.)
  */
 
 interface Pending {
   queue: string;
   content: Buffer;
   properties: Record<string, unknown>;
+  /** Times it went back to its queue unsettled (the broker's delivery count). */
+  returns?: number;
 }
 
 export class FakeChannel extends EventEmitter {
@@ -34,15 +38,27 @@ export class FakeChannel extends EventEmitter {
     super();
   }
 
-  async assertQueue(queue: string): Promise<{ queue: string }> {
+  async assertQueue(queue: string, options: { arguments?: Record<string, unknown> } = {}): Promise<{ queue: string }> {
     await this.rpc();
-    const refusal = this.broker.refuse?.(queue);
+    const refusal = this.broker.refuse?.(queue) ?? this.broker.declare(queue, options.arguments ?? {});
     if (refusal) {
       const err = Object.assign(new Error(`Operation failed: QueueDeclare; ${refusal}`), { code: 406 });
       this.closeByBroker(`Channel closed by server: ${refusal}`);
       throw err;
     }
     return { queue };
+  }
+
+  /** A passive declare: no arguments compared; a queue that does not exist closes the channel (404). */
+  async checkQueue(queue: string): Promise<{ queue: string; messageCount: number; consumerCount: number }> {
+    await this.rpc();
+    if (!this.broker.exists(queue)) {
+      const refusal = `404 (NOT_FOUND - no queue '${queue}' in vhost '/')`;
+      const err = Object.assign(new Error(`Operation failed: QueueDeclare; ${refusal}`), { code: 404 });
+      this.closeByBroker(`Channel closed by server: ${refusal}`);
+      throw err;
+    }
+    return { queue, messageCount: this.broker.ready(queue), consumerCount: this.broker.consumerOf(queue) ? 1 : 0 };
   }
 
   async assertExchange(exchange: string): Promise<{ exchange: string }> {
@@ -55,9 +71,18 @@ export class FakeChannel extends EventEmitter {
     return {};
   }
 
-  async prefetch(): Promise<Record<string, never>> {
+  /** Unacked deliveries the broker allows this channel (0: no limit). */
+  private prefetchCount = 0;
+
+  async prefetch(count: number): Promise<Record<string, never>> {
     await this.rpc();
+    this.prefetchCount = count;
     return {};
+  }
+
+  /** Whether the prefetch window has room for another delivery. */
+  hasRoom(): boolean {
+    return this.prefetchCount === 0 || this.unacked.size < this.prefetchCount;
   }
 
   async consume(queue: string, onMessage: (message: ConsumeMessage | null) => void): Promise<{ consumerTag: string }> {
@@ -74,10 +99,12 @@ export class FakeChannel extends EventEmitter {
   deliver(pending: Pending): void {
     const deliveryTag = ++this.deliveryTag;
     this.unacked.set(deliveryTag, pending);
+    const headers = { ...(pending.properties.headers as Record<string, unknown> | undefined) };
+    if (pending.returns) headers['x-delivery-count'] = pending.returns;
     const message = {
       content: pending.content,
-      fields: { deliveryTag, redelivered: false, exchange: '', routingKey: pending.queue, consumerTag: '' },
-      properties: { headers: {}, ...pending.properties },
+      fields: { deliveryTag, redelivered: !!pending.returns, exchange: '', routingKey: pending.queue, consumerTag: '' },
+      properties: { ...pending.properties, headers },
     } as unknown as ConsumeMessage;
     this.consumer?.onMessage(message);
   }
@@ -91,6 +118,13 @@ export class FakeChannel extends EventEmitter {
         this.acked.push(t);
       }
     }
+    this.refill();
+  }
+
+  /** Settling made room in the prefetch window: the broker delivers more. */
+  private refill(): void {
+    const queue = this.consumer?.queue;
+    if (queue) setImmediate(() => this.broker.dispatch(queue));
   }
 
   nack(message: Message, _allUpTo = false, requeue = true): void {
@@ -98,6 +132,8 @@ export class FakeChannel extends EventEmitter {
     const pending = this.unacked.get(message.fields.deliveryTag);
     this.unacked.delete(message.fields.deliveryTag);
     if (pending && requeue) this.broker.requeue([pending]);
+    else if (pending) this.broker.deadLettered.push({ ...pending, reason: 'rejected' });
+    this.refill();
   }
 
   /** amqplib: from `close()` on, the channel is closing (nothing can be settled) until the broker's CloseOk. */
@@ -126,8 +162,11 @@ export class FakeChannel extends EventEmitter {
   closeByBroker(reason: string): void {
     if (this.state === 'closed') return;
     const error = new Error(reason);
-    if (this.listenerCount('error') === 0)
-      throw new Error(`unhandled channel error (amqplib drops the connection): ${reason}`);
+    if (this.listenerCount('error') === 0) {
+      // amqplib: an `error` nobody listens to throws in the frame loop, which closes the whole connection.
+      this.broker.dropConnection();
+      return;
+    }
     this.emit('error', error);
     this.toClosed();
   }
@@ -158,22 +197,71 @@ export class FakeBroker {
   /** Channels closed by the client stay `closing` until `closeOk()`. */
   holdCloses = false;
   readonly channels: FakeChannel[] = [];
+  /** What left the queues for the dead-letter exchange, and why (`rejected` by a consumer, `delivery_limit`). */
+  readonly deadLettered: Array<Pending & { reason: 'rejected' | 'delivery_limit' }> = [];
   private readonly queues = new Map<string, Pending[]>();
+  private readonly declared = new Map<string, Record<string, unknown>>();
+
+  /** Connections lost to a channel error nobody listened to. */
+  connectionsLost = 0;
+
+  /** The connection drops: every channel on it closes, returning its unsettled deliveries. */
+  dropConnection(): void {
+    this.connectionsLost += 1;
+    for (const channel of this.channels) channel.toClosed();
+  }
+
+  /** Declares a queue, as an older release may have: returns the refusal if it exists with other arguments. */
+  declare(queue: string, args: Record<string, unknown>): string | undefined {
+    const existing = this.declared.get(queue);
+    if (!existing) {
+      this.declared.set(queue, args);
+      return undefined;
+    }
+    for (const key of new Set([...Object.keys(existing), ...Object.keys(args)])) {
+      if (existing[key] !== args[key]) {
+        return `406 (PRECONDITION_FAILED - inequivalent arg '${key}' for queue '${queue}' in vhost '/': received ${JSON.stringify(args[key] ?? 'none')} but current is ${JSON.stringify(existing[key] ?? 'none')})`;
+      }
+    }
+    return undefined;
+  }
+
+  exists(queue: string): boolean {
+    return this.declared.has(queue) || this.queues.has(queue);
+  }
+
+  ready(queue: string): number {
+    return this.queue(queue).length;
+  }
 
   publish(queue: string, body: unknown, properties: Record<string, unknown> = {}): void {
-    this.queue(queue).push({ queue, content: Buffer.from(JSON.stringify(body)), properties });
+    this.publishRaw(queue, JSON.stringify(body), properties);
+  }
+
+  /** Publishes a body as it is: JSON that `JSON.stringify` would never write, say. */
+  publishRaw(queue: string, text: string, properties: Record<string, unknown> = {}): void {
+    this.queue(queue).push({ queue, content: Buffer.from(text), properties });
     setImmediate(() => this.dispatch(queue));
   }
 
+  /** Unsettled deliveries back to the front of their queues, each counted; past the queue's limit, dead-lettered. */
   requeue(returned: Pending[]): void {
-    for (const pending of [...returned].reverse()) this.queue(pending.queue).unshift(pending);
+    for (const pending of [...returned].reverse()) {
+      const counted = { ...pending, returns: (pending.returns ?? 0) + 1 };
+      const limit = this.declared.get(pending.queue)?.['x-delivery-limit'];
+      if (typeof limit === 'number' && counted.returns > limit) {
+        this.deadLettered.unshift({ ...counted, reason: 'delivery_limit' });
+      } else {
+        this.queue(pending.queue).unshift(counted);
+      }
+    }
     for (const queue of new Set(returned.map((p) => p.queue))) setImmediate(() => this.dispatch(queue));
   }
 
   dispatch(queue: string): void {
     const consumer = this.channels.find((c) => c.consumes(queue));
     const ready = this.queue(queue);
-    while (consumer?.consumes(queue) && ready.length > 0) consumer.deliver(ready.shift()!);
+    while (consumer?.consumes(queue) && consumer.hasRoom() && ready.length > 0) consumer.deliver(ready.shift()!);
   }
 
   consumerOf(queue: string): FakeChannel | undefined {
