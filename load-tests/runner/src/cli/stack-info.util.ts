@@ -12,7 +12,15 @@ export const stackInfoSchema = z
     stackDir: z.string().optional(),
     processes: z
       .array(
-        z.object({ name: z.string(), pid: z.number().int().positive(), kind: z.string().optional() }).passthrough(),
+        z
+          .object({
+            name: z.string(),
+            // 0 while the supervisor does not run it (stopped, or between restarts).
+            pid: z.number().int().nonnegative(),
+            kind: z.string().optional(),
+            dataDir: z.string().optional(),
+          })
+          .passthrough(),
       )
       .default([]),
     token: z.string().min(1).optional(),
@@ -48,19 +56,36 @@ export function readStackInfo(file: string): StackInfo | undefined {
 
 /** The API processes (`api-1`, `api-2`, …) whose memory the runner samples. */
 export function apiProcesses(stack: StackInfo | undefined): Array<{ name: string; pid: number }> {
-  return (stack?.processes ?? []).filter((p) => p.name.startsWith('api-')).map(({ name, pid }) => ({ name, pid }));
+  return (stack?.processes ?? [])
+    .filter((p) => p.name.startsWith('api-') && p.pid > 0)
+    .map(({ name, pid }) => ({ name, pid }));
 }
 
 /** The API and worker processes (`api-1`, `worker-2`, …), whose RSS a memory soak follows. */
 export function appProcesses(stack: StackInfo | undefined): Array<{ name: string; pid: number }> {
-  return (stack?.processes ?? []).filter((p) => /^(api|worker)-/.test(p.name)).map(({ name, pid }) => ({ name, pid }));
+  return (stack?.processes ?? [])
+    .filter((p) => /^(api|worker)-/.test(p.name) && p.pid > 0)
+    .map(({ name, pid }) => ({ name, pid }));
 }
 
 /** Every process of the stack with its tier (its `kind`, else its name without the instance suffix), for CPU. */
 export function tierProcesses(stack: StackInfo | undefined): Array<{ name: string; pid: number; tier: string }> {
-  return (stack?.processes ?? []).map(({ name, pid, kind }) => ({
-    name,
-    pid,
-    tier: kind ?? name.replace(/-[^-]*\d[^-]*$/, ''),
-  }));
+  return (stack?.processes ?? []).flatMap(({ name, pid, kind, dataDir }) => {
+    const tier = kind ?? name.replace(/-[^-]*\d[^-]*$/, '');
+    // Patroni runs PostgreSQL in a session of its own (not its descendant): count the postmaster too.
+    const postmaster = dataDir ? postmasterPid(dataDir) : undefined;
+    return [
+      ...(pid > 0 ? [{ name, pid, tier }] : []),
+      ...(postmaster ? [{ name: `${name} (postmaster)`, pid: postmaster, tier }] : []),
+    ];
+  });
+}
+
+function postmasterPid(dataDir: string): number | undefined {
+  try {
+    const pid = Number.parseInt(readFileSync(`${dataDir}/postmaster.pid`, 'utf8').split('\n')[0] ?? '', 10);
+    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
 }
