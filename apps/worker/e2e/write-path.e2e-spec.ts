@@ -50,8 +50,9 @@ describe('write path (e2e)', () => {
       expect(shards[0]?.arguments).toMatchObject({
         'x-single-active-consumer': true,
         'x-dead-letter-exchange': 'kv.dead-letter',
-        'x-delivery-limit': 5,
       });
+      // Returned deliveries (restarts, rebalances) must not count towards dead-lettering: no broker limit.
+      expect(shards[0]?.arguments).not.toHaveProperty('x-delivery-limit');
     });
 
     it('should have a consumer on every shard queue', async () => {
@@ -147,7 +148,7 @@ describe('write path (e2e)', () => {
     it('should mark an operation the broker gave up on as failed, list it, and apply it when replayed', async () => {
       const key = `replay-${randomUUID()}`;
       const id = randomUUID();
-      // What the broker does after x-delivery-limit deliveries: the message goes to the dead-letter exchange.
+      // What the broker does past a delivery-limit policy: the message goes to the dead-letter exchange.
       await deadLetter(
         { v: 1, id, key, type: 'put', value: { replayed: true }, acceptedAt: new Date().toISOString() },
         { 'x-first-death-reason': 'delivery_limit', 'x-first-death-queue': shardQueueName(shardOf(key, 16)) },
@@ -158,7 +159,7 @@ describe('write path (e2e)', () => {
         { what: 'the audit to mark the operation failed' },
       );
       expect(failed.json.error).toBe(
-        `dead-lettered from ${shardQueueName(shardOf(key, 16))}: delivered 5 times without being applied (x-delivery-limit)`,
+        `dead-lettered from ${shardQueueName(shardOf(key, 16))}: delivered more often than its delivery-limit policy allows, without being applied`,
       );
 
       const listed = dlq('list', '--json');
