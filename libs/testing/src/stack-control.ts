@@ -1,158 +1,21 @@
 import { execFile, spawn } from 'node:child_process';
-import { closeSync, existsSync, openSync, readdirSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { closeSync, openSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { pollUntil } from './poll-until.util';
+import { isAlive, processGroup, stackProcessIds } from './process.util';
+import { readStack, type StackInfo, type StackLaunchSpec, type StackProcess } from './stack-contract';
+
+// Test-only control of a running stack (failure tests, benchmarks): kill, stop, start and relaunch its processes
+// through its supervisor. The `stack.json` contract itself is in `stack-contract.ts`.
 
 const execFileAsync = promisify(execFile);
-
-/**
- * The contract of `<stackDir>/stack.json`, written by `tools/stack` (`npm start`, `npm test`) and read by
- * integration and e2e tests. Every URL points at loopback; every process listed belongs to the stack.
- */
-export type StackProcessKind =
-  'api' | 'worker' | 'nginx' | 'haproxy' | 'named' | 'redis' | 'rabbitmq' | 'epmd' | 'postgres' | 'etcd';
-
-/**
- * Every process of a stack runs under the stack's own supervisord, which sets this variable in its environment;
- * the programs (and what they start) inherit it. It is how a stack finds its processes even when stack.json's
- * pids are stale or supervisord itself was killed.
- */
-export const STACK_DIR_ENV = 'KEYFLOW_STACK_DIR';
-
-export interface StackProcess {
-  /** Says what it is: `api-1`, `worker-2`, `nginx`, `haproxy`, `redis-7001`, `rabbitmq-rmq1`, `epmd`, `postgres-pg-1`, `etcd`. */
-  name: string;
-  /**
-   * The pid when stack.json was last written (by `up` or `status`). The supervisor restarts crashed processes
-   * with new pids: `currentPid(name)` and `npm run status -- --json` are the source of truth.
-   */
-  pid: number;
-  /** The supervisor's name for it: `apps:api-1`, `postgres:postgres-pg-1`, `haproxy`. */
-  program?: string;
-  kind: StackProcessKind;
-  host?: string;
-  port?: number;
-  /** Every TCP port it listens on, where that is more than `port` (HAProxy, nginx). */
-  ports?: number[];
-  /** HTTP URL that answers 200 when the process is ready (apps and the gateway). */
-  healthUrl?: string;
-  /** RabbitMQ node name (`rmq1@localhost`) and its management port. */
-  node?: string;
-  managementPort?: number;
-  /** PostgreSQL data directory. */
-  dataDir?: string;
-  /** Patroni's REST port (PostgreSQL nodes): `/primary`, `/replica`, `/health`, `/cluster`. */
-  restApiPort?: number;
-}
-
-export interface StackDbUrls {
-  /** The current primary, through HAProxy (the same as `write`: the primary moves on failover). */
-  primary: string;
-  /** Through HAProxy's read port (the same as `read`). */
-  replica: string;
-  /** Every PostgreSQL node, directly. */
-  replicas: string[];
-  /** Through HAProxy: always the current primary. */
-  write: string;
-  /** Through HAProxy: the replicas (the primary as a backup). */
-  read: string;
-}
-
-export interface StackInfo {
-  /**
-   * `starting` while `up` runs, `up` once everything answered its health check, `failed` if `up` gave up,
-   * `stopped` after `down` (the data is kept; so is the admin token below).
-   */
-  state: 'starting' | 'up' | 'failed' | 'stopped';
-  name: string;
-  topology: string;
-  stackDir: string;
-  startedAt: string;
-  gateway: string;
-  gateways: string[];
-  apis: string[];
-  workers: string[];
-  management: string;
-  managementUser: string;
-  managementPassword: string;
-  /** Direct node URLs, one per RabbitMQ node. */
-  amqp: string[];
-  /** Through HAProxy. */
-  amqpGateway: string;
-  /** `host:port` of every Redis cluster node. */
-  redis: string[];
-  db: StackDbUrls;
-  haproxyStats: string;
-  /** The admin user's API token (`Authorization: Bearer …`); set once the admin user exists. */
-  token?: string;
-  /** The DNS server answering for the gateways' name, when the topology runs one. */
-  dns?: { server: string; name: string };
-  /** The stack's supervisord: its config file is what `supervisorctl -c` needs. */
-  supervisor: { config: string };
-  /** Patroni's REST API of every PostgreSQL node (`GET /cluster` shows who leads). */
-  patroni: string[];
-  processes: StackProcess[];
-}
-
-/** `<stackDir>/run/<name>.json`: everything needed to relaunch a Node process exactly as `up` did. */
-export interface StackLaunchSpec {
-  name: string;
-  command: string;
-  args: string[];
-  /** The complete environment the process gets (not merged with the caller's). */
-  env: Record<string, string>;
-  cwd: string;
-  logFile: string;
-  healthUrl?: string;
-}
-
-function repoRoot(from = process.cwd()): string {
-  for (let dir = from; ; dir = dirname(dir)) {
-    if (existsSync(join(dir, 'nx.json'))) return dir;
-    if (dirname(dir) === dir) return from;
-  }
-}
-
-/** `KEYFLOW_STACK_FILE`, or the default local stack's `<repo>/.keyflow/stack.json`. */
-export function stackFilePath(): string {
-  return process.env['KEYFLOW_STACK_FILE'] ?? join(repoRoot(), '.keyflow', 'stack.json');
-}
-
-export function readStack(file = stackFilePath()): StackInfo {
-  if (!existsSync(file)) {
-    throw new Error(`no stack at ${file}: start one with \`npm start\` (or run the tests with \`npm test\`)`);
-  }
-  return JSON.parse(readFileSync(file, 'utf8')) as StackInfo;
-}
 
 function findProcess(info: StackInfo, name: string): StackProcess {
   const found = info.processes.find((p) => p.name === name);
   if (!found)
     throw new Error(`no process "${name}" in the stack (have: ${info.processes.map((p) => p.name).join(', ')})`);
   return found;
-}
-
-export function isAlive(pid: number): boolean {
-  if (!pid) return false;
-  try {
-    process.kill(pid, 0);
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-  // A killed child of ours stays a zombie until reaped; it is gone for every purpose here.
-  try {
-    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
-  } catch {
-    return false;
-  }
-}
-
-async function waitUntil(check: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 /** `supervisorctl -c <the stack's config> <args>`; resolves with its output whatever its exit code. */
@@ -175,48 +38,6 @@ export async function currentPid(name: string, info: StackInfo = readStack()): P
   const out = await supervisorctl(['pid', proc.program ?? name], info);
   const pid = Number.parseInt(out.trim(), 10);
   return Number.isInteger(pid) && pid > 0 && isAlive(pid) ? pid : 0;
-}
-
-/**
- * Every live pid (but ours) of the stack in `stackDir`: those whose environment carries its marker, and all their
- * descendants (Redis and nginx overwrite their environment with their process title, but are the supervisor's
- * children).
- */
-export function stackProcessIds(stackDir: string): number[] {
-  const marker = `${STACK_DIR_ENV}=${stackDir}`;
-  const parentOf = new Map<number, number>();
-  const found = new Set<number>();
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
-    const pid = Number(entry);
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      parentOf.set(pid, Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
-      if (readFileSync(`/proc/${entry}/environ`, 'utf8').split('\0').includes(marker)) found.add(pid);
-    } catch {
-      // gone, or not ours to read
-    }
-  }
-  for (let grew = true; grew;) {
-    grew = false;
-    for (const [pid, parent] of parentOf) {
-      if (!found.has(pid) && found.has(parent)) {
-        found.add(pid);
-        grew = true;
-      }
-    }
-  }
-  return [...found].filter((pid) => isAlive(pid));
-}
-
-/** The process group of `pid` (the supervisor makes each program a group leader), or undefined when it is gone. */
-export function processGroup(pid: number): number | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]);
-  } catch {
-    return undefined;
-  }
 }
 
 function signalGroup(pid: number, signal: NodeJS.Signals): void {
@@ -249,11 +70,10 @@ export async function killProcess(
     .map((p) => processGroup(p))
     .filter((g): g is number => g !== undefined);
   for (const target of [pid, postmaster]) if (target !== undefined) signalGroup(target, signal);
-  await waitUntil(
-    () => !isAlive(pid) && groups.every((g) => !groupAlive(g)),
+  await pollUntil(() => Promise.resolve(!isAlive(pid) && groups.every((g) => !groupAlive(g))), Boolean, {
     timeoutMs,
-    `${name} (pid ${pid}) to exit`,
-  );
+    what: `${name} (pid ${pid}) to exit`,
+  });
   return pid;
 }
 
@@ -326,18 +146,17 @@ export async function startProcess(
 ): Promise<number> {
   const info = readStack();
   const proc = findProcess(info, name);
-  let pid = 0;
-  await waitUntil(
+  const pid = await pollUntil(
     async () => {
-      pid = await currentPid(name, info);
-      if (pid) return true;
+      const running = await currentPid(name, info);
+      if (running) return running;
       const out = await supervisorctl(['status', proc.program ?? name], info);
       // STOPPED, EXITED or FATAL: start it; STARTING or BACKOFF: the supervisor is at it already.
       if (/\b(STOPPED|EXITED|FATAL)\b/.test(out)) await supervisorctl(['start', proc.program ?? name], info);
-      return false;
+      return 0;
     },
-    timeoutMs,
-    `${name} to run again`,
+    (running) => running > 0,
+    { timeoutMs, what: `${name} to run again` },
   );
   if (waitForHealth && proc.healthUrl) await waitForHttp(proc.healthUrl, { timeoutMs });
   return pid;
@@ -377,18 +196,14 @@ export async function waitForHttp(
   url: string,
   { timeoutMs = 30_000, status = 200 }: { timeoutMs?: number; status?: number } = {},
 ): Promise<void> {
-  await waitUntil(
+  await pollUntil(
     async () => {
-      try {
-        const res = await fetch(url, { signal: AbortSignal.timeout(2_000) });
-        await res.body?.cancel();
-        return res.status === status;
-      } catch {
-        return false;
-      }
+      const res = await fetch(url, { signal: AbortSignal.timeout(2_000) });
+      await res.body?.cancel();
+      return res.status;
     },
-    timeoutMs,
-    `${url} to answer ${status}`,
+    (answered) => answered === status,
+    { timeoutMs, what: `${url} to answer ${status}` },
   );
 }
 

@@ -3,19 +3,11 @@
  * (`--help` lists every flag). Runs the scenarios of load-tests/scenarios with undici, after a baseline measurement,
  * and writes JSON and Markdown reports. See load-tests/README.md.
  */
-import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { findRepoRoot } from '@keyflow/testing';
 import { executorDurationMs } from '../../scenarios/scenarios';
 import { BenchService } from './bench.service';
 import { CliUsageError, parseCliOptions, scenarioDefinitions, USAGE, type CliOptions } from './cli/cli-options.util';
 import { describeExecutor } from './load/scenario-runner.service';
-
-function repoRoot(from = __dirname): string {
-  for (let dir = from; ; dir = dirname(dir)) {
-    if (existsSync(join(dir, 'nx.json'))) return dir;
-    if (dirname(dir) === dir) return process.cwd();
-  }
-}
 
 function listScenarios(options: CliOptions): void {
   const scenarios = scenarioDefinitions(options);
@@ -27,7 +19,7 @@ function listScenarios(options: CliOptions): void {
 }
 
 async function main(): Promise<number> {
-  const root = repoRoot();
+  const root = findRepoRoot(__dirname) ?? process.cwd();
   let options: CliOptions;
   try {
     options = parseCliOptions(process.argv.slice(2), process.env, root);

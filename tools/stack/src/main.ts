@@ -1,9 +1,11 @@
+import { findRepoRoot } from '@keyflow/testing';
 import { TopologyError } from '@keyflow/topology';
 import { resolve } from 'node:path';
 import { parseStackArgs, StackUsageError, USAGE, type StackCommand } from './cli/cli-args.util';
 import { StackService } from './stack.service';
 
-const REPO_ROOT = resolve(__dirname, '../../..');
+// Walked up to, not counted: a build runs from dist/tools/stack/tools/stack/src/.
+const REPO_ROOT = findRepoRoot(__dirname) ?? resolve(__dirname, '../../..');
 
 // nginx, haproxy and named live in sbin, which a non-root PATH often lacks.
 for (const dir of ['/usr/local/sbin', '/usr/sbin', '/sbin']) {

@@ -1,9 +1,9 @@
-import type { StackInfo, StackProcess } from '@keyflow/testing';
+import { isAlive, type StackInfo, type StackProcess } from '@keyflow/testing';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { readLaunchSpec } from './stack-file.util';
 import type { StackLayout } from './stack-layout.util';
-import { isAlive, readPidFile } from './util/process.util';
+import { readPidFile } from './util/process.util';
 
 /**
  * Processes the stack's own pid files name but stack.json does not: an `up` interrupted between starting a

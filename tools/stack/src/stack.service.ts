@@ -1,4 +1,5 @@
 import {
+  isAlive,
   processGroup,
   stackProcessIds,
   type StackInfo,
@@ -34,7 +35,7 @@ import {
 } from './stack-report.util';
 import { programName } from './supervisor/supervisor-conf.util';
 import { SupervisorService } from './supervisor/supervisor.service';
-import { commandLine, environment, isAlive, run, terminate } from './util/process.util';
+import { commandLine, environment, run, terminate } from './util/process.util';
 import { formatElapsed, Progress } from './util/progress.util';
 import { canConnect, waitUntil } from './util/wait.util';
 

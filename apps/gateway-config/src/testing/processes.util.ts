@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
-import { pollUntil } from '@keyflow/testing';
+import { isAlive, pollUntil } from '@keyflow/testing';
 
 export interface CommandResult {
   code: number;
@@ -54,24 +54,6 @@ export function canConnect(port: number, host = '127.0.0.1'): Promise<boolean> {
     });
     socket.once('error', () => resolve(false));
   });
-}
-
-/**
- * Whether a process runs. A daemon that exited stays a zombie until init reaps it, which can take seconds
- * in a container, and signal 0 still succeeds on a zombie; so a zombie counts as gone.
- */
-export function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return false;
-  }
 }
 
 /** Waits until a daemon has written its pid file and returns the pid. */

@@ -1,8 +1,9 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { isAlive } from '@keyflow/testing';
 import { BaselineService } from './baseline.service';
-import { isAlive, nginxBinary } from './nginx-process.service';
+import { nginxBinary } from './nginx-process.service';
 
 const hasNginx = existsSync(nginxBinary());
 

@@ -4,7 +4,7 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { pollUntil } from '@keyflow/testing';
+import { isAlive, pollUntil } from '@keyflow/testing';
 import { NGINX_TEMP_DIRS } from './nginx-conf.util';
 
 const run = promisify(execFile);
@@ -104,14 +104,5 @@ export class NginxProcess {
   /** Synchronous last resort for process exit handlers. */
   killNow(): void {
     if (isAlive(this.pid)) process.kill(this.pid, 'SIGTERM');
-  }
-}
-
-export function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error: unknown) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }

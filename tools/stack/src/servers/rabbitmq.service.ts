@@ -1,4 +1,4 @@
-import type { StackLaunchSpec, StackProcess } from '@keyflow/testing';
+import { isAlive, type StackLaunchSpec, type StackProcess } from '@keyflow/testing';
 import type { Topology } from '@keyflow/topology';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
@@ -8,7 +8,7 @@ import { StackError } from '../stack.exception';
 import { inheritedEnv, RABBITMQ_PASSWORD, RABBITMQ_USER, readLaunchSpec, writeLaunchSpec } from '../stack-file.util';
 import { logFile, type StackLayout } from '../stack-layout.util';
 import { tail } from '../util/log.util';
-import { isAlive, run, type RunResult, terminate, waitForExit } from '../util/process.util';
+import { run, type RunResult, terminate, waitForExit } from '../util/process.util';
 import { canConnect, httpJson, waitUntil } from '../util/wait.util';
 
 /** The real scripts: the /usr/sbin wrappers switch to the rabbitmq user, its HOME and its Erlang cookie. */

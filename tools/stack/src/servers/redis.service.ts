@@ -1,10 +1,10 @@
-import type { StackProcess } from '@keyflow/testing';
+import { isAlive, type StackProcess } from '@keyflow/testing';
 import type { Topology } from '@keyflow/topology';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Health, StackComponent, StartContext, SupervisedProcess } from '../stack-context';
 import type { StackLayout } from '../stack-layout.util';
-import { isAlive, run, terminate, waitForExit } from '../util/process.util';
+import { run, terminate, waitForExit } from '../util/process.util';
 import { waitUntil } from '../util/wait.util';
 
 type RedisNode = Topology['redis']['nodes'][number];

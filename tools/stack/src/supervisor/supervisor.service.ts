@@ -1,10 +1,10 @@
-import { STACK_DIR_ENV } from '@keyflow/testing';
+import { isAlive, STACK_DIR_ENV } from '@keyflow/testing';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { StackError } from '../stack.exception';
 import { inheritedEnv } from '../stack-file.util';
 import type { StackLayout } from '../stack-layout.util';
 import { tail } from '../util/log.util';
-import { commandLine, isAlive, readPidFile, run, waitForExit } from '../util/process.util';
+import { commandLine, readPidFile, run, waitForExit } from '../util/process.util';
 import { waitUntil } from '../util/wait.util';
 import {
   parseSupervisorLog,

@@ -1,5 +1,6 @@
+import { childPids, isAlive } from '@keyflow/testing';
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, openSync, readdirSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
 import { StackError } from '../stack.exception';
 import { waitUntil } from './wait.util';
 
@@ -81,21 +82,6 @@ export function spawnDetached(
   }
 }
 
-export function isAlive(pid: number | undefined): boolean {
-  if (!pid) return false;
-  try {
-    process.kill(pid, 0);
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-  // A zombie (exited, not yet reaped) is gone for every purpose here.
-  try {
-    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
-  } catch {
-    return false;
-  }
-}
-
 /** The process's command line, or '' when it is gone or unreadable. */
 export function commandLine(pid: number): string {
   try {
@@ -145,23 +131,6 @@ export async function terminate(pid: number, graceMs = 10_000): Promise<'not run
   signal(pid, 'SIGKILL');
   if (await waitForExit(pid, 5_000)) return 'killed';
   throw new StackError(`pid ${pid} survived SIGKILL`);
-}
-
-/** Pids whose parent is `pid` (nginx workers, HAProxy check forks): they must not outlive a killed parent. */
-export function childPids(pid: number): number[] {
-  const children: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      // "pid (comm) state ppid ...": comm may hold spaces and parentheses, so split after the last ')'.
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      if (ppid === pid) children.push(Number(entry));
-    } catch {
-      // exited while we looked
-    }
-  }
-  return children;
 }
 
 /** Stops a daemon's master and then whatever children it left behind. */

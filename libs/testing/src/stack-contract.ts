@@ -1,0 +1,120 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { findRepoRoot } from './repo-root.util';
+
+// The `stack.json` contract on its own: `tools/stack` writes it, so it stays free of test-only process control
+// (that is `stack-control.ts`).
+
+/**
+ * The contract of `<stackDir>/stack.json`, written by `tools/stack` (`npm start`, `npm test`) and read by
+ * integration and e2e tests. Every URL points at loopback; every process listed belongs to the stack.
+ */
+export type StackProcessKind =
+  'api' | 'worker' | 'nginx' | 'haproxy' | 'named' | 'redis' | 'rabbitmq' | 'epmd' | 'postgres' | 'etcd';
+
+/**
+ * Every process of a stack runs under the stack's own supervisord, which sets this variable in its environment;
+ * the programs (and what they start) inherit it. It is how a stack finds its processes even when stack.json's
+ * pids are stale or supervisord itself was killed.
+ */
+export const STACK_DIR_ENV = 'KEYFLOW_STACK_DIR';
+
+export interface StackProcess {
+  /** Says what it is: `api-1`, `worker-2`, `nginx`, `haproxy`, `redis-7001`, `rabbitmq-rmq1`, `epmd`, `postgres-pg-1`, `etcd`. */
+  name: string;
+  /**
+   * The pid when stack.json was last written (by `up` or `status`). The supervisor restarts crashed processes
+   * with new pids: `currentPid(name)` and `npm run status -- --json` are the source of truth.
+   */
+  pid: number;
+  /** The supervisor's name for it: `apps:api-1`, `postgres:postgres-pg-1`, `haproxy`. */
+  program?: string;
+  kind: StackProcessKind;
+  host?: string;
+  port?: number;
+  /** Every TCP port it listens on, where that is more than `port` (HAProxy, nginx). */
+  ports?: number[];
+  /** HTTP URL that answers 200 when the process is ready (apps and the gateway). */
+  healthUrl?: string;
+  /** RabbitMQ node name (`rmq1@localhost`) and its management port. */
+  node?: string;
+  managementPort?: number;
+  /** PostgreSQL data directory. */
+  dataDir?: string;
+  /** Patroni's REST port (PostgreSQL nodes): `/primary`, `/replica`, `/health`, `/cluster`. */
+  restApiPort?: number;
+}
+
+export interface StackDbUrls {
+  /** The current primary, through HAProxy (the same as `write`: the primary moves on failover). */
+  primary: string;
+  /** Through HAProxy's read port (the same as `read`). */
+  replica: string;
+  /** Every PostgreSQL node, directly. */
+  replicas: string[];
+  /** Through HAProxy: always the current primary. */
+  write: string;
+  /** Through HAProxy: the replicas (the primary as a backup). */
+  read: string;
+}
+
+export interface StackInfo {
+  /**
+   * `starting` while `up` runs, `up` once everything answered its health check, `failed` if `up` gave up,
+   * `stopped` after `down` (the data is kept; so is the admin token below).
+   */
+  state: 'starting' | 'up' | 'failed' | 'stopped';
+  name: string;
+  topology: string;
+  stackDir: string;
+  startedAt: string;
+  gateway: string;
+  gateways: string[];
+  apis: string[];
+  workers: string[];
+  management: string;
+  managementUser: string;
+  managementPassword: string;
+  /** Direct node URLs, one per RabbitMQ node. */
+  amqp: string[];
+  /** Through HAProxy. */
+  amqpGateway: string;
+  /** `host:port` of every Redis cluster node. */
+  redis: string[];
+  db: StackDbUrls;
+  haproxyStats: string;
+  /** The admin user's API token (`Authorization: Bearer …`); set once the admin user exists. */
+  token?: string;
+  /** The DNS server answering for the gateways' name, when the topology runs one. */
+  dns?: { server: string; name: string };
+  /** The stack's supervisord: its config file is what `supervisorctl -c` needs. */
+  supervisor: { config: string };
+  /** Patroni's REST API of every PostgreSQL node (`GET /cluster` shows who leads). */
+  patroni: string[];
+  processes: StackProcess[];
+}
+
+/** `<stackDir>/run/<name>.json`: everything needed to relaunch a Node process exactly as `up` did. */
+export interface StackLaunchSpec {
+  name: string;
+  command: string;
+  args: string[];
+  /** The complete environment the process gets (not merged with the caller's). */
+  env: Record<string, string>;
+  cwd: string;
+  logFile: string;
+  healthUrl?: string;
+}
+
+/** `KEYFLOW_STACK_FILE`, or the default local stack's `<repo>/.keyflow/stack.json`. */
+export function stackFilePath(): string {
+  const file = process.env['KEYFLOW_STACK_FILE'];
+  return file ?? join(findRepoRoot(process.cwd()) ?? process.cwd(), '.keyflow', 'stack.json');
+}
+
+export function readStack(file = stackFilePath()): StackInfo {
+  if (!existsSync(file)) {
+    throw new Error(`no stack at ${file}: start one with \`npm start\` (or run the tests with \`npm test\`)`);
+  }
+  return JSON.parse(readFileSync(file, 'utf8')) as StackInfo;
+}
