@@ -3,7 +3,7 @@
  * A script is three lines: pick the scenario, export `options`, `setup`, the default function (and `teardown`).
  *
  * Environment (`k6 run -e NAME=value …`):
- *   BASE_URL       the gateway, default http://127.0.0.1:8080
+ *   BASE_URL       the gateway, default http://127.0.0.21:8080 (the local stack's first gateway)
  *   KEYFLOW_TOKEN  adds `Authorization: Bearer <token>` to every request (TOKEN works too)
  *   SCALE          multiplies durations, budgets and key spaces (0.1 = smoke run), default 1
  *   BASELINE_RPS   the baseline GET req/s measured by the Node runner; turns `baselineTargets` into thresholds
