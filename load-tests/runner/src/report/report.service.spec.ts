@@ -98,28 +98,29 @@ const host: HostInfo = {
   loadAverage: [0.5, 0.4, 0.3],
 };
 
+/** The report of one run: the baseline, one scenario, and a scenario that could not run. */
+const build = () =>
+  new ReportService().build(
+    {
+      startedAt: new Date('2025-01-01T00:00:00.000Z'),
+      finishedAt: new Date('2025-01-01T00:02:00.000Z'),
+      command: 'npm run bench -- --scenario cache-hit-get',
+      target: 'http://127.0.0.1:8080',
+      scale: 1,
+      strict: false,
+      baseline,
+      baselineError: null,
+      scenarios: [scenario],
+      failures: [{ scenario: 'soak', error: 'setup failed: status 401' }],
+    },
+    host,
+  );
+
 describe(ReportService.name, () => {
   const dirs: string[] = [];
   afterEach(() => {
     for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
   });
-
-  const build = () =>
-    new ReportService().build(
-      {
-        startedAt: new Date('2025-01-01T00:00:00.000Z'),
-        finishedAt: new Date('2025-01-01T00:02:00.000Z'),
-        command: 'npm run bench -- --scenario cache-hit-get',
-        target: 'http://127.0.0.1:8080',
-        scale: 1,
-        strict: false,
-        baseline,
-        baselineError: null,
-        scenarios: [scenario],
-        failures: [{ scenario: 'soak', error: 'setup failed: status 401' }],
-      },
-      host,
-    );
 
   describe('build', () => {
     it('should give every figure a ratio to the matching baseline figure', () => {
@@ -176,23 +177,7 @@ describe('report-format.util', () => {
 
   describe(formatMarkdown.name, () => {
     it('should contain the baseline, the summary, each scenario with its thresholds, and what did not run', () => {
-      const md = formatMarkdown(
-        new ReportService().build(
-          {
-            startedAt: new Date('2025-01-01T00:00:00.000Z'),
-            finishedAt: new Date('2025-01-01T00:02:00.000Z'),
-            command: 'npm run bench',
-            target: 'http://127.0.0.1:8080',
-            scale: 1,
-            strict: false,
-            baseline,
-            baselineError: null,
-            scenarios: [scenario],
-            failures: [{ scenario: 'soak', error: 'setup failed' }],
-          },
-          host,
-        ),
-      );
+      const md = formatMarkdown(build());
       expect(md).toContain('## Baseline');
       expect(md).toContain('GET: 10,000 req/s');
       expect(md).toContain('| cache-hit-get | all | 6,000 | ×0.60 |');
@@ -201,7 +186,7 @@ describe('report-format.util', () => {
       expect(md).toContain('CPU during the load (% of one core; 2 cores = 200 %): The machine was 92 % busy.');
       expect(md).toContain('| api | 2 | 101.2 |');
       expect(md).toContain('| load generator (this runner) | 1 | 26.8 |');
-      expect(md).toContain('- **soak**: setup failed');
+      expect(md).toContain('- **soak**: setup failed: status 401');
     });
   });
 
