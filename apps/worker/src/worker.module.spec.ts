@@ -1,0 +1,164 @@
+import 'reflect-metadata';
+import { Test, type TestingModule } from '@nestjs/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { shardQueueName, type WriteMessage } from '@keyflow/contracts';
+import { KvRepository, OperationRepository } from '@keyflow/db';
+import { pollUntil } from '@keyflow/testing';
+import { OutcomeNotifier } from './apply/outcome-notifier.service';
+import { ShardCoordinator } from './apply/shard-coordinator.service';
+import { WriteApplier } from './apply/write-applier.service';
+import { loadWorkerConfig, WORKER_CONFIG } from './config/worker.config';
+import { DeadLetterAuditor } from './dead-letter/dead-letter-audit.service';
+import { HealthServer } from './health/health.server';
+import { AMQP, REDIS, WRITE_POOL } from './infrastructure/infrastructure.tokens';
+import { WorkerMetrics } from './metrics/worker-metrics.service';
+import { RetentionService } from './retention/retention.service';
+import { fakeInfrastructure, type FakeInfrastructure, overrideInfrastructure } from './testing/fake-infrastructure';
+import { WorkerModule } from './worker.module';
+
+/**
+ * The worker's real module graph built by `@nestjs/testing`, with only its clients (pool, Redis cluster, AMQP
+ * connection) replaced by in-process fakes, and initialised as `main.ts`'s application context is. No broker, no
+ * database, no health server: the coordinator is started once, against the fakes, to see its consumers register.
+ */
+const config = loadWorkerConfig({
+  KEYFLOW_INSTANCE: 'worker-module-test',
+  AMQP_URL: 'amqp://broker.invalid',
+  REDIS_NODES: 'redis.invalid:6379',
+  DATABASE_URL: 'postgres://db.invalid/keyflow',
+  KV_SHARDS: '4',
+});
+
+async function compileWorker(fakes: FakeInfrastructure): Promise<TestingModule> {
+  const moduleRef = await overrideInfrastructure(
+    Test.createTestingModule({ imports: [WorkerModule.forRoot(config)] }),
+    fakes,
+  ).compile();
+  return moduleRef.init();
+}
+
+describe(WorkerModule.name, () => {
+  describe(WorkerModule.forRoot.name, () => {
+    const fakes = fakeInfrastructure();
+    let moduleRef: TestingModule;
+
+    beforeAll(async () => {
+      moduleRef = await compileWorker(fakes);
+    });
+
+    afterAll(async () => {
+      await moduleRef?.close();
+    });
+
+    it('should resolve every provider, with the fakes behind the infrastructure tokens', () => {
+      expect(moduleRef.get(WORKER_CONFIG)).toBe(config);
+      expect(moduleRef.get(WRITE_POOL)).toBe(fakes.pool);
+      expect(moduleRef.get(REDIS)).toBe(fakes.redis);
+      expect(moduleRef.get(AMQP)).toBe(fakes.amqp);
+      for (const provider of [
+        WriteApplier,
+        OutcomeNotifier,
+        ShardCoordinator,
+        DeadLetterAuditor,
+        RetentionService,
+        HealthServer,
+        WorkerMetrics,
+        KvRepository,
+        OperationRepository,
+      ]) {
+        expect(moduleRef.get<unknown>(provider)).toBeInstanceOf(provider);
+      }
+      // KvCache, built by the real factory, defined its Lua commands on the fake cluster.
+      expect(fakes.redis.scripts).toEqual(['kvFill', 'kvCommit']);
+    });
+
+    it('should open only the notifier and metrics channels on the fake connection until the coordinator starts', () => {
+      expect(fakes.amqp.channels.map((c) => c.name).sort()).toEqual(['metrics', 'outcome-notifier']);
+    });
+
+    it('should give the coordinator one consumer per configured shard, none consuming before start', () => {
+      const { members, home, stats } = moduleRef.get(ShardCoordinator).shards();
+      expect(members).toEqual([]);
+      expect(home).toEqual([]);
+      expect(stats.map(({ shard, consuming }) => ({ shard, consuming }))).toEqual([
+        { shard: 0, consuming: false },
+        { shard: 1, consuming: false },
+        { shard: 2, consuming: false },
+        { shard: 3, consuming: false },
+      ]);
+    });
+
+    it('should build the applier on the fake pool: a batch the database cannot take is thrown back to be retried', async () => {
+      const unreachable = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' });
+      fakes.pool.failure = unreachable;
+      const message: WriteMessage = {
+        v: 1,
+        id: '6f1e2d3c-4b5a-4978-8a6b-5c4d3e2f1a0b',
+        key: 'user:42',
+        type: 'put',
+        value: 1,
+        acceptedAt: '2026-01-01T00:00:00.000Z',
+      };
+      try {
+        await expect(moduleRef.get(WriteApplier).applyToDatabase([message])).rejects.toBe(unreachable);
+      } finally {
+        fakes.pool.failure = undefined;
+      }
+      expect(fakes.pool.connects).toBe(1);
+    });
+  });
+
+  describe('start', () => {
+    it('should join the group in the fake Redis and register a consumer per home shard on the fake connection', async () => {
+      const fakes = fakeInfrastructure();
+      const moduleRef = await compileWorker(fakes);
+      const coordinator = moduleRef.get(ShardCoordinator);
+      // Resolves once the consumers are registered, which needs a broker: closing the module releases it.
+      const started = coordinator.start();
+      const consumerChannels = Array.from({ length: 4 }, (_, shard) => `${shardQueueName(shard)}-consumer`);
+      try {
+        await pollUntil(
+          () => Promise.resolve(fakes.amqp.channels.map((c) => c.name)),
+          (names) => consumerChannels.every((name) => names.includes(name)),
+          { timeoutMs: 2_000, what: 'a consumer channel per shard' },
+        );
+        const { members, home, stats } = coordinator.shards();
+        expect(members).toEqual(['worker-module-test']);
+        expect([...(fakes.redis.sortedSets.get('keyflow:workers')?.keys() ?? [])]).toEqual([
+          expect.stringMatching(/^worker-module-test@[0-9a-f]{8}$/),
+        ]);
+        expect(home).toEqual([0, 1, 2, 3]);
+        expect(stats.every((s) => s.consuming)).toBe(true);
+      } finally {
+        await moduleRef.close();
+        await started;
+      }
+      expect(fakes.log).toEqual(expect.arrayContaining(consumerChannels.map((name) => `amqp: close channel ${name}`)));
+    });
+  });
+
+  describe('close', () => {
+    const leftGroup = expect.stringMatching(/^redis: zrem keyflow:workers worker-module-test@[0-9a-f]{8}$/);
+    const channelsClosed = ['amqp: close channel outcome-notifier', 'amqp: close channel metrics'];
+    const clientsClosed = ['amqp: close connection', 'redis: disconnect', 'pool: end'];
+
+    it('should leave the worker group, close the channels and close every client', async () => {
+      const fakes = fakeInfrastructure();
+      const moduleRef = await compileWorker(fakes);
+      await moduleRef.close();
+      expect(fakes.log).toHaveLength(6);
+      expect(fakes.log).toEqual(expect.arrayContaining([leftGroup, ...channelsClosed, ...clientsClosed]));
+    });
+
+    // Known to fail: WorkerModule.forRoot is global, so Nest gives it the same distance as the global
+    // InfrastructureModule and runs InfrastructureModule's onApplicationShutdown first (reverse registration
+    // order). On SIGTERM the clients are closed before the coordinator drains its batches and leaves the group.
+    // When the order is fixed this test fails as "expected to fail": make it an `it`.
+    it.fails('should close the clients only after the services that use them have stopped', async () => {
+      const fakes = fakeInfrastructure();
+      const moduleRef = await compileWorker(fakes);
+      await moduleRef.close();
+      expect(fakes.log.slice(-3)).toEqual(clientsClosed);
+    });
+  });
+});
