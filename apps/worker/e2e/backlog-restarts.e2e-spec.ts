@@ -75,8 +75,11 @@ async function holder(
   lockPid: number,
   seen: ReadonlySet<number>,
 ): Promise<{ worker: string; pid: number } | undefined> {
+  // Waiting behind the test's lock directly, or behind a killed worker's session that queued on the row first
+  // (PostgreSQL queues row-lock waiters: the second waits on the first, whose client is gone).
   const { rows } = await db.query<{ pid: number; application_name: string }>(
-    'SELECT pid, application_name FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))',
+    `SELECT pid, application_name FROM pg_stat_activity
+      WHERE wait_event_type = 'Lock' AND cardinality(pg_blocking_pids(pid)) > 0 AND pid <> $1`,
     [lockPid],
   );
   const workers = new Set(stack.processes.filter((p) => p.kind === 'worker').map((p) => p.name));
