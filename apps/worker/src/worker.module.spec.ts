@@ -150,11 +150,10 @@ describe(WorkerModule.name, () => {
       expect(fakes.log).toEqual(expect.arrayContaining([leftGroup, ...channelsClosed, ...clientsClosed]));
     });
 
-    // Known to fail: WorkerModule.forRoot is global, so Nest gives it the same distance as the global
-    // InfrastructureModule and runs InfrastructureModule's onApplicationShutdown first (reverse registration
-    // order). On SIGTERM the clients are closed before the coordinator drains its batches and leaves the group.
-    // When the order is fixed this test fails as "expected to fail": make it an `it`.
-    it.fails('should close the clients only after the services that use them have stopped', async () => {
+    // WorkerModule.forRoot is global, so Nest gives it the same distance as the global InfrastructureModule, and
+    // their onApplicationShutdown hooks ran in an order that closed the clients first. The services now stop in
+    // beforeApplicationShutdown, which Nest runs for every module before any onApplicationShutdown.
+    it('should close the clients only after the services that use them have stopped', async () => {
       const fakes = fakeInfrastructure();
       const moduleRef = await compileWorker(fakes);
       await moduleRef.close();

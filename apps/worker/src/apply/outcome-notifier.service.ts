@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, Logger, type BeforeApplicationShutdown } from '@nestjs/common';
 import type { AmqpConnectionManager } from 'amqp-connection-manager';
 import type { WriteOutcome } from '@keyflow/contracts';
 import { SupervisedChannel } from '@keyflow/messaging';
@@ -10,7 +10,7 @@ import { AMQP } from '../infrastructure/infrastructure.tokens';
  * and transient; if it is gone, the API has stopped waiting and answers from the operation record instead.
  */
 @Injectable()
-export class OutcomeNotifier implements OnApplicationShutdown {
+export class OutcomeNotifier implements BeforeApplicationShutdown {
   private readonly logger = new Logger(OutcomeNotifier.name);
   private readonly channel: SupervisedChannel;
 
@@ -33,7 +33,7 @@ export class OutcomeNotifier implements OnApplicationShutdown {
       .catch((err: Error) => this.logger.debug(`could not notify ${replyTo} of ${outcome.id}: ${err.message}`));
   }
 
-  async onApplicationShutdown(): Promise<void> {
+  async beforeApplicationShutdown(): Promise<void> {
     await this.channel.close();
   }
 }

@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, Logger, type BeforeApplicationShutdown } from '@nestjs/common';
 import type { AmqpConnectionManager } from 'amqp-connection-manager';
 import type { Cluster } from 'ioredis';
 import { WriteTopology } from '@keyflow/messaging';
@@ -22,7 +22,7 @@ import { WriteApplier } from './write-applier.service';
  * later, behind the shard's new home worker.
  */
 @Injectable()
-export class ShardCoordinator implements OnApplicationShutdown {
+export class ShardCoordinator implements BeforeApplicationShutdown {
   private readonly logger = new Logger(ShardCoordinator.name);
   private readonly consumers: ShardConsumer[];
   private readonly membership: WorkerMembership;
@@ -73,7 +73,7 @@ export class ShardCoordinator implements OnApplicationShutdown {
   }
 
   /** SIGTERM: stop consuming, finish the batches in flight, hand the rest back to the queues. */
-  async onApplicationShutdown(): Promise<void> {
+  async beforeApplicationShutdown(): Promise<void> {
     this.stopped = true;
     clearInterval(this.timer);
     clearTimeout(this.standbyTimer);

@@ -43,7 +43,7 @@ describe(DeadLetterAuditor.name, () => {
   });
 
   afterEach(async () => {
-    await auditor.onApplicationShutdown();
+    await auditor.beforeApplicationShutdown();
     await amqp.close();
     watch.stop();
     vi.restoreAllMocks();

@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, Logger, type BeforeApplicationShutdown } from '@nestjs/common';
 import type { AmqpConnectionManager } from 'amqp-connection-manager';
 import type { Channel, ConsumeMessage } from 'amqplib';
 import { DEAD_LETTER_AUDIT_QUEUE, shardQueueName } from '@keyflow/contracts';
@@ -53,7 +53,7 @@ export function deadLetterReason(headers: DeadLetterHeaders, legacyQueues: Reado
  * A dead letter whose ack or requeue meets a closed channel is redelivered; recording it again is harmless.
  */
 @Injectable()
-export class DeadLetterAuditor implements OnApplicationShutdown {
+export class DeadLetterAuditor implements BeforeApplicationShutdown {
   private readonly logger = new Logger(DeadLetterAuditor.name);
   private channel?: SupervisedChannel;
   private topology?: WriteTopology;
@@ -94,7 +94,7 @@ export class DeadLetterAuditor implements OnApplicationShutdown {
     await supervised.waitForConnect();
   }
 
-  async onApplicationShutdown(): Promise<void> {
+  async beforeApplicationShutdown(): Promise<void> {
     await this.channel?.close();
   }
 

@@ -24,7 +24,7 @@ describe(WorkerMetrics.name, () => {
   });
 
   afterEach(async () => {
-    await metrics.onApplicationShutdown();
+    await metrics.beforeApplicationShutdown();
     await amqp.close();
     watch.stop();
     vi.restoreAllMocks();

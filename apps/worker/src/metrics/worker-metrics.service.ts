@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, Logger, type BeforeApplicationShutdown } from '@nestjs/common';
 import type { AmqpConnectionManager } from 'amqp-connection-manager';
 import type { Pool } from 'pg';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
@@ -17,7 +17,7 @@ import { AMQP, WRITE_POOL } from '../infrastructure/infrastructure.tokens';
  * be read is left out of the scrape.
  */
 @Injectable()
-export class WorkerMetrics implements OnApplicationShutdown {
+export class WorkerMetrics implements BeforeApplicationShutdown {
   readonly registry = new Registry();
   readonly batchSize: Histogram;
   readonly batchSeconds: Histogram;
@@ -84,7 +84,7 @@ export class WorkerMetrics implements OnApplicationShutdown {
     });
   }
 
-  async onApplicationShutdown(): Promise<void> {
+  async beforeApplicationShutdown(): Promise<void> {
     await this.channel.close();
   }
 }

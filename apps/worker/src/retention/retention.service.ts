@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, Logger, type BeforeApplicationShutdown } from '@nestjs/common';
 import { KvRepository, OperationRepository } from '@keyflow/db';
 import { ShardCoordinator } from '../apply/shard-coordinator.service';
 import { WORKER_CONFIG, type WorkerConfig } from '../config/worker.config';
@@ -25,7 +25,7 @@ export interface SweepResult {
  * The two are independent: one failing does not stop the other, and both are retried at the next sweep.
  */
 @Injectable()
-export class RetentionService implements OnApplicationShutdown {
+export class RetentionService implements BeforeApplicationShutdown {
   private readonly logger = new Logger(RetentionService.name);
   private timer?: NodeJS.Timeout;
   private running?: Promise<void>;
@@ -45,7 +45,7 @@ export class RetentionService implements OnApplicationShutdown {
     }, this.config.RETENTION_SWEEP_INTERVAL_MS);
   }
 
-  async onApplicationShutdown(): Promise<void> {
+  async beforeApplicationShutdown(): Promise<void> {
     clearInterval(this.timer);
     await this.running;
   }
