@@ -2,21 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { Cluster } from 'ioredis';
 import { pollUntil } from '@keyflow/testing';
 import { createRedisCluster } from './redis-cluster.util';
-
-/** Errors that would end a Node process: an `error` event nobody listens to, a rejection nobody handles. */
-function watchProcessErrors(): { errors: unknown[]; stop: () => void } {
-  const errors: unknown[] = [];
-  const record = (err: unknown) => errors.push(err);
-  process.on('uncaughtException', record);
-  process.on('unhandledRejection', record);
-  return {
-    errors,
-    stop: () => {
-      process.off('uncaughtException', record);
-      process.off('unhandledRejection', record);
-    },
-  };
-}
+import { watchProcessErrors } from '@keyflow/testing';
 
 describe(createRedisCluster.name, () => {
   let cluster: Cluster | undefined;

@@ -1,21 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { Client, type Pool } from 'pg';
 import { createPool } from './pool.util';
-
-/** Errors that would end a Node process: an `error` event nobody listens to, a rejection nobody handles. */
-function watchProcessErrors(): { errors: unknown[]; stop: () => void } {
-  const errors: unknown[] = [];
-  const record = (err: unknown) => errors.push(err);
-  process.on('uncaughtException', record);
-  process.on('unhandledRejection', record);
-  return {
-    errors,
-    stop: () => {
-      process.off('uncaughtException', record);
-      process.off('unhandledRejection', record);
-    },
-  };
-}
+import { watchProcessErrors } from '@keyflow/testing';
 
 describe(createPool.name, () => {
   let pool: Pool | undefined;

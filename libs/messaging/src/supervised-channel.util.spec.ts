@@ -4,21 +4,7 @@ import { pollUntil } from '@keyflow/testing';
 import { settleDelivery } from './settle-delivery.util';
 import { SupervisedChannel, type SupervisedChannelOptions } from './supervised-channel.util';
 import { FakeAmqpConnectionManager, type FakeAmqpChannel } from './testing/fake-amqp';
-
-/** Errors that would end a Node process: an `error` event nobody listens to, a rejection nobody handles. */
-function watchProcessErrors(): { errors: unknown[]; stop: () => void } {
-  const errors: unknown[] = [];
-  const record = (err: unknown) => errors.push(err);
-  process.on('uncaughtException', record);
-  process.on('unhandledRejection', record);
-  return {
-    errors,
-    stop: () => {
-      process.off('uncaughtException', record);
-      process.off('unhandledRejection', record);
-    },
-  };
-}
+import { watchProcessErrors } from '@keyflow/testing';
 
 function until(condition: () => boolean, what: string): Promise<boolean> {
   return pollUntil(() => Promise.resolve(condition()), Boolean, { what, timeoutMs: 3_000, intervalMs: 5 });

@@ -2,27 +2,13 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { pollUntil } from '@keyflow/testing';
 import { FakeAmqpConnectionManager } from './testing/fake-amqp';
 import { WritePublisher } from './write-publisher.service';
+import { watchProcessErrors } from '@keyflow/testing';
 
 const logger = {
   lines: [] as string[],
   log: (m: string) => logger.lines.push(m),
   warn: (m: string) => logger.lines.push(m),
 };
-
-/** Errors that would end a Node process: an `error` event nobody listens to, a rejection nobody handles. */
-function watchProcessErrors(): { errors: unknown[]; stop: () => void } {
-  const errors: unknown[] = [];
-  const record = (err: unknown) => errors.push(err);
-  process.on('uncaughtException', record);
-  process.on('unhandledRejection', record);
-  return {
-    errors,
-    stop: () => {
-      process.off('uncaughtException', record);
-      process.off('unhandledRejection', record);
-    },
-  };
-}
 
 describe(WritePublisher.name, () => {
   let amqp: FakeAmqpConnectionManager;

@@ -4,3 +4,4 @@ export * from './repo-root.util';
 export * from './stack-contract';
 export * from './stack-control';
 export * from './test-database.util';
+export * from './process-errors.util';

@@ -8,7 +8,8 @@ import type { WorkerMetrics } from '../metrics/worker-metrics.service';
 import { ApplySlots } from './apply-slots';
 import type { OutcomeNotifier } from './outcome-notifier.service';
 import { ShardConsumer } from './shard-consumer';
-import { FakeConnectionManager, watchProcessErrors } from './testing/fake-amqp';
+import { watchProcessErrors } from '@keyflow/testing';
+import { FakeConnectionManager } from './testing/fake-amqp';
 import type { WriteApplier } from './write-applier.service';
 
 const QUEUE = 'kv.shard.0';

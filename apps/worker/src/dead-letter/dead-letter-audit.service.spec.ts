@@ -4,7 +4,8 @@ import { DEAD_LETTER_AUDIT_QUEUE } from '@keyflow/contracts';
 import type { OperationRepository } from '@keyflow/db';
 import { pollUntil } from '@keyflow/testing';
 import type { OutcomeNotifier } from '../apply/outcome-notifier.service';
-import { FakeConnectionManager, watchProcessErrors } from '../apply/testing/fake-amqp';
+import { watchProcessErrors } from '@keyflow/testing';
+import { FakeConnectionManager } from '../apply/testing/fake-amqp';
 import type { WorkerConfig } from '../config/worker.config';
 import { DeadLetterAuditor, deadLetterReason } from './dead-letter-audit.service';
 

@@ -2,7 +2,8 @@ import { Logger } from '@nestjs/common';
 import type { Pool } from 'pg';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { DEAD_LETTER_QUEUE } from '@keyflow/contracts';
-import { FakeConnectionManager, watchProcessErrors } from '../apply/testing/fake-amqp';
+import { watchProcessErrors } from '@keyflow/testing';
+import { FakeConnectionManager } from '../apply/testing/fake-amqp';
 import type { WorkerConfig } from '../config/worker.config';
 import { WorkerMetrics } from './worker-metrics.service';
 

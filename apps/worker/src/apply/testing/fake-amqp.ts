@@ -312,18 +312,3 @@ export class FakeConnectionManager extends EventEmitter {
     return channel;
   }
 }
-
-/** Errors that would end a Node process: an `error` event nobody listens to, a rejection nobody handles. */
-export function watchProcessErrors(): { errors: unknown[]; stop: () => void } {
-  const errors: unknown[] = [];
-  const record = (err: unknown) => errors.push(err);
-  process.on('uncaughtException', record);
-  process.on('unhandledRejection', record);
-  return {
-    errors,
-    stop: () => {
-      process.off('uncaughtException', record);
-      process.off('unhandledRejection', record);
-    },
-  };
-}
