@@ -9,21 +9,12 @@ import {
   zoneFile,
 } from './render.constant';
 import { loadTemplate, type Template } from './templates.util';
-import {
-  buildHaproxyView,
-  buildKeepalivedViews,
-  buildNamedConfView,
-  buildNginxView,
-  buildPrometheusView,
-  buildZoneView,
-  type HaproxyView,
-  type KeepalivedView,
-  type NamedConfView,
-  type NginxView,
-  type PrometheusView,
-  type RenderPaths,
-  type ZoneView,
-} from './view-model.util';
+import { buildHaproxyView, type HaproxyView } from './view-models/haproxy.view-model';
+import { buildKeepalivedViews, type KeepalivedView } from './view-models/keepalived.view-model';
+import { buildNamedConfView, buildZoneView, type NamedConfView, type ZoneView } from './view-models/named.view-model';
+import { buildNginxView, type NginxView } from './view-models/nginx.view-model';
+import { buildPrometheusView, type PrometheusView } from './view-models/prometheus.view-model';
+import type { RenderPaths } from './view-models/view-model.util';
 
 export interface RenderedFile {
   /** File name inside the out dir. */

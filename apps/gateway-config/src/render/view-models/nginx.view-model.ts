@@ -1,0 +1,247 @@
+import { join } from 'node:path';
+import type { LbAlgorithm, Topology } from '@keyflow/topology';
+import { NGINX_CONF_FILE, NGINX_TEMP_PATHS, RUN_FILES, SELF_SIGNED_TLS } from '../render.constant';
+import { hostPort, type NamedAddress, type RenderPaths } from './view-model.util';
+
+export interface ProblemPageView {
+  /** The status nginx raises internally (`494` for headers too large, `497` for plain HTTP on a TLS port). */
+  code: number;
+  /** The status the client gets. */
+  status: number;
+  /** An internal exact-match location: `/_gateway/problem/<code>`. */
+  location: string;
+  /** Arguments of the `error_page` directive that sends `code` there, e.g. `494 =431 /_gateway/problem/494`. */
+  errorPage: string;
+  /** JSON text for nginx `return <status> '<body>'`; may contain nginx variables such as $request_id. */
+  body: string;
+  /**
+   * `add_header` values for this page. An `add_header` in a location replaces every inherited one, so a page
+   * that adds a header repeats the server's headers too.
+   */
+  headers: string[];
+}
+
+export interface NginxView {
+  topologyName: string;
+  daemon: 'on' | 'off';
+  startHint: string;
+  runDir: string;
+  confFile: string;
+  pidFile: string;
+  errorLog: string;
+  accessLog: string | null;
+  tempPaths: Array<{ directive: string; path: string }>;
+  clientMaxBodySize: string;
+  /** `large_client_header_buffers`: the longest request line and header line, and how many fit. */
+  largeClientHeaderBuffers: string;
+  balanceDirective: string | null;
+  /** nginx's passive health check per upstream server, e.g. `max_fails=2 fail_timeout=5s`. */
+  upstreamHealth: string;
+  upstreams: NamedAddress[];
+  /** `add_header` values of every gateway server block. */
+  serverHeaders: string[];
+  servers: Array<{ name: string; listen: string }>;
+  tls: { certFile: string; keyFile: string } | null;
+  /** Plain-HTTP servers that only redirect to HTTPS. */
+  redirects: Array<{ name: string; listen: string; target: string }>;
+  rateLimit: { zone: string; rate: string; zoneSize: string; burst: number } | null;
+  problems: { notFound: string; pages: ProblemPageView[] };
+}
+
+/** nginx's balancing directive for the upstream block; round robin is nginx's default and needs none. */
+export function nginxBalanceDirective(algorithm: LbAlgorithm): string | null {
+  switch (algorithm) {
+    case 'leastconn':
+      return 'least_conn;';
+    case 'source':
+      return 'ip_hash;';
+    case 'roundrobin':
+      return null;
+  }
+}
+
+/**
+ * An RFC 9457 body for nginx's `return` directive. nginx interpolates `$name` in it, which is how the
+ * request id gets in; any other `$` or a single quote would break the directive, so refuse them.
+ */
+function problemBody(status: number, title: string, detail: string): string {
+  if (/[$'\\]/.test(title + detail)) throw new Error(`problem text must not contain $, ' or \\: ${title} ${detail}`);
+  return JSON.stringify({ type: 'about:blank', title, status, detail, requestId: '$request_id' });
+}
+
+/** nginx's default, written out because the problem details quote it. */
+const LARGE_HEADER_BUFFERS = { count: 4, size: '8k' } as const;
+
+/** Where nginx's own errors are answered; never proxied, and `internal`, so a client asking for one gets 404. */
+const PROBLEM_PAGE_PREFIX = '/_gateway/problem/';
+
+/** What a client may do after a gateway error on a write; the gateway's key is gw- + the request id. */
+const REPEAT_ADVICE =
+  'Repeat a PUT or DELETE of /v1/kv/ only with the same Idempotency-Key: yours, or gw- followed by this requestId if you sent none.';
+
+/**
+ * One page per error nginx itself answers, before a location is chosen (request line, headers) or after
+ * (body, upstream). Not 408: on a client timeout nginx closes the connection without answering.
+ */
+function nginxProblems(t: Topology, serverHeaders: string[], tls: boolean): NginxView['problems'] {
+  const { count, size } = LARGE_HEADER_BUFFERS;
+  const notFound = 'The gateway does not serve this path.';
+  // [nginx's code, status answered, title, detail]
+  const pages: Array<[number, number, string, string]> = [
+    [
+      400,
+      400,
+      'Bad Request',
+      'The gateway could not parse the request: its request line, URL (percent-encoding, a path above the root), a header or the chunked body is malformed.',
+    ],
+    [404, 404, 'Not Found', notFound],
+    [413, 413, 'Content Too Large', `The request body exceeds the gateway limit of ${t.gateway.clientMaxBodySize}.`],
+    [414, 414, 'URI Too Long', `The request line is longer than the gateway accepts (${size}).`],
+    [
+      494,
+      431,
+      'Request Header Fields Too Large',
+      `A request header line is longer than ${size}, or all headers together need more than ${count} buffers of ${size}.`,
+    ],
+    [500, 500, 'Internal Server Error', 'The gateway failed to handle the request.'],
+    [501, 501, 'Not Implemented', 'The gateway supports no Transfer-Encoding but chunked.'],
+    [
+      502,
+      502,
+      'Bad Gateway',
+      `No API instance answered, so a write may or may not have been accepted. ${REPEAT_ADVICE}`,
+    ],
+    [503, 503, 'Service Unavailable', 'No API instance is available to take the request.'],
+    [
+      504,
+      504,
+      'Gateway Timeout',
+      `The API instance did not answer in time, so a write may or may not have been accepted. ${REPEAT_ADVICE}`,
+    ],
+    [505, 505, 'HTTP Version Not Supported', 'The gateway speaks HTTP/1.0 and HTTP/1.1.'],
+  ];
+  const rateLimit = t.gateway.rateLimit;
+  if (rateLimit) {
+    pages.push([
+      429,
+      429,
+      'Too Many Requests',
+      `This client sent more than ${rateLimit.requestsPerSecond} requests per second to this gateway; retry later.`,
+    ]);
+  }
+  if (tls) pages.push([497, 400, 'Bad Request', 'This port speaks HTTPS: a plain HTTP request was sent to it.']);
+  return {
+    notFound: problemBody(404, 'Not Found', notFound),
+    pages: pages
+      .sort(([a], [b]) => a - b)
+      .map(([code, status, title, detail]) => {
+        const location = `${PROBLEM_PAGE_PREFIX}${code}`;
+        return {
+          code,
+          status,
+          location,
+          // Without "=<status>" nginx answers 494 and 497 with 400 whatever the page returns.
+          errorPage: code === status ? `${code} ${location}` : `${code} =${status} ${location}`,
+          body: problemBody(status, title, detail),
+          headers: status === 429 ? [...serverHeaders, 'Retry-After 1'] : [],
+        };
+      }),
+  };
+}
+
+/** The certificate and key nginx reads, or null when TLS is off. */
+export function tlsFiles(t: Topology, outDir: string): { certFile: string; keyFile: string } | null {
+  const tls = t.gateway.tls;
+  switch (tls.mode) {
+    case 'off':
+      return null;
+    case 'self-signed':
+      return { certFile: join(outDir, SELF_SIGNED_TLS.cert), keyFile: join(outDir, SELF_SIGNED_TLS.key) };
+    case 'files':
+      // The schema requires both in files mode.
+      return { certFile: tls.certFile ?? '', keyFile: tls.keyFile ?? '' };
+  }
+}
+
+/**
+ * Where each gateway server listens. listenAll: one server per distinct port on every address (one nginx per
+ * host or container); otherwise one per instance address.
+ */
+function nginxListeners(t: Topology, ssl: boolean): Array<{ name: string; listen: string; port: number }> {
+  const suffix = ssl ? ' ssl' : '';
+  const instances = t.gateway.instances;
+  if (!t.gateway.listenAll) {
+    return instances.map((g) => ({ name: g.name, listen: `${hostPort(g.host, g.port)}${suffix}`, port: g.port }));
+  }
+  const ports = [...new Set(instances.map((g) => g.port))];
+  return ports.map((port) => ({
+    name: instances
+      .filter((g) => g.port === port)
+      .map((g) => g.name)
+      .join(','),
+    listen: `${port}${suffix}`,
+    port,
+  }));
+}
+
+function nginxRedirects(t: Topology): NginxView['redirects'] {
+  const port = t.gateway.tls.redirectHttpPort;
+  if (port === undefined || t.gateway.tls.mode === 'off') return [];
+  const target = (httpsPort: number): string => `https://$host${httpsPort === 443 ? '' : `:${httpsPort}`}$request_uri`;
+  const instances = t.gateway.instances;
+  if (t.gateway.listenAll) {
+    const first = instances[0];
+    return first
+      ? [{ name: instances.map((g) => g.name).join(','), listen: String(port), target: target(first.port) }]
+      : [];
+  }
+  const hosts = [...new Set(instances.map((g) => g.host))];
+  return hosts.map((host) => {
+    const onHost = instances.filter((g) => g.host === host);
+    return {
+      name: onHost.map((g) => g.name).join(','),
+      listen: hostPort(host, port),
+      target: target(onHost[0]?.port ?? 443),
+    };
+  });
+}
+
+export function buildNginxView(t: Topology, { runDir, outDir }: RenderPaths): NginxView {
+  const tls = tlsFiles(t, outDir);
+  // HSTS only with an operator's certificate: a browser that pinned HSTS for a self-signed name is stuck.
+  const serverHeaders = [
+    'X-Request-Id $request_id',
+    ...(t.gateway.tls.mode === 'files' ? ['Strict-Transport-Security "max-age=31536000"'] : []),
+  ];
+  const health = t.healthChecks.gateway;
+  const rateLimit = t.gateway.rateLimit;
+  return {
+    topologyName: t.name,
+    daemon: t.gateway.daemon ? 'on' : 'off',
+    startHint: t.gateway.daemon ? 'Started detached by the stack:' : 'Runs in the foreground (a container):',
+    runDir,
+    confFile: join(outDir, NGINX_CONF_FILE),
+    pidFile: join(runDir, RUN_FILES.nginxPid),
+    errorLog: join(runDir, RUN_FILES.nginxErrorLog),
+    accessLog: t.gateway.accessLog ? join(runDir, RUN_FILES.nginxAccessLog) : null,
+    tempPaths: Object.entries(NGINX_TEMP_PATHS).map(([directive, dir]) => ({ directive, path: join(runDir, dir) })),
+    clientMaxBodySize: t.gateway.clientMaxBodySize,
+    largeClientHeaderBuffers: `${LARGE_HEADER_BUFFERS.count} ${LARGE_HEADER_BUFFERS.size}`,
+    balanceDirective: nginxBalanceDirective(t.gateway.algorithm),
+    upstreamHealth: `max_fails=${health.maxFails} fail_timeout=${health.failTimeout}`,
+    upstreams: t.api.instances.map((a) => ({ name: a.name, address: hostPort(a.host, a.port) })),
+    serverHeaders,
+    servers: nginxListeners(t, tls !== null).map(({ name, listen }) => ({ name, listen })),
+    tls,
+    redirects: nginxRedirects(t),
+    rateLimit: rateLimit
+      ? {
+          zone: 'keyflow_per_client',
+          rate: `${rateLimit.requestsPerSecond}r/s`,
+          zoneSize: rateLimit.zoneSize,
+          burst: rateLimit.burst,
+        }
+      : null,
+    problems: nginxProblems(t, serverHeaders, tls !== null),
+  };
+}

@@ -1,0 +1,124 @@
+import { join } from 'node:path';
+import { RABBITMQ_PROMETHEUS_PORT, type Topology } from '@keyflow/topology';
+import { PROMETHEUS_FILE } from '../render.constant';
+import { hostPort, type RenderPaths } from './view-model.util';
+
+/**
+ * A single-quoted YAML scalar: inside one only `'` is special (written twice), so nothing a topology says can
+ * break out. Names and addresses never hold line breaks (the schema refuses them).
+ */
+function yamlString(value: string): string {
+  if (/[\r\n]/.test(value)) throw new Error(`a YAML scalar here must be one line: ${JSON.stringify(value)}`);
+  return `'${value.replace(/'/g, "''")}'`;
+}
+
+interface ScrapeTarget {
+  address: string;
+  labels: Array<{ key: string; value: string }>;
+}
+
+/** One `static_configs` entry: quoted targets sharing the same labels. */
+interface StaticConfig {
+  targets: string[];
+  labels: Array<{ key: string; value: string }>;
+}
+
+export interface PrometheusView {
+  topologyName: string;
+  confFile: string;
+  listenAddress: string;
+  scrapeInterval: string;
+  jobs: Array<{
+    name: string;
+    metricsPath: string;
+    params: Array<{ key: string; value: string }>;
+    staticConfigs: StaticConfig[];
+    /** Multi-target exporters: Prometheus asks this address, passing each target as `?target=`. */
+    exporter: string | null;
+  }>;
+}
+
+function scrapeTarget(address: string, instance?: string): ScrapeTarget {
+  return {
+    address: yamlString(address),
+    labels: instance === undefined ? [] : [{ key: 'keyflow_instance', value: yamlString(instance) }],
+  };
+}
+
+/** Targets without labels share one entry; a labelled target (one instance name) gets its own. */
+function staticConfigs(targets: ScrapeTarget[]): StaticConfig[] {
+  const plain = targets.filter((x) => x.labels.length === 0);
+  return [
+    ...(plain.length ? [{ targets: plain.map((x) => x.address), labels: [] }] : []),
+    ...targets.filter((x) => x.labels.length > 0).map((x) => ({ targets: [x.address], labels: x.labels })),
+  ];
+}
+
+export function buildPrometheusView(t: Topology, { outDir }: RenderPaths): PrometheusView {
+  const monitoring = t.monitoring;
+  const prometheus = monitoring?.prometheus;
+  if (!monitoring || !prometheus) throw new Error(`topology "${t.name}" has no monitoring.prometheus section`);
+  const { redis, postgres } = monitoring.exporters;
+  const job = (
+    name: string,
+    targets: ScrapeTarget[],
+    options: { metricsPath?: string; params?: Record<string, string>; exporter?: string } = {},
+  ): PrometheusView['jobs'][number] => ({
+    name: yamlString(name),
+    metricsPath: yamlString(options.metricsPath ?? '/metrics'),
+    params: Object.entries(options.params ?? {}).map(([key, value]) => ({ key, value: yamlString(value) })),
+    staticConfigs: staticConfigs(targets),
+    exporter: options.exporter === undefined ? null : yamlString(options.exporter),
+  });
+  const haproxyTargets = t.haproxy.redundancy
+    ? t.haproxy.redundancy.peers.map((p) => scrapeTarget(hostPort(p.address, t.haproxy.statsPort), p.name))
+    : [scrapeTarget(hostPort(t.haproxy.host, t.haproxy.statsPort))];
+  const db = t.database;
+  const dbJob =
+    db.kind === 'cockroach'
+      ? // CockroachDB serves Prometheus metrics itself on its HTTP port.
+        job(
+          'cockroach',
+          db.nodes.map((n) => scrapeTarget(hostPort(n.host, n.httpPort), n.name)),
+          { metricsPath: '/_status/vars' },
+        )
+      : job(
+          'postgres',
+          db.nodes.map((n) => scrapeTarget(hostPort(n.host, n.port), n.name)),
+          {
+            metricsPath: '/probe',
+            params: { auth_module: postgres.authModule },
+            exporter: hostPort(postgres.host ?? prometheus.host, postgres.port),
+          },
+        );
+  return {
+    topologyName: t.name,
+    confFile: join(outDir, PROMETHEUS_FILE),
+    listenAddress: hostPort(prometheus.host, prometheus.port),
+    scrapeInterval: monitoring.scrapeInterval,
+    jobs: [
+      job('prometheus', [scrapeTarget(hostPort(prometheus.host, prometheus.port))]),
+      job(
+        'keyflow-api',
+        t.api.instances.map((a) => scrapeTarget(hostPort(a.host, a.port), a.name)),
+      ),
+      job(
+        'keyflow-worker',
+        t.worker.instances.map((w) => scrapeTarget(hostPort(w.host, w.port), w.name)),
+      ),
+      job('haproxy', haproxyTargets),
+      job(
+        'rabbitmq',
+        t.rabbitmq.nodes.map((n) =>
+          scrapeTarget(hostPort(n.host, n.prometheusPort ?? RABBITMQ_PROMETHEUS_PORT), n.name),
+        ),
+      ),
+      job(
+        'redis',
+        t.redis.nodes.map((n) => scrapeTarget(`redis://${hostPort(n.host, n.port)}`)),
+        { metricsPath: '/scrape', exporter: hostPort(redis.host ?? prometheus.host, redis.port) },
+      ),
+      dbJob,
+    ],
+  };
+}
