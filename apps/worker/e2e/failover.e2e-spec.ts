@@ -7,7 +7,7 @@ import {
   killProcess,
   pollUntil,
   postgresPrimary,
-  processGroups,
+  freezeProcess,
   readStack,
   startProcess,
   type StackInfo,
@@ -333,10 +333,9 @@ describe('failover under load, every tier (e2e)', () => {
       },
       async (victim) => {
         // SIGSTOP: the node hangs (as in a partition) instead of dying, so the supervisor cannot help; Patroni's
-        // leader key expires and the synchronous replica takes over.
-        const groups = await processGroups(victim);
-        expect(groups).toHaveLength(2);
-        for (const group of groups) process.kill(-group, 'SIGSTOP');
+        // leader key expires and the synchronous replica takes over. Every process of the node stops: Patroni,
+        // the postmaster and each backend (PostgreSQL runs them in sessions of their own).
+        const resume = await freezeProcess(victim);
         try {
           await pollUntil(postgresPrimary, (p) => p !== undefined && p.name !== victim, {
             what: 'Patroni to promote a replica',
@@ -344,7 +343,7 @@ describe('failover under load, every tier (e2e)', () => {
             intervalMs: 250,
           });
         } finally {
-          for (const group of groups) process.kill(-group, 'SIGCONT');
+          resume();
         }
       },
     );

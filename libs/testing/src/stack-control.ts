@@ -3,7 +3,7 @@ import { closeSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { pollUntil } from './poll-until.util';
-import { isAlive, processGroup, stackProcessIds } from './process.util';
+import { childPids, isAlive, processGroup, stackProcessIds } from './process.util';
 import { readStack, type StackInfo, type StackLaunchSpec, type StackProcess } from './stack-contract';
 
 // Test-only control of a running stack (failure tests, benchmarks): kill, stop, start and relaunch its processes
@@ -83,6 +83,32 @@ export async function processGroups(name: string, info: StackInfo = readStack())
   const pids = [await currentPid(name, info), proc.dataDir ? postmasterPid(proc.dataDir) : undefined];
   const groups = pids.filter((p): p is number => !!p).map((p) => processGroup(p));
   return [...new Set(groups.filter((g): g is number => g !== undefined && g > 1))];
+}
+
+/**
+ * Freezes a stack process with SIGSTOP, as a hung node (not a dead one: the supervisor cannot tell): its process
+ * groups, and for a PostgreSQL node every child of the postmaster too — PostgreSQL puts each backend and WAL
+ * sender in a session of its own. Resolves with the function that resumes all of it (SIGCONT).
+ */
+export async function freezeProcess(name: string, info: StackInfo = readStack()): Promise<() => void> {
+  const proc = findProcess(info, name);
+  const groups = await processGroups(name, info);
+  const postmaster = proc.dataDir ? postmasterPid(proc.dataDir) : undefined;
+  const children = postmaster ? childPids(postmaster) : [];
+  const send = (signal: NodeJS.Signals): void => {
+    for (const group of groups) signalQuietly(-group, signal);
+    for (const pid of children) signalQuietly(pid, signal);
+  };
+  send('SIGSTOP');
+  return () => send('SIGCONT');
+}
+
+function signalQuietly(target: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(target, signal);
+  } catch {
+    // gone
+  }
 }
 
 function postmasterPid(dataDir: string): number | undefined {
