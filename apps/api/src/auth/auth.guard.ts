@@ -9,7 +9,6 @@ import { foreignOrigin } from './same-origin.util';
 
 export const SESSION_COOKIE = 'keyflow_session';
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
-const CHALLENGE = { 'www-authenticate': 'Bearer realm="keyflow"' };
 
 function credentialsOf(request: FastifyRequest): Credentials {
   const authorization = request.headers.authorization;
@@ -47,7 +46,7 @@ export class AuthGuard implements CanActivate {
     const credentials = credentialsOf(request);
     if (credentials.bearer === undefined && credentials.sessionId === undefined) {
       throw new DomainError(ErrorCode.UNAUTHENTICATED, 'this request needs a session (log in) or a bearer token', {
-        headers: CHALLENGE,
+        challenge: 'bearer',
       });
     }
     const principal = await this.auth.authenticate(credentials);
@@ -56,7 +55,7 @@ export class AuthGuard implements CanActivate {
         credentials.bearer !== undefined
           ? 'the bearer token is unknown or revoked'
           : 'the session has ended; log in again';
-      throw new DomainError(ErrorCode.UNAUTHENTICATED, what, { headers: CHALLENGE });
+      throw new DomainError(ErrorCode.UNAUTHENTICATED, what, { challenge: 'bearer' });
     }
     if (principal.via === 'session' && !safe) {
       const foreign = foreignOrigin(request.headers, request.protocol, this.config.TRUSTED_ORIGINS);

@@ -28,7 +28,7 @@ async function needRedis<T>(work: Promise<T>, what: string): Promise<T> {
     throw new DomainError(
       ErrorCode.AUTH_UNAVAILABLE,
       `${what} cannot be reached right now (${(err as Error).message}); retry shortly`,
-      { headers: { 'retry-after': '1' } },
+      { retryAfterSeconds: 1 },
     );
   }
 }
@@ -70,7 +70,7 @@ export class AuthService implements OnModuleInit {
       throw new DomainError(
         ErrorCode.RATE_LIMITED,
         `too many login attempts; try again in ${verdict.retryAfterSeconds} s`,
-        { headers: { 'retry-after': String(verdict.retryAfterSeconds) } },
+        { retryAfterSeconds: verdict.retryAfterSeconds },
       );
     }
     const found = await this.users.findByUsername(username);

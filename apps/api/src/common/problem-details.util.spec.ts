@@ -18,6 +18,45 @@ describe(toProblem.name, () => {
     expect(toProblem(new DomainError(ErrorCode.BROKER_UNAVAILABLE, 'down')).problem.status).toBe(503);
   });
 
+  it("should turn a domain error's facts into problem members and headers, and show no other fact", () => {
+    const outcomeUnknown = new DomainError(ErrorCode.BROKER_UNAVAILABLE, 'not confirmed', {
+      operationId: 'op-1',
+      retryAfterSeconds: 1,
+      cause: 'channel closed',
+    });
+    expect(toProblem(outcomeUnknown)).toEqual({
+      problem: {
+        type: 'https://keyflow.dev/problems/broker-unavailable',
+        title: 'Write path unavailable',
+        status: 503,
+        detail: 'not confirmed',
+        operationId: 'op-1',
+      },
+      unexpected: false,
+      headers: { 'retry-after': '1' },
+    });
+    const conflict = new DomainError(ErrorCode.PRECONDITION_FAILED, 'no', { operationId: 'op-2', currentVersion: 0 });
+    expect(toProblem(conflict).problem).toMatchObject({ operationId: 'op-2', currentVersion: 0 });
+    const throttled = new DomainError(ErrorCode.RATE_LIMITED, 'slow down', { retryAfterSeconds: 30 });
+    expect(toProblem(throttled).headers).toEqual({ 'retry-after': '30' });
+    const anonymous = new DomainError(ErrorCode.UNAUTHENTICATED, 'who?', { challenge: 'bearer' });
+    expect(toProblem(anonymous).headers).toEqual({ 'www-authenticate': 'Bearer realm="keyflow"' });
+    expect(toProblem(new DomainError(ErrorCode.UNAUTHENTICATED, 'wrong password')).headers).toBeUndefined();
+  });
+
+  it('should show no facts of a domain error that is a bug (500)', () => {
+    const malformed = new DomainError(ErrorCode.MALFORMED_MESSAGE, 'bad message', { operationId: 'op-3', key: 'k' });
+    expect(toProblem(malformed)).toEqual({
+      problem: {
+        type: 'https://keyflow.dev/problems/malformed-message',
+        title: 'Internal error',
+        status: 500,
+        detail: 'internal error',
+      },
+      unexpected: true,
+    });
+  });
+
   it('should list every validation failure', () => {
     const { problem } = toProblem(new BadRequestException(['a is bad', 'b is bad']));
     expect(problem).toEqual({

@@ -1,5 +1,5 @@
 import { HttpException, HttpStatus } from '@nestjs/common';
-import { DomainError, ErrorCode } from '@keyflow/contracts';
+import { DomainError, type DomainErrorFacts, ErrorCode } from '@keyflow/contracts';
 import { isTransientDbError } from '@keyflow/db';
 
 export interface Problem {
@@ -104,6 +104,29 @@ function isFastifyClientError(exception: unknown): exception is Error & { code: 
   return typeof code === 'string' && code.startsWith('FST_') && typeof statusCode === 'number' && statusCode < 500;
 }
 
+/** The realm a `WWW-Authenticate` challenge names: one for the whole API. */
+const BEARER_CHALLENGE = 'Bearer realm="keyflow"';
+
+/**
+ * What a domain error's facts become on the wire. Only these facts are shown: the rest (a write's key, the cause
+ * underneath, schema versions) are for logs and the worker.
+ */
+function problemMembers(facts: DomainErrorFacts): Record<string, unknown> {
+  return {
+    ...(facts.operationId !== undefined ? { operationId: facts.operationId } : {}),
+    ...(facts.currentVersion !== undefined ? { currentVersion: facts.currentVersion } : {}),
+  };
+}
+
+/** Response headers a domain error's facts call for: Retry-After on 429 and 503, the challenge on 401. */
+function responseHeaders(facts: DomainErrorFacts): Record<string, string> | undefined {
+  const headers: Record<string, string> = {
+    ...(facts.retryAfterSeconds !== undefined ? { 'retry-after': String(facts.retryAfterSeconds) } : {}),
+    ...(facts.challenge === 'bearer' ? { 'www-authenticate': BEARER_CHALLENGE } : {}),
+  };
+  return Object.keys(headers).length ? headers : undefined;
+}
+
 /**
  * Maps anything thrown while serving a request to RFC 9457 problem details. Domain errors by code, Nest's
  * HTTP exceptions (Fastify's pre-handler errors included) by status. Anything else is an opaque 500 whose
@@ -118,7 +141,7 @@ export function toProblem(exception: unknown): {
     const { status, title } = DOMAIN_STATUS[exception.code];
     // Only a bug reaches a 500 through a domain error: its message is internal and is not shown.
     const unexpected = status === 500;
-    const extensions = unexpected ? {} : (exception.context.problem as Record<string, unknown> | undefined);
+    const extensions = unexpected ? {} : problemMembers(exception.details);
     return {
       problem: {
         type: `${PROBLEM_BASE}${exception.code}`,
@@ -128,8 +151,7 @@ export function toProblem(exception: unknown): {
         ...extensions,
       },
       unexpected,
-      // Response headers the error asks for, such as Retry-After on 429.
-      headers: unexpected ? undefined : (exception.context.headers as Record<string, string> | undefined),
+      headers: unexpected ? undefined : responseHeaders(exception.details),
     };
   }
   if (exception instanceof HttpException) return { problem: fromHttpException(exception), unexpected: false };

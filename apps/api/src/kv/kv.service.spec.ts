@@ -334,7 +334,7 @@ describe(KvService.name, () => {
         await rejection(service.put('k', 1, { waitMs: 0, idempotencyKey: 'xyz' }));
         await expect(service.put('k', 2, { waitMs: 0, idempotencyKey: 'xyz' })).rejects.toMatchObject({
           code: ErrorCode.IDEMPOTENCY_KEY_REUSED,
-          context: { problem: { operationId: published[0]?.id } },
+          details: { operationId: published[0]?.id },
         });
         expect(published).toHaveLength(1);
       });

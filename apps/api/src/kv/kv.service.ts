@@ -156,7 +156,7 @@ export class KvService {
       throw new DomainError(
         ErrorCode.IDEMPOTENCY_KEY_REUSED,
         'this Idempotency-Key was already used for a different request; use a new key for a new request',
-        { problem: { operationId: previous.operationId } },
+        { operationId: previous.operationId },
       );
     }
     // The same request, so the same message: only the id and the time of the first attempt differ.
@@ -172,7 +172,7 @@ export class KvService {
       // Nothing was published, so this 503 carries no operation id: the write did not happen. Also what a full
       // Redis answers (maxmemory with noeviction refuses new claims rather than evicting old ones).
       throw new DomainError(ErrorCode.BROKER_UNAVAILABLE, 'idempotency keys are unavailable right now; retry shortly', {
-        headers: RETRY_SHORTLY,
+        retryAfterSeconds: RETRY_SHORTLY_SECONDS,
       });
     }
   }
@@ -256,7 +256,7 @@ export class KvService {
       throw new DomainError(
         ErrorCode.DATABASE_UNAVAILABLE,
         'the database is unavailable, so this repeat cannot be answered yet; retry with the same Idempotency-Key',
-        { problem: { operationId: message.id } },
+        { operationId: message.id },
       );
     }
     if (finished) {
@@ -331,11 +331,11 @@ function outcomeUnknown(operationId: string, idempotencyKey: string | undefined,
       ? 'Retry with the same Idempotency-Key: the retry re-sends this operation, which takes effect at most once.'
       : `It appears at /v1/operations/${operationId} once applied; retrying without an Idempotency-Key may apply it twice.`;
   return new DomainError(ErrorCode.BROKER_UNAVAILABLE, `${what}. ${advice}`, {
-    problem: { operationId },
-    headers: RETRY_SHORTLY,
+    operationId,
+    retryAfterSeconds: RETRY_SHORTLY_SECONDS,
     cause: cause instanceof Error ? cause.message : String(cause),
   });
 }
 
-/** A 503 that a retry may soon get past (a broker stall, a full or failing-over Redis). */
-const RETRY_SHORTLY = { 'retry-after': '1' };
+/** Seconds after which a retry may get past a 503 that soon ends (a broker stall, a full or failing-over Redis). */
+const RETRY_SHORTLY_SECONDS = 1;

@@ -35,11 +35,11 @@ export function sendWriteResult(reply: FastifyReply, result: WriteResult): void 
         outcome.version
           ? `the write's condition did not hold: the key is at version ${outcome.version}`
           : `the write's condition did not hold: the key does not exist`,
-        { problem: { operationId: outcome.id, currentVersion: outcome.version ?? 0 } },
+        { operationId: outcome.id, currentVersion: outcome.version ?? 0 },
       );
     case 'failed':
       throw new DomainError(ErrorCode.WRITE_FAILED, outcome.error ?? 'the write could not be applied', {
-        problem: { operationId: outcome.id },
+        operationId: outcome.id,
       });
   }
 }

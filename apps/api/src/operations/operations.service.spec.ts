@@ -49,7 +49,7 @@ describe(OperationsService.name, () => {
       const { service } = setup({ tracked: new Error('CLUSTERDOWN The cluster is down') });
       await expect(service.find(ID)).rejects.toMatchObject({
         code: ErrorCode.BROKER_UNAVAILABLE,
-        context: { headers: { 'retry-after': '1' } },
+        details: { retryAfterSeconds: 1 },
       });
     });
 

@@ -37,7 +37,7 @@ export class OperationsService {
         ErrorCode.BROKER_UNAVAILABLE,
         'operation tracking is unavailable right now; retry shortly',
         {
-          headers: { 'retry-after': '1' },
+          retryAfterSeconds: 1,
         },
       );
     }

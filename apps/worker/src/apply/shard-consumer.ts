@@ -305,15 +305,15 @@ export class ShardConsumer {
     this.stats.deadLettered += 1;
     this.metrics.writes.inc({ status: 'dead_lettered' });
     this.logger.warn(`dead-lettering a message: ${reason}`);
-    const context = err instanceof DomainError ? err.context : {};
-    const operationId = message?.id ?? (context.operationId as string | undefined);
+    const facts = err instanceof DomainError ? err.details : {};
+    const operationId = message?.id ?? facts.operationId;
     if (operationId) {
       // A malformed message is recorded with what could be read from it (an unknown type is recorded as put).
       const known = message ?? {
         id: operationId,
-        key: (context.key as string | undefined) ?? '',
-        type: context.type === 'delete' ? ('delete' as const) : ('put' as const),
-        acceptedAt: (context.acceptedAt as string | undefined) ?? new Date().toISOString(),
+        key: facts.key ?? '',
+        type: facts.type ?? 'put',
+        acceptedAt: facts.acceptedAt ?? new Date().toISOString(),
       };
       await this.applier
         .recordFailed(known, reason)

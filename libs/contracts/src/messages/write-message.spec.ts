@@ -49,7 +49,7 @@ describe(decodeWriteMessage.name, () => {
     expect(err.message).toBe(
       'malformed write message: unsupported format version 2; the key is empty; it must be 1 to 512 bytes of UTF-8; type must be put or delete; acceptedAt must be an ISO timestamp',
     );
-    expect(err.context.operationId).toBe(message.id);
+    expect(err.details.operationId).toBe(message.id);
   });
 
   it('should reject a put without a value', () => {
@@ -81,7 +81,7 @@ describe(decodeWriteMessage.name, () => {
         expect(err, valueJson).toBeInstanceOf(NonRetryableWriteError);
         expect(err.code).toBe(ErrorCode.INVALID_VALUE);
         expect(err.message).toContain(`the write cannot be stored as sent: ${problem}`);
-        expect(err.context).toEqual({
+        expect(err.details).toEqual({
           operationId: message.id,
           key: message.key,
           type: 'put',

@@ -1,7 +1,7 @@
 import { describeUnstorableJson } from '../kv/json-text.util';
 import { describeInvalidKey } from '../kv/key.util';
 import { OPERATION_TYPES, type OperationType } from '../kv/kv.constant';
-import { ErrorCode, NonRetryableWriteError } from '../errors/domain.error';
+import { ErrorCode, NonRetryableWriteError, type WriteFacts } from '../errors/domain.error';
 
 /**
  * A condition checked when the write is applied (not when it is accepted):
@@ -95,7 +95,7 @@ export function decodeWriteMessage(body: Buffer): WriteMessage {
   if (typeof m.acceptedAt !== 'string' || Number.isNaN(Date.parse(m.acceptedAt))) {
     problems.push('acceptedAt must be an ISO timestamp');
   }
-  const context = {
+  const details: WriteFacts = {
     operationId: typeof m.id === 'string' && UUID.test(m.id) ? m.id : undefined,
     key: typeof m.key === 'string' ? m.key : undefined,
     type: m.type === 'delete' ? 'delete' : 'put',
@@ -105,7 +105,7 @@ export function decodeWriteMessage(body: Buffer): WriteMessage {
     throw new NonRetryableWriteError(
       ErrorCode.MALFORMED_MESSAGE,
       `malformed write message: ${problems.join('; ')}`,
-      context,
+      details,
     );
   }
   // The text is checked, not the parsed value: the parser already turned 1e999999 into Infinity. The message is the
@@ -115,7 +115,7 @@ export function decodeWriteMessage(body: Buffer): WriteMessage {
     throw new NonRetryableWriteError(
       ErrorCode.INVALID_VALUE,
       `the write cannot be stored as sent: ${unstorable}`,
-      context,
+      details,
     );
   }
   return m as unknown as WriteMessage;

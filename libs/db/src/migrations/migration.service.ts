@@ -104,10 +104,7 @@ export async function assertSchemaCurrent(pool: Pool, migrations: Migration[] = 
     throw new DomainError(
       ErrorCode.SCHEMA_MISMATCH,
       `database schema version is ${current}, this build expects ${latest}: ${hint}`,
-      {
-        current,
-        latest,
-      },
+      { schemaVersion: current, expectedSchemaVersion: latest },
     );
   }
   return current;
