@@ -1,11 +1,13 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import { TerminusModule } from '@nestjs/terminus';
+import { LoggerModule } from 'nestjs-pino';
 import { AuthModule } from './auth/auth.module';
 import { API_CONFIG, type ApiConfig } from './config/api.config';
 import { DependencyHealthIndicator } from './health/dependency-health.indicator';
 import { HealthController } from './health/health.controller';
 import { StatusController } from './health/status.controller';
 import { InfrastructureModule } from './infrastructure/infrastructure.module';
+import { apiLoggerParams } from './logging/logger-params.util';
 import { KvController } from './kv/kv.controller';
 import { KvService } from './kv/kv.service';
 import { OperationWaiter } from './kv/operation-waiter.service';
@@ -22,7 +24,12 @@ export class AppModule {
     return {
       module: AppModule,
       global: true,
-      imports: [InfrastructureModule, AuthModule, TerminusModule.forRoot({ logger: false, errorLogStyle: 'json' })],
+      imports: [
+        LoggerModule.forRoot(apiLoggerParams(config)),
+        InfrastructureModule,
+        AuthModule,
+        TerminusModule.forRoot({ logger: false, errorLogStyle: 'json' }),
+      ],
       controllers: [
         KvController,
         StoreController,

@@ -1,8 +1,9 @@
 import 'reflect-metadata';
 import { getHeapStatistics } from 'node:v8';
 import fastifyCookie from '@fastify/cookie';
-import { ConsoleLogger, Logger } from '@nestjs/common';
+import { Logger } from '@nestjs/common';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { Logger as PinoLogger } from 'nestjs-pino';
 import { loadConfigOrExit } from '@keyflow/contracts';
 import { AppModule } from './app.module';
 import { loadApiConfig, type ApiConfig } from './config/api.config';
@@ -11,23 +12,18 @@ import { MetricsService } from './metrics/metrics.service';
 import { checkDependencies } from './startup-check';
 import { setupSwagger } from './swagger';
 
-const LEVELS = ['error', 'warn', 'log', 'debug', 'verbose'] as const;
-
 export async function createApp(config: ApiConfig): Promise<NestFastifyApplication> {
-  const logger = new ConsoleLogger({
-    prefix: config.KEYFLOW_INSTANCE,
-    json: process.env.NODE_ENV === 'production',
-    logLevels: LEVELS.slice(0, LEVELS.indexOf(config.LOG_LEVEL) + 1),
-  });
   const app = await createHttpApp(AppModule.forRoot(config), {
     instance: config.KEYFLOW_INSTANCE,
-    logger,
+    // Held until the pino logger (LoggerModule, in the app module) takes over, then written through it.
+    bufferLogs: true,
     loadShedding: {
       maxHeapUsedBytes: Math.floor(getHeapStatistics().heap_size_limit * config.LOAD_SHED_HEAP_USED_RATIO),
       maxRssBytes: config.LOAD_SHED_RSS_BYTES,
       retryAfterSeconds: config.LOAD_SHED_RETRY_AFTER_S,
     },
   });
+  app.useLogger(app.get(PinoLogger));
   await app.register(fastifyCookie);
   app.enableShutdownHooks();
   setupSwagger(app);
@@ -52,12 +48,12 @@ async function bootstrap(): Promise<void> {
   try {
     await checkDependencies(app);
   } catch (err) {
-    Logger.error(`cannot start: ${(err as Error).message}`, 'Startup');
+    Logger.error({ err }, 'cannot start', 'Startup');
     await app.close();
     process.exit(1);
   }
   await app.listen({ host: config.HOST, port: config.PORT });
-  Logger.log(`${config.KEYFLOW_INSTANCE} listening on http://${config.HOST}:${config.PORT}`, 'Startup');
+  Logger.log({ host: config.HOST, port: config.PORT }, 'listening', 'Startup');
 }
 
 if (require.main === module) void bootstrap();

@@ -1,6 +1,7 @@
 import 'reflect-metadata';
-import { ConsoleLogger, Logger } from '@nestjs/common';
+import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import { Logger as PinoLogger } from 'nestjs-pino';
 import type { Pool } from 'pg';
 import { loadConfigOrExit } from '@keyflow/contracts';
 import { assertSchemaCurrent } from '@keyflow/db';
@@ -11,8 +12,6 @@ import { loadWorkerConfig } from './config/worker.config';
 import { HealthServer } from './health/health.server';
 import { WRITE_POOL } from './infrastructure/infrastructure.tokens';
 import { WorkerModule } from './worker.module';
-
-const LEVELS = ['error', 'warn', 'log', 'debug', 'verbose'] as const;
 
 /** Waits for the database (it may be starting too), then refuses a schema this build does not know. */
 async function checkSchema(pool: Pool, timeoutMs = 30_000): Promise<void> {
@@ -31,17 +30,16 @@ async function checkSchema(pool: Pool, timeoutMs = 30_000): Promise<void> {
 
 async function bootstrap(): Promise<void> {
   const config = loadConfigOrExit('worker', () => loadWorkerConfig());
-  const logger = new ConsoleLogger({
-    prefix: config.KEYFLOW_INSTANCE,
-    json: process.env.NODE_ENV === 'production',
-    logLevels: LEVELS.slice(0, LEVELS.indexOf(config.LOG_LEVEL) + 1),
+  const app = await NestFactory.createApplicationContext(WorkerModule.forRoot(config), {
+    bufferLogs: true,
+    abortOnError: false,
   });
-  const app = await NestFactory.createApplicationContext(WorkerModule.forRoot(config), { logger, abortOnError: false });
+  app.useLogger(app.get(PinoLogger));
   app.enableShutdownHooks(['SIGTERM', 'SIGINT']);
   try {
     await checkSchema(app.get<Pool>(WRITE_POOL));
   } catch (err) {
-    Logger.error(`cannot start: ${(err as Error).message}`, 'Startup');
+    Logger.error({ err }, 'cannot start', 'Startup');
     await app.close();
     process.exit(1);
   }
@@ -50,7 +48,7 @@ async function bootstrap(): Promise<void> {
   await app.get(ShardCoordinator).start();
   app.get(RetentionService).start();
   await app.get(HealthServer).listen();
-  Logger.log(`${config.KEYFLOW_INSTANCE} consuming ${config.KV_SHARDS} shard queues`, 'Startup');
+  Logger.log({ shards: config.KV_SHARDS }, 'consuming shard queues', 'Startup');
 }
 
 void bootstrap();

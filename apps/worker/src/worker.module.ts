@@ -1,4 +1,5 @@
 import { type DynamicModule, Module } from '@nestjs/common';
+import { LoggerModule } from 'nestjs-pino';
 import { OutcomeNotifier } from './apply/outcome-notifier.service';
 import { ShardCoordinator } from './apply/shard-coordinator.service';
 import { WriteApplier } from './apply/write-applier.service';
@@ -7,6 +8,7 @@ import { DeadLetterAuditor } from './dead-letter/dead-letter-audit.service';
 import { WorkerMetrics } from './metrics/worker-metrics.service';
 import { HealthServer } from './health/health.server';
 import { InfrastructureModule } from './infrastructure/infrastructure.module';
+import { workerLoggerParams } from './logging/logger-params.util';
 import { RetentionService } from './retention/retention.service';
 
 @Module({})
@@ -15,7 +17,7 @@ export class WorkerModule {
     return {
       module: WorkerModule,
       global: true,
-      imports: [InfrastructureModule],
+      imports: [LoggerModule.forRoot(workerLoggerParams(config)), InfrastructureModule],
       providers: [
         { provide: WORKER_CONFIG, useValue: config },
         WriteApplier,

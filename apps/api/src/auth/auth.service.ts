@@ -66,7 +66,7 @@ export class AuthService implements OnModuleInit {
   ): Promise<{ sessionId: string; user: UserRecord }> {
     const verdict = await needRedis(this.throttle.attempt(username, clientAddress), 'the login rate limiter');
     if (!verdict.allowed) {
-      this.logger.warn(`login throttled for a username from ${clientAddress}`);
+      this.logger.warn({ clientAddress }, 'login throttled for a username');
       throw new DomainError(
         ErrorCode.RATE_LIMITED,
         `too many login attempts; try again in ${verdict.retryAfterSeconds} s`,
@@ -149,7 +149,7 @@ export class AuthService implements OnModuleInit {
       owner = await this.users.findActiveToken(hash);
       if (!owner) return undefined;
       await this.tokens.fill(hash, owner).catch((err: unknown) => {
-        this.logger.warn(`token cache fill failed: ${(err as Error).message}`);
+        this.logger.warn({ err }, 'token cache fill failed');
       });
     }
     return { userId: owner.userId, username: owner.username, role: owner.role, via: 'token', tokenId: owner.tokenId };

@@ -10,8 +10,9 @@ export function sendProblem(exception: unknown, request: FastifyRequest, reply: 
   const { problem, unexpected, headers } = toProblem(exception);
   if (headers) void reply.headers(headers);
   if (unexpected) {
-    const err = exception instanceof Error ? (exception.stack ?? exception.message) : String(exception);
-    logger.error(`request ${request.id} ${request.method} ${request.url} failed: ${err}`);
+    const err = exception instanceof Error ? exception : new Error(String(exception));
+    // requestId as well as the bound reqId: Fastify's own error handler may answer outside the request's log context.
+    logger.error({ err, requestId: request.id, method: request.method, url: request.url }, 'unexpected error');
   }
   void reply
     .status(problem.status)

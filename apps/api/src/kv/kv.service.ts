@@ -78,7 +78,7 @@ export class KvService {
     } catch (err) {
       this.metrics.cache.inc({ result: 'error' });
       cacheUsable = false;
-      this.logger.warn(`cache read failed for a key, reading the database: ${(err as Error).message}`);
+      this.logger.warn({ err }, 'cache read failed for a key, reading the database');
     }
     if (cached) return this.fromCached(key, cached);
     const entry = await this.readDb(key, false);
@@ -211,7 +211,7 @@ export class KvService {
       await this.tracker.markAccepted({ id, key, type, acceptedAt });
     } catch (err) {
       wait?.cancel();
-      this.logger.warn(`could not record accepted operation ${id}: ${(err as Error).message}`);
+      this.logger.warn({ err, operationId: id }, 'could not record an accepted operation');
       throw outcomeUnknown(
         id,
         options.idempotencyKey,
@@ -252,7 +252,7 @@ export class KvService {
       if (tracked) return replay;
       // Unknown, and the database cannot say whether it finished: publishing again could re-apply an operation
       // that was dead-lettered (a failed operation that comes back is taken for an operator's replay).
-      this.logger.warn(`could not look up operation ${message.id} for a repeat: ${(err as Error).message}`);
+      this.logger.warn({ err, operationId: message.id }, 'could not look up an operation for a repeat');
       throw new DomainError(
         ErrorCode.DATABASE_UNAVAILABLE,
         'the database is unavailable, so this repeat cannot be answered yet; retry with the same Idempotency-Key',
@@ -298,7 +298,7 @@ export class KvService {
     try {
       return await this.cache.fill(key, cached);
     } catch (err) {
-      this.logger.warn(`cache fill failed: ${(err as Error).message}`);
+      this.logger.warn({ err }, 'cache fill failed');
       return undefined;
     }
   }
