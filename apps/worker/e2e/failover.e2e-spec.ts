@@ -222,7 +222,8 @@ async function killUnderLoad(
   return load;
 }
 
-describe('failover under load, every tier (e2e)', () => {
+// A kill, a restart under load and the checks after it; a frozen primary also waits for a promotion and a rejoin.
+describe('failover under load, every tier (e2e)', { timeout: 180_000 }, () => {
   beforeAll(() => {
     stack = readStack();
     db = new Pool({ connectionString: stack.db.write, max: 2 });
