@@ -23,6 +23,8 @@ export const APT_PACKAGES = [
   'iproute2',
   'supervisor',
   'patroni',
+  // Patroni's etcd (v2 API) client; patroni already depends on it as its first DCS alternative.
+  'python3-etcd',
   'etcd-server',
 ];
 

@@ -33,7 +33,7 @@ describe(patroniConfig.name, () => {
       scope: 'keyflow-test',
       name: 'pg-2',
       restapi: { listen: '127.0.0.1:18009', connect_address: '127.0.0.1:18009' },
-      etcd3: { hosts: '127.0.0.1:12379' },
+      etcd: { hosts: '127.0.0.1:12379' },
       bootstrap: {
         dcs: {
           ttl: 10,

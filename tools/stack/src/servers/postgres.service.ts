@@ -80,7 +80,10 @@ export function patroniConfig(
     namespace: '/keyflow/',
     name: node.name,
     restapi: { listen: restApi, connect_address: restApi },
-    etcd3: { hosts: `${f.etcd.host}:${f.etcd.clientPort}` },
+    // etcd's v2 API, not etcd3: Patroni 3.0.2 (Debian 12) with etcd3 lets a primary that hung past its lease take
+    // the leader key back from the replica just promoted (measured; fixed upstream in 3.0.3, patroni#2689). The v2
+    // client renews the key only while it still holds it (test-and-set on its own name).
+    etcd: { hosts: `${f.etcd.host}:${f.etcd.clientPort}` },
     bootstrap: {
       dcs: {
         ttl: f.ttl,
@@ -164,6 +167,8 @@ export class PostgresService implements StackComponent {
             // Patroni renews its leader key every loop: compact the history hourly so the store stays small.
             ...['--auto-compaction-mode', 'periodic', '--auto-compaction-retention', '1h'],
             ...['--logger', 'zap', '--log-outputs', 'stderr'],
+            // Patroni talks to etcd's v2 API (see patroniConfig).
+            '--enable-v2=true',
           ],
           cwd: layout.stackDir,
           priority: 50,
