@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Cluster } from 'ioredis';
 import { Pool } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { adminAuthHeaders, pollUntil, readStack, type StackInfo } from '@keyflow/testing';
+import { gatewayRequest, redisNodes, pollUntil, readStack, type StackInfo } from '@keyflow/testing';
 import { problem } from './problem.util';
 
 /**
@@ -18,18 +18,8 @@ const run = randomUUID().slice(0, 8);
 const key = (name: string) => `cc-${run}-${name}`;
 const ISO = expect.stringMatching(/^\d{4}-\d\d-\d\dT/);
 
-async function call(method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
-  const response = await fetch(stack.gateway + path, {
-    method,
-    headers: {
-      ...adminAuthHeaders(stack),
-      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-      ...headers,
-    },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  const text = await response.text();
-  return { status: response.status, json: (text ? JSON.parse(text) : undefined) as Record<string, unknown> };
+function call(method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
+  return gatewayRequest(method, path, { body, headers, stack });
 }
 
 const put = (k: string, value: unknown) => call('PUT', `/v1/kv/${k}`, { value }, { prefer: 'wait=10' });
@@ -64,9 +54,7 @@ async function onReplicas(k: string) {
 describe('cache consistency with a lagging replica (e2e)', () => {
   beforeAll(async () => {
     stack = readStack();
-    redis = new Cluster(
-      stack.redis.map((node) => ({ host: node.slice(0, node.lastIndexOf(':')), port: Number(node.split(':').at(-1)) })),
-    );
+    redis = new Cluster(redisNodes(stack));
     const nodes = stack.db.replicas.map((url) => new Pool({ connectionString: superuserUrl(url), max: 1 }));
     const inRecovery = await Promise.all(
       nodes.map((pool) => pool.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r').then((res) => res.rows[0]?.r)),

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import Redis, { Cluster } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { adminAuthHeaders, readStack, type StackInfo } from '@keyflow/testing';
+import { adminAuthHeaders, readStack, redisNodes, type StackInfo } from '@keyflow/testing';
 
 /**
  * What keeps Redis memory bounded without evicting anything (issue 13, item 7): every node runs with a memory
@@ -11,8 +11,6 @@ import { adminAuthHeaders, readStack, type StackInfo } from '@keyflow/testing';
 let stack: StackInfo;
 let redis: Cluster;
 const run = randomUUID().slice(0, 8);
-
-const nodeOf = (node: string) => ({ host: node.slice(0, node.lastIndexOf(':')), port: Number(node.split(':').at(-1)) });
 
 async function put(k: string, headers: Record<string, string>) {
   const response = await fetch(`${stack.gateway}/v1/kv/${k}`, {
@@ -26,7 +24,7 @@ async function put(k: string, headers: Record<string, string>) {
 describe('memory bounds (e2e)', () => {
   beforeAll(async () => {
     stack = readStack();
-    redis = new Cluster(stack.redis.map(nodeOf));
+    redis = new Cluster(redisNodes(stack));
     await redis.ping();
   });
 
@@ -35,8 +33,8 @@ describe('memory bounds (e2e)', () => {
   });
 
   it('should run every Redis node with a memory limit that evicts nothing', async () => {
-    for (const node of stack.redis) {
-      const direct = new Redis({ ...nodeOf(node), lazyConnect: true });
+    for (const node of redisNodes(stack)) {
+      const direct = new Redis({ ...node, lazyConnect: true });
       try {
         await direct.connect();
         expect(await direct.config('GET', 'maxmemory-policy')).toEqual(['maxmemory-policy', 'noeviction']);

@@ -2,7 +2,16 @@ import { randomUUID } from 'node:crypto';
 import calculateSlot from 'cluster-key-slot';
 import { Cluster } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { adminAuthHeaders, killProcess, pollUntil, readStack, startProcess, type StackInfo } from '@keyflow/testing';
+import {
+  gatewayRequest,
+  type GatewayResponse,
+  redisNodes,
+  killProcess,
+  pollUntil,
+  readStack,
+  startProcess,
+  type StackInfo,
+} from '@keyflow/testing';
 
 /**
  * The cache never goes backwards across a Redis master failover (issue 13, item 6). Keys whose cache entries live
@@ -16,23 +25,17 @@ let redis: Cluster;
 let killed: string | undefined;
 const run = randomUUID().slice(0, 8);
 
-async function call(method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
-  try {
-    const response = await fetch(stack.gateway + path, {
-      method,
-      signal: AbortSignal.timeout(20_000),
-      headers: {
-        ...adminAuthHeaders(stack),
-        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-        ...headers,
-      },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-    const text = await response.text();
-    return { status: response.status, json: (text ? JSON.parse(text) : undefined) as Record<string, unknown> };
-  } catch {
-    return { status: 0, json: {} as Record<string, unknown> };
-  }
+/** Through the gateway; a refused or cut connection counts as status 0 (the node it needed was down). */
+function call(
+  method: string,
+  path: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+): Promise<GatewayResponse> {
+  return gatewayRequest(method, path, { body, headers, stack, timeoutMs: 20_000 }).catch(() => ({
+    status: 0,
+    json: {},
+  }));
 }
 
 /** The cache entry, as KvCache names it. */
@@ -41,9 +44,7 @@ const entryKey = (k: string) => `kv:{@${k}}`;
 describe('cache across a Redis master failover (e2e)', () => {
   beforeAll(async () => {
     stack = readStack();
-    redis = new Cluster(
-      stack.redis.map((node) => ({ host: node.slice(0, node.lastIndexOf(':')), port: Number(node.split(':').at(-1)) })),
-    );
+    redis = new Cluster(redisNodes(stack));
     await redis.ping();
   });
 

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { adminAuthHeaders, killProcess, pollUntil, readStack, startProcess, type StackInfo } from '@keyflow/testing';
+import { gatewayRequest, killProcess, pollUntil, readStack, startProcess, type StackInfo } from '@keyflow/testing';
 
 /**
  * The concurrency checker: many clients write to a handful of keys at once through the gateway, some
@@ -23,18 +23,8 @@ interface Op {
 
 let stack: StackInfo;
 
-async function call(method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
-  const response = await fetch(stack.gateway + path, {
-    method,
-    headers: {
-      ...adminAuthHeaders(stack),
-      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-      ...headers,
-    },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  const text = await response.text();
-  return { status: response.status, json: (text ? JSON.parse(text) : {}) as Record<string, unknown> };
+function call(method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
+  return gatewayRequest(method, path, { body, headers, stack });
 }
 
 describe('concurrency checker (e2e)', () => {

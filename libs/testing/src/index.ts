@@ -5,3 +5,4 @@ export * from './stack-contract';
 export * from './stack-control';
 export * from './test-database.util';
 export * from './process-errors.util';
+export * from './gateway-client.util';
