@@ -8,7 +8,7 @@ import { stringify } from 'yaml';
 import type { Health, StackComponent, StartContext, SupervisedProcess } from '../stack-context';
 import { StackError } from '../stack.exception';
 import type { StackLayout } from '../stack-layout.util';
-import { isRoot, run, terminate } from '../util/process.util';
+import { asUser, isRoot, run, terminate } from '../util/process.util';
 import { httpJson, httpStatus, waitUntil } from '../util/wait.util';
 
 export const PG_BIN = '/usr/lib/postgresql/15/bin';
@@ -247,8 +247,7 @@ export class PostgresService implements StackComponent {
     if (proc.dataDir && existsSync(join(proc.dataDir, 'postmaster.pid'))) {
       const pgCtl = join(PG_BIN, 'pg_ctl');
       const args = ['-D', proc.dataDir, 'stop', '-m', 'fast', '-w', '-t', '30'];
-      const [command, argv] = isRoot() ? ['runuser', ['-u', OS_USER, '--', pgCtl, ...args]] : [pgCtl, args];
-      await run(command, argv, { check: false, timeoutMs: 40_000 });
+      await run(...asUser(OS_USER, pgCtl, args), { check: false, timeoutMs: 40_000 });
     }
     return terminate(proc.pid);
   }

@@ -1,6 +1,6 @@
 import { childPids, isAlive } from '@keyflow/testing';
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { StackError } from '../stack.exception';
 import { waitUntil } from './wait.util';
 
@@ -62,24 +62,6 @@ export function asUser(user: string, command: string, args: readonly string[]): 
 
 export function isRoot(): boolean {
   return process.getuid?.() === 0;
-}
-
-/** Starts a long-running process in its own session, output appended to `logFile`, and returns its pid. */
-export function spawnDetached(
-  command: string,
-  args: readonly string[],
-  { env, cwd, logFile }: { env: NodeJS.ProcessEnv; cwd: string; logFile: string },
-): number {
-  const log = openSync(logFile, 'a');
-  try {
-    const child = spawn(command, args, { env, cwd, detached: true, stdio: ['ignore', log, log] });
-    if (child.pid === undefined) throw new StackError(`cannot start ${command} ${args.join(' ')}`);
-    child.on('error', () => undefined);
-    child.unref();
-    return child.pid;
-  } finally {
-    closeSync(log);
-  }
 }
 
 /** The process's command line, or '' when it is gone or unreadable. */
