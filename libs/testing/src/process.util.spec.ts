@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
+import { pollUntil } from './poll-until.util';
 import { childPids, isAlive, processGroup, stackProcessIds } from './process.util';
 import { STACK_DIR_ENV } from './stack-contract';
 
@@ -66,7 +67,12 @@ describe('process.util', () => {
       await sleeper();
       expect(stackProcessIds(stackDir)).toEqual([marked]);
       process.kill(marked, 'SIGKILL');
-      expect(stackProcessIds(stackDir)).toEqual([]);
+      // The signal is delivered asynchronously: poll until the process is gone rather than read once.
+      await pollUntil(
+        () => Promise.resolve(stackProcessIds(stackDir)),
+        (pids) => pids.length === 0,
+        { what: 'the killed process to leave the list', timeoutMs: 5_000 },
+      );
     });
   });
 });
