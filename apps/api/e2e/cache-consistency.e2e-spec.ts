@@ -39,6 +39,19 @@ async function setReplay(paused: boolean): Promise<void> {
   await Promise.all(
     replicas.map((pool) => pool.query(paused ? 'SELECT pg_wal_replay_pause()' : 'SELECT pg_wal_replay_resume()')),
   );
+  if (!paused) return;
+  // A pause is only requested at first: replay may apply a little more until every replica reports 'paused'.
+  await pollUntil(
+    () =>
+      Promise.all(
+        replicas.map(async (pool) => {
+          const r = await pool.query<{ state: string }>('SELECT pg_get_wal_replay_pause_state() AS state');
+          return r.rows[0]?.state;
+        }),
+      ),
+    (states) => states.every((state) => state === 'paused'),
+    { what: 'WAL replay paused on every replica', timeoutMs: 10_000 },
+  );
 }
 
 /** What every replica has for `k` (they are all paused, so it is what they had before). */
