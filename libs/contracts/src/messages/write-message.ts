@@ -53,10 +53,20 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
  * the size check): it is spliced in rather than stringified a second time, which matters for 1 MiB values.
  */
 export function encodeWriteMessage(message: WriteMessage, valueJson?: string): Buffer {
-  if (valueJson === undefined || message.type !== 'put') return Buffer.from(JSON.stringify(message), 'utf8');
-  const { value: _value, ...rest } = message;
+  return Buffer.from(writeMessageText(message, valueJson), 'utf8');
+}
+
+/**
+ * The JSON text of a message (see `encodeWriteMessage`), on one line: `JSON.stringify` escapes every line break, and
+ * a spliced `valueJson` is `JSON.stringify` output too. `replyTo`, for a write inside a batch (`encodeWriteBatch`):
+ * the queue its waiting client listens on, which a single message carries as an AMQP property instead.
+ */
+export function writeMessageText(message: WriteMessage, valueJson?: string, replyTo?: string): string {
+  const carried = replyTo === undefined ? message : { ...message, replyTo };
+  if (valueJson === undefined || message.type !== 'put') return JSON.stringify(carried);
+  const { value: _value, ...rest } = carried;
   const head = JSON.stringify(rest);
-  return Buffer.from(`${head.slice(0, -1)},"value":${valueJson}}`, 'utf8');
+  return `${head.slice(0, -1)},"value":${valueJson}}`;
 }
 
 /**
@@ -67,7 +77,11 @@ export function encodeWriteMessage(message: WriteMessage, valueJson?: string): B
  * any letter. Such a value would otherwise be stored changed (`1e999999` as `null`) or fail in the database.
  */
 export function decodeWriteMessage(body: Buffer): WriteMessage {
-  const text = body.toString('utf8');
+  return decodeWriteText(body.toString('utf8')).message;
+}
+
+/** `decodeWriteMessage` on text, with the `replyTo` a write inside a batch may carry (see `writeMessageText`). */
+export function decodeWriteText(text: string): { message: WriteMessage; replyTo?: string } {
   let raw: unknown;
   try {
     raw = JSON.parse(text);
@@ -118,5 +132,6 @@ export function decodeWriteMessage(body: Buffer): WriteMessage {
       details,
     );
   }
-  return m as unknown as WriteMessage;
+  const { replyTo, ...write } = m;
+  return { message: write as unknown as WriteMessage, ...(typeof replyTo === 'string' ? { replyTo } : {}) };
 }
