@@ -11,6 +11,9 @@ const shared = {
       '@keyflow/contracts': resolve(__dirname, 'libs/contracts/src/index.ts'),
       '@keyflow/db': resolve(__dirname, 'libs/db/src/index.ts'),
       '@keyflow/messaging': resolve(__dirname, 'libs/messaging/src/index.ts'),
+      // Before '@keyflow/runtime', which would otherwise take it as a path below its own entry.
+      '@keyflow/runtime/testing': resolve(__dirname, 'libs/runtime/src/testing/index.ts'),
+      '@keyflow/runtime': resolve(__dirname, 'libs/runtime/src/index.ts'),
       '@keyflow/session': resolve(__dirname, 'libs/session/src/index.ts'),
       '@keyflow/testing': resolve(__dirname, 'libs/testing/src/index.ts'),
       '@keyflow/topology': resolve(__dirname, 'libs/topology/src/index.ts'),

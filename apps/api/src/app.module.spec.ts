@@ -3,14 +3,15 @@ import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { decodeWriteMessage, encodeWriteMessage } from '@keyflow/contracts';
 import type { TokenOwner } from '@keyflow/db';
+import { AMQP, READ_POOL, REDIS, WRITE_POOL } from '@keyflow/runtime';
 import { TokenCache } from '@keyflow/session';
 import { AppModule } from './app.module';
 import { generateApiToken, hashApiToken } from './auth/credentials.util';
 import { loadApiConfig } from './config/api.config';
-import { AMQP, READ_POOL, REDIS, WRITE_POOL } from './infrastructure/infrastructure.tokens';
 import { KvService } from './kv/kv.service';
 import { fakeInfrastructure } from './testing/fake-infrastructure';
-import { createTestingApp } from './testing/testing-app.util';
+import { createApiTestingApp } from './testing/testing-app.util';
+import { problem } from '../e2e/problem.util';
 
 /**
  * The API's real module graph (AppModule with AuthModule, InfrastructureModule and Terminus) built by
@@ -35,7 +36,7 @@ const token = generateApiToken();
 let app: NestFastifyApplication;
 
 beforeAll(async () => {
-  app = await createTestingApp(config, fakes);
+  app = await createApiTestingApp(config, fakes);
   // A token the real AuthService finds through the real TokenCache, in the fake Redis.
   await app.get<TokenCache<TokenOwner>>(TokenCache).fill(hashApiToken(token), owner);
 });
@@ -53,17 +54,6 @@ const authorised = { authorization: `Bearer ${token}` };
 
 function put(url: string, payload: string, headers: Record<string, string> = {}) {
   return app.inject({ method: 'PUT', url, payload, headers: { 'content-type': 'application/json', ...headers } });
-}
-
-function problem(status: number, type: string, title: string, detail: string, instance: string) {
-  return {
-    type: `https://keyflow.dev/problems/${type}`,
-    title,
-    status,
-    detail,
-    instance,
-    requestId: expect.any(String),
-  };
 }
 
 describe(AppModule.name, () => {

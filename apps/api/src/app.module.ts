@@ -1,13 +1,10 @@
 import { type DynamicModule, Module } from '@nestjs/common';
-import { TerminusModule } from '@nestjs/terminus';
-import { LoggerModule } from 'nestjs-pino';
+import { RuntimeModule } from '@keyflow/runtime';
 import { AuthModule } from './auth/auth.module';
 import { API_CONFIG, type ApiConfig } from './config/api.config';
-import { DependencyHealthIndicator } from './health/dependency-health.indicator';
 import { HealthController } from './health/health.controller';
 import { StatusController } from './health/status.controller';
 import { InfrastructureModule } from './infrastructure/infrastructure.module';
-import { apiLoggerParams } from './logging/logger-params.util';
 import { KvController } from './kv/kv.controller';
 import { KvService } from './kv/kv.service';
 import { OperationWaiter } from './kv/operation-waiter.service';
@@ -17,6 +14,23 @@ import { OperationsController } from './operations/operations.controller';
 import { OperationsService } from './operations/operations.service';
 import { StoreController } from './store/store.controller';
 
+/** The API's clients: writes and strong reads on the primary, other reads on the replicas, short Redis timeouts. */
+function runtimeModule(config: ApiConfig): DynamicModule {
+  return RuntimeModule.forRoot({
+    instance: config.KEYFLOW_INSTANCE,
+    logLevel: config.LOG_LEVEL,
+    accessLog: true,
+    database: {
+      write: { url: config.DATABASE_URL, applicationName: `${config.KEYFLOW_INSTANCE}-write` },
+      read: { url: config.DATABASE_READ_URL, applicationName: `${config.KEYFLOW_INSTANCE}-read` },
+      poolSize: config.DATABASE_POOL_SIZE,
+    },
+    // A slow cache read degrades to the database rather than holding the request.
+    redis: { nodes: config.REDIS_NODES, commandTimeoutMs: 500 },
+    amqp: { urls: config.AMQP_URL },
+  });
+}
+
 @Module({})
 export class AppModule {
   /** The config is loaded and validated before Nest starts, then provided as a value. */
@@ -24,12 +38,7 @@ export class AppModule {
     return {
       module: AppModule,
       global: true,
-      imports: [
-        LoggerModule.forRoot(apiLoggerParams(config)),
-        InfrastructureModule,
-        AuthModule,
-        TerminusModule.forRoot({ logger: false, errorLogStyle: 'json' }),
-      ],
+      imports: [runtimeModule(config), InfrastructureModule, AuthModule],
       controllers: [
         KvController,
         StoreController,
@@ -43,7 +52,6 @@ export class AppModule {
         KvService,
         OperationWaiter,
         OperationsService,
-        DependencyHealthIndicator,
         MetricsService,
       ],
       exports: [API_CONFIG],

@@ -9,6 +9,7 @@ import { KvController } from '../kv/kv.controller';
 import { KvService, type WriteResult } from '../kv/kv.service';
 import type { WriteOptions } from '../kv/write-preconditions.util';
 import { StoreController } from '../store/store.controller';
+import { problem } from '../../e2e/problem.util';
 import { createHttpApp } from './http-app.util';
 
 /**
@@ -57,17 +58,6 @@ beforeEach(() => {
 
 function put(url: string, payload: string | Buffer, headers: Record<string, string> = {}) {
   return app.inject({ method: 'PUT', url, payload, headers: { 'content-type': 'application/json', ...headers } });
-}
-
-function problem(status: number, type: string, title: string, detail: string, instance: string) {
-  return {
-    type: `https://keyflow.dev/problems/${type}`,
-    title,
-    status,
-    detail,
-    instance,
-    requestId: expect.any(String),
-  };
 }
 
 const invalidValue = (detail: string, instance = '/v1/kv/k') =>

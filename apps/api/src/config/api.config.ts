@@ -1,16 +1,12 @@
 import { z } from 'zod';
-import { amqpUrls, parseEnv, postgresUrl, redisNodes } from '@keyflow/contracts';
+import { parseEnv, postgresUrl } from '@keyflow/contracts';
+import { runtimeEnv } from '@keyflow/runtime';
 
 /** Every setting the API reads from its environment, validated once at boot. */
 const apiEnvSchema = z.object({
-  KEYFLOW_INSTANCE: z.string().min(1).default('api'),
-  HOST: z.string().min(1).default('127.0.0.1'),
-  PORT: z.coerce.number().int().min(1).max(65535).default(3000),
-  AMQP_URL: amqpUrls(),
-  REDIS_NODES: redisNodes(),
-  DATABASE_URL: postgresUrl(),
+  ...runtimeEnv({ instance: 'api', port: 3000, poolSize: 10 }),
+  /** The replicas (HAProxy's read port); the primary's URL when not set. */
   DATABASE_READ_URL: postgresUrl().optional(),
-  DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10),
   KV_SHARDS: z.coerce.number().int().min(1).max(1024).default(16),
   QUEUE_REPLICAS: z.coerce.number().int().min(1).max(7).default(3),
   PUBLISH_CONFIRM_TIMEOUT_MS: z.coerce.number().int().min(100).default(5_000),
@@ -26,7 +22,6 @@ const apiEnvSchema = z.object({
   LOAD_SHED_RSS_BYTES: z.coerce.number().int().min(0).default(0),
   /** The Retry-After of a shed request, in seconds. */
   LOAD_SHED_RETRY_AFTER_S: z.coerce.number().int().min(1).default(2),
-  LOG_LEVEL: z.enum(['error', 'warn', 'log', 'debug', 'verbose']).default('log'),
   /** The topology's `auth.readsRequireAuth`: whether GETs need a session or token too (writes always do). */
   READS_REQUIRE_AUTH: z
     .enum(['true', 'false'])

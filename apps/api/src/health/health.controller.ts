@@ -1,10 +1,10 @@
 import { Controller, Get, Inject } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { HealthCheck, HealthCheckService, type HealthCheckResult } from '@nestjs/terminus';
+import { DependencyHealthIndicator } from '@keyflow/runtime';
 import { Access } from '../auth/access.decorator';
 import { ApiProblemResponses } from '../common/api-problems.decorator';
 import { API_CONFIG, type ApiConfig } from '../config/api.config';
-import { DependencyHealthIndicator } from './dependency-health.indicator';
 
 @ApiTags('health')
 @Access('public')
@@ -28,10 +28,6 @@ export class HealthController {
   @ApiOperation({ summary: 'Readiness: Redis, RabbitMQ and the database are all reachable' })
   @ApiProblemResponses(503)
   ready(): Promise<HealthCheckResult> {
-    return this.health.check([
-      () => this.dependencies.database(),
-      () => this.dependencies.redis(),
-      () => this.dependencies.rabbitmq(),
-    ]);
+    return this.health.check(this.dependencies.checks());
   }
 }

@@ -1,9 +1,9 @@
 import { Controller, Get, Inject } from '@nestjs/common';
 import { ApiBearerAuth, ApiCookieAuth, ApiOkResponse, ApiOperation, ApiProperty, ApiTags } from '@nestjs/swagger';
 import type { HealthIndicatorResult } from '@nestjs/terminus';
+import { DependencyHealthIndicator } from '@keyflow/runtime';
 import { ApiProblemResponses } from '../common/api-problems.decorator';
 import { API_CONFIG, type ApiConfig } from '../config/api.config';
-import { DependencyHealthIndicator } from './dependency-health.indicator';
 
 class DependencyStatusDto {
   @ApiProperty({ enum: ['up', 'down'] })
@@ -61,11 +61,7 @@ export class StatusController {
   @ApiOkResponse({ type: StatusResponseDto })
   @ApiProblemResponses(401)
   async status(): Promise<StatusResponseDto> {
-    const results = await Promise.all([
-      this.dependencies.database(),
-      this.dependencies.redis(),
-      Promise.resolve(this.dependencies.rabbitmq()),
-    ]);
+    const results = await Promise.all(this.dependencies.checks().map((check) => check()));
     return {
       instance: this.config.KEYFLOW_INSTANCE,
       startedAt: STARTED_AT.toISOString(),

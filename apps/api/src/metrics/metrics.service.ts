@@ -1,17 +1,17 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Pool } from 'pg';
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, Histogram, type Registry } from 'prom-client';
+import { createMetricsRegistry, READ_POOL, WRITE_POOL } from '@keyflow/runtime';
 import { API_CONFIG, type ApiConfig } from '../config/api.config';
-import { READ_POOL, WRITE_POOL } from '../infrastructure/infrastructure.tokens';
 
 /**
  * The API's Prometheus metrics, served on `/metrics` of each instance (the gateway answers 404 for it, so
  * only the internal network scrapes it): request rate and latency by route, publish-confirm latency, cache
- * hit ratio, DB pool use, and the process defaults (RSS, heap, event-loop lag).
+ * hit ratio, and what every keyflow process reports (DB pool use, process defaults: `createMetricsRegistry`).
  */
 @Injectable()
 export class MetricsService {
-  readonly registry = new Registry();
+  readonly registry: Registry;
   readonly requests: Histogram<'method' | 'route' | 'status'>;
   readonly publishConfirm: Histogram;
   readonly cache: Counter<'result'>;
@@ -21,8 +21,7 @@ export class MetricsService {
     @Inject(WRITE_POOL) writePool: Pool,
     @Inject(READ_POOL) readPool: Pool,
   ) {
-    this.registry.setDefaultLabels({ instance_name: config.KEYFLOW_INSTANCE });
-    collectDefaultMetrics({ register: this.registry });
+    this.registry = createMetricsRegistry(config.KEYFLOW_INSTANCE, { write: writePool, read: readPool });
     this.requests = new Histogram({
       name: 'keyflow_http_request_duration_seconds',
       help: 'HTTP requests by route pattern, method and status',
@@ -41,20 +40,6 @@ export class MetricsService {
       help: 'Cache lookups by result: hit, miss (read the database) or error (degraded to the database)',
       labelNames: ['result'],
       registers: [this.registry],
-    });
-    const pools = { write: writePool, read: readPool };
-    new Gauge({
-      name: 'keyflow_db_pool_connections',
-      help: 'Database pool connections by pool and state',
-      labelNames: ['pool', 'state'],
-      registers: [this.registry],
-      collect() {
-        for (const [name, pool] of Object.entries(pools)) {
-          this.set({ pool: name, state: 'total' }, pool.totalCount);
-          this.set({ pool: name, state: 'idle' }, pool.idleCount);
-          this.set({ pool: name, state: 'waiting' }, pool.waitingCount);
-        }
-      },
     });
   }
 }

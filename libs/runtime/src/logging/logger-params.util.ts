@@ -2,10 +2,10 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Params } from 'nestjs-pino';
 import type { Level } from 'pino';
-import type { ApiConfig } from '../config/api.config';
+import type { LogLevel } from '../config/runtime-env.util';
 
 /** Nest's level names (the `LOG_LEVEL` setting) as pino's. */
-export const PINO_LEVELS: Record<ApiConfig['LOG_LEVEL'], Level> = {
+export const PINO_LEVELS: Record<LogLevel, Level> = {
   error: 'error',
   warn: 'warn',
   log: 'info',
@@ -22,30 +22,40 @@ export const REDACTED_PATHS = [
   'headers.cookie',
 ];
 
+export interface LoggerOptions {
+  /** `KEYFLOW_INSTANCE`: a base field of every line. */
+  instance: string;
+  level: LogLevel;
+  /** One access line per HTTP request. Off where the only callers are probes and scrapers (the worker). */
+  accessLog: boolean;
+}
+
 function accessFields(req: IncomingMessage, res: ServerResponse, responseTime: number): Record<string, unknown> {
   return { method: req.method, url: req.url, status: res.statusCode, responseTime };
 }
 
 /**
- * The API's pino logger (through nestjs-pino): one JSON object a line on stdout, with the instance as a base field.
- * Every line logged while a request is handled carries `reqId`, the id Fastify took from the gateway's
- * `X-Request-Id` (or generated) — the same `requestId` a problem document carries. Each request ends with one
- * access line (method, url, status, responseTime); request headers are not logged, so no credential is.
+ * A keyflow process's pino logger (through nestjs-pino): one JSON object a line on stdout, with the instance as a
+ * base field. Every line logged while a request is handled carries `reqId`, the id Fastify took from the gateway's
+ * `X-Request-Id` (or generated) — the same `requestId` an API problem document carries. With `accessLog`, each
+ * request ends with one access line (method, url, status, responseTime); request headers are not logged, so no
+ * credential is.
  */
-export function apiLoggerParams(config: Pick<ApiConfig, 'KEYFLOW_INSTANCE' | 'LOG_LEVEL'>): Params {
+export function loggerParams({ instance, level, accessLog }: LoggerOptions): Params {
   return {
     pinoHttp: {
-      level: PINO_LEVELS[config.LOG_LEVEL],
-      base: { instance: config.KEYFLOW_INSTANCE },
+      level: PINO_LEVELS[level],
+      base: { instance },
       messageKey: 'msg',
       redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
-      // Fastify has already set the raw request's id (from X-Request-Id, else a UUID) before any middleware runs.
+      autoLogging: accessLog,
+      // Fastify has already set the raw request's id (from X-Request-Id, else its own) before any middleware runs.
       genReqId: (req) => req.id ?? randomUUID(),
       // Lines carry `reqId` only, not the whole request (and its headers) on every line.
       quietReqLogger: true,
       quietResLogger: true,
       customSuccessObject: (req, res, val: { responseTime: number }) => accessFields(req, res, val.responseTime),
-      // A 5xx is logged at error level; the exception itself (with its stack) is logged once by the problem filter.
+      // A 5xx is logged at error level; the exception itself (with its stack) is logged once by the app's filter.
       customErrorObject: (req, res, _err: Error, val: { responseTime: number }) =>
         accessFields(req, res, val.responseTime),
       customSuccessMessage: () => 'request completed',

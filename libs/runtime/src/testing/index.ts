@@ -1,0 +1,2 @@
+export * from './fake-clients';
+export * from './testing-app.util';
