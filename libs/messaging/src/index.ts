@@ -1,4 +1,5 @@
 export * from './amqp-connection.util';
+export * from './group-commit.util';
 export * from './settle-delivery.util';
 export * from './shard-queue-migration.util';
 export * from './supervised-channel.util';

@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { decodeWrites, type WriteMessage } from '@keyflow/contracts';
 import { pollUntil } from '@keyflow/testing';
 import { FakeAmqpConnectionManager } from './testing/fake-amqp';
 import { WritePublisher } from './write-publisher.service';
@@ -52,6 +53,33 @@ describe(WritePublisher.name, () => {
       expect(watch.errors).toEqual([]);
       expect(amqp.broker.channelsOpened.flatMap((c) => c.published.map((p) => p.routingKey))).toHaveLength(1);
       expect(logger.lines).toEqual(expect.arrayContaining([expect.stringContaining('406 (PRECONDITION_FAILED')]));
+      await publisher.close();
+    });
+
+    it('should carry the writes that arrive while a confirm is awaited in one batch message, in order', async () => {
+      const publisher = new WritePublisher(amqp.manager, { shards: 2, confirmTimeoutMs: 2_000, logger });
+      await publisher.waitForConnect();
+      const writes: WriteMessage[] = Array.from({ length: 10 }, (_, n) => ({
+        v: 1,
+        id: `8f14e45f-ceea-4e7a-9f6b-2b7c9c1d0a${String(n).padStart(2, '0')}`,
+        key: 'one-key',
+        type: 'put',
+        value: { n },
+        acceptedAt: new Date().toISOString(),
+      }));
+
+      await Promise.all(
+        writes.map((w, n) =>
+          publisher.publish(w, n === 3 ? { replyTo: 'waiting-client' } : { valueJson: `{"n":${n}}` }),
+        ),
+      );
+
+      const messages = amqp.broker.channelsOpened.flatMap((c) => c.published);
+      expect(messages.map((m) => decodeWrites(m.content).length)).toEqual([1, 9]);
+      const decoded = messages.flatMap((m) => decodeWrites(m.content));
+      expect(decoded.map((d) => (d.ok ? d.message : undefined))).toEqual(writes);
+      expect(decoded.map((d) => (d.ok ? d.replyTo : undefined))[3]).toBe('waiting-client');
+      expect(publisher.stats()).toEqual({ groups: 2, items: 10, largestGroup: 9 });
       await publisher.close();
     });
   });
