@@ -1,6 +1,6 @@
 /**
  * k6 scenario `read-heavy`: 95% GET / 5% PUT at a constant arrival rate.
- * Definition and thresholds: load-tests/scenarios/scenarios.ts; custom metrics (write_visibility, …): lib/kv-load.ts.
+ * Definition and thresholds: load-tests/scenarios/scenario-definitions.ts; custom metrics (write_visibility, …): lib/kv-load.ts.
  * Run: k6 run load-tests/k6/read-heavy.ts -e BASE_URL=…
  */
 import { scenarioScript } from './lib/kv-load.ts';

@@ -1,6 +1,6 @@
 /**
  * k6 scenario `reference`: The reference KV store's published profile: 300 VUs, 30 s ramp-up, 60,000 requests on /store.
- * Definition and thresholds: load-tests/scenarios/scenarios.ts; custom metrics (write_visibility, …): lib/kv-load.ts.
+ * Definition and thresholds: load-tests/scenarios/scenario-definitions.ts; custom metrics (write_visibility, …): lib/kv-load.ts.
  * Run: k6 run load-tests/k6/reference.ts -e BASE_URL=…
  */
 import { scenarioScript } from './lib/kv-load.ts';

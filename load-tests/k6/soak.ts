@@ -1,6 +1,6 @@
 /**
  * k6 scenario `soak`: 10 minutes of a moderate mixed load.
- * Definition and thresholds: load-tests/scenarios/scenarios.ts; custom metrics (write_visibility, …): lib/kv-load.ts.
+ * Definition and thresholds: load-tests/scenarios/scenario-definitions.ts; custom metrics (write_visibility, …): lib/kv-load.ts.
  * Run: k6 run load-tests/k6/soak.ts -e BASE_URL=…
  */
 import { scenarioScript } from './lib/kv-load.ts';

@@ -6,14 +6,10 @@ import {
   formatDuration,
   isScenarioName,
   parseDurationMs,
-  pickOperation,
-  requestFor,
   SCENARIO_NAMES,
-  valueOf,
-  makeValue,
-} from './scenarios';
+} from './scenario-definitions';
 
-describe('scenarios', () => {
+describe('scenario-definitions', () => {
   describe(parseDurationMs.name, () => {
     it('should parse k6 durations', () => {
       expect(parseDurationMs('60s')).toBe(60_000);
@@ -31,55 +27,6 @@ describe('scenarios', () => {
   describe(formatDuration.name, () => {
     it('should round-trip through parseDurationMs', () => {
       for (const ms of [1000, 1500, 60_000, 600_000]) expect(parseDurationMs(formatDuration(ms))).toBe(ms);
-    });
-  });
-
-  describe(pickOperation.name, () => {
-    it('should pick operations in proportion to their weights', () => {
-      const counts = { get: 0, put: 0, delete: 0 };
-      for (let i = 0; i < 1000; i++) counts[pickOperation({ get: 95, put: 5, delete: 0 }, i / 1000)]++;
-      expect(counts).toEqual({ get: 950, put: 50, delete: 0 });
-    });
-
-    it('should never pick an operation of weight 0', () => {
-      expect(pickOperation({ get: 0, put: 1, delete: 0 }, 0)).toBe('put');
-      expect(pickOperation({ get: 1, put: 0, delete: 0 }, 0.999_999)).toBe('get');
-    });
-  });
-
-  describe(requestFor.name, () => {
-    it('should follow the keyflow v1 contract', () => {
-      expect(requestFor('v1', 'put', 'a b', 'x', false)).toEqual({
-        method: 'PUT',
-        path: '/v1/kv/a%20b',
-        body: '{"value":"x"}',
-        expectedStatuses: [202],
-      });
-      expect(requestFor('v1', 'get', 'k', '', true).expectedStatuses).toEqual([200, 404]);
-      expect(requestFor('v1', 'delete', 'k', '', false)).toMatchObject({ method: 'DELETE', expectedStatuses: [202] });
-    });
-
-    it('should follow the reference-store contract', () => {
-      expect(requestFor('store', 'put', 'k', 'x', false)).toEqual({
-        method: 'PUT',
-        path: '/store',
-        body: '{"key":"k","value":"x"}',
-        expectedStatuses: [200],
-      });
-      expect(requestFor('store', 'get', 'k', '', false)).toEqual({
-        method: 'GET',
-        path: '/store/k',
-        expectedStatuses: [200],
-      });
-    });
-  });
-
-  describe(makeValue.name, () => {
-    it('should pad to the value size and read back through valueOf', () => {
-      const value = makeValue('vu1:7:', 32);
-      expect(value).toHaveLength(32);
-      expect(valueOf(JSON.stringify({ key: 'k', value }))).toBe(value);
-      expect(valueOf('not json')).toBeUndefined();
     });
   });
 

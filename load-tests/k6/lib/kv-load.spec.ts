@@ -76,7 +76,7 @@ vi.mock('k6/metrics', () => {
 });
 
 const { buildOptions, drainBacklog, loadScenario, readEnv, runIteration, setupKeys } = await import('./kv-load.ts');
-const { defineScenarios } = await import('../../scenarios/scenarios.ts');
+const { defineScenarios } = await import('../../scenarios/scenario-definitions.ts');
 
 const env = { baseUrl: 'http://127.0.0.1:8080', token: 'secret', scale: 1, baselineRps: undefined };
 

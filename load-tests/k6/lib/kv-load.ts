@@ -17,20 +17,17 @@ import {
   dataKey,
   drainKey,
   getMayMiss,
-  getScenario,
   makeValue,
   needsPrewrite,
   pickOperation,
   requestFor,
   valueOf,
   visibilityKey,
-  type ExecutorConfig,
   type Operation,
   type RequestSpec,
-  type ScenarioDefinition,
-  type ScenarioName,
-  type Thresholds,
-} from '../../scenarios/scenarios.ts';
+} from '../../scenarios/kv-request.util.ts';
+import { getScenario } from '../../scenarios/scenario-definitions.ts';
+import type { ExecutorConfig, ScenarioDefinition, ScenarioName, Thresholds } from '../../scenarios/scenario.dto.ts';
 
 // Custom metrics must be created in the init context; every script imports this module there.
 export const writeVisibility = new Trend('write_visibility', true);
