@@ -32,6 +32,17 @@ describe(DlqService.name, () => {
   });
 
   const serviceFor = (queue: FakeDeadLetterQueue) => new DlqService(queue, store, out, SHARDS);
+  /** `key` was written at version 7 by a newer operation (9) than the letters' (accepted at minute 0). */
+  const writtenSince = (key: string) =>
+    store.lastWrites.set(key, {
+      key,
+      valueJson: '"newer"',
+      version: 7,
+      deleted: false,
+      updatedAt: at(31),
+      lastOperationId: opId(9),
+      lastAcceptedAt: at(30),
+    });
 
   describe('list', () => {
     it('should show one page of more than 65,535 letters, taking no letter past the page', LARGE, async () => {
@@ -124,15 +135,7 @@ describe(DlqService.name, () => {
 
     it('should refuse a letter whose key has newer writes: keep it, say what it would overwrite, exit 1', async () => {
       const queue = new FakeDeadLetterQueue([body(1, 'user:1')]);
-      store.lastWrites.set('user:1', {
-        key: 'user:1',
-        valueJson: '"newer"',
-        version: 7,
-        deleted: false,
-        updatedAt: at(31),
-        lastOperationId: opId(9),
-        lastAcceptedAt: at(30),
-      });
+      writtenSince('user:1');
 
       const exit = await serviceFor(queue).replay({ ids: new Set([opId(1)]), all: false, force: false });
 
@@ -147,15 +150,7 @@ describe(DlqService.name, () => {
 
     it('should replay over newer writes with --force, after printing the warning', async () => {
       const queue = new FakeDeadLetterQueue([body(1, 'user:1')]);
-      store.lastWrites.set('user:1', {
-        key: 'user:1',
-        valueJson: '"newer"',
-        version: 7,
-        deleted: false,
-        updatedAt: at(31),
-        lastOperationId: opId(9),
-        lastAcceptedAt: at(30),
-      });
+      writtenSince('user:1');
 
       const exit = await serviceFor(queue).replay({ ids: new Set([opId(1)]), all: false, force: true });
 
