@@ -2,6 +2,7 @@ import type { StackLaunchSpec, StackProcess } from '@keyflow/testing';
 import type { Endpoint, Topology } from '@keyflow/topology';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { API_BUILD, AppBuildService, compiledPath, WORKER_BUILD } from './build/app-build.service';
 import type { Health, StackComponent, StartContext, SupervisedProcess } from './stack-context';
 import { StackError } from './stack.exception';
 import { amqpUrl, inheritedEnv, postgresUrl, writeJsonAtomic, writeLaunchSpec } from './stack-file.util';
@@ -12,13 +13,22 @@ import { httpStatus, waitUntil } from './util/wait.util';
 
 export type AppKind = 'api' | 'worker';
 
+/**
+ * The compiled entry points the stack runs (relative to the repository root), never the TypeScript sources:
+ * `node dist/apps/api/apps/api/src/main.js`, with no TypeScript loader (`-r @swc-node/register`) at run time.
+ */
 export const APP_ENTRY: Record<AppKind, string> = {
-  api: 'apps/api/src/main.ts',
-  worker: 'apps/worker/src/main.ts',
+  api: compiledPath(API_BUILD, 'apps/api/src/main.ts'),
+  worker: compiledPath(WORKER_BUILD, 'apps/worker/src/main.ts'),
 };
-export const MIGRATE_ENTRY = 'apps/worker/src/migrate.ts';
-export const CREATE_ADMIN_ENTRY = 'apps/api/src/create-admin.ts';
+export const MIGRATE_ENTRY = compiledPath(WORKER_BUILD, 'apps/worker/src/migrate.ts');
+export const CREATE_ADMIN_ENTRY = compiledPath(API_BUILD, 'apps/api/src/create-admin.ts');
 export const APP_READY_TIMEOUT_MS = 90_000;
+
+/** The Node arguments that run a compiled entry: the file alone, no `-r` preloads. */
+export function nodeArgs(entry: string): string[] {
+  return [entry];
+}
 
 /** The connection URLs every app gets: the DB and the broker through HAProxy, Redis node by node. */
 export function connectionEnv(topology: Topology): Record<string, string> {
@@ -53,7 +63,7 @@ export function appLaunchSpec(
   return {
     name: instance.name,
     command: process.execPath,
-    args: ['-r', '@swc-node/register', APP_ENTRY[kind]],
+    args: nodeArgs(APP_ENTRY[kind]),
     env: {
       ...baseEnv,
       ...appEnv(topology, instance),
@@ -65,24 +75,40 @@ export function appLaunchSpec(
   };
 }
 
-/** The keyflow processes: migrations once, then every api and worker instance. */
+/**
+ * The keyflow processes: the build (started by `prepare`, so it compiles while the servers start), migrations once,
+ * then every api and worker instance, all from the compiled output.
+ */
 export class AppsService implements StackComponent {
-  constructor(private readonly layout: StackLayout) {}
+  private readonly build: AppBuildService;
+
+  constructor(
+    private readonly layout: StackLayout,
+    build?: AppBuildService,
+  ) {
+    this.build = build ?? new AppBuildService(layout.repoRoot, join(layout.logs, 'build.log'));
+  }
+
+  /** Every app step waits for the build first: nothing runs from a `dist/` older than the source. */
+  private async built(progress: StartContext['progress']): Promise<void> {
+    await this.build.wait(progress);
+  }
 
   private requireEntry(entry: string, what: string): void {
     if (!existsSync(join(this.layout.repoRoot, entry))) {
       throw new StackError(
-        `${what}: ${entry} does not exist yet`,
+        `${what}: the build wrote no ${entry}`,
         undefined,
-        'the servers are up; start the apps once it exists',
+        `the servers are up; check the build target's outputPath in project.json and ${join(this.layout.logs, 'build.log')}`,
       );
     }
   }
 
   async migrate({ topology, progress }: StartContext): Promise<void> {
+    await this.built(progress);
     this.requireEntry(MIGRATE_ENTRY, 'migrations');
     const env = { ...inheritedEnv(), NODE_ENV: 'production', ...connectionEnv(topology) };
-    const res = await run(process.execPath, ['-r', '@swc-node/register', MIGRATE_ENTRY], {
+    const res = await run(process.execPath, nodeArgs(MIGRATE_ENTRY), {
       cwd: this.layout.repoRoot,
       env,
       check: false,
@@ -112,9 +138,10 @@ export class AppsService implements StackComponent {
     } else if (verify) {
       return;
     }
+    await this.built(progress);
     this.requireEntry(CREATE_ADMIN_ENTRY, 'admin user');
     const env = { ...inheritedEnv(), NODE_ENV: 'production', DATABASE_URL: connectionEnv(topology).DATABASE_URL };
-    const res = await run(process.execPath, ['-r', '@swc-node/register', CREATE_ADMIN_ENTRY], {
+    const res = await run(process.execPath, nodeArgs(CREATE_ADMIN_ENTRY), {
       cwd: this.layout.repoRoot,
       env,
       check: false,
@@ -148,7 +175,9 @@ export class AppsService implements StackComponent {
     }
   }
 
+  /** Also starts compiling the apps in the background; `migrate` (the first app step of `up`) waits for it. */
   prepare({ topology, layout }: Pick<StartContext, 'topology' | 'layout'>): SupervisedProcess[] {
+    this.build.start();
     const kinds: Array<{ kind: AppKind; instances: Endpoint[] }> = [
       { kind: 'api', instances: topology.api.instances },
       { kind: 'worker', instances: topology.worker.instances },
@@ -180,6 +209,7 @@ export class AppsService implements StackComponent {
   }
 
   async ensure({ topology, record, progress, supervisor }: StartContext): Promise<void> {
+    await this.built(progress);
     this.requireEntry(APP_ENTRY.api, 'api');
     this.requireEntry(APP_ENTRY.worker, 'worker');
     await supervisor.startGroup('apps');
