@@ -8,6 +8,9 @@ import { processProbes, redisMasterProbes } from './metrics/memory-sampler.servi
 import { formatConsoleTable } from './report/report-format.util';
 import type { BenchReport, ScenarioFailure } from './report/report.dto';
 import { ReportService, type WrittenReport } from './report/report.service';
+import { formatTargetsConsole } from './targets/targets-table.util';
+import type { TargetsReport } from './targets/targets.dto';
+import { TargetsService } from './targets/targets.service';
 
 export const DEFAULT_TARGET = 'http://127.0.0.21:8080';
 
@@ -37,6 +40,7 @@ export class BenchService {
     private readonly scenarioRunner = new ScenarioRunner(),
     private readonly baselineService = new BaselineService(),
     private readonly reportService = new ReportService(),
+    private readonly targetsService = new TargetsService(scenarioRunner),
   ) {}
 
   async run(
@@ -73,6 +77,7 @@ export class BenchService {
 
     const scenarios: ScenarioResult[] = [];
     const failures: ScenarioFailure[] = [];
+    let targets: TargetsReport | null = null;
     if (!options.baselineOnly && !signal.aborted) {
       const definitions = scenarioDefinitions(options);
       const rssProcesses = apiProcesses(stack);
@@ -107,6 +112,24 @@ export class BenchService {
         }
       }
       if (reachable !== true) log(reachable.message);
+      if (options.targets !== 'off' && !signal.aborted) {
+        if (reachable === true) {
+          targets = await this.targetsService.run({
+            target,
+            token,
+            stack,
+            scale: options.scale,
+            definitions,
+            existing: scenarios,
+            runWrk: !options.skipWrk,
+            progressIntervalMs: options.progressIntervalMs,
+            log,
+            signal,
+          });
+        } else {
+          failures.push({ scenario: 'targets', error: reachable.message });
+        }
+      }
     }
 
     const report = this.reportService.build({
@@ -120,15 +143,22 @@ export class BenchService {
       baselineError,
       scenarios,
       failures,
+      targets,
     });
     const files = await this.reportService.write(report, options.outDir);
     log('');
     log(formatConsoleTable(report.rows));
     log('');
+    if (targets !== null) {
+      log("issue 14's targets (measured in this run; details in the report):");
+      log(formatTargetsConsole(targets.rows));
+      log('');
+    }
     log(`report: ${files.markdown}`);
     log(`        ${files.json}`);
 
-    const couldNotRun = failures.length > 0 || baselineError !== null || signal.aborted;
+    const couldNotRun =
+      failures.length > 0 || (targets?.failures.length ?? 0) > 0 || baselineError !== null || signal.aborted;
     const thresholdsFailed = scenarios.some((s) => !s.passed);
     const exitCode = couldNotRun || (options.strict && thresholdsFailed) ? 1 : 0;
     return { report, files, exitCode };

@@ -8,6 +8,8 @@ describe(parseCliOptions.name, () => {
   it('should default to every scenario at scale 1 against the stack', () => {
     expect(parseCliOptions([], {}, root)).toEqual({
       scenarios: [...SCENARIO_NAMES],
+      targets: 'with',
+      skipWrk: false,
       target: undefined,
       token: undefined,
       scale: 1,

@@ -12,6 +12,13 @@ import {
 
 export interface CliOptions {
   scenarios: ScenarioName[];
+  /**
+   * Issue 14's target measurements (Node runner and wrk): `with` the scenarios (the default run, or `--targets`
+   * next to `--scenario`), `only` them (`--targets` alone), or `off` (`--scenario` alone, `--skip-targets`).
+   */
+  targets: 'with' | 'only' | 'off';
+  /** `--skip-wrk`: the target measurements with the Node runner only. */
+  skipWrk: boolean;
   /** Explicit `--target`; otherwise the stack's gateway is used. */
   target: string | undefined;
   token: string | undefined;
@@ -51,6 +58,11 @@ export const USAGE = `Usage: npm run bench -- [options]
   --token <token>           bearer token for every request (default: KEYFLOW_TOKEN, else the stack's token)
   --scale <factor>          multiply durations, budgets and key spaces (default: SCALE or 1; 0.1 = smoke run);
                             --duration-scale is the same flag
+  --targets                 measure issue 14's targets (PUT /store, 1,000 writes/s, cache-hit GET ÷ /health/live,
+                            reference, API RSS, CPU per write) with the Node runner and wrk, and print the table;
+                            alone: only that; part of the default run (no --scenario)
+  --skip-targets            not the targets table (the default run without it)
+  --skip-wrk                the targets with the Node runner only (wrk: apt-get install -y wrk)
   --rate <n>                iterations per second for open-model scenarios instead of their own rate
                             (read-heavy, write-heavy, sustained-writes, soak); thresholds stay as defined
   --duration <s>            seconds of load for fixed-duration scenarios instead of their own (after --scale)
@@ -81,7 +93,18 @@ export function parseCliOptions(argv: string[], env: NodeJS.ProcessEnv, root: st
     throw new CliUsageError(error instanceof Error ? error.message : String(error));
   }
   const { values } = parsed;
-  const requested = (values.scenario ?? ['all'])
+  if (values.targets && values['skip-targets'])
+    throw new CliUsageError('--targets and --skip-targets exclude each other');
+  const targets: CliOptions['targets'] = values['skip-targets']
+    ? 'off'
+    : values.scenario === undefined
+      ? values.targets
+        ? 'only'
+        : 'with'
+      : values.targets
+        ? 'with'
+        : 'off';
+  const requested = (values.scenario ?? (targets === 'only' ? [] : ['all']))
     .flatMap((s) => s.split(','))
     .map((s) => s.trim())
     .filter(Boolean);
@@ -126,6 +149,8 @@ export function parseCliOptions(argv: string[], env: NodeJS.ProcessEnv, root: st
     throw new CliUsageError(`--progress must be ≥ 0, got '${values.progress}'`);
   return {
     scenarios: [...new Set(scenarios)],
+    targets,
+    skipWrk: values['skip-wrk'] ?? false,
     target: values.target,
     token: values.token ?? env.KEYFLOW_TOKEN,
     scale,
@@ -155,6 +180,9 @@ function parse(argv: string[]) {
     allowPositionals: false,
     options: {
       scenario: { type: 'string', multiple: true },
+      targets: { type: 'boolean' },
+      'skip-targets': { type: 'boolean' },
+      'skip-wrk': { type: 'boolean' },
       target: { type: 'string' },
       token: { type: 'string' },
       scale: { type: 'string' },

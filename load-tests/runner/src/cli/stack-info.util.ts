@@ -26,6 +26,10 @@ export const stackInfoSchema = z
     token: z.string().min(1).optional(),
     /** `host:port` of every Redis node. */
     redis: z.array(z.string()).default([]),
+    /** RabbitMQ's management API (queue depths) and its credentials. */
+    management: z.string().url().optional(),
+    managementUser: z.string().optional(),
+    managementPassword: z.string().optional(),
   })
   .passthrough();
 

@@ -42,6 +42,8 @@ export interface RunTarget {
 
 export interface ScenarioRunOptions {
   target: RunTarget;
+  /** The name in logs, key prefixes and the result, for a variant of a scenario (default: the scenario's name). */
+  label?: string;
   /** Processes whose RSS is sampled during the load (the API instances). */
   rssProcesses: SampledProcess[];
   /**
@@ -124,6 +126,7 @@ const MAX_CONCURRENT_PROBES = 64;
 export class ScenarioRunner {
   async run(scenario: ScenarioDefinition, options: ScenarioRunOptions): Promise<ScenarioResult> {
     const clock = options.clock ?? systemClock;
+    const name = options.label ?? scenario.name;
     const startedAt = new Date().toISOString();
     const maxVus = executorMaxVus(scenario.executor);
     const client = new KvHttpClient(options.target.baseUrl, { connections: maxVus, token: options.target.token });
@@ -131,9 +134,9 @@ export class ScenarioRunner {
       connections: PROBE_CONNECTIONS,
       token: options.target.token,
     });
-    const prefix = `lt-${scenario.name}-${Date.now().toString(36)}`;
+    const prefix = `lt-${name}-${Date.now().toString(36)}`;
     try {
-      const setup = await this.setup(scenario, client, prefix, options, clock);
+      const setup = await this.setup(scenario, name, client, prefix, options, clock);
       const metrics = new ScenarioMetrics();
       const probe = new WriteVisibilityProbe(probeClient, metrics, {
         api: scenario.api,
@@ -154,7 +157,7 @@ export class ScenarioRunner {
       const cpuProcesses = options.cpuProcesses ?? [];
       const cpu = new CpuSampler(cpuProcesses, availableParallelism());
       if (cpuProcesses.length > 0) await cpu.start();
-      const progress = new ProgressReporter(scenario.name, executorDurationMs(scenario.executor), metrics, options.log);
+      const progress = new ProgressReporter(name, executorDurationMs(scenario.executor), metrics, options.log);
       const mayMiss = getMayMiss(scenario);
       const budget = scenario.requestBudget;
       let seq = 0;
@@ -174,7 +177,7 @@ export class ScenarioRunner {
         if (sampled && outcome.ok) probe.track(key, value, clock.now());
       };
 
-      options.log(`[${scenario.name}] load: ${describeExecutor(scenario.executor)}`);
+      options.log(`[${name}] load: ${describeExecutor(scenario.executor)}`);
       progress.start(options.progressIntervalMs);
       const summary = await executeLoad({
         executor: scenario.executor,
@@ -183,14 +186,14 @@ export class ScenarioRunner {
         // Request failures are recorded by the iteration itself; anything reaching here is a runner bug.
         onError: (error) => {
           metrics.runnerErrors++;
-          if (metrics.runnerErrors <= 3) options.log(`[${scenario.name}] runner error: ${reasonOf(error)}`);
+          if (metrics.runnerErrors <= 3) options.log(`[${name}] runner error: ${reasonOf(error)}`);
         },
         onDrop: () => metrics.dropped++,
         signal: options.signal,
         clock,
       }).finally(() => progress.stop());
       const cpuReport = await cpu.stop();
-      if (cpuReport) options.log(`[${scenario.name}] ${describeCpu(cpuReport)}`);
+      if (cpuReport) options.log(`[${name}] ${describeCpu(cpuReport)}`);
       metrics.loadDurationS = summary.elapsedMs / 1000;
       metrics.dropped = summary.dropped;
 
@@ -209,7 +212,7 @@ export class ScenarioRunner {
       );
       const visibilityLatency = metrics.visibility.count > 0 ? metrics.visibility.summary() : null;
       const result: ScenarioResult = {
-        name: scenario.name,
+        name,
         description: scenario.description,
         targets: scenario.targets,
         api: scenario.api,
@@ -251,7 +254,7 @@ export class ScenarioRunner {
         passed: allPassed(thresholds),
       };
       options.log(
-        `[${scenario.name}] done: ${metrics.requests} requests in ${metrics.loadDurationS.toFixed(1)} s, ` +
+        `[${name}] done: ${metrics.requests} requests in ${metrics.loadDurationS.toFixed(1)} s, ` +
           `${metrics.failures} errors, thresholds ${result.passed ? 'passed' : 'FAILED'}`,
       );
       return result;
@@ -262,6 +265,7 @@ export class ScenarioRunner {
 
   private async setup(
     scenario: ScenarioDefinition,
+    name: string,
     client: KvHttpClient,
     prefix: string,
     options: ScenarioRunOptions,
@@ -269,7 +273,7 @@ export class ScenarioRunner {
   ): Promise<{ keys: number; durationMs: number }> {
     const started = clock.now();
     if (!needsPrewrite(scenario)) return { keys: 0, durationMs: 0 };
-    options.log(`[${scenario.name}] setup: writing ${scenario.keySpace} keys and waiting until they are readable`);
+    options.log(`[${name}] setup: writing ${scenario.keySpace} keys and waiting until they are readable`);
     const keys = Array.from({ length: scenario.keySpace }, (_, i) => dataKey(prefix, i));
     const timeoutMs = options.setupTimeoutMs ?? 300_000;
     const progress: WriteProgress = { written: 0, visible: 0 };
@@ -277,9 +281,7 @@ export class ScenarioRunner {
       options.progressIntervalMs > 0
         ? setInterval(
             () =>
-              options.log(
-                `[${scenario.name}] setup: ${progress.written}/${keys.length} written, ${progress.visible} readable`,
-              ),
+              options.log(`[${name}] setup: ${progress.written}/${keys.length} written, ${progress.visible} readable`),
             options.progressIntervalMs,
           )
         : undefined;
@@ -292,16 +294,16 @@ export class ScenarioRunner {
     ).finally(() => clearInterval(timer));
     if (rejected.length > 0) {
       const reasons = countBy(rejected.map((r) => r.failure));
-      throw new ScenarioSetupError(scenario.name, `${rejected.length} of ${keys.length} writes rejected (${reasons})`);
+      throw new ScenarioSetupError(name, `${rejected.length} of ${keys.length} writes rejected (${reasons})`);
     }
     if (pending.length > 0) {
       throw new ScenarioSetupError(
-        scenario.name,
+        name,
         `${pending.length} of ${keys.length} keys still not readable after ${timeoutMs} ms`,
       );
     }
     const durationMs = clock.now() - started;
-    options.log(`[${scenario.name}] setup: ${keys.length} keys readable after ${(durationMs / 1000).toFixed(1)} s`);
+    options.log(`[${name}] setup: ${keys.length} keys readable after ${(durationMs / 1000).toFixed(1)} s`);
     return { keys: keys.length, durationMs };
   }
 

@@ -2,6 +2,7 @@ import type { BaselineResult } from '../baseline/baseline.service';
 import type { OperationResult } from '../load/scenario-metrics.service';
 import type { ScenarioResult } from '../load/scenario-runner.service';
 import type { ThresholdResult } from '../metrics/threshold.util';
+import { formatTargetsSection } from '../targets/targets-report.util';
 import type { BenchReport, SummaryRow } from './report.dto';
 
 const KIB_PER_MIB = 1024;
@@ -342,6 +343,7 @@ export function formatMarkdown(report: BenchReport): string {
     );
   }
   out.push('## Summary', '', markdownTable(COLUMNS, report.rows.map(cells)), '');
+  if (report.targets != null) out.push(formatTargetsSection(report.targets));
   if (report.failures.length > 0) {
     out.push('## Scenarios that did not run', '');
     for (const f of report.failures) out.push(`- **${f.scenario}**: ${f.error}`);

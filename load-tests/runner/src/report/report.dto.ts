@@ -1,5 +1,6 @@
 import type { BaselineResult } from '../baseline/baseline.service';
 import type { ScenarioResult } from '../load/scenario-runner.service';
+import type { TargetsReport } from '../targets/targets.dto';
 
 export interface HostInfo {
   hostname: string;
@@ -55,6 +56,8 @@ export interface BenchReport {
   scenarios: ScenarioResult[];
   failures: ScenarioFailure[];
   rows: SummaryRow[];
+  /** Issue 14's target table and the runs behind it (Node runner and wrk); null when not measured. */
+  targets?: TargetsReport | null;
   /** Every scenario ran and every threshold passed. */
   passed: boolean;
 }

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { BaselineResult } from '../baseline/baseline.service';
 import type { ScenarioResult } from '../load/scenario-runner.service';
 import { formatMarkdown, summaryRows } from './report-format.util';
+import type { TargetsReport } from '../targets/targets.dto';
 import type { BenchReport, HostInfo, ScenarioFailure } from './report.dto';
 
 export interface ReportInput {
@@ -17,6 +18,8 @@ export interface ReportInput {
   baselineError: string | null;
   scenarios: ScenarioResult[];
   failures: ScenarioFailure[];
+  /** Issue 14's targets, when measured. */
+  targets?: TargetsReport | null;
 }
 
 export interface WrittenReport {
@@ -49,7 +52,10 @@ export function fileTimestamp(date: Date): string {
 export class ReportService {
   build(input: ReportInput, host: HostInfo = hostInfo()): BenchReport {
     const passed =
-      input.failures.length === 0 && input.baselineError === null && input.scenarios.every((s) => s.passed);
+      input.failures.length === 0 &&
+      input.baselineError === null &&
+      input.scenarios.every((s) => s.passed) &&
+      (input.targets?.failures.length ?? 0) === 0;
     return {
       tool: 'keyflow-bench',
       formatVersion: 1,
@@ -65,6 +71,7 @@ export class ReportService {
       scenarios: input.scenarios,
       failures: input.failures,
       rows: summaryRows(input.baseline, input.scenarios),
+      targets: input.targets ?? null,
       passed,
     };
   }
