@@ -1,11 +1,12 @@
 import { Logger } from '@nestjs/common';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import type { WriteMessage } from '@keyflow/contracts';
+import { encodeWriteBatch, writeMessageText, type WriteMessage } from '@keyflow/contracts';
 import type { AppliedOp } from '@keyflow/db';
 import { LEGACY_DELIVERY_LIMIT, MIGRATION_SENTINEL_HEADER, shardQueueArguments } from '@keyflow/messaging';
 import { pollUntil } from '@keyflow/testing';
 import type { WorkerMetrics } from '../metrics/worker-metrics.service';
 import { ApplySlots } from './apply-slots';
+import type { DeadLetterPublisher, WriteLetter } from './dead-letter-publisher';
 import type { OutcomeNotifier } from './outcome-notifier.service';
 import { ShardConsumer } from './shard-consumer';
 import { watchProcessErrors } from '@keyflow/testing';
@@ -55,6 +56,8 @@ describe(ShardConsumer.name, () => {
   let applyToDatabase: ReturnType<typeof vi.fn<(writes: WriteMessage[]) => Promise<Outcome>>>;
   let recordFailed: ReturnType<typeof vi.fn<(message: WriteMessage, reason: string) => Promise<void>>>;
   let consumer: ShardConsumer;
+  let letters: WriteLetter[];
+  let notified: Array<[string | undefined, { id: string; status: string }]>;
 
   beforeEach(() => {
     watch = watchProcessErrors();
@@ -64,6 +67,9 @@ describe(ShardConsumer.name, () => {
     amqp = new FakeConnectionManager();
     applyToDatabase = vi.fn((batch: WriteMessage[]) => Promise.resolve(applied(batch)));
     recordFailed = vi.fn(() => Promise.resolve());
+    letters = [];
+    notified = [];
+    const deadLetters = { publish: (letter: WriteLetter) => Promise.resolve(void letters.push(letter)) };
     const applier = { applyToDatabase, updateCache: () => Promise.resolve(), recordFailed };
     const metrics = {
       batchSeconds: { startTimer: () => () => 0 },
@@ -73,8 +79,12 @@ describe(ShardConsumer.name, () => {
     consumer = new ShardConsumer(
       amqp.manager,
       applier as unknown as WriteApplier,
-      { notify: () => undefined } as unknown as OutcomeNotifier,
+      {
+        notify: (replyTo: string | undefined, outcome: { id: string; status: string }) =>
+          void notified.push([replyTo, outcome]),
+      } as unknown as OutcomeNotifier,
       metrics as unknown as WorkerMetrics,
+      deadLetters as unknown as DeadLetterPublisher,
       {
         shard: 0,
         shards: 1,
@@ -180,10 +190,14 @@ describe(ShardConsumer.name, () => {
       // As the broker shows it after 49 returns of a delivery nobody settled.
       amqp.broker.publish(QUEUE, crashing, { headers: { 'x-delivery-count': MAX_DELIVERIES - 1 } });
       amqp.broker.publish(QUEUE, next);
-      await until(() => amqp.broker.consumerOf(QUEUE)?.acked.length === 1, 'the next write to be applied');
+      await until(
+        () => applyToDatabase.mock.calls.length === 1 && amqp.broker.consumerOf(QUEUE)?.unacked.size === 0,
+        'the next write to be applied and both acked',
+      );
 
       expect(applyToDatabase.mock.calls.map(([batch]) => batch.map((w) => w.id))).toEqual([[next?.id]]);
-      expect(amqp.broker.deadLettered.map((d) => d.reason)).toEqual(['rejected']);
+      expect(letters.map((l) => JSON.parse(l.text) as WriteMessage)).toEqual([crashing]);
+      expect(amqp.broker.deadLettered).toEqual([]);
       expect(recordFailed).toHaveBeenCalledWith(
         crashing,
         `delivered ${MAX_DELIVERIES} times without an outcome (its worker stopped or lost its connection each time); ` +
@@ -200,8 +214,9 @@ describe(ShardConsumer.name, () => {
       // Published before the API checked values: a number no double holds (it would be stored as null).
       amqp.broker.publishRaw(QUEUE, `${JSON.stringify({ ...b, value: undefined }).slice(0, -1)},"value":1e999999}`);
       amqp.broker.publish(QUEUE, c);
-      await until(() => amqp.broker.deadLettered.length === 1 && amqp.broker.ready(QUEUE) === 0, 'the batch settled');
+      await until(() => letters.length === 1 && amqp.broker.ready(QUEUE) === 0, 'the batch settled');
       await until(() => amqp.broker.consumerOf(QUEUE)?.unacked.size === 0, 'the rest acked');
+      expect(letters[0]?.text).toContain('"value":1e999999');
 
       // One transaction for the two good writes: the bad one never reached the database, nothing was split.
       expect(applyToDatabase.mock.calls.flatMap(([batch]) => batch.map((w) => w.id))).toEqual([a?.id, c?.id]);
@@ -209,6 +224,60 @@ describe(ShardConsumer.name, () => {
       expect(recordFailed).toHaveBeenCalledWith(
         { id: b?.id, key: b?.key, type: 'put', acceptedAt: b?.acceptedAt },
         expect.stringMatching(/^the write cannot be stored as sent: the number 1e999999 at \/value is out of range/),
+      );
+    });
+
+    it('should take a write out of a batch message alone: its letter published, the others applied, the message acked', async () => {
+      const [a, b, c] = writes(3);
+      await consumer.start();
+      const poison = writeMessageText(b as WriteMessage).replace('"value":1', '"value":1e999999');
+      amqp.broker.publishRaw(
+        QUEUE,
+        encodeWriteBatch([
+          writeMessageText(a as WriteMessage, undefined, 'reply-a'),
+          poison,
+          writeMessageText(c as WriteMessage),
+        ]).toString(),
+      );
+      await until(() => amqp.broker.consumerOf(QUEUE)?.acked.length === 1, 'the batch message acked');
+
+      expect(applyToDatabase.mock.calls.map(([batch]) => batch.map((w) => w.id))).toEqual([[a?.id, c?.id]]);
+      expect(letters).toEqual([expect.objectContaining({ text: poison, queue: QUEUE })]);
+      expect(recordFailed).toHaveBeenCalledWith(expect.objectContaining({ id: b?.id }), expect.any(String));
+      expect(amqp.broker.deadLettered).toEqual([]);
+      // Each write's outcome goes to its own client: a's to the queue it named.
+      expect(notified.map(([replyTo, o]) => [replyTo, o.id, o.status])).toEqual(
+        expect.arrayContaining([
+          ['reply-a', a?.id, 'applied'],
+          [undefined, b?.id, 'failed'],
+        ]),
+      );
+    });
+
+    it('should keep a batch message unacked until its last write is settled, retrying from the one that failed', async () => {
+      const [a, b, c] = writes(3);
+      applyToDatabase.mockImplementationOnce((batch) =>
+        Promise.resolve({ ...applied(batch.slice(0, 1)), retry: batch.slice(1) }),
+      );
+      await consumer.start();
+      amqp.broker.publishRaw(QUEUE, encodeWriteBatch(writes(3).map((w) => writeMessageText(w))).toString());
+      await until(() => applyToDatabase.mock.calls.length === 2, 'the retry');
+      await until(() => amqp.broker.consumerOf(QUEUE)?.acked.length === 1, 'the message acked');
+
+      expect(applyToDatabase.mock.calls.map(([batch]) => batch.map((w) => w.id))).toEqual([
+        [a?.id, b?.id, c?.id],
+        [b?.id, c?.id],
+      ]);
+      expect(letters).toEqual([]);
+    });
+
+    it('should have the broker dead-letter a message whose writes cannot be read at all', async () => {
+      await consumer.start();
+      amqp.broker.publishRaw(QUEUE, '{"v":2,"writes":3}\n{}');
+      amqp.broker.publish(QUEUE, writes(1)[0]);
+      await until(() => amqp.broker.deadLettered.length === 1 && applyToDatabase.mock.calls.length === 1, 'settled');
+      expect(warnings).toEqual(
+        expect.arrayContaining([expect.stringContaining('announces 3 writes and the body has 1')]),
       );
     });
 

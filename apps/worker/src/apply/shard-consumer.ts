@@ -1,7 +1,7 @@
 import { Logger } from '@nestjs/common';
 import type { AmqpConnectionManager } from 'amqp-connection-manager';
 import type { Channel, ConsumeMessage } from 'amqplib';
-import { decodeWriteMessage, DomainError, shardQueueName, type WriteMessage } from '@keyflow/contracts';
+import { decodeWrites, DomainError, shardQueueName, type DecodedWrite, type WriteMessage } from '@keyflow/contracts';
 import {
   MIGRATION_SENTINEL_HEADER,
   settleDelivery,
@@ -10,6 +10,7 @@ import {
   type WriteQueueOptions,
 } from '@keyflow/messaging';
 import type { ApplySlots } from './apply-slots';
+import type { DeadLetterPublisher } from './dead-letter-publisher';
 import { backoffDelay, sleep } from './backoff.util';
 import type { WorkerMetrics } from '../metrics/worker-metrics.service';
 import type { OutcomeNotifier } from './outcome-notifier.service';
@@ -18,6 +19,7 @@ import type { WriteApplier } from './write-applier.service';
 export interface ShardConsumerOptions extends WriteQueueOptions {
   shard: number;
   prefetch: number;
+  /** Most writes in one batch (a delivery is never split: one larger than this is a batch alone). */
   batchMax: number;
   /** A delivery the broker has handed out this often without an outcome is dead-lettered unread (`MAX_DELIVERIES`). */
   maxDeliveries: number;
@@ -30,6 +32,18 @@ export interface ShardConsumerOptions extends WriteQueueOptions {
 interface Delivery {
   message: ConsumeMessage;
   channel: Channel;
+  /** Its writes (one for a version 1 message, many for a batch), or why the message as a whole is unreadable. */
+  writes: DecodedWrite[] | Error;
+  /** Its writes not settled yet; it is acked when none is left. */
+  open: number;
+}
+
+/** One write of a delivery, on its way to the database. */
+interface Item {
+  delivery: Delivery;
+  write: WriteMessage;
+  replyTo?: string;
+  text: string;
 }
 
 /**
@@ -101,6 +115,7 @@ export class ShardConsumer {
     private readonly applier: WriteApplier,
     private readonly notifier: OutcomeNotifier,
     private readonly metrics: WorkerMetrics,
+    private readonly deadLetters: DeadLetterPublisher,
     private readonly options: ShardConsumerOptions,
   ) {
     this.queue = shardQueueName(options.shard);
@@ -166,10 +181,16 @@ export class ShardConsumer {
     await channel.close();
   }
 
-  private receive(delivery: Delivery): void {
+  private receive({ message, channel }: Pick<Delivery, 'message' | 'channel'>): void {
     if (this.stopping) return;
     this.stats.lastDeliveryAt = new Date().toISOString();
-    this.buffer.push(delivery);
+    let writes: Delivery['writes'];
+    try {
+      writes = message.properties.headers?.[MIGRATION_SENTINEL_HEADER] ? [] : decodeWrites(message.content);
+    } catch (err) {
+      writes = err instanceof Error ? err : new Error(String(err));
+    }
+    this.buffer.push({ message, channel, writes, open: Array.isArray(writes) ? writes.length : 0 });
     this.draining ??= this.drain()
       // Not expected (process() handles its failures), but a rejection here must not end the process; the
       // deliveries left unacked come back from the broker when the channel closes.
@@ -184,39 +205,52 @@ export class ShardConsumer {
       // The batch is taken only once this shard holds one of the worker's apply slots, so whatever arrived
       // while it waited joins the batch. The slot is held until the batch is settled (retries included).
       await this.options.slots.run(async () => {
-        if (!this.stopping) await this.process(this.buffer.splice(0, this.options.batchMax));
+        if (!this.stopping) await this.process(this.takeBatch());
       });
     }
   }
 
+  /** The next deliveries, in order, up to `batchMax` writes (at least one delivery, however many writes it has). */
+  private takeBatch(): Delivery[] {
+    let writes = 0;
+    let count = 0;
+    for (const delivery of this.buffer) {
+      const size = Array.isArray(delivery.writes) ? delivery.writes.length : 1;
+      if (count > 0 && writes + size > this.options.batchMax) break;
+      writes += size;
+      count += 1;
+    }
+    return this.buffer.splice(0, count);
+  }
+
   private async process(batch: Delivery[]): Promise<void> {
-    let pending: Array<{ delivery: Delivery; write: WriteMessage }> = [];
+    let pending: Item[] = [];
     for (const delivery of batch) {
-      const { message } = delivery;
-      if (message.properties.headers?.[MIGRATION_SENTINEL_HEADER]) {
-        // The queue migration's probe (`migrateShardQueues`), not a write.
-        if (this.isOpen(delivery.channel)) settleDelivery(delivery.channel, message, 'ack', this.logger);
-        continue;
-      }
-      let write: WriteMessage;
-      try {
-        write = decodeWriteMessage(message.content);
-      } catch (err) {
-        // NonRetryableWriteError: malformed, or a value that cannot be stored as sent. Dead-lettered before the
-        // batch reaches the database, so it never splits the batch.
-        await this.deadLetter(delivery, err instanceof Error ? err.message : String(err), err);
+      const { message, writes } = delivery;
+      if (writes instanceof Error) {
+        // Not even its writes can be read: the broker dead-letters the message as it is.
+        await this.deadLetterDelivery(delivery, writes.message);
         continue;
       }
       const deliveries = previousDeliveries(message) + 1;
-      if (deliveries >= this.options.maxDeliveries) {
-        const reason =
-          `delivered ${deliveries} times without an outcome (its worker stopped or lost its connection each time); ` +
-          'dead-lettered unattempted, in case it is what stops them';
-        await this.deadLetter(delivery, reason, undefined, write);
-        continue;
+      const unattempted =
+        deliveries >= this.options.maxDeliveries
+          ? `delivered ${deliveries} times without an outcome (its worker stopped or lost its connection each time); ` +
+            'dead-lettered unattempted, in case it is what stops them'
+          : undefined;
+      for (const decoded of writes) {
+        if (!decoded.ok) {
+          // NonRetryableWriteError: malformed, or a value that cannot be stored as sent. Dead-lettered before the
+          // batch reaches the database, so it never splits the batch.
+          await this.deadLetter({ delivery, text: decoded.text }, decoded.error.message, decoded.error);
+        } else if (unattempted) {
+          await this.deadLetter({ delivery, ...decoded, write: decoded.message }, unattempted);
+        } else {
+          pending.push({ delivery, write: decoded.message, text: decoded.text, replyTo: decoded.replyTo });
+        }
       }
-      pending.push({ delivery, write });
     }
+    this.ackSettled(batch);
 
     for (let attempt = 1; pending.length > 0; attempt++) {
       if (!this.isOpen(pending[0]?.delivery.channel)) return;
@@ -226,24 +260,18 @@ export class ShardConsumer {
         await this.retryTransient('cache update', pending[0]?.delivery.channel, () =>
           this.applier.updateCache(outcome.entries),
         );
-        const rejected = new Set(outcome.rejected.map((r) => r.message.id));
-        for (const r of outcome.rejected) {
-          const delivery = pending.find((v) => v.write.id === r.message.id)?.delivery;
-          if (delivery) await this.deadLetter(delivery, r.reason, undefined, r.message);
-        }
-        // Writes handed back to retry come after every settled one (`ApplyOutcome.retry`), so acking the settled
-        // ones (with `multiple` up to the last) never acks one of them.
+        const rejected = new Map(outcome.rejected.map((r) => [r.message.id, r.reason]));
+        // Writes handed back to retry come after every settled one (`ApplyOutcome.retry`).
         const retry = new Set(outcome.retry.map((m) => m.id));
-        const settled = pending.filter((v) => !rejected.has(v.write.id) && !retry.has(v.write.id));
-        this.ack(
-          settled.map((v) => v.delivery),
-          rejected.size === 0,
-        );
-        const replyTo = new Map(
-          pending.map((v) => [v.write.id, v.delivery.message.properties.replyTo as string | undefined]),
-        );
+        for (const item of pending) {
+          const reason = rejected.get(item.write.id);
+          if (reason !== undefined) await this.deadLetter(item, reason);
+          else if (!retry.has(item.write.id)) item.delivery.open -= 1;
+        }
+        const byId = new Map(pending.map((v) => [v.write.id, v]));
         for (const a of outcome.applied) {
-          this.notifier.notify(replyTo.get(a.id), {
+          const item = byId.get(a.id);
+          this.notifier.notify(item?.replyTo ?? this.replyQueueOf(item?.delivery), {
             id: a.id,
             key: a.key,
             type: a.type,
@@ -252,12 +280,14 @@ export class ShardConsumer {
             created: a.created,
           });
         }
+        this.ackSettled(batch);
+        const settled = pending.length - retry.size - rejected.size;
         this.stats.applied += outcome.applied.filter((a) => !a.duplicate).length;
         endBatch();
-        this.metrics.batchSize.observe(settled.length);
+        this.metrics.batchSize.observe(settled);
         for (const a of outcome.applied) this.metrics.writes.inc({ status: a.duplicate ? 'duplicate' : a.status });
         this.stats.batches += 1;
-        this.stats.lastBatchSize = settled.length;
+        this.stats.lastBatchSize = settled;
         pending = pending.filter((v) => retry.has(v.write.id));
         // A write whose attempt failed is retried after a backoff, like a transient failure.
         if (pending.length > 0) await sleep(backoffDelay(attempt));
@@ -290,43 +320,76 @@ export class ShardConsumer {
     return channel !== undefined && channel === this.current;
   }
 
-  /**
-   * Acks a batch. With nothing rejected in between, one `multiple` ack on the last delivery covers the whole
-   * batch: the channel carries only this shard, and every earlier delivery is already settled.
-   */
-  private ack(deliveries: Delivery[], contiguous: boolean): void {
-    const last = deliveries.at(-1);
-    if (!last || !this.isOpen(last.channel)) return;
-    if (contiguous) settleDelivery(last.channel, last.message, 'ack-up-to', this.logger);
-    else for (const d of deliveries) if (!settleDelivery(d.channel, d.message, 'ack', this.logger)) break;
+  /** A version 1 message names its waiting client in the AMQP `replyTo` property; a batch names it per write. */
+  private replyQueueOf(delivery: Delivery | undefined): string | undefined {
+    return delivery?.message.properties.replyTo as string | undefined;
   }
 
-  private async deadLetter(delivery: Delivery, reason: string, err?: unknown, message?: WriteMessage): Promise<void> {
+  /**
+   * Acks the deliveries of `batch` whose writes are all settled and that are not acked yet. Those before the first
+   * unsettled one go with one `multiple` ack on the last of them (the channel carries only this shard, and every
+   * earlier delivery is settled); any after it, one by one.
+   */
+  private ackSettled(batch: Delivery[]): void {
+    let prefix: Delivery | undefined;
+    let gap = false;
+    for (const delivery of batch) {
+      if (delivery.open < 0) continue; // acked or dead-lettered already
+      if (delivery.open > 0) {
+        gap = true;
+        continue;
+      }
+      delivery.open = -1;
+      if (!gap) prefix = delivery;
+      else if (this.isOpen(delivery.channel)) settleDelivery(delivery.channel, delivery.message, 'ack', this.logger);
+    }
+    if (prefix && this.isOpen(prefix.channel)) settleDelivery(prefix.channel, prefix.message, 'ack-up-to', this.logger);
+  }
+
+  /** A message whose writes cannot be read at all: the broker dead-letters it whole (nack without requeue). */
+  private async deadLetterDelivery(delivery: Delivery, reason: string): Promise<void> {
     this.stats.deadLettered += 1;
     this.metrics.writes.inc({ status: 'dead_lettered' });
-    this.logger.warn(`dead-lettering a message: ${reason}`);
-    const facts = err instanceof DomainError ? err.details : {};
-    const operationId = message?.id ?? facts.operationId;
-    if (operationId) {
-      // A malformed message is recorded with what could be read from it (an unknown type is recorded as put).
-      const known = message ?? {
-        id: operationId,
-        key: facts.key ?? '',
-        type: facts.type ?? 'put',
-        acceptedAt: facts.acceptedAt ?? new Date().toISOString(),
-      };
-      await this.applier
-        .recordFailed(known, reason)
-        .catch((e: Error) => this.logger.warn(`could not record the failure: ${e.message}`));
-      this.notifier.notify(delivery.message.properties.replyTo as string | undefined, {
-        id: known.id,
-        key: known.key,
-        type: known.type,
-        status: 'failed',
-        error: reason,
-      });
-    }
+    this.logger.warn(`dead-lettering an unreadable message: ${reason}`);
+    delivery.open = -1;
+    if (this.isOpen(delivery.channel)) settleDelivery(delivery.channel, delivery.message, 'dead-letter', this.logger);
+  }
+
+  /**
+   * Dead-letters one write alone, never its batch-mates: publishes it to the dead-letter exchange as a version 1
+   * message (its own line), and once the broker confirmed that, records the operation failed and tells a waiting
+   * client. Its delivery is acked when its other writes are settled too. A letter the broker does not confirm is
+   * retried for as long as the delivery's channel is open; if the channel closes, the delivery comes back whole and
+   * this write is decided again.
+   */
+  private async deadLetter(
+    item: Pick<Item, 'delivery' | 'text'> & Partial<Pick<Item, 'write' | 'replyTo'>>,
+    reason: string,
+    err?: unknown,
+  ): Promise<void> {
+    const { delivery } = item;
+    const replyTo = item.replyTo ?? this.replyQueueOf(delivery);
+    await this.retryTransient('publishing a dead letter', delivery.channel, () =>
+      this.deadLetters.publish({ text: item.text, queue: this.queue, reason, ...(replyTo ? { replyTo } : {}) }),
+    ).catch(() => undefined);
     if (!this.isOpen(delivery.channel)) return;
-    settleDelivery(delivery.channel, delivery.message, 'dead-letter', this.logger);
+    delivery.open -= 1;
+    this.stats.deadLettered += 1;
+    this.metrics.writes.inc({ status: 'dead_lettered' });
+    this.logger.warn(`dead-lettering a write: ${reason}`);
+    const facts = err instanceof DomainError ? err.details : {};
+    const operationId = item.write?.id ?? facts.operationId;
+    if (!operationId) return;
+    // A malformed write is recorded with what could be read of it (an unknown type is recorded as put).
+    const known = item.write ?? {
+      id: operationId,
+      key: facts.key ?? '',
+      type: facts.type ?? 'put',
+      acceptedAt: facts.acceptedAt ?? new Date().toISOString(),
+    };
+    await this.applier
+      .recordFailed(known, reason)
+      .catch((e: Error) => this.logger.warn(`could not record the failure: ${e.message}`));
+    this.notifier.notify(replyTo, { id: known.id, key: known.key, type: known.type, status: 'failed', error: reason });
   }
 }

@@ -6,6 +6,7 @@ import { WORKER_CONFIG, type WorkerConfig } from '../config/worker.config';
 import { AMQP, REDIS } from '../infrastructure/infrastructure.tokens';
 import { homeShards, memberName, WorkerMembership } from '../membership/worker-membership.service';
 import { ApplySlots } from './apply-slots';
+import { DeadLetterPublisher } from './dead-letter-publisher';
 import { ShardConsumer, type ShardStats } from './shard-consumer';
 import { WorkerMetrics } from '../metrics/worker-metrics.service';
 import { OutcomeNotifier } from './outcome-notifier.service';
@@ -25,6 +26,7 @@ import { WriteApplier } from './write-applier.service';
 export class ShardCoordinator implements BeforeApplicationShutdown {
   private readonly logger = new Logger(ShardCoordinator.name);
   private readonly consumers: ShardConsumer[];
+  private readonly deadLetters: DeadLetterPublisher;
   private readonly membership: WorkerMembership;
   /** Live member ids (`name@incarnation`), and their names. */
   private live: string[] = [];
@@ -46,10 +48,12 @@ export class ShardCoordinator implements BeforeApplicationShutdown {
     this.membership = new WorkerMembership(redis, config.KEYFLOW_INSTANCE);
     const slots = new ApplySlots(config.APPLY_CONCURRENCY);
     const topology = new WriteTopology({ shards: config.KV_SHARDS, replicas: config.QUEUE_REPLICAS }, this.logger);
+    const deadLetters = new DeadLetterPublisher(connection);
+    this.deadLetters = deadLetters;
     this.consumers = Array.from(
       { length: config.KV_SHARDS },
       (_, shard) =>
-        new ShardConsumer(connection, applier, notifier, metrics, {
+        new ShardConsumer(connection, applier, notifier, metrics, deadLetters, {
           shard,
           shards: config.KV_SHARDS,
           replicas: config.QUEUE_REPLICAS,
@@ -82,6 +86,7 @@ export class ShardCoordinator implements BeforeApplicationShutdown {
     await this.rebalancing;
     await Promise.all(this.consumers.map((c) => c.stop()));
     await this.membership.leave();
+    await this.deadLetters.close();
     this.logger.log('stopped consuming; in-flight batches finished');
   }
 

@@ -1,7 +1,14 @@
 import { Inject, Injectable, Logger, type BeforeApplicationShutdown } from '@nestjs/common';
 import type { AmqpConnectionManager } from 'amqp-connection-manager';
 import type { Channel, ConsumeMessage } from 'amqplib';
-import { DEAD_LETTER_AUDIT_QUEUE, shardQueueName } from '@keyflow/contracts';
+import {
+  DEAD_LETTER_AUDIT_QUEUE,
+  DEAD_LETTER_HEADERS,
+  decodeWrites,
+  shardQueueName,
+  type DecodedWrite,
+  type WriteFacts,
+} from '@keyflow/contracts';
 import { OperationRepository } from '@keyflow/db';
 import { LEGACY_DELIVERY_LIMIT, settleDelivery, SupervisedChannel, WriteTopology } from '@keyflow/messaging';
 import { OutcomeNotifier } from '../apply/outcome-notifier.service';
@@ -99,38 +106,28 @@ export class DeadLetterAuditor implements BeforeApplicationShutdown {
   }
 
   private async audit(channel: Channel, message: ConsumeMessage): Promise<void> {
-    let body: { id?: unknown; key?: unknown; type?: unknown; acceptedAt?: unknown } = {};
-    try {
-      body = JSON.parse(message.content.toString('utf8')) as typeof body;
-    } catch {
-      // Not JSON: nothing to record it against.
-    }
-    const id = typeof body.id === 'string' && /^[0-9a-f-]{36}$/i.test(body.id) ? body.id : undefined;
-    if (id) {
-      const op = {
-        id,
-        key: typeof body.key === 'string' ? body.key : '',
-        type: body.type === 'delete' ? ('delete' as const) : ('put' as const),
-        acceptedAt:
-          typeof body.acceptedAt === 'string' && !Number.isNaN(Date.parse(body.acceptedAt))
-            ? body.acceptedAt
-            : new Date().toISOString(),
-      };
-      const headers = (message.properties.headers ?? {}) as DeadLetterHeaders;
-      const legacy = new Set((this.topology?.legacyShards ?? []).map(shardQueueName));
-      const reason = deadLetterReason(headers, legacy);
+    const headers = (message.properties.headers ?? {}) as DeadLetterHeaders & Record<string, unknown>;
+    const legacy = new Set((this.topology?.legacyShards ?? []).map(shardQueueName));
+    const workerReason = headers[DEAD_LETTER_HEADERS.reason];
+    const reason =
+      typeof workerReason === 'string' || Buffer.isBuffer(workerReason)
+        ? String(workerReason)
+        : deadLetterReason(headers, legacy);
+    // A worker that rejected a write already told its waiting client; the broker's own dead letters did not.
+    const told = headers[DEAD_LETTER_HEADERS.by] !== undefined || headers['x-first-death-reason'] === 'rejected';
+    for (const op of writesOf(message.content)) {
       try {
         await this.operations.recordFailed(op, reason);
       } catch (err) {
-        this.logger.warn(`could not record dead letter ${id}, will retry: ${(err as Error).message}`);
+        this.logger.warn(`could not record dead letter ${op.id}, will retry: ${(err as Error).message}`);
         // The channel may close within the delay; a throw from this timer would end the process.
         setTimeout(() => settleDelivery(channel, message, 'requeue', this.logger), DeadLetterAuditor.RETRY_DELAY_MS);
         return;
       }
-      // A worker that rejected the message already told the waiting client; the broker's own dead letters did not.
-      if (headers['x-first-death-reason'] !== 'rejected') {
-        this.notifier.notify(message.properties.replyTo as string | undefined, {
-          ...op,
+      if (!told) {
+        const { replyTo, ...write } = op;
+        this.notifier.notify(replyTo ?? (message.properties.replyTo as string | undefined), {
+          ...write,
           status: 'failed',
           error: reason,
         });
@@ -139,4 +136,39 @@ export class DeadLetterAuditor implements BeforeApplicationShutdown {
     // If the channel closed meanwhile, the message is redelivered and recorded again, harmlessly.
     settleDelivery(channel, message, 'ack', this.logger);
   }
+}
+
+/**
+ * The writes of a dead letter, as far as they can be read: one for a single-write message, each write of a batch
+ * message the broker dead-lettered whole; for a malformed write, what could be read of it (with a valid operation
+ * id). Nothing for a letter that is not a write at all: there is nothing to record it against.
+ */
+interface LetterWrite {
+  id: string;
+  key: string;
+  type: 'put' | 'delete';
+  acceptedAt: string;
+  replyTo?: string;
+}
+
+function writesOf(content: Buffer): LetterWrite[] {
+  let writes: DecodedWrite[];
+  try {
+    writes = decodeWrites(content);
+  } catch {
+    return [];
+  }
+  return writes.flatMap((w): LetterWrite[] => {
+    const facts: WriteFacts = w.ok ? { ...w.message, operationId: w.message.id } : w.error.details;
+    if (!facts.operationId) return [];
+    return [
+      {
+        id: facts.operationId,
+        key: facts.key ?? '',
+        type: facts.type === 'delete' ? 'delete' : 'put',
+        acceptedAt: facts.acceptedAt ?? new Date().toISOString(),
+        ...(w.ok && w.replyTo ? { replyTo: w.replyTo } : {}),
+      },
+    ];
+  });
 }

@@ -23,3 +23,17 @@ export const DEAD_LETTER_EXCHANGE = 'kv.dead-letter';
 export const DEAD_LETTER_QUEUE = 'kv.dead-letter';
 /** Consumed by workers to record each dead-lettered operation as `failed`, with the reason. */
 export const DEAD_LETTER_AUDIT_QUEUE = 'kv.dead-letter.audit';
+
+/**
+ * Headers of a dead letter a worker published itself (one write taken out of a batch message), next to the
+ * `x-first-death-*` headers the broker sets on what it dead-letters. RabbitMQ 3.13 and later treat `x-` headers as
+ * the broker's own and may drop a client's, so what `npm run dlq` and the workers' audit read comes in these.
+ */
+export const DEAD_LETTER_HEADERS = {
+  /** `worker`: the worker that rejected the write published the letter (and recorded and reported its failure). */
+  by: 'keyflow-dead-lettered-by',
+  reason: 'keyflow-dead-letter-reason',
+  queue: 'keyflow-dead-letter-queue',
+  /** ISO time. */
+  at: 'keyflow-dead-lettered-at',
+} as const;
