@@ -15,7 +15,7 @@ const CONTAINER_PATHS = { outDir: '/etc/keyflow', runDir: '/tmp' };
 
 interface Service {
   image?: string;
-  build?: { context: string; dockerfile: string };
+  build?: { context: string; dockerfile: string; args?: Record<string, string> };
   command?: string[];
   entrypoint?: string[];
   environment?: Record<string, string>;
@@ -197,20 +197,49 @@ describe('deploy/compose/docker-compose.yml', () => {
 });
 
 describe('deploy/docker', () => {
-  it.each(['api', 'worker'])('should build the %s in stages on node:20-bookworm-slim and run it as non-root', (app) => {
-    const dockerfile = readFileSync(join(REPO_ROOT, `deploy/docker/${app}.Dockerfile`), 'utf8');
-    expect(dockerfile).toContain('ARG NODE_IMAGE=node:20-bookworm-slim');
-    expect(dockerfile.match(/^FROM \$\{NODE_IMAGE\} AS \w+$/gm)).toEqual([
+  const dockerfile = () => readFileSync(join(REPO_ROOT, 'deploy/docker/node-app.Dockerfile'), 'utf8');
+
+  it('should build every Node app from one Dockerfile in stages on node:20-bookworm-slim, run compiled as non-root', () => {
+    const text = dockerfile();
+    expect(text).toContain('ARG NODE_IMAGE=node:20-bookworm-slim');
+    expect(text.match(/^FROM \$\{NODE_IMAGE\} AS \w+$/gm)).toEqual([
       'FROM ${NODE_IMAGE} AS build',
-      'FROM ${NODE_IMAGE} AS loader',
+      'FROM ${NODE_IMAGE} AS deps',
       'FROM ${NODE_IMAGE} AS runtime',
     ]);
-    const runtime = dockerfile.slice(dockerfile.indexOf('AS runtime'));
+    expect(text).toContain('npx nx run "${APP}:build"');
+    const runtime = text.slice(text.indexOf('AS runtime'));
     expect(runtime).toMatch(/^USER node$/m);
-    expect(runtime).toContain(`CMD ["node", "-r", "@swc-node/register", "apps/${app}/src/main.ts"]`);
-    expect(existsSync(join(REPO_ROOT, `apps/${app}/src/main.ts`))).toBe(true);
-    expect(dockerfile).toContain('npm ci --omit=dev');
-    const ignore = readFileSync(join(REPO_ROOT, `deploy/docker/${app}.Dockerfile.dockerignore`), 'utf8');
-    expect(ignore.split('\n')).toEqual(expect.arrayContaining(['**', '!libs/**', '**/node_modules']));
+    expect(runtime).toContain('COPY --from=build /repo/dist/apps/${APP} ./');
+    expect(runtime).toContain('CMD ["node", "main.js"]');
+    // Nothing that compiles TypeScript at run time reaches the image.
+    expect(text).not.toMatch(/swc|NODE_PATH|\.ts"/);
+    const ignore = readFileSync(join(REPO_ROOT, 'deploy/docker/node-app.Dockerfile.dockerignore'), 'utf8');
+    expect(ignore.split('\n')).toEqual(expect.arrayContaining(['**', '!libs/**', '!apps/**', '**/node_modules']));
+  });
+
+  it("should install the production dependencies with install scripts, so argon2's native binding is compiled", () => {
+    const deps = dockerfile().slice(dockerfile().indexOf('AS deps'), dockerfile().indexOf('AS runtime'));
+    const install = deps.slice(deps.indexOf('RUN (npm ci --omit=dev'));
+    expect(install).toContain('npm ci --omit=dev');
+    expect(install.slice(0, install.indexOf('node -e'))).not.toContain('--ignore-scripts');
+    expect(deps).toContain("require('argon2').hash('probe')");
+  });
+
+  it('should give Compose one image per app from that Dockerfile, the migration running its compiled entry', () => {
+    const { services } = compose();
+    for (const [name, app] of [
+      ...apps.map((a) => [a.host, a.host.startsWith('api') ? 'api' : 'worker'] as const),
+      ['migrate', 'worker'] as const,
+    ]) {
+      expect(services[name]?.build, name).toEqual({
+        context: '../..',
+        dockerfile: 'deploy/docker/node-app.Dockerfile',
+        args: { APP: app },
+      });
+      expect(services[name]?.image, name).toBe(`keyflow-${app}:local`);
+    }
+    expect(services.migrate?.command).toEqual(['node', 'apps/worker/src/migrate.js']);
+    expect(existsSync(join(REPO_ROOT, 'apps/worker/src/migrate.ts'))).toBe(true);
   });
 });

@@ -224,7 +224,7 @@ describe('deploy/kubernetes', () => {
     const container = (job.spec as { template: { spec: { containers: Container[] } } }).template.spec.containers[0];
     expect(container).toMatchObject({
       image: 'keyflow-worker',
-      command: ['node', '-r', '@swc-node/register', 'apps/worker/src/migrate.ts'],
+      command: ['node', 'apps/worker/src/migrate.js'],
     });
   });
 });
