@@ -147,8 +147,10 @@ export class BenchService {
     });
     const files = await this.reportService.write(report, options.outDir);
     log('');
-    log(formatConsoleTable(report.rows));
-    log('');
+    if (report.rows.length > 0) {
+      log(formatConsoleTable(report.rows));
+      log('');
+    }
     if (targets !== null) {
       log("issue 14's targets (measured in this run; details in the report):");
       log(formatTargetsConsole(targets.rows));

@@ -13,7 +13,8 @@ export const TARGETS = {
 
 const int = (n: number): string => Math.round(n).toLocaleString('en-US');
 const ms = (n: number): string => (n < 10 ? n.toFixed(2) : n < 1000 ? n.toFixed(1) : int(n));
-const seconds = (milliseconds: number): string => `${(milliseconds / 1000).toFixed(1)} s`;
+const seconds = (milliseconds: number): string =>
+  milliseconds < 1000 ? `${Math.round(milliseconds)} ms` : `${(milliseconds / 1000).toFixed(1)} s`;
 
 function find(runs: readonly TargetRun[], tool: TargetTool, profile: TargetProfile): TargetRun | undefined {
   return runs.find((r) => r.tool === tool && r.profile === profile);
