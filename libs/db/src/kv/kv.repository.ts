@@ -1,7 +1,7 @@
 import type { Pool, PoolClient } from 'pg';
 import type { OperationType, WriteCondition } from '@keyflow/contracts';
 import { withTransaction, type TransactionOptions } from '../transaction.util';
-import { recordOperations, SELECT_OPERATIONS_BY_ID } from '../operations/operation.sql';
+import { RECORD_OPERATIONS, SELECT_OPERATIONS_BY_ID } from '../operations/operation.sql';
 import { compactedTombstonesOf, keyHash } from './compacted-tombstone.util';
 import {
   DELETE_COMPACTED_TOMBSTONES,
@@ -12,7 +12,7 @@ import {
   SELECT_ENTRIES_FOR_UPDATE,
   SELECT_ENTRY,
   SELECT_LAST_WRITE,
-  upsertEntries,
+  UPSERT_ENTRIES,
 } from './kv.sql';
 import { replayRefusal } from './replay-guard.util';
 
@@ -224,11 +224,19 @@ export class KvRepository {
   private async applyInTransaction(client: PoolClient, ops: WriteOp[]): Promise<BatchResult> {
     const ids = [...new Set(ops.map((op) => op.id))];
     const keys = [...new Set(ops.map((op) => op.key))];
-    const done = await client.query<OperationRow>(SELECT_OPERATIONS_BY_ID, [ids]);
+    const done = await client.query<OperationRow>({
+      name: 'kv-select-operations',
+      text: SELECT_OPERATIONS_BY_ID,
+      values: [ids],
+    });
     const settled = new Map(done.rows.filter((row) => row.status !== 'failed').map((row) => [row.id, row]));
     // Dead-lettered operations that came back: an operator's replay, or a redelivery after the failure was recorded.
     const failed = new Map(done.rows.filter((row) => row.status === 'failed').map((row) => [row.id, row]));
-    const current = await client.query<LastWriteRow>(SELECT_ENTRIES_FOR_UPDATE, [keys]);
+    const current = await client.query<LastWriteRow>({
+      name: 'kv-lock-entries',
+      text: SELECT_ENTRIES_FOR_UPDATE,
+      values: [keys],
+    });
     const state = new Map(current.rows.map((row) => [row.key, toLastWrite(row)]));
     const compacted = await this.compactedTombstones(
       client,
@@ -293,36 +301,37 @@ export class KvRepository {
     const byId = new Map(ops.map((op) => [op.id, op]));
     if (changed.size > 0) {
       const rows = [...changed].map((key) => state.get(key) as KvLastWrite);
-      await client.query(
-        upsertEntries(rows.length),
-        rows.flatMap((e) => [
-          e.key,
-          e.valueJson,
-          e.version,
-          e.deleted,
-          e.updatedAt,
-          e.lastOperationId,
-          e.lastAcceptedAt,
-        ]),
-      );
+      await client.query({
+        name: 'kv-upsert-entries',
+        text: UPSERT_ENTRIES,
+        values: [
+          rows.map((e) => e.key),
+          rows.map((e) => e.valueJson),
+          rows.map((e) => e.version),
+          rows.map((e) => e.deleted),
+          rows.map((e) => e.updatedAt),
+          rows.map((e) => e.lastOperationId),
+          rows.map((e) => e.lastAcceptedAt),
+        ],
+      });
       // Written again, a key with a compacted tombstone is a row again; the row now carries its version.
       const revived = rows.filter((e) => compacted.has(e.key)).map((e) => keyHash(e.key));
       if (revived.length > 0) await client.query(DELETE_COMPACTED_TOMBSTONES, [revived]);
     }
     if (toRecord.length > 0) {
-      await client.query(
-        recordOperations(toRecord.length),
-        toRecord.flatMap((o) => [
-          o.id,
-          o.key,
-          o.type,
-          o.status,
-          o.version,
-          null,
-          byId.get(o.id)?.acceptedAt ?? now,
+      await client.query({
+        name: 'kv-record-operations',
+        text: RECORD_OPERATIONS,
+        values: [
+          toRecord.map((o) => o.id),
+          toRecord.map((o) => o.key),
+          toRecord.map((o) => o.type),
+          toRecord.map((o) => o.status),
+          toRecord.map((o) => o.version),
+          toRecord.map((o) => byId.get(o.id)?.acceptedAt ?? now),
           now,
-        ]),
-      );
+        ],
+      });
     }
     return {
       ops: applied,

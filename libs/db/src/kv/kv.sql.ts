@@ -22,19 +22,21 @@ FROM kv_entries
 WHERE key = ANY($1::TEXT[])
 FOR UPDATE`;
 
-/** Built per batch: one `($n, $n+1::JSONB, $n+2::BIGINT, $n+3::BOOLEAN, $n+4::TIMESTAMPTZ, …)` tuple per key. */
-export function upsertEntries(rows: number): string {
-  const tuples = Array.from({ length: rows }, (_, i) => {
-    const p = i * 7;
-    return `($${p + 1}, $${p + 2}::JSONB, $${p + 3}::BIGINT, $${p + 4}::BOOLEAN, $${p + 5}::TIMESTAMPTZ, $${p + 6}::UUID, $${p + 7}::TIMESTAMPTZ)`;
-  });
-  return `
+/**
+ * Writes a batch's keys in one statement whatever the batch's size: one array per column, `unnest` pairs them up
+ * into rows. The text never changes, so it is prepared once per connection (`APPLY_STATEMENTS`). Values and
+ * operation ids travel as TEXT and are cast in the query (CockroachDB has no JSONB arrays before 23.1).
+ * $1 keys, $2 values as JSON text (NULL for a tombstone), $3 versions, $4 deleted, $5 updated-at, $6 last operation
+ * ids, $7 their accepted-at times.
+ */
+export const UPSERT_ENTRIES = `
 INSERT INTO kv_entries (key, value, version, deleted, updated_at, last_op_id, last_accepted_at)
-VALUES ${tuples.join(',\n       ')}
+SELECT k, v::JSONB, ver, del, upd, op::UUID, acc
+FROM unnest($1::TEXT[], $2::TEXT[], $3::BIGINT[], $4::BOOLEAN[], $5::TIMESTAMPTZ[], $6::TEXT[], $7::TIMESTAMPTZ[])
+  AS t (k, v, ver, del, upd, op, acc)
 ON CONFLICT (key) DO UPDATE
 SET value = excluded.value, version = excluded.version, deleted = excluded.deleted, updated_at = excluded.updated_at,
     last_op_id = excluded.last_op_id, last_accepted_at = excluded.last_accepted_at`;
-}
 
 /** Compacted tombstones of keys that have no row (see `keyHash`). */
 export const SELECT_COMPACTED_TOMBSTONES = `

@@ -18,32 +18,21 @@ FROM kv_operations
 WHERE id = $1::UUID`;
 
 /**
- * Records finished operations, one `($n::UUID, …)` tuple each. An operation recorded `failed` (dead-lettered)
+ * Records a batch's finished operations in one statement, one array per column ($1 ids, $2 keys, $3 types, $4
+ * statuses, $5 versions, $6 accepted-at; $7 the finish time of all), paired up by `unnest`. An operation recorded `failed` (dead-lettered)
  * may later be replayed by an operator and applied: that outcome replaces the failure (and its replay check is
  * spent). Nothing else is ever overwritten, so a redelivery can never change a recorded outcome. The dead-letter
  * mark stays: the letter may still exist (the tool publishes a replay before it removes the letter).
  */
-export function recordOperations(rows: number): string {
-  const tuples = Array.from({ length: rows }, (_, i) => {
-    const p = i * 8;
-    return `($${p + 1}::UUID, $${p + 2}, $${p + 3}, $${p + 4}, $${p + 5}::BIGINT, $${p + 6}, $${p + 7}::TIMESTAMPTZ, $${p + 8}::TIMESTAMPTZ)`;
-  });
-  return `
+export const RECORD_OPERATIONS = `
 INSERT INTO kv_operations (id, key, type, status, version, error, accepted_at, finished_at)
-VALUES ${tuples.join(',\n       ')}
+SELECT id::UUID, k, typ, st, ver, NULL, acc, $7::TIMESTAMPTZ
+FROM unnest($1::TEXT[], $2::TEXT[], $3::TEXT[], $4::TEXT[], $5::BIGINT[], $6::TIMESTAMPTZ[]) AS t (id, k, typ, st, ver, acc)
 ON CONFLICT (id) DO UPDATE
 SET status = excluded.status, version = excluded.version, error = excluded.error, finished_at = excluded.finished_at,
     replay_at_version = NULL
 WHERE kv_operations.status = 'failed'`;
-}
 
-/**
- * Records that an operation was dead-lettered: a new record `failed`, or, on an existing one, the dead-letter mark
- * (so retention keeps the record while the letter exists, even for an operation that was applied before the
- * broker gave up on its message). An outcome is never overwritten. A failed operation that an operator had
- * authorised for replay failed again: its new reason replaces the old one and the authorisation is spent. Without
- * an authorisation the first reason stays (the worker records a precise one before the audit queue's generic copy).
- */
 export const RECORD_FAILED = `
 INSERT INTO kv_operations (id, key, type, status, version, error, accepted_at, finished_at, dead_lettered_at)
 VALUES ($1::UUID, $2, $3, 'failed', NULL, $4, $5::TIMESTAMPTZ, $6::TIMESTAMPTZ, $6::TIMESTAMPTZ)
