@@ -14,23 +14,6 @@ import { OperationsController } from './operations/operations.controller';
 import { OperationsService } from './operations/operations.service';
 import { StoreController } from './store/store.controller';
 
-/** The API's clients: writes and strong reads on the primary, other reads on the replicas, short Redis timeouts. */
-function runtimeModule(config: ApiConfig): DynamicModule {
-  return RuntimeModule.forRoot({
-    instance: config.KEYFLOW_INSTANCE,
-    logLevel: config.LOG_LEVEL,
-    accessLog: true,
-    database: {
-      write: { url: config.DATABASE_URL, applicationName: `${config.KEYFLOW_INSTANCE}-write` },
-      read: { url: config.DATABASE_READ_URL, applicationName: `${config.KEYFLOW_INSTANCE}-read` },
-      poolSize: config.DATABASE_POOL_SIZE,
-    },
-    // A slow cache read degrades to the database rather than holding the request.
-    redis: { nodes: config.REDIS_NODES, commandTimeoutMs: 500 },
-    amqp: { urls: config.AMQP_URL },
-  });
-}
-
 @Module({})
 export class AppModule {
   /** The config is loaded and validated before Nest starts, then provided as a value. */
@@ -38,7 +21,18 @@ export class AppModule {
     return {
       module: AppModule,
       global: true,
-      imports: [runtimeModule(config), InfrastructureModule, AuthModule],
+      imports: [
+        RuntimeModule.forRoot(config, {
+          accessLog: true,
+          writePoolName: `${config.KEYFLOW_INSTANCE}-write`,
+          // Reads that need not be strong go to the replicas.
+          readPool: { url: config.DATABASE_READ_URL, applicationName: `${config.KEYFLOW_INSTANCE}-read` },
+          // A slow cache read degrades to the database rather than holding the request.
+          redisCommandTimeoutMs: 500,
+        }),
+        InfrastructureModule,
+        AuthModule,
+      ],
       controllers: [
         KvController,
         StoreController,

@@ -24,6 +24,8 @@ export async function createApp(config: ApiConfig): Promise<NestFastifyApplicati
     },
   });
   app.useLogger(app.get(PinoLogger));
+  // NestFactory.create (unlike createApplicationContext) would hold them until `listen`: lost if startup fails.
+  app.flushLogs();
   await app.register(fastifyCookie);
   app.enableShutdownHooks();
   setupSwagger(app);

@@ -1,25 +1,24 @@
 import 'reflect-metadata';
+import type { Type } from '@nestjs/common';
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Test, type TestingModule } from '@nestjs/testing';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { shardQueueName, type WriteMessage } from '@keyflow/contracts';
 import { KvRepository, OperationRepository } from '@keyflow/db';
+import { AMQP, REDIS, WRITE_POOL } from '@keyflow/runtime';
+import { createTestingApp, type FakeClients, fakeClients, overrideClients } from '@keyflow/runtime/testing';
 import { pollUntil } from '@keyflow/testing';
-import { OutcomeNotifier } from './apply/outcome-notifier.service';
 import { ShardCoordinator } from './apply/shard-coordinator.service';
 import { WriteApplier } from './apply/write-applier.service';
 import { loadWorkerConfig, WORKER_CONFIG } from './config/worker.config';
-import { DeadLetterAuditor } from './dead-letter/dead-letter-audit.service';
-import { HealthServer } from './health/health.server';
-import { AMQP, REDIS, WRITE_POOL } from './infrastructure/infrastructure.tokens';
-import { WorkerMetrics } from './metrics/worker-metrics.service';
-import { RetentionService } from './retention/retention.service';
-import { fakeInfrastructure, type FakeInfrastructure, overrideInfrastructure } from './testing/fake-infrastructure';
+import { createWorkerApp } from './main';
 import { WorkerModule } from './worker.module';
 
 /**
  * The worker's real module graph built by `@nestjs/testing`, with only its clients (pool, Redis cluster, AMQP
- * connection) replaced by in-process fakes, and initialised as `main.ts`'s application context is. No broker, no
- * database, no health server: the coordinator is started once, against the fakes, to see its consumers register.
+ * connection) replaced by in-process fakes (`@keyflow/runtime/testing`). No broker, no database: the coordinator is
+ * started once, against the fakes, to see its consumers register; the HTTP routes are called through Fastify's
+ * `inject` on the app `main.ts` creates.
  */
 const config = loadWorkerConfig({
   KEYFLOW_INSTANCE: 'worker-module-test',
@@ -27,10 +26,11 @@ const config = loadWorkerConfig({
   REDIS_NODES: 'redis.invalid:6379',
   DATABASE_URL: 'postgres://db.invalid/keyflow',
   KV_SHARDS: '4',
+  LOG_LEVEL: 'error',
 });
 
-async function compileWorker(fakes: FakeInfrastructure): Promise<TestingModule> {
-  const moduleRef = await overrideInfrastructure(
+async function compileWorker(fakes: FakeClients): Promise<TestingModule> {
+  const moduleRef = await overrideClients(
     Test.createTestingModule({ imports: [WorkerModule.forRoot(config)] }),
     fakes,
   ).compile();
@@ -39,7 +39,7 @@ async function compileWorker(fakes: FakeInfrastructure): Promise<TestingModule> 
 
 describe(WorkerModule.name, () => {
   describe(WorkerModule.forRoot.name, () => {
-    const fakes = fakeInfrastructure();
+    const fakes = fakeClients();
     let moduleRef: TestingModule;
 
     beforeAll(async () => {
@@ -52,20 +52,12 @@ describe(WorkerModule.name, () => {
 
     it('should resolve every provider, with the fakes behind the infrastructure tokens', () => {
       expect(moduleRef.get(WORKER_CONFIG)).toBe(config);
-      expect(moduleRef.get(WRITE_POOL)).toBe(fakes.pool);
+      expect(moduleRef.get(WRITE_POOL)).toBe(fakes.writePool);
       expect(moduleRef.get(REDIS)).toBe(fakes.redis);
       expect(moduleRef.get(AMQP)).toBe(fakes.amqp);
-      for (const provider of [
-        WriteApplier,
-        OutcomeNotifier,
-        ShardCoordinator,
-        DeadLetterAuditor,
-        RetentionService,
-        HealthServer,
-        WorkerMetrics,
-        KvRepository,
-        OperationRepository,
-      ]) {
+      const declared = WorkerModule.forRoot(config).providers?.filter((p): p is Type => typeof p === 'function') ?? [];
+      expect(declared).toContain(ShardCoordinator);
+      for (const provider of [...declared, KvRepository, OperationRepository]) {
         expect(moduleRef.get<unknown>(provider)).toBeInstanceOf(provider);
       }
       // KvCache, built by the real factory, defined its Lua commands on the fake cluster.
@@ -90,7 +82,7 @@ describe(WorkerModule.name, () => {
 
     it('should build the applier on the fake pool: a batch the database cannot take is thrown back to be retried', async () => {
       const unreachable = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' });
-      fakes.pool.failure = unreachable;
+      fakes.writePool.failure = unreachable;
       const message: WriteMessage = {
         v: 1,
         id: '6f1e2d3c-4b5a-4978-8a6b-5c4d3e2f1a0b',
@@ -102,15 +94,15 @@ describe(WorkerModule.name, () => {
       try {
         await expect(moduleRef.get(WriteApplier).applyToDatabase([message])).rejects.toBe(unreachable);
       } finally {
-        fakes.pool.failure = undefined;
+        fakes.writePool.failure = undefined;
       }
-      expect(fakes.pool.connects).toBe(1);
+      expect(fakes.writePool.connects).toBe(1);
     });
   });
 
   describe('start', () => {
     it('should join the group in the fake Redis and register a consumer per home shard on the fake connection', async () => {
-      const fakes = fakeInfrastructure();
+      const fakes = fakeClients();
       const moduleRef = await compileWorker(fakes);
       const coordinator = moduleRef.get(ShardCoordinator);
       // Resolves once the consumers are registered, which needs a broker: closing the module releases it.
@@ -140,10 +132,10 @@ describe(WorkerModule.name, () => {
   describe('close', () => {
     const leftGroup = expect.stringMatching(/^redis: zrem keyflow:workers worker-module-test@[0-9a-f]{8}$/);
     const channelsClosed = ['amqp: close channel outcome-notifier', 'amqp: close channel metrics'];
-    const clientsClosed = ['amqp: close connection', 'redis: disconnect', 'pool: end'];
+    const clientsClosed = ['amqp: close connection', 'redis: disconnect', 'write pool: end'];
 
     it('should leave the worker group, close the channels and close every client', async () => {
-      const fakes = fakeInfrastructure();
+      const fakes = fakeClients();
       const moduleRef = await compileWorker(fakes);
       await moduleRef.close();
       expect(fakes.log).toHaveLength(6);
@@ -154,10 +146,83 @@ describe(WorkerModule.name, () => {
     // their onApplicationShutdown hooks ran in an order that closed the clients first. The services now stop in
     // beforeApplicationShutdown, which Nest runs for every module before any onApplicationShutdown.
     it('should close the clients only after the services that use them have stopped', async () => {
-      const fakes = fakeInfrastructure();
+      const fakes = fakeClients();
       const moduleRef = await compileWorker(fakes);
       await moduleRef.close();
       expect(fakes.log.slice(-3)).toEqual(clientsClosed);
     });
+  });
+});
+
+describe(createWorkerApp.name, () => {
+  const fakes = fakeClients();
+  let app: NestFastifyApplication;
+
+  beforeAll(async () => {
+    app = await createTestingApp(
+      () => createWorkerApp(config),
+      (builder) => overrideClients(builder, fakes),
+    );
+  });
+
+  afterAll(async () => {
+    await app?.close();
+  });
+
+  beforeEach(() => {
+    fakes.amqp.connected = true;
+  });
+
+  const up = { database: { status: 'up' }, redis: { status: 'up' }, rabbitmq: { status: 'up' } };
+
+  it('should answer liveness with the instance, and name it in X-Served-By', async () => {
+    const r = await app.inject({ method: 'GET', url: '/health/live' });
+    expect(r.statusCode).toBe(200);
+    expect(r.headers['x-served-by']).toBe('worker-module-test');
+    expect(r.json()).toEqual({ status: 'ok', instance: 'worker-module-test' });
+  });
+
+  it('should answer readiness 200 from the fake dependencies', async () => {
+    const r = await app.inject({ method: 'GET', url: '/health/ready' });
+    expect(r.statusCode).toBe(200);
+    expect(r.headers['content-type']).toMatch(/^application\/json/);
+    expect(r.json()).toEqual({ status: 'ok', instance: 'worker-module-test', checks: up });
+  });
+
+  it('should answer readiness 503 naming the dependency that is down', async () => {
+    fakes.amqp.connected = false;
+    const r = await app.inject({ method: 'GET', url: '/health/ready?verbose' });
+    expect(r.statusCode).toBe(503);
+    expect(r.json()).toEqual({
+      status: 'error',
+      instance: 'worker-module-test',
+      checks: { ...up, rabbitmq: { status: 'down', message: 'not connected to the broker' } },
+    });
+  });
+
+  it('should list the shards the coordinator holds', async () => {
+    const r = await app.inject({ method: 'GET', url: '/shards' });
+    expect(r.statusCode).toBe(200);
+    expect(r.json()).toEqual(JSON.parse(JSON.stringify(app.get(ShardCoordinator).shards())));
+    expect(r.json<{ stats: unknown[] }>().stats).toHaveLength(4);
+  });
+
+  it('should serve the Prometheus metrics: the runtime pool gauge and the worker metrics', async () => {
+    fakes.writePool.totalCount = 3;
+    const r = await app.inject({ method: 'GET', url: '/metrics' });
+    expect(r.statusCode).toBe(200);
+    expect(r.headers['content-type']).toMatch(/^text\/plain/);
+    expect(r.body).toContain(
+      'keyflow_db_pool_connections{pool="write",state="total",instance_name="worker-module-test"} 3',
+    );
+    expect(r.body).toContain('# TYPE keyflow_apply_batch_size histogram');
+    expect(r.body).toContain('process_resident_memory_bytes{instance_name="worker-module-test"}');
+  });
+
+  it('should answer an unknown path 404 with a JSON problem document', async () => {
+    const r = await app.inject({ method: 'GET', url: '/v1/kv/k?x=1' });
+    expect(r.statusCode).toBe(404);
+    expect(r.headers['x-served-by']).toBe('worker-module-test');
+    expect(r.json()).toEqual({ type: 'about:blank', title: 'Not found', status: 404, detail: 'no route /v1/kv/k' });
   });
 });

@@ -1,14 +1,15 @@
 import { type DynamicModule, Module } from '@nestjs/common';
-import { LoggerModule } from 'nestjs-pino';
+import { RuntimeModule } from '@keyflow/runtime';
 import { OutcomeNotifier } from './apply/outcome-notifier.service';
 import { ShardCoordinator } from './apply/shard-coordinator.service';
 import { WriteApplier } from './apply/write-applier.service';
 import { WORKER_CONFIG, type WorkerConfig } from './config/worker.config';
 import { DeadLetterAuditor } from './dead-letter/dead-letter-audit.service';
-import { WorkerMetrics } from './metrics/worker-metrics.service';
-import { HealthServer } from './health/health.server';
+import { HealthController } from './health/health.controller';
+import { ShardsController } from './health/shards.controller';
 import { InfrastructureModule } from './infrastructure/infrastructure.module';
-import { workerLoggerParams } from './logging/logger-params.util';
+import { MetricsController } from './metrics/metrics.controller';
+import { WorkerMetrics } from './metrics/worker-metrics.service';
 import { RetentionService } from './retention/retention.service';
 
 @Module({})
@@ -17,7 +18,18 @@ export class WorkerModule {
     return {
       module: WorkerModule,
       global: true,
-      imports: [LoggerModule.forRoot(workerLoggerParams(config)), InfrastructureModule],
+      imports: [
+        RuntimeModule.forRoot(config, {
+          // Its HTTP callers are probes and Prometheus.
+          accessLog: false,
+          // Tests find the worker applying a shard by its session's name.
+          writePoolName: config.KEYFLOW_INSTANCE,
+          // Long enough for a loaded node: a cache update is retried, not degraded.
+          redisCommandTimeoutMs: 2_000,
+        }),
+        InfrastructureModule,
+      ],
+      controllers: [HealthController, ShardsController, MetricsController],
       providers: [
         { provide: WORKER_CONFIG, useValue: config },
         WriteApplier,
@@ -25,7 +37,6 @@ export class WorkerModule {
         ShardCoordinator,
         DeadLetterAuditor,
         RetentionService,
-        HealthServer,
         WorkerMetrics,
       ],
       exports: [WORKER_CONFIG],

@@ -15,7 +15,7 @@ import type { Pool } from 'pg';
 import { createRedisCluster } from '@keyflow/cache';
 import { createPool } from '@keyflow/db';
 import { createAmqpConnection } from '@keyflow/messaging';
-import type { LogLevel } from './config/runtime-env.util';
+import type { RuntimeConfig } from './config/runtime-env.util';
 import { DependencyHealthIndicator } from './health/dependency-health.indicator';
 import { AMQP, READ_POOL, REDIS, WRITE_POOL } from './infrastructure/infrastructure.tokens';
 import { loggerParams } from './logging/logger-params.util';
@@ -26,46 +26,41 @@ export interface PoolTarget {
   applicationName: string;
 }
 
+/** How an app's clients differ; everything else comes from its `RuntimeConfig`. */
 export interface RuntimeOptions {
-  /** `KEYFLOW_INSTANCE`: in every log line, and the broker's name for the connection. */
-  instance: string;
-  logLevel: LogLevel;
   /** One access log line per HTTP request (see `loggerParams`). */
   accessLog: boolean;
-  database: {
-    /** The primary (HAProxy's write port): `WRITE_POOL`. */
-    write: PoolTarget;
-    /** Replicas (HAProxy's read port): `READ_POOL`, provided only when given. */
-    read?: PoolTarget;
-    /** Connections per pool. */
-    poolSize: number;
-  };
-  redis: { nodes: string[]; commandTimeoutMs: number };
-  amqp: { urls: string[] };
+  /** The primary's pool (`DATABASE_URL`, `WRITE_POOL`) is named this in `pg_stat_activity`. */
+  writePoolName: string;
+  /** Replicas (HAProxy's read port): `READ_POOL`, provided only when given. */
+  readPool?: PoolTarget;
+  /** How long a Redis command may take before it fails. */
+  redisCommandTimeoutMs: number;
 }
 
 const logger = new Logger('Infrastructure');
 
-function clientProviders(options: RuntimeOptions): Provider[] {
+function clientProviders(config: RuntimeConfig, options: RuntimeOptions): Provider[] {
   const pool = (name: string, target: PoolTarget): Pool =>
     createPool(target.url, {
       applicationName: target.applicationName,
-      max: options.database.poolSize,
+      max: config.DATABASE_POOL_SIZE,
       onError: (err) => logger.warn({ err, pool: name }, 'idle database connection failed'),
     });
-  const { write, read } = options.database;
+  const write = { url: config.DATABASE_URL, applicationName: options.writePoolName };
+  const read = options.readPool;
   return [
     { provide: WRITE_POOL, useFactory: (): Pool => pool('write', write) },
     ...(read ? [{ provide: READ_POOL, useFactory: (): Pool => pool('read', read) }] : []),
     {
       provide: REDIS,
       useFactory: (): Cluster =>
-        createRedisCluster({ nodes: options.redis.nodes, commandTimeoutMs: options.redis.commandTimeoutMs, logger }),
+        createRedisCluster({ nodes: config.REDIS_NODES, commandTimeoutMs: options.redisCommandTimeoutMs, logger }),
     },
     {
       provide: AMQP,
       useFactory: (): AmqpConnectionManager =>
-        createAmqpConnection({ urls: options.amqp.urls, connectionName: options.instance, logger }),
+        createAmqpConnection({ urls: config.AMQP_URL, connectionName: config.KEYFLOW_INSTANCE, logger }),
     },
   ];
 }
@@ -89,15 +84,15 @@ export class RuntimeModule implements OnApplicationShutdown {
     @Optional() @Inject(READ_POOL) private readonly readPool?: Pool,
   ) {}
 
-  static forRoot(options: RuntimeOptions): DynamicModule {
-    const clients = clientProviders(options);
-    const tokens = options.database.read ? [WRITE_POOL, READ_POOL, REDIS, AMQP] : [WRITE_POOL, REDIS, AMQP];
+  static forRoot(config: RuntimeConfig, options: RuntimeOptions): DynamicModule {
+    const clients = clientProviders(config, options);
+    const tokens = options.readPool ? [WRITE_POOL, READ_POOL, REDIS, AMQP] : [WRITE_POOL, REDIS, AMQP];
     return {
       module: RuntimeModule,
       global: true,
       imports: [
         LoggerModule.forRoot(
-          loggerParams({ instance: options.instance, level: options.logLevel, accessLog: options.accessLog }),
+          loggerParams({ instance: config.KEYFLOW_INSTANCE, level: config.LOG_LEVEL, accessLog: options.accessLog }),
         ),
         TerminusModule.forRoot({ logger: false, errorLogStyle: 'json' }),
       ],

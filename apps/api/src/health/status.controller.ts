@@ -61,7 +61,7 @@ export class StatusController {
   @ApiOkResponse({ type: StatusResponseDto })
   @ApiProblemResponses(401)
   async status(): Promise<StatusResponseDto> {
-    const results = await Promise.all(this.dependencies.checks().map((check) => check()));
+    const results = await Promise.all(this.dependencies.checks().map(async (check) => check()));
     return {
       instance: this.config.KEYFLOW_INSTANCE,
       startedAt: STARTED_AT.toISOString(),

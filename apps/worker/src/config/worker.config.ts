@@ -1,15 +1,11 @@
 import { z } from 'zod';
-import { amqpUrls, parseEnv, postgresUrl, redisNodes } from '@keyflow/contracts';
+import { parseEnv } from '@keyflow/contracts';
+import { runtimeEnv } from '@keyflow/runtime';
 
 /** Every setting the worker reads from its environment, validated once at boot. */
 const workerEnvSchema = z.object({
-  KEYFLOW_INSTANCE: z.string().min(1).default('worker'),
-  HOST: z.string().min(1).default('127.0.0.1'),
-  PORT: z.coerce.number().int().min(1).max(65535).default(3100),
-  AMQP_URL: amqpUrls(),
-  REDIS_NODES: redisNodes(),
-  DATABASE_URL: postgresUrl(),
-  DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(20),
+  /** `PORT`: health, shards and metrics (`/health/live`, `/health/ready`, `/shards`, `/metrics`). */
+  ...runtimeEnv({ instance: 'worker', port: 3100, poolSize: 20 }),
   KV_SHARDS: z.coerce.number().int().min(1).max(1024).default(16),
   QUEUE_REPLICAS: z.coerce.number().int().min(1).max(7).default(3),
   /** Unacknowledged messages a shard may hold; bounds the largest batch. */
@@ -37,7 +33,6 @@ const workerEnvSchema = z.object({
   /** Finished operations are kept this long, then removed in the background. */
   OPERATION_RETENTION_HOURS: z.coerce.number().min(0.001).default(168),
   RETENTION_SWEEP_INTERVAL_MS: z.coerce.number().int().min(100).default(60_000),
-  LOG_LEVEL: z.enum(['error', 'warn', 'log', 'debug', 'verbose']).default('log'),
 });
 
 export type WorkerConfig = z.infer<typeof workerEnvSchema>;

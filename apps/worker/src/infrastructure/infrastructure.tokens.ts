@@ -1,4 +1,2 @@
-/** Injection tokens for clients that have no class of their own to inject by. */
-export const WRITE_POOL = Symbol('WRITE_POOL');
-export const REDIS = Symbol('REDIS');
-export const AMQP = Symbol('AMQP');
+/** The clients' tokens live with the module that provides them; kept here for the files that import them from here. */
+export { AMQP, REDIS, WRITE_POOL } from '@keyflow/runtime';

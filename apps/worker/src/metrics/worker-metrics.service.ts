@@ -1,15 +1,16 @@
 import { Inject, Injectable, Logger, type BeforeApplicationShutdown } from '@nestjs/common';
 import type { AmqpConnectionManager } from 'amqp-connection-manager';
 import type { Pool } from 'pg';
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { DEAD_LETTER_QUEUE, shardQueueName } from '@keyflow/contracts';
 import { SupervisedChannel } from '@keyflow/messaging';
+import { AMQP, createMetricsRegistry, WRITE_POOL } from '@keyflow/runtime';
 import { WORKER_CONFIG, type WorkerConfig } from '../config/worker.config';
-import { AMQP, WRITE_POOL } from '../infrastructure/infrastructure.tokens';
 
 /**
- * The worker's Prometheus metrics, on `/metrics` of its health port: batch size and apply latency, writes
- * by outcome, queue depth per shard (and of the dead-letter queue), DB pool use, and the process defaults.
+ * The worker's Prometheus metrics, on `/metrics` of its HTTP port: batch size and apply latency, writes by outcome,
+ * queue depth per shard (and of the dead-letter queue), and what every keyflow process reports (DB pool use, process
+ * defaults: `createMetricsRegistry`).
  *
  * Queue depth is asked on a channel of its own, a `SupervisedChannel`: a queue that does not exist makes the broker
  * close the channel that asked (404), which is then re-opened, while the connection and the shard consumers' channels
@@ -18,7 +19,7 @@ import { AMQP, WRITE_POOL } from '../infrastructure/infrastructure.tokens';
  */
 @Injectable()
 export class WorkerMetrics implements BeforeApplicationShutdown {
-  readonly registry = new Registry();
+  readonly registry: Registry;
   readonly batchSize: Histogram;
   readonly batchSeconds: Histogram;
   readonly writes: Counter<'status'>;
@@ -29,8 +30,7 @@ export class WorkerMetrics implements BeforeApplicationShutdown {
     @Inject(WRITE_POOL) pool: Pool,
     @Inject(AMQP) connection: AmqpConnectionManager,
   ) {
-    this.registry.setDefaultLabels({ instance_name: config.KEYFLOW_INSTANCE });
-    collectDefaultMetrics({ register: this.registry });
+    this.registry = createMetricsRegistry(config.KEYFLOW_INSTANCE, { write: pool });
     this.batchSize = new Histogram({
       name: 'keyflow_apply_batch_size',
       help: 'Writes applied per database transaction',
@@ -48,17 +48,6 @@ export class WorkerMetrics implements BeforeApplicationShutdown {
       help: 'Writes settled by this worker, by outcome (applied, conflict, duplicate, dead_lettered)',
       labelNames: ['status'],
       registers: [this.registry],
-    });
-    new Gauge({
-      name: 'keyflow_db_pool_connections',
-      help: 'Database pool connections by state',
-      labelNames: ['state'],
-      registers: [this.registry],
-      collect() {
-        this.set({ state: 'total' }, pool.totalCount);
-        this.set({ state: 'idle' }, pool.idleCount);
-        this.set({ state: 'waiting' }, pool.waitingCount);
-      },
     });
     this.channel = new SupervisedChannel(connection, {
       name: 'metrics',

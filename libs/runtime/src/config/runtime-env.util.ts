@@ -29,3 +29,6 @@ export function runtimeEnv(defaults: RuntimeEnvDefaults) {
     LOG_LEVEL: z.enum(LOG_LEVELS).default('log'),
   };
 }
+
+/** The shared settings once parsed, as an app's config has them. */
+export type RuntimeConfig = z.infer<z.ZodObject<ReturnType<typeof runtimeEnv>>>;
