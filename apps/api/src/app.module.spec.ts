@@ -187,3 +187,19 @@ describe(AppModule.name, () => {
     });
   });
 });
+
+describe(`${AppModule.name} close`, () => {
+  it('should close the publisher before the broker connection, and the clients last', async () => {
+    const closing = fakeInfrastructure();
+    const closed = await createApiTestingApp(config, closing);
+    await closed.close();
+    // Channels are left out: OperationWaiter closes its own in onApplicationShutdown, in no set order with the clients.
+    expect(closing.log.filter((entry) => !entry.startsWith('amqp: close channel'))).toEqual([
+      'publisher: close',
+      'amqp: close connection',
+      'redis: disconnect',
+      'write pool: end',
+      'read pool: end',
+    ]);
+  });
+});
