@@ -63,6 +63,15 @@ function put(url: string, payload: string | Buffer, headers: Record<string, stri
 const invalidValue = (detail: string, instance = '/v1/kv/k') =>
   problem(400, 'invalid-value', 'Invalid value', detail, instance);
 
+/** PUTs `payload` to `url` and expects the 400 invalid-value problem with `detail`, the service never called. */
+async function expectInvalidValue(payload: string, detail: string, url = '/v1/kv/k'): Promise<void> {
+  const r = await put(url, payload);
+  expect(r.statusCode).toBe(400);
+  expect(r.headers['content-type']).toMatch(/^application\/problem\+json/);
+  expect(r.json()).toEqual(invalidValue(detail, url));
+  expect(fakeKv.put).not.toHaveBeenCalled();
+}
+
 describe(createHttpApp.name, () => {
   describe('JSON bodies', () => {
     it('should pass values that read back as written to the service unchanged', async () => {
@@ -85,49 +94,37 @@ describe(createHttpApp.name, () => {
     });
 
     it('should refuse a number a double cannot hold exactly with 400, before the service sees it', async () => {
-      const r = await put('/v1/kv/k', '{"value":12345678901234567890123}');
-      expect(r.statusCode).toBe(400);
-      expect(r.headers['content-type']).toMatch(/^application\/problem\+json/);
-      expect(r.json()).toEqual(
-        invalidValue(
-          'the number 12345678901234567890123 at /value cannot be stored exactly: keyflow stores numbers as ' +
-            'IEEE 754 doubles and it would read back as 1.2345678901234568e+22 (send it as a string to keep every digit)',
-        ),
+      await expectInvalidValue(
+        '{"value":12345678901234567890123}',
+        'the number 12345678901234567890123 at /value cannot be stored exactly: keyflow stores numbers as ' +
+          'IEEE 754 doubles and it would read back as 1.2345678901234568e+22 (send it as a string to keep every digit)',
       );
-      expect(fakeKv.put).not.toHaveBeenCalled();
     });
 
     it('should refuse a number beyond the range of a double instead of storing null', async () => {
-      const r = await put('/v1/kv/k', '{"value":1e999999}');
-      expect(r.json()).toEqual(
-        invalidValue(
-          'the number 1e999999 at /value is out of range: keyflow stores numbers as IEEE 754 doubles, ' +
-            'whose magnitude is at most 1.7976931348623157e+308',
-        ),
+      await expectInvalidValue(
+        '{"value":1e999999}',
+        'the number 1e999999 at /value is out of range: keyflow stores numbers as IEEE 754 doubles, ' +
+          'whose magnitude is at most 1.7976931348623157e+308',
       );
-      expect(fakeKv.put).not.toHaveBeenCalled();
     });
 
     it('should refuse U+0000 and lone surrogates, which PostgreSQL cannot store', async () => {
-      expect((await put('/v1/kv/k', '{"value":"a\\u0000b"}')).json()).toEqual(
-        invalidValue('the string at /value contains U+0000 (the NUL character), which keyflow cannot store'),
+      await expectInvalidValue(
+        '{"value":"a\\u0000b"}',
+        'the string at /value contains U+0000 (the NUL character), which keyflow cannot store',
       );
-      expect((await put('/v1/kv/k', '{"value":{"x":["\\ud800"]}}')).json()).toEqual(
-        invalidValue(
-          'the string at /value/x/0 contains a lone UTF-16 surrogate (such as \\ud800 without its pair), which is not Unicode text',
-        ),
+      await expectInvalidValue(
+        '{"value":{"x":["\\ud800"]}}',
+        'the string at /value/x/0 contains a lone UTF-16 surrogate (such as \\ud800 without its pair), which is not Unicode text',
       );
-      expect(fakeKv.put).not.toHaveBeenCalled();
     });
 
     it('should refuse a value nested 100,000 levels deep with 400, not 500', async () => {
-      const r = await put('/v1/kv/k', `{"value":${'['.repeat(100_000)}${']'.repeat(100_000)}}`);
-      expect(r.statusCode).toBe(400);
-      expect(r.json()).toEqual(
-        invalidValue(
-          `the value is nested too deeply at /value${'/0'.repeat(MAX_VALUE_DEPTH)}: ` +
-            `arrays and objects may nest at most ${MAX_VALUE_DEPTH} levels deep`,
-        ),
+      await expectInvalidValue(
+        `{"value":${'['.repeat(100_000)}${']'.repeat(100_000)}}`,
+        `the value is nested too deeply at /value${'/0'.repeat(MAX_VALUE_DEPTH)}: ` +
+          `arrays and objects may nest at most ${MAX_VALUE_DEPTH} levels deep`,
       );
     });
 
@@ -137,21 +134,19 @@ describe(createHttpApp.name, () => {
     });
 
     it('should refuse a member name given twice', async () => {
-      expect((await put('/v1/kv/k', '{"value":{"a":1,"a":2}}')).json()).toEqual(
-        invalidValue('the member name "a" appears twice in the object at /value; an object keeps one value per name'),
+      await expectInvalidValue(
+        '{"value":{"a":1,"a":2}}',
+        'the member name "a" appears twice in the object at /value; an object keeps one value per name',
       );
     });
 
     it('should apply the same rules to PUT /store', async () => {
-      const r = await put('/store', '{"key":"k","value":[1e400]}');
-      expect(r.json()).toEqual(
-        invalidValue(
-          'the number 1e400 at /value/0 is out of range: keyflow stores numbers as IEEE 754 doubles, ' +
-            'whose magnitude is at most 1.7976931348623157e+308',
-          '/store',
-        ),
+      await expectInvalidValue(
+        '{"key":"k","value":[1e400]}',
+        'the number 1e400 at /value/0 is out of range: keyflow stores numbers as IEEE 754 doubles, ' +
+          'whose magnitude is at most 1.7976931348623157e+308',
+        '/store',
       );
-      expect(fakeKv.put).not.toHaveBeenCalled();
     });
 
     it('should check a body behind two byte order marks, of which the decoder and the parser each skip one', async () => {
