@@ -6,6 +6,7 @@ import { Pool } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   adminAuthHeaders,
+  gatewayRequest,
   isAlive,
   killProcess,
   pollUntil,
@@ -24,30 +25,14 @@ let stack: StackInfo;
 const run = randomUUID().slice(0, 8);
 const PASSWORD = `pw-${randomUUID()}`;
 
-interface Answer {
-  status: number;
-  headers: Headers;
-  json: Record<string, unknown>;
-}
-
-async function call(
+/** Through `base`, one of the gateways, with only the headers given: who may do what is what this suite tests. */
+function call(
   base: string,
   method: string,
   path: string,
-  { body, headers = {} }: { body?: unknown; headers?: Record<string, string> } = {},
-): Promise<Answer> {
-  const response = await fetch(base + path, {
-    method,
-    headers: { ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    signal: AbortSignal.timeout(15_000),
-  });
-  const text = await response.text();
-  return {
-    status: response.status,
-    headers: response.headers,
-    json: text ? (JSON.parse(text) as Record<string, unknown>) : {},
-  };
+  { body, headers }: { body?: unknown; headers?: Record<string, string> } = {},
+) {
+  return gatewayRequest(method, path, { body, headers, stack, gateway: base, asAdmin: false, timeoutMs: 15_000 });
 }
 
 const gateway = (i: number): string => {

@@ -18,8 +18,10 @@ const run = randomUUID().slice(0, 8);
 const key = (name: string) => `cc-${run}-${name}`;
 const ISO = expect.stringMatching(/^\d{4}-\d\d-\d\dT/);
 
-function call(method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
-  return gatewayRequest(method, path, { body, headers, stack });
+/** Status and JSON body, which the tests assert whole. */
+async function call(method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
+  const { status, json } = await gatewayRequest(method, path, { body, headers, stack });
+  return { status, json };
 }
 
 const put = (k: string, value: unknown) => call('PUT', `/v1/kv/${k}`, { value }, { prefer: 'wait=10' });
@@ -83,9 +85,9 @@ describe('cache consistency with a lagging replica (e2e)', () => {
     redis?.disconnect();
   });
 
-  it('should not bring a deleted key back once its tombstone expired', async () => {
-    const k = key('deleted');
-    expect((await put(k, 'before')).status).toBe(201);
+  /** Creates `k`, waits until every replica has it, then runs `fn` with WAL replay paused on them all. */
+  async function withReplicasBehind(k: string, value: unknown, fn: () => Promise<void>): Promise<void> {
+    expect((await put(k, value)).status).toBe(201);
     await pollUntil(
       () => onReplicas(k),
       (rows) => rows.every((row) => row?.version === 1),
@@ -93,6 +95,15 @@ describe('cache consistency with a lagging replica (e2e)', () => {
     );
     await setReplay(true);
     try {
+      await fn();
+    } finally {
+      await setReplay(false);
+    }
+  }
+
+  it('should not bring a deleted key back once its tombstone expired', async () => {
+    const k = key('deleted');
+    await withReplicasBehind(k, 'before', async () => {
       expect((await del(k)).status).toBe(204);
       expect(await onReplicas(k)).toEqual(replicas.map(() => ({ version: 1, deleted: false })));
       // The tombstone expires (60 s in the stack; removed here).
@@ -107,21 +118,12 @@ describe('cache consistency with a lagging replica (e2e)', () => {
       }
       const cached = await redis.hgetall(entryKey(k));
       expect(cached.s === undefined || (cached.s === 'd' && cached.v === '2')).toBe(true);
-    } finally {
-      await setReplay(false);
-    }
+    });
   });
 
   it('should not answer or cache an older version once the newer value expired', async () => {
     const k = key('updated');
-    expect((await put(k, 'one')).status).toBe(201);
-    await pollUntil(
-      () => onReplicas(k),
-      (rows) => rows.every((row) => row?.version === 1),
-      { what: 'the replicas to have version 1' },
-    );
-    await setReplay(true);
-    try {
+    await withReplicasBehind(k, 'one', async () => {
       expect((await put(k, 'two')).status).toBe(200);
       await redis.del(entryKey(k));
 
@@ -132,8 +134,6 @@ describe('cache consistency with a lagging replica (e2e)', () => {
         });
       }
       expect(await redis.hget(entryKey(k), 'v')).toBe('2');
-    } finally {
-      await setReplay(false);
-    }
+    });
   });
 });

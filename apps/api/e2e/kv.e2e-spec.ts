@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { adminAuthHeaders, pollUntil, readStack } from '@keyflow/testing';
+import { gatewayRequest, pollUntil, readStack } from '@keyflow/testing';
 import { problem } from './problem.util';
 
 /**
@@ -13,21 +13,10 @@ const key = (name: string) => `e2e-${run}-${name}`;
 const UUID = expect.stringMatching(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
 const ISO = expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
 
-async function call(method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
-  const init: RequestInit = { method, headers: { ...adminAuthHeaders(), ...headers } };
-  if (body !== undefined) {
-    init.body = typeof body === 'string' ? body : JSON.stringify(body);
-    (init.headers as Record<string, string>)['content-type'] ??= 'application/json';
-  }
-  const response = await fetch(gateway + path, init);
-  const text = await response.text();
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
-  return { status: response.status, headers: response.headers, text, json: json as Record<string, unknown> };
+/** A string body is sent as it is (malformed JSON, a form); anything else as JSON. */
+function call(method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
+  const payload = typeof body === 'string' ? { rawBody: body } : { body };
+  return gatewayRequest(method, path, { ...payload, headers, gateway, timeoutMs: 60_000, expectJson: false });
 }
 
 async function applied(operationId: string) {
@@ -145,19 +134,49 @@ describe('keyflow HTTP API (e2e through the gateway)', () => {
 
   describe('bad input', () => {
     const k = key('bad');
+    const path = `/v1/kv/${k}`;
 
-    it('should answer 400 for malformed JSON', async () => {
-      const r = await call('PUT', `/v1/kv/${k}`, '{"value":');
-      expect(r.status).toBe(400);
-      expect(r.json).toEqual(
-        problem(
+    it.each([
+      {
+        what: 'malformed JSON',
+        request: ['PUT', path, '{"value":'] as const,
+        answer: problem(
           400,
           'malformed-json',
           'Malformed JSON',
           "Body is not valid JSON but content-type is set to 'application/json'",
-          `/v1/kv/${k}`,
+          path,
         ),
-      );
+      },
+      {
+        what: 'a body that is not a JSON object',
+        request: ['PUT', path, '[1,2]'] as const,
+        answer: problem(
+          400,
+          'invalid-request',
+          'Invalid request',
+          'the body must be a JSON object, such as {"value": …}',
+          path,
+        ),
+      },
+      {
+        what: 'a body that is not JSON (415)',
+        request: ['PUT', path, 'value=1', { 'content-type': 'application/x-www-form-urlencoded' }] as const,
+        answer: problem(415, 'unsupported-media-type', 'Unsupported media type', 'Unsupported Media Type', path),
+      },
+      {
+        what: 'a bad query parameter',
+        request: ['GET', `${path}?consistency=sometimes`] as const,
+        answer: problem(400, 'invalid-request', 'Invalid request', 'consistency must be eventual or strong', path),
+      },
+      {
+        what: 'an unknown route (404)',
+        request: ['GET', '/v2/nothing'] as const,
+        answer: problem(404, 'not-found', 'Not found', 'Cannot GET /v2/nothing', '/v2/nothing'),
+      },
+    ])('should answer $what with its problem document', async ({ request: [method, url, body, headers], answer }) => {
+      const r = await call(method, url, body, headers);
+      expect({ status: r.status, json: r.json }).toEqual({ status: answer.status, json: answer });
     });
 
     it('should refuse with 400 every value keyflow cannot store as written, and write nothing', async () => {
@@ -231,19 +250,6 @@ describe('keyflow HTTP API (e2e through the gateway)', () => {
       });
     });
 
-    it('should answer 400 when the body is not a JSON object', async () => {
-      const r = await call('PUT', `/v1/kv/${k}`, '[1,2]');
-      expect(r.json).toEqual(
-        problem(
-          400,
-          'invalid-request',
-          'Invalid request',
-          'the body must be a JSON object, such as {"value": …}',
-          `/v1/kv/${k}`,
-        ),
-      );
-    });
-
     it('should answer 400 for keys that are too long or contain control characters', async () => {
       const long = 'k'.repeat(513);
       expect((await call('PUT', `/v1/kv/${long}`, { value: 1 })).json).toEqual(
@@ -276,14 +282,6 @@ describe('keyflow HTTP API (e2e through the gateway)', () => {
       expect(r.json).toMatchObject({ status: 413 });
     });
 
-    it('should answer 415 for a body that is not JSON', async () => {
-      const r = await call('PUT', `/v1/kv/${k}`, 'value=1', { 'content-type': 'application/x-www-form-urlencoded' });
-      expect(r.status).toBe(415);
-      expect(r.json).toEqual(
-        problem(415, 'unsupported-media-type', 'Unsupported media type', 'Unsupported Media Type', `/v1/kv/${k}`),
-      );
-    });
-
     it('should answer 415 for a body sent with a Content-Encoding, saying that none is taken', async () => {
       const r = await call('PUT', `/v1/kv/${k}`, '{"value":1}', { 'content-encoding': 'gzip' });
       expect(r.status).toBe(415);
@@ -300,13 +298,6 @@ describe('keyflow HTTP API (e2e through the gateway)', () => {
       );
     });
 
-    it('should answer 400 for a bad query parameter', async () => {
-      const r = await call('GET', `/v1/kv/${k}?consistency=sometimes`);
-      expect(r.json).toEqual(
-        problem(400, 'invalid-request', 'Invalid request', 'consistency must be eventual or strong', `/v1/kv/${k}`),
-      );
-    });
-
     it('should answer 400 for an operation id that is not a UUID and 404 for an unknown one', async () => {
       expect((await call('GET', '/v1/operations/nope')).json).toEqual(
         problem(400, 'invalid-request', 'Invalid request', 'the operation id must be a UUID', '/v1/operations/nope'),
@@ -320,12 +311,6 @@ describe('keyflow HTTP API (e2e through the gateway)', () => {
           `no operation with id ${id} is known`,
           `/v1/operations/${id}`,
         ),
-      );
-    });
-
-    it('should answer 404 as a problem document for unknown routes', async () => {
-      expect((await call('GET', '/v2/nothing')).json).toEqual(
-        problem(404, 'not-found', 'Not found', 'Cannot GET /v2/nothing', '/v2/nothing'),
       );
     });
 

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import Redis, { Cluster } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { adminAuthHeaders, readStack, redisNodes, type StackInfo } from '@keyflow/testing';
+import { gatewayRequest, readStack, redisNodes, type StackInfo } from '@keyflow/testing';
 
 /**
  * What keeps Redis memory bounded without evicting anything (issue 13, item 7): every node runs with a memory
@@ -12,13 +12,8 @@ let stack: StackInfo;
 let redis: Cluster;
 const run = randomUUID().slice(0, 8);
 
-async function put(k: string, headers: Record<string, string>) {
-  const response = await fetch(`${stack.gateway}/v1/kv/${k}`, {
-    method: 'PUT',
-    headers: { ...adminAuthHeaders(stack), 'content-type': 'application/json', ...headers },
-    body: JSON.stringify({ value: 1 }),
-  });
-  return { status: response.status, json: (await response.json()) as Record<string, unknown> };
+function put(k: string, headers: Record<string, string>) {
+  return gatewayRequest('PUT', `/v1/kv/${k}`, { body: { value: 1 }, headers, stack, timeoutMs: 60_000 });
 }
 
 describe('memory bounds (e2e)', () => {

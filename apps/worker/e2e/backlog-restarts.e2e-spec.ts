@@ -1,15 +1,18 @@
 import { randomUUID } from 'node:crypto';
 import { connect } from 'amqplib';
-import { Pool, type PoolClient } from 'pg';
+import type { Pool, PoolClient } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEAD_LETTER_QUEUE, shardOf, shardQueueName } from '@keyflow/contracts';
 import {
-  adminAuthHeaders,
   killProcess,
+  peekQueue,
   pollUntil,
   readStack,
+  restoreProcesses,
+  stackPool,
   startProcess,
   supervisorctl,
+  tryGatewayRequest,
   type StackInfo,
 } from '@keyflow/testing';
 
@@ -32,19 +35,9 @@ const KILLS = 6;
 let stack: StackInfo;
 let db: Pool;
 
-async function put(key: string, value: unknown, idempotencyKey: string) {
-  try {
-    const response = await fetch(`${stack.gateway}/v1/kv/${encodeURIComponent(key)}`, {
-      method: 'PUT',
-      signal: AbortSignal.timeout(30_000),
-      headers: { ...adminAuthHeaders(stack), 'content-type': 'application/json', 'idempotency-key': idempotencyKey },
-      body: JSON.stringify({ value }),
-    });
-    const text = await response.text();
-    return { status: response.status, json: (text ? JSON.parse(text) : {}) as Record<string, unknown> };
-  } catch {
-    return { status: 0, json: {} };
-  }
+function put(key: string, value: unknown, idempotencyKey: string) {
+  const headers = { 'idempotency-key': idempotencyKey };
+  return tryGatewayRequest('PUT', `/v1/kv/${encodeURIComponent(key)}`, { body: { value }, headers, stack });
 }
 
 /** A write the API accepted (202), retried with its Idempotency-Key on anything else: one operation per write. */
@@ -130,29 +123,18 @@ async function depth(queue: string): Promise<number> {
 
 /** The dead letters that mention `text`: read through the management API and put back (`ack_requeue_true`). */
 async function deadLettersMentioning(text: string): Promise<string[]> {
-  const auth = Buffer.from(`${stack.managementUser}:${stack.managementPassword}`).toString('base64');
-  const response = await fetch(`${stack.management}/api/queues/%2F/${encodeURIComponent(DEAD_LETTER_QUEUE)}/get`, {
-    method: 'POST',
-    headers: { authorization: `Basic ${auth}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ count: 5_000, ackmode: 'ack_requeue_true', encoding: 'auto' }),
-  });
-  if (!response.ok) throw new Error(`management get ${DEAD_LETTER_QUEUE}: ${response.status} ${await response.text()}`);
-  return ((await response.json()) as Array<{ payload: string }>).map((m) => m.payload).filter((p) => p.includes(text));
+  return (await peekQueue(DEAD_LETTER_QUEUE, 5_000, stack)).map((m) => m.payload).filter((p) => p.includes(text));
 }
 
 describe('a backlog across worker restarts (e2e)', () => {
   beforeAll(() => {
     stack = readStack();
-    db = new Pool({ connectionString: stack.db.write, max: 4 });
-    db.on('error', () => undefined);
+    db = stackPool(stack.db.write, 4);
   });
 
   afterAll(async () => {
     await db.end();
-    // Leave every worker running for whatever runs next, whatever failed above.
-    for (const p of readStack().processes.filter((x) => x.kind === 'worker')) {
-      await startProcess(p.name, { waitForHealth: true, timeoutMs: 120_000 }).catch(() => undefined);
-    }
+    await restoreProcesses({ kind: 'worker', waitForHealth: true });
   });
 
   it(`should apply every write of a ${BACKLOG}-write backlog on one shard through ${KILLS} kills of the worker holding it, dead-lettering none`, async () => {

@@ -3,13 +3,12 @@ import calculateSlot from 'cluster-key-slot';
 import { Cluster } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  gatewayRequest,
-  type GatewayResponse,
-  redisNodes,
   killProcess,
   pollUntil,
   readStack,
+  redisNodes,
   startProcess,
+  tryGatewayRequest,
   type StackInfo,
 } from '@keyflow/testing';
 
@@ -26,16 +25,8 @@ let killed: string | undefined;
 const run = randomUUID().slice(0, 8);
 
 /** Through the gateway; a refused or cut connection counts as status 0 (the node it needed was down). */
-function call(
-  method: string,
-  path: string,
-  body?: unknown,
-  headers: Record<string, string> = {},
-): Promise<GatewayResponse> {
-  return gatewayRequest(method, path, { body, headers, stack, timeoutMs: 20_000 }).catch(() => ({
-    status: 0,
-    json: {},
-  }));
+function call(method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
+  return tryGatewayRequest(method, path, { body, headers, stack, timeoutMs: 20_000 });
 }
 
 /** The cache entry, as KvCache names it. */

@@ -1,15 +1,17 @@
 import { randomUUID } from 'node:crypto';
 import Redis from 'ioredis';
-import { Pool } from 'pg';
+import type { Pool } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  adminAuthHeaders,
   killProcess,
   pollUntil,
   postgresPrimary,
   freezeProcess,
   readStack,
+  restoreProcesses,
+  stackPool,
   startProcess,
+  tryGatewayRequest,
   type StackInfo,
   type StackProcess,
 } from '@keyflow/testing';
@@ -31,36 +33,9 @@ interface Ack {
   at: number;
 }
 
-function http(
-  method: string,
-  path: string,
-  body?: unknown,
-): Promise<{ status: number; json: Record<string, unknown> }> {
-  return httpWith(method, path, body, {});
-}
-
-async function httpWith(
-  method: string,
-  path: string,
-  body: unknown,
-  headers: Record<string, string>,
-): Promise<{ status: number; json: Record<string, unknown> }> {
-  try {
-    const response = await fetch(stack.gateway + path, {
-      method,
-      signal: AbortSignal.timeout(40_000),
-      headers: {
-        ...adminAuthHeaders(stack),
-        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-        ...headers,
-      },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-    const text = await response.text();
-    return { status: response.status, json: text ? (JSON.parse(text) as Record<string, unknown>) : {} };
-  } catch {
-    return { status: 0, json: {} };
-  }
+/** Through the gateway, as the admin; a failed request answers status 0 (counted, never thrown). */
+function http(method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
+  return tryGatewayRequest(method, path, { body, headers, stack, timeoutMs: 40_000 });
 }
 
 /**
@@ -88,7 +63,7 @@ function startLoad({
   const loops = [
     (async () => {
       for (let seq = 1; running; seq++) {
-        const r = await httpWith('PUT', `/v1/kv/${prefix}-probe`, { value: { seq } }, { prefer: 'wait=30' });
+        const r = await http('PUT', `/v1/kv/${prefix}-probe`, { value: { seq } }, { prefer: 'wait=30' });
         if (r.status === 200 || r.status === 201) appliedAt.push(Date.now());
         else await pause();
       }
@@ -226,13 +201,11 @@ async function killUnderLoad(
 describe('failover under load, every tier (e2e)', { timeout: 180_000 }, () => {
   beforeAll(() => {
     stack = readStack();
-    db = new Pool({ connectionString: stack.db.write, max: 2 });
-    db.on('error', () => undefined);
+    db = stackPool(stack.db.write, 2);
   });
   afterAll(async () => {
     await db.end();
-    // Leave the stack whole for whatever runs next, whatever failed above.
-    for (const p of readStack().processes) await startProcess(p.name, { timeoutMs: 120_000 }).catch(() => undefined);
+    await restoreProcesses();
     console.log(
       ['[failover] per disrupted component: longest time without a 202 / without an applied write; time until back']
         .concat(

@@ -3,32 +3,17 @@ import { randomUUID } from 'node:crypto';
 import { connect } from 'amqplib';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { DEAD_LETTER_EXCHANGE, DEAD_LETTER_QUEUE, shardOf, shardQueueName } from '@keyflow/contracts';
-import { adminAuthHeaders, pollUntil, readStack, type StackInfo } from '@keyflow/testing';
+import { gatewayRequest, managementRequest, peekQueue, pollUntil, readStack, type StackInfo } from '@keyflow/testing';
 
 /** The write path's infrastructure as the stack built it: quorum queues on every node, dead-lettering. */
 let stack: StackInfo;
 
-async function management<T>(path: string, init: RequestInit = {}): Promise<T> {
-  const auth = Buffer.from(`${stack.managementUser}:${stack.managementPassword}`).toString('base64');
-  const response = await fetch(`${stack.management}/api${path}`, {
-    ...init,
-    headers: { authorization: `Basic ${auth}`, 'content-type': 'application/json' },
-  });
-  if (!response.ok) throw new Error(`management ${path}: ${response.status} ${await response.text()}`);
-  return (await response.json()) as T;
+function management<T>(path: string): Promise<T> {
+  return managementRequest<T>(path, {}, stack);
 }
 
-async function gateway(
-  method: string,
-  path: string,
-  body?: unknown,
-): Promise<{ status: number; json: Record<string, unknown> }> {
-  const response = await fetch(stack.gateway + path, {
-    method,
-    headers: { ...adminAuthHeaders(stack), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  return { status: response.status, json: (await response.json()) as Record<string, unknown> };
+function gateway(method: string, path: string, body?: unknown) {
+  return gatewayRequest(method, path, { body, stack, timeoutMs: 60_000 });
 }
 
 describe('write path (e2e)', () => {
@@ -102,11 +87,7 @@ describe('write path (e2e)', () => {
       });
 
       const dead = await pollUntil(
-        () =>
-          management<Array<{ payload: string }>>(`/queues/%2F/${DEAD_LETTER_QUEUE}/get`, {
-            method: 'POST',
-            body: JSON.stringify({ count: 1000, ackmode: 'ack_requeue_true', encoding: 'auto' }),
-          }),
+        () => peekQueue(DEAD_LETTER_QUEUE, 1000, stack),
         (messages) => messages.some((m) => m.payload.includes(id)),
         { what: 'the poison message in the dead-letter queue' },
       );

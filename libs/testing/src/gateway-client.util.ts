@@ -1,38 +1,73 @@
 import { readStack, type StackInfo } from './stack-contract';
 import { adminAuthHeaders } from './stack-control';
 
-/** A JSON body (or `{}` when there is none) and the status, as the e2e suites assert them. */
+/** A response as the e2e suites assert it: status, headers, the body as text and as JSON. */
 export interface GatewayResponse {
   status: number;
+  headers: Headers;
+  text: string;
+  /** The body as JSON; `{}` when it is empty (or, with `expectJson: false`, when it is not JSON). */
   json: Record<string, unknown>;
 }
 
+export interface GatewayRequestOptions {
+  /** Sent as JSON, with `content-type: application/json` unless `headers` name another. */
+  body?: unknown;
+  /** Sent as it is (malformed JSON, a form), with `content-type: application/json` unless `headers` name another. */
+  rawBody?: string;
+  /** Override the defaults: a cookie or another token can stand in for the admin's. */
+  headers?: Record<string, string>;
+  timeoutMs?: number;
+  stack?: StackInfo;
+  /** Another gateway of the stack (`stack.gateways`); the stack's first one by default. */
+  gateway?: string;
+  /** Sign the request as the stack's admin (default); `false` sends only `headers`. */
+  asAdmin?: boolean;
+  /** A body that is not JSON makes the request reject (default); `false` keeps it in `text`. */
+  expectJson?: boolean;
+}
+
 /**
- * One JSON request through the stack's gateway as its admin (headers given override, so a cookie or another
- * token can stand in). Network errors reject: a suite that counts them as failures catches them itself.
+ * One request through the stack's gateway, as its admin unless told otherwise. Network errors and, unless
+ * `expectJson` is false, a body that is not JSON reject: a suite that counts them as failures catches them itself.
  */
 export async function gatewayRequest(
   method: string,
   path: string,
   {
     body,
+    rawBody,
     headers = {},
     timeoutMs = 30_000,
     stack = readStack(),
-  }: { body?: unknown; headers?: Record<string, string>; timeoutMs?: number; stack?: StackInfo } = {},
+    gateway = stack.gateway,
+    asAdmin = true,
+    expectJson = true,
+  }: GatewayRequestOptions = {},
 ): Promise<GatewayResponse> {
-  const response = await fetch(stack.gateway + path, {
+  const payload = rawBody ?? (body === undefined ? undefined : JSON.stringify(body));
+  const response = await fetch(gateway + path, {
     method,
     signal: AbortSignal.timeout(timeoutMs),
     headers: {
-      ...adminAuthHeaders(stack),
-      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      ...(asAdmin ? adminAuthHeaders(stack) : {}),
+      ...(payload === undefined ? {} : { 'content-type': 'application/json' }),
       ...headers,
     },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    ...(payload === undefined ? {} : { body: payload }),
   });
   const text = await response.text();
-  return { status: response.status, json: (text ? JSON.parse(text) : {}) as Record<string, unknown> };
+  return { status: response.status, headers: response.headers, text, json: parseJson(text, expectJson) };
+}
+
+function parseJson(text: string, strict: boolean): Record<string, unknown> {
+  if (!text) return {};
+  try {
+    return JSON.parse(text) as Record<string, unknown>;
+  } catch (err) {
+    if (strict) throw err;
+    return {};
+  }
 }
 
 /** The Redis cluster nodes of `stack.json` (`host:port` strings) as ioredis wants them. */
@@ -41,4 +76,16 @@ export function redisNodes(stack: StackInfo = readStack()): Array<{ host: string
     host: node.slice(0, node.lastIndexOf(':')),
     port: Number(node.slice(node.lastIndexOf(':') + 1)),
   }));
+}
+
+/**
+ * `gatewayRequest` for suites that kill servers under load: a request that fails (refused, cut, timed out, or
+ * answered with something that is not JSON) answers status 0 instead of rejecting.
+ */
+export function tryGatewayRequest(
+  method: string,
+  path: string,
+  options: GatewayRequestOptions = {},
+): Promise<GatewayResponse> {
+  return gatewayRequest(method, path, options).catch(() => ({ status: 0, headers: new Headers(), text: '', json: {} }));
 }

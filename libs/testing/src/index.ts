@@ -6,3 +6,4 @@ export * from './stack-control';
 export * from './test-database.util';
 export * from './process-errors.util';
 export * from './gateway-client.util';
+export * from './management-client.util';

@@ -4,7 +4,13 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { pollUntil } from './poll-until.util';
 import { childPids, isAlive, processGroup, stackProcessIds } from './process.util';
-import { readStack, type StackInfo, type StackLaunchSpec, type StackProcess } from './stack-contract';
+import {
+  readStack,
+  type StackInfo,
+  type StackLaunchSpec,
+  type StackProcess,
+  type StackProcessKind,
+} from './stack-contract';
 
 // Test-only control of a running stack (failure tests, benchmarks): kill, stop, start and relaunch its processes
 // through its supervisor. The `stack.json` contract itself is in `stack-contract.ts`.
@@ -186,6 +192,21 @@ export async function startProcess(
   );
   if (waitForHealth && proc.healthUrl) await waitForHttp(proc.healthUrl, { timeoutMs });
   return pid;
+}
+
+/**
+ * For an `afterAll` of a suite that stops or kills processes: makes sure every stack process of `kind` (every one
+ * when omitted) runs again, one at a time, ignoring failures, so the suites after it find the stack whole.
+ */
+export async function restoreProcesses({
+  kind,
+  waitForHealth = false,
+  timeoutMs = 120_000,
+}: { kind?: StackProcessKind; waitForHealth?: boolean; timeoutMs?: number } = {}): Promise<void> {
+  for (const p of readStack().processes) {
+    if (kind === undefined || p.kind === kind)
+      await startProcess(p.name, { waitForHealth, timeoutMs }).catch(() => undefined);
+  }
 }
 
 /**

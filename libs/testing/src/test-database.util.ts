@@ -24,3 +24,13 @@ export async function createTestSchema(
     },
   };
 }
+
+/**
+ * A pool on one of the stack's databases for a suite that kills servers: an idle client's error (its server was
+ * killed under it) is dropped instead of crashing the test process; the next query just fails or reconnects.
+ */
+export function stackPool(connectionString: string, max: number): Pool {
+  const pool = new Pool({ connectionString, max });
+  pool.on('error', () => undefined);
+  return pool;
+}

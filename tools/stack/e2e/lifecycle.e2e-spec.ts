@@ -3,8 +3,8 @@ import { randomUUID } from 'node:crypto';
 import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  adminAuthHeaders,
   currentPid,
+  gatewayRequest,
   killWholeStack,
   pollUntil,
   readStack,
@@ -41,34 +41,18 @@ function expectCommand(...args: string[]): string {
 let stack: StackInfo;
 const run = randomUUID().slice(0, 8);
 
-async function call(
+function call(
   method: string,
   path: string,
   { body, headers = {} }: { body?: unknown; headers?: Record<string, string> } = {},
-): Promise<{ status: number; json: Record<string, unknown>; headers: Headers }> {
-  const request = (): Promise<Response> =>
-    fetch(stack.gateway + path, {
-      method,
-      signal: AbortSignal.timeout(30_000),
-      headers: {
-        // A cookie stands for itself; otherwise the admin's token.
-        ...(headers['cookie'] ? {} : adminAuthHeaders(stack)),
-        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-        ...headers,
-      },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
+) {
+  // A cookie stands for itself; otherwise the admin's token.
+  const request = () => gatewayRequest(method, path, { body, headers, stack, asAdmin: !headers['cookie'] });
   // A kept-alive connection from before a restart is closed under us once: a GET may simply go again.
-  const response = await request().catch((err: unknown) => {
+  return request().catch((err: unknown) => {
     if (method !== 'GET') throw err;
     return request();
   });
-  const text = await response.text();
-  return {
-    status: response.status,
-    json: text ? (JSON.parse(text) as Record<string, unknown>) : {},
-    headers: response.headers,
-  };
 }
 
 /** Runs `fn` over `items`, `width` at a time. */
@@ -117,10 +101,10 @@ describe('stack life cycle (e2e)', { timeout: 300_000 }, () => {
       expect((await call('POST', '/v1/users', { body: { username, password: 'correct horse battery' } })).status).toBe(
         201,
       );
-      const login = await fetch(`${stack.gateway}/v1/auth/login`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ username, password: 'correct horse battery' }),
+      const login = await gatewayRequest('POST', '/v1/auth/login', {
+        body: { username, password: 'correct horse battery' },
+        stack,
+        asAdmin: false,
       });
       expect(login.status).toBe(200);
       cookie = (login.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
