@@ -8,6 +8,7 @@ import { executorDurationMs } from '../../scenarios/scenarios';
 import { BenchService } from './bench.service';
 import { CliUsageError, parseCliOptions, scenarioDefinitions, USAGE, type CliOptions } from './cli/cli-options.util';
 import { describeExecutor } from './load/scenario-runner.service';
+import { targetRunMs } from './targets/target-scenarios.util';
 
 function listScenarios(options: CliOptions): void {
   const scenarios = scenarioDefinitions(options);
@@ -15,6 +16,14 @@ function listScenarios(options: CliOptions): void {
     const s = scenarios[name];
     console.log(`${name} (${(executorDurationMs(s.executor) / 1000).toFixed(0)} s): ${s.description}`);
     console.log(`  ${describeExecutor(s.executor)}; targets: ${s.targets.join('; ')}`);
+  }
+  if (options.targets !== 'off') {
+    const seconds = targetRunMs(options.scale) / 1000;
+    console.log(
+      `targets (issue 14's table): GET /health/live, cache-hit GET and PUT /store at 64 connections for ${seconds} s ` +
+        `each, with the Node runner${options.skipWrk ? '' : ' and with wrk'}; the reference profile and ` +
+        '1,000 writes/s for 60 s × scale with the Node runner',
+    );
   }
 }
 

@@ -11,10 +11,11 @@ function escape(cell: string): string {
 function drainText(run: TargetRun): string {
   const d = run.drain;
   if (d === null) return '';
-  const queues =
-    d.queues !== null
-      ? `queues ${int(d.queues.initialMessages)} msgs → 0 after ${d.queues.drainedAfterMs === null ? 'never' : `${ms(d.queues.drainedAfterMs)} ms`}`
-      : `queues not read (${d.queuesError ?? 'unknown'})`;
+  let queues: string;
+  if (d.queues === null) queues = `queues not read (${d.queuesError ?? 'unknown'})`;
+  else if (d.queues.drainedAfterMs === null) queues = `queues still ${int(d.queues.lastMessages)} msgs at the timeout`;
+  else if (d.queues.initialMessages === 0) queues = 'queues empty at the first sample';
+  else queues = `queues ${int(d.queues.initialMessages)} msgs → 0 after ${ms(d.queues.drainedAfterMs)} ms`;
   const markers = `markers ${ms(d.markersMaxMs)} ms${d.markersPending > 0 ? `, ${d.markersPending} never visible` : ''}`;
   return `${d.drainedAfterMs === null ? 'not drained' : `${ms(d.drainedAfterMs)} ms`} (${markers}; ${queues})`;
 }

@@ -16,7 +16,7 @@ describe(WrkRunner.name, () => {
 
   beforeAll(async () => {
     app = buildFakeKeyflow({ applyDelayMs: 1, token });
-    app.get('/health/live', async () => ({ status: 'ok' }));
+    app.get('/health/live', (_request, reply) => reply.send({ status: 'ok' }));
     target = await app.listen({ host: '127.0.0.1', port: 0 });
   });
 
