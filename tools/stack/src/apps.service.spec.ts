@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { APP_ENTRY, appEnv, appLaunchSpec, AppsService, CREATE_ADMIN_ENTRY, MIGRATE_ENTRY } from './apps.service';
-import { AppBuildService } from './build/app-build.service';
+import type { AppBuildService } from './build/app-build.service';
 import { stackLayout } from './stack-layout.util';
 import { testTopology } from './stack.fixture';
 import { renderSupervisorConf } from './supervisor/supervisor-conf.util';

@@ -1,0 +1,9 @@
+export interface BuildOptions {
+  rootDir: string;
+  outputPath: string;
+  [option: string]: unknown;
+}
+
+export function compiledEntry(buildOptions: BuildOptions, source: string): string;
+export function buildOptions(root: string, project: string): BuildOptions;
+export function buildArgs(root: string, project: string): string[];
