@@ -57,8 +57,8 @@ describe(formatTargetsSection.name, () => {
         '4,100 ms (markers 850.0 ms; queues 1,200 msgs → 0 after 4,100 ms) |',
     );
     expect(section).toContain(
-      '- [wrk store-put] CPU (% of one core): rabbitmq 50, load generator 1; machine 97 % busy (2 cores); ' +
-        'wrk itself 30 % of a core; CPU per accepted write 0.40 ms (12.0 s of CPU ÷ 30,004 writes)',
+      '- [wrk store-put] CPU (% of one core): rabbitmq 50, load generator (wrk) 1; machine 97 % busy (2 cores); ' +
+        'CPU per accepted write 0.40 ms (12.0 s of CPU ÷ 30,004 writes)',
     );
     expect(section).toContain(`- wrk store-put: \`${storePut.command}\``);
     expect(section).toContain('- **node reference**: setup failed');

@@ -200,8 +200,8 @@ describe(describeTargetCpu.name, () => {
       }),
     );
     expect(line).toBe(
-      '[wrk store-put] CPU (% of one core): rabbitmq 60, postgres 40, load generator 5; machine 90 % busy (2 cores); ' +
-        'wrk itself 42 % of a core; CPU per accepted write 0.63 ms (10.0 s of CPU ÷ 16,000 writes)',
+      '[wrk store-put] CPU (% of one core): rabbitmq 60, postgres 40, load generator (wrk) 5; machine 90 % busy ' +
+        '(2 cores); CPU per accepted write 0.63 ms (10.0 s of CPU ÷ 16,000 writes)',
     );
     expect(describeTargetCpu(run({ tool: 'node', profile: 'health-live' }))).toBe(
       '[node health-live] CPU not sampled (no stack processes in stack.json)',

@@ -194,15 +194,16 @@ export function formatTargetsConsole(rows: readonly TargetRow[]): string {
 export function describeTargetCpu(run: TargetRun): string {
   const label = `[${run.tool} ${run.profile}]`;
   if (run.cpu === null) return `${label} CPU not sampled (no stack processes in stack.json)`;
-  const generator =
-    run.tool === 'wrk' && run.loadGeneratorPercentOfCore !== null
-      ? `; wrk itself ${run.loadGeneratorPercentOfCore.toFixed(0)} % of a core`
-      : '';
   const perWrite =
     run.cpuPerWriteMs === null
       ? ''
       : `; CPU per accepted write ${run.cpuPerWriteMs.toFixed(2)} ms (${tierCpuSeconds(run).toFixed(1)} s of CPU ÷ ${int(run.acceptedWrites ?? 0)} writes)`;
-  return `${label} ${describeCpu(run.cpu)}${generator}${perWrite}`;
+  // For wrk runs the load generator's CPU is wrk's (CpuReport's own figure is the runner's, which only waits).
+  const cpu = describeCpu(run.cpu).replace(
+    'load generator',
+    run.tool === 'wrk' ? 'load generator (wrk)' : 'load generator',
+  );
+  return `${label} ${cpu}${perWrite}`;
 }
 
 /** CPU seconds of every stack tier together over a run's sampling window. */

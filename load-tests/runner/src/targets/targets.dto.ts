@@ -51,7 +51,7 @@ export interface TargetRun {
   visibilityTimeouts: number | null;
   /** CPU per tier; for write runs from the start of the load until the queues were drained. */
   cpu: CpuReport | null;
-  /** The load generator's CPU over the same window, % of one core (wrk itself for wrk runs). */
+  /** The load generator's CPU over the same window, % of one core (wrk for wrk runs). */
   loadGeneratorPercentOfCore: number | null;
   /** Sum of all tiers' CPU seconds ÷ accepted writes, in ms; null for reads. */
   cpuPerWriteMs: number | null;

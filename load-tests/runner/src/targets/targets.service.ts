@@ -449,6 +449,7 @@ function fromWrk(
   writes: boolean,
 ): TargetRun {
   const r = run.result;
+  const wrkPercent = windowS > 0 ? Math.round((run.cpuSeconds / windowS) * 1000) / 10 : null;
   const errorDetail = Object.fromEntries(
     Object.entries({ ...r.errors, 'status >= 400': r.errors.status }).filter(([name, n]) => name !== 'status' && n > 0),
   );
@@ -470,8 +471,9 @@ function fromWrk(
     dropped: null,
     visibilityP99Ms: null,
     visibilityTimeouts: null,
-    cpu,
-    loadGeneratorPercentOfCore: windowS > 0 ? Math.round((run.cpuSeconds / windowS) * 1000) / 10 : null,
+    // The load generator is wrk here (the runner only waits for it): its CPU replaces the runner's own.
+    cpu: cpu === null ? null : { ...cpu, loadGeneratorPercentOfCore: wrkPercent ?? cpu.loadGeneratorPercentOfCore },
+    loadGeneratorPercentOfCore: wrkPercent,
     cpuPerWriteMs: writes ? perWriteMs(cpu, r.okResponses) : null,
     apiMaxRssMiB: rssMiB(rss),
     drain,
