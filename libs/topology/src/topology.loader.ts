@@ -71,14 +71,7 @@ function crossCheck(t: Topology): string[] {
   }
   if (t.haproxy.redundancy) problems.push(...redundancyProblems(t));
 
-  const names = [
-    ...t.gateway.instances.map((x) => x.name),
-    ...t.api.instances.map((x) => x.name),
-    ...t.worker.instances.map((x) => x.name),
-    ...t.database.nodes.map((x) => x.name),
-    ...t.rabbitmq.nodes.map((x) => x.name),
-    ...(t.haproxy.redundancy?.peers.map((x) => x.name) ?? []),
-  ];
+  const names = [...namedServers(t).map((x) => x.name), ...(t.haproxy.redundancy?.peers.map((x) => x.name) ?? [])];
   const dupes = names.filter((n, i) => names.indexOf(n) !== i);
   for (const d of new Set(dupes)) problems.push(`${d}: instance names must be unique`);
 
@@ -167,4 +160,9 @@ export function loadTopology(file: string): Topology {
     throw new TopologyError(file, [`not valid YAML: ${(err as Error).message}`]);
   }
   return parseTopology(raw, file);
+}
+
+/** Every server the topology names: gateways, APIs, workers, database nodes and RabbitMQ nodes, in that order. */
+export function namedServers(t: Topology): Array<{ name: string; host: string }> {
+  return [...t.gateway.instances, ...t.api.instances, ...t.worker.instances, ...t.database.nodes, ...t.rabbitmq.nodes];
 }

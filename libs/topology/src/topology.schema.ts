@@ -15,6 +15,14 @@ const name = z
 export const endpointSchema = z.object({ name, host, port }).strict();
 
 /** A time span both nginx and HAProxy understand: `500ms`, `2s`, `1m`. */
+/** A database or role name, unquoted in SQL. */
+const sqlName = z
+  .string()
+  .regex(/^[a-z_][a-z0-9_]*$/)
+  .default('keyflow');
+/** The nodes of a cluster: at least one, each named, with its address and the ports `extra` adds. */
+const nodeList = <T extends z.ZodRawShape>(extra: T) =>
+  z.array(z.object({ name, host, port }).extend(extra).strict()).min(1);
 const duration = z.string().regex(/^\d+(ms|s|m|h)$/, 'must be a duration such as 500ms, 2s or 1m');
 const count = (min: number) => z.number({ invalid_type_error: 'must be a whole number' }).int().min(min);
 const ipAddress = z.string().refine((v) => isIP(v) !== 0, 'must be an IPv4 or IPv6 address');
@@ -254,53 +262,29 @@ export const topologySchema = z
       .object({
         /** A private epmd port so the stack never shares the system RabbitMQ's epmd. */
         epmdPort: port.default(4370),
-        nodes: z
-          .array(
-            z
-              .object({
-                name,
-                host,
-                port,
-                managementPort: port,
-                distPort: port,
-                /** The rabbitmq_prometheus plugin's port (default 15692), scraped when monitoring.prometheus is set. */
-                prometheusPort: port.optional(),
-              })
-              .strict(),
-          )
-          .min(1),
+        nodes: nodeList({
+          managementPort: port,
+          distPort: port,
+          /** The rabbitmq_prometheus plugin's port (default 15692), scraped when monitoring.prometheus is set. */
+          prometheusPort: port.optional(),
+        }),
       })
       .strict(),
     database: z
       .object({
         kind: z.enum(['postgres', 'cockroach']),
-        name: z
-          .string()
-          .regex(/^[a-z_][a-z0-9_]*$/)
-          .default('keyflow'),
-        user: z
-          .string()
-          .regex(/^[a-z_][a-z0-9_]*$/)
-          .default('keyflow'),
-        nodes: z
-          .array(
-            z
-              .object({
-                name,
-                host,
-                port,
-                role: z.enum(['primary', 'replica', 'node']),
-                /** CockroachDB's HTTP port, where HAProxy checks `/health?ready=1`; unused for postgres. */
-                httpPort: port.default(8080),
-                /**
-                 * Patroni's REST port (`database.failover`): HAProxy checks `/primary` and `/replica` there. With
-                 * Patroni, `role` only says which node bootstraps the cluster; the manager decides who leads later.
-                 */
-                restApiPort: port.optional(),
-              })
-              .strict(),
-          )
-          .min(1),
+        name: sqlName,
+        user: sqlName,
+        nodes: nodeList({
+          role: z.enum(['primary', 'replica', 'node']),
+          /** CockroachDB's HTTP port, where HAProxy checks `/health?ready=1`; unused for postgres. */
+          httpPort: port.default(8080),
+          /**
+           * Patroni's REST port (`database.failover`): HAProxy checks `/primary` and `/replica` there. With
+           * Patroni, `role` only says which node bootstraps the cluster; the manager decides who leads later.
+           */
+          restApiPort: port.optional(),
+        }),
         failover: failoverSchema.optional(),
       })
       .strict()

@@ -1,7 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { createServer, connect, type Server } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { parseTopology, type LbAlgorithm, type Topology, type TopologyInput } from '@keyflow/topology';
@@ -16,6 +15,7 @@ import {
   type CommandResult,
 } from '../testing/processes.util';
 import { UpstreamStub } from '../testing/upstream-stub.util';
+import { tempDirs } from '../testing/temp-dir.util';
 import { HAPROXY_CFG_FILE, NGINX_CONF_FILE, RUN_FILES } from './render.constant';
 import { renderAll } from './render.service';
 import { writeRenderedFiles } from './render-writer.util';
@@ -28,16 +28,9 @@ interface RenderedDirs {
   runDir: string;
 }
 
-const tempDirs: string[] = [];
 const daemons: Array<{ pid: number; what: string }> = [];
 
-/** A fresh directory nginx workers can traverse: when the tests run as root they run as nobody. */
-function tempDir(prefix: string): string {
-  const dir = mkdtempSync(join(tmpdir(), `gateway-config-${prefix}-`));
-  chmodSync(dir, 0o755);
-  tempDirs.push(dir);
-  return dir;
-}
+const { tempDir, removeAll } = tempDirs('gateway-config');
 
 function renderInto(topology: Topology, dir: string): RenderedDirs {
   const dirs = { outDir: join(dir, 'conf'), runDir: join(dir, 'run') };
@@ -69,7 +62,7 @@ async function stopAllDaemons(): Promise<void> {
 
 afterAll(async () => {
   await stopAllDaemons();
-  for (const dir of tempDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+  removeAll();
 });
 
 /** Ports no test binds: the topology needs every section, the checks below only use some of them. */
@@ -503,29 +496,13 @@ describe(renderAll.name, () => {
       const init = await pg('initdb', [
         '-D',
         dataDir('primary'),
-        '-U',
-        'keyflow',
-        '--auth=trust',
-        '-E',
-        'UTF8',
-        '--locale=C.UTF-8',
+        ...'-U keyflow --auth=trust -E UTF8 --locale=C.UTF-8'.split(' '),
       ]);
       expect(init, 'initdb').toMatchObject({ code: 0 });
       await startPostgres('primary', ports.primary);
       const backup = await pg('pg_basebackup', [
-        '-h',
-        '127.0.0.1',
-        '-p',
-        String(ports.primary),
-        '-U',
-        'keyflow',
-        '-D',
-        dataDir('replica'),
-        '-R',
-        '-X',
-        'stream',
-        '-c',
-        'fast',
+        ...['-h', '127.0.0.1', '-p', String(ports.primary), '-U', 'keyflow', '-D', dataDir('replica')],
+        ...'-R -X stream -c fast'.split(' '),
       ]);
       expect(backup, 'pg_basebackup').toMatchObject({ code: 0 });
       await startPostgres('replica', ports.replica);

@@ -1,11 +1,11 @@
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadTopology, parseTopology, type Topology, type TopologyInput } from '@keyflow/topology';
 import { ensureSelfSignedCert } from '../cli/self-signed-cert.util';
 import { runCommand } from '../testing/processes.util';
 import { loopbackHosts, runSandboxed } from '../testing/sandbox.util';
+import { tempDirs } from '../testing/temp-dir.util';
 import {
   HAPROXY_CFG_FILE,
   keepalivedFile,
@@ -24,18 +24,9 @@ import { writeRenderedFiles } from './render-writer.util';
  */
 
 const TOPOLOGIES_DIR = join(__dirname, '../../../../deploy/topologies');
-const tempDirs: string[] = [];
+const { tempDir, removeAll } = tempDirs('gateway-config');
 
-afterAll(() => {
-  for (const dir of tempDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
-});
-
-function tempDir(prefix: string): string {
-  const dir = mkdtempSync(join(tmpdir(), `gateway-config-${prefix}-`));
-  chmodSync(dir, 0o755);
-  tempDirs.push(dir);
-  return dir;
-}
+afterAll(removeAll);
 
 /**
  * The topology as the tools should see it here: an operator's certificate files (`tls.mode: files`) do not exist on

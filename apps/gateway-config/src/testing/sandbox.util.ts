@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
-import type { Topology } from '@keyflow/topology';
+import { namedServers, type Topology } from '@keyflow/topology';
 import { runCommand, type CommandResult } from './processes.util';
 
 const RUNNING_AS_ROOT = process.getuid?.() === 0;
@@ -11,15 +11,9 @@ const RUNNING_AS_ROOT = process.getuid?.() === 0;
  * loopback address, as Docker's DNS would map them to container addresses.
  */
 export function loopbackHosts(t: Topology): Record<string, string> {
-  const names = [
-    ...t.gateway.instances.map((x) => x.host),
-    ...t.api.instances.map((x) => x.host),
-    ...t.worker.instances.map((x) => x.host),
-    ...t.redis.nodes.map((x) => x.host),
-    ...t.rabbitmq.nodes.map((x) => x.host),
-    ...t.database.nodes.map((x) => x.host),
-    t.haproxy.host,
-  ].filter((h) => isIP(h) === 0 && h !== 'localhost');
+  const names = [...namedServers(t), ...t.redis.nodes, t.haproxy]
+    .map((x) => x.host)
+    .filter((h) => isIP(h) === 0 && h !== 'localhost');
   return Object.fromEntries([...new Set(names)].map((name, i) => [name, `127.0.1.${i + 1}`]));
 }
 

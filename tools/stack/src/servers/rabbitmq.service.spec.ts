@@ -6,21 +6,22 @@ const rmq2 = { name: 'rmq2', host: '127.0.0.1', port: 15712, managementPort: 158
 
 describe(rabbitmqConfig.name, () => {
   it('should listen on loopback, discover its peers from the fixed node list and spread queue leaders', () => {
-    expect(rabbitmqConfig(rmq2, testTopology().topology).split('\n')).toEqual([
-      'listeners.tcp.1 = 127.0.0.1:15712',
-      'management.tcp.ip = 127.0.0.1',
-      'management.tcp.port = 15802',
-      'cluster_formation.peer_discovery_backend = classic_config',
-      'cluster_formation.classic_config.nodes.1 = rmq1@localhost',
-      'cluster_formation.classic_config.nodes.2 = rmq2@localhost',
-      'cluster_formation.classic_config.nodes.3 = rmq3@localhost',
-      'queue_leader_locator = balanced',
-      'log.console = false',
-      'log.file.level = info',
-      'log.file.rotation.size = 10485760',
-      'log.file.rotation.count = 5',
-      '',
-    ]);
+    // The whole file, exactly.
+    expect(rabbitmqConfig(rmq2, testTopology().topology)).toMatchInlineSnapshot(`
+      "listeners.tcp.1 = 127.0.0.1:15712
+      management.tcp.ip = 127.0.0.1
+      management.tcp.port = 15802
+      cluster_formation.peer_discovery_backend = classic_config
+      cluster_formation.classic_config.nodes.1 = rmq1@localhost
+      cluster_formation.classic_config.nodes.2 = rmq2@localhost
+      cluster_formation.classic_config.nodes.3 = rmq3@localhost
+      queue_leader_locator = balanced
+      log.console = false
+      log.file.level = info
+      log.file.rotation.size = 10485760
+      log.file.rotation.count = 5
+      "
+    `);
   });
 });
 

@@ -17,21 +17,22 @@ describe(redisConfig.name, () => {
     const { topology, layout } = testTopology();
     const node = { host: '127.0.0.1', port: 17102 };
     expect(redisProcessName(node)).toBe('redis-17102');
-    expect(redisConfig(node, topology, layout).split('\n')).toEqual([
-      'port 17102',
-      'bind 127.0.0.1',
-      'dir /tmp/keyflow-test/data/redis-17102',
-      'daemonize no',
-      'logfile ""',
-      'cluster-enabled yes',
-      'cluster-config-file nodes.conf',
-      'cluster-node-timeout 2000',
-      'maxmemory 512mb',
-      'maxmemory-policy noeviction',
-      'appendonly yes',
-      'appendfsync everysec',
-      'save ""',
-      '',
-    ]);
+    // The whole file, exactly.
+    expect(redisConfig(node, topology, layout)).toMatchInlineSnapshot(`
+      "port 17102
+      bind 127.0.0.1
+      dir /tmp/keyflow-test/data/redis-17102
+      daemonize no
+      logfile ""
+      cluster-enabled yes
+      cluster-config-file nodes.conf
+      cluster-node-timeout 2000
+      maxmemory 512mb
+      maxmemory-policy noeviction
+      appendonly yes
+      appendfsync everysec
+      save ""
+      "
+    `);
   });
 });
