@@ -189,11 +189,12 @@ describe(AppModule.name, () => {
 });
 
 describe(`${AppModule.name} close`, () => {
-  it('should close the publisher before the broker connection, and the clients last', async () => {
+  it('should close the publisher and the reply channel before the broker connection, and the clients last', async () => {
     const closing = fakeInfrastructure();
     const closed = await createApiTestingApp(config, closing);
     await closed.close();
-    // Channels are left out: OperationWaiter closes its own in onApplicationShutdown, in no set order with the clients.
+    const connectionClosed = closing.log.indexOf('amqp: close connection');
+    expect(closing.log.slice(0, connectionClosed).some((entry) => entry.startsWith('amqp: close channel'))).toBe(true);
     expect(closing.log.filter((entry) => !entry.startsWith('amqp: close channel'))).toEqual([
       'publisher: close',
       'amqp: close connection',

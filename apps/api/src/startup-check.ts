@@ -4,7 +4,7 @@ import type { Cluster } from 'ioredis';
 import type { Pool } from 'pg';
 import { assertSchemaCurrent } from '@keyflow/db';
 import { WritePublisher } from '@keyflow/messaging';
-import { REDIS, WRITE_POOL } from './infrastructure/infrastructure.tokens';
+import { REDIS, WRITE_POOL } from '@keyflow/runtime';
 
 const logger = new Logger('Startup');
 

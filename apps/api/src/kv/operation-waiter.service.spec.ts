@@ -18,7 +18,7 @@ describe(OperationWaiter.name, () => {
   let waiter: OperationWaiter | undefined;
 
   afterEach(async () => {
-    await waiter?.onApplicationShutdown();
+    await waiter?.beforeApplicationShutdown();
   });
 
   function setup(maxWaiters: number): OperationWaiter {

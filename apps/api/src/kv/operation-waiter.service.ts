@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, Logger, type BeforeApplicationShutdown } from '@nestjs/common';
 import type { AmqpConnectionManager } from 'amqp-connection-manager';
 import type { Channel } from 'amqplib';
 import type { WriteOutcome } from '@keyflow/contracts';
 import { SupervisedChannel } from '@keyflow/messaging';
 import { API_CONFIG, type ApiConfig } from '../config/api.config';
-import { AMQP } from '../infrastructure/infrastructure.tokens';
+import { AMQP } from '@keyflow/runtime';
 
 /**
  * Waits for write outcomes without polling: this instance owns a private reply queue, writes that wait
@@ -16,7 +16,7 @@ import { AMQP } from '../infrastructure/infrastructure.tokens';
  * out meanwhile and answer from the operation record.
  */
 @Injectable()
-export class OperationWaiter implements OnApplicationShutdown {
+export class OperationWaiter implements BeforeApplicationShutdown {
   private readonly logger = new Logger(OperationWaiter.name);
   private readonly waiting = new Map<string, (outcome: WriteOutcome | undefined) => void>();
   private readonly maxWaiters: number;
@@ -80,7 +80,7 @@ export class OperationWaiter implements OnApplicationShutdown {
     await this.channel.waitForConnect();
   }
 
-  async onApplicationShutdown(): Promise<void> {
+  async beforeApplicationShutdown(): Promise<void> {
     for (const resolve of this.waiting.values()) resolve(undefined);
     await this.channel.close();
   }

@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger, type BeforeApplicationShutdown } from '@nes
 import type { AmqpConnectionManager } from 'amqp-connection-manager';
 import type { WriteOutcome } from '@keyflow/contracts';
 import { SupervisedChannel } from '@keyflow/messaging';
-import { AMQP } from '../infrastructure/infrastructure.tokens';
+import { AMQP } from '@keyflow/runtime';
 
 /**
  * Tells a waiting API instance (`Prefer: wait`) how its write ended, by publishing the outcome to the

@@ -3,7 +3,7 @@ import type { AmqpConnectionManager } from 'amqp-connection-manager';
 import type { Cluster } from 'ioredis';
 import { WriteTopology } from '@keyflow/messaging';
 import { WORKER_CONFIG, type WorkerConfig } from '../config/worker.config';
-import { AMQP, REDIS } from '../infrastructure/infrastructure.tokens';
+import { AMQP, REDIS } from '@keyflow/runtime';
 import { homeShards, memberName, WorkerMembership } from '../membership/worker-membership.service';
 import { ApplySlots } from './apply-slots';
 import { DeadLetterPublisher } from './dead-letter-publisher';

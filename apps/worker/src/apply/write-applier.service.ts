@@ -12,7 +12,7 @@ import {
   type WriteOp,
 } from '@keyflow/db';
 import { WORKER_CONFIG, type WorkerConfig } from '../config/worker.config';
-import { REDIS } from '../infrastructure/infrastructure.tokens';
+import { REDIS } from '@keyflow/runtime';
 import { FailedAttempts } from './failed-attempts.util';
 
 export interface ApplyOutcome {

@@ -13,7 +13,7 @@ import { OperationRepository } from '@keyflow/db';
 import { LEGACY_DELIVERY_LIMIT, settleDelivery, SupervisedChannel, WriteTopology } from '@keyflow/messaging';
 import { OutcomeNotifier } from '../apply/outcome-notifier.service';
 import { WORKER_CONFIG, type WorkerConfig } from '../config/worker.config';
-import { AMQP } from '../infrastructure/infrastructure.tokens';
+import { AMQP } from '@keyflow/runtime';
 
 interface DeadLetterHeaders {
   'x-first-death-reason'?: 'delivery_limit' | 'rejected' | 'expired' | 'maxlen';
