@@ -143,67 +143,72 @@ describe(parseTopology.name, () => {
   describe('cross-field problems', () => {
     const dns = { zone: 'keyflow.test', name: 'api', server: { host: '127.0.0.1', port: 5353 } };
 
-    it('should need address literals and one shared port for DNS round robin', () => {
-      const problems = problemsOf((t) => ({
-        ...t,
-        gateway: {
-          ...t.gateway,
-          instances: [
-            { name: 'gateway-1', host: 'gw.internal', port: 8080 },
-            { name: 'gateway-2', host: '127.0.0.22', port: 8081 },
-          ],
-        },
-        dns: { ...dns, name: 'ns1' },
-      }));
-      expect(problems).toEqual([
-        'gateway.instances.0.host: must be an IP address when dns is set (it becomes an A record)',
-        'gateway.instances: every gateway must use the same port when dns is set (clients only learn addresses), found 8080, 8081',
-        'dns.name: "ns1" is the zone\'s name server record; choose another name',
-      ]);
-    });
-
-    it('should find port clashes with the DNS server, Prometheus, exporters and RabbitMQ metrics', () => {
-      const problems = problemsOf((t) => ({
-        ...t,
-        gateway: {
-          ...t.gateway,
-          instances: [{ name: 'gateway-1', host: '127.0.0.1', port: 8080 }],
-          tls: { mode: 'self-signed', redirectHttpPort: 3001 },
-        },
-        dns: { ...dns, server: { host: '127.0.0.1', port: 5501 } },
-        monitoring: { prometheus: { host: '127.0.0.1', port: 8080 }, exporters: { redis: { port: 7001 } } },
-      }));
-      expect(problems).toEqual([
-        'gateway.tls.redirectHttpPort: 127.0.0.1:3001 is already used by api.instances.0.port',
-        'dns.server.port: 127.0.0.1:5501 is already used by database.nodes.0.port',
-        'monitoring.prometheus.port: 127.0.0.1:8080 is already used by gateway.instances.0.port',
-        'monitoring.exporters.redis.port: 127.0.0.1:7001 is already used by redis.nodes.0.port',
-        'rabbitmq.nodes.1.prometheusPort: 127.0.0.1:15692 is already used by rabbitmq.nodes.0.prometheusPort',
-        'rabbitmq.nodes.2.prometheusPort: 127.0.0.1:15692 is already used by rabbitmq.nodes.0.prometheusPort',
-      ]);
-    });
-
-    it('should tie the HAProxy address to the virtual IP and keep peers distinct', () => {
-      const problems = problemsOf((t) => ({
-        ...t,
-        haproxy: {
-          ...t.haproxy,
-          redundancy: {
-            virtualIp: '10.0.0.10',
-            interface: 'eth0',
-            peers: [
-              { name: 'lb-1', address: '10.0.0.11', priority: 100 },
-              { name: 'lb-1', address: '10.0.0.10', priority: 100 },
+    it.each<{ what: string; patch: (t: TopologyInput) => unknown; problems: string[] }>([
+      {
+        what: 'need address literals and one shared port for DNS round robin',
+        patch: (t) => ({
+          ...t,
+          gateway: {
+            ...t.gateway,
+            instances: [
+              { name: 'gateway-1', host: 'gw.internal', port: 8080 },
+              { name: 'gateway-2', host: '127.0.0.22', port: 8081 },
             ],
           },
-        },
-      }));
-      expect(problems).toEqual([
-        'haproxy.host: must be the virtual IP 10.0.0.10 when redundancy is set (clients reach whichever peer holds it), got 127.0.0.1',
-        'haproxy.redundancy.peers.1.priority: 100 is already used; priorities must differ',
-        'haproxy.redundancy.peers.1.address: must differ from the virtual IP',
-        'lb-1: instance names must be unique',
-      ]);
+          dns: { ...dns, name: 'ns1' },
+        }),
+        problems: [
+          'gateway.instances.0.host: must be an IP address when dns is set (it becomes an A record)',
+          'gateway.instances: every gateway must use the same port when dns is set (clients only learn addresses), found 8080, 8081',
+          'dns.name: "ns1" is the zone\'s name server record; choose another name',
+        ],
+      },
+      {
+        what: 'find port clashes with the DNS server, Prometheus, exporters and RabbitMQ metrics',
+        patch: (t) => ({
+          ...t,
+          gateway: {
+            ...t.gateway,
+            instances: [{ name: 'gateway-1', host: '127.0.0.1', port: 8080 }],
+            tls: { mode: 'self-signed', redirectHttpPort: 3001 },
+          },
+          dns: { ...dns, server: { host: '127.0.0.1', port: 5501 } },
+          monitoring: { prometheus: { host: '127.0.0.1', port: 8080 }, exporters: { redis: { port: 7001 } } },
+        }),
+        problems: [
+          'gateway.tls.redirectHttpPort: 127.0.0.1:3001 is already used by api.instances.0.port',
+          'dns.server.port: 127.0.0.1:5501 is already used by database.nodes.0.port',
+          'monitoring.prometheus.port: 127.0.0.1:8080 is already used by gateway.instances.0.port',
+          'monitoring.exporters.redis.port: 127.0.0.1:7001 is already used by redis.nodes.0.port',
+          'rabbitmq.nodes.1.prometheusPort: 127.0.0.1:15692 is already used by rabbitmq.nodes.0.prometheusPort',
+          'rabbitmq.nodes.2.prometheusPort: 127.0.0.1:15692 is already used by rabbitmq.nodes.0.prometheusPort',
+        ],
+      },
+      {
+        what: 'tie the HAProxy address to the virtual IP and keep peers distinct',
+        patch: (t) => ({
+          ...t,
+          haproxy: {
+            ...t.haproxy,
+            redundancy: {
+              virtualIp: '10.0.0.10',
+              interface: 'eth0',
+              peers: [
+                { name: 'lb-1', address: '10.0.0.11', priority: 100 },
+                { name: 'lb-1', address: '10.0.0.10', priority: 100 },
+              ],
+            },
+          },
+        }),
+        problems: [
+          'haproxy.host: must be the virtual IP 10.0.0.10 when redundancy is set (clients reach whichever peer holds it), got 127.0.0.1',
+          'haproxy.redundancy.peers.1.priority: 100 is already used; priorities must differ',
+          'haproxy.redundancy.peers.1.address: must differ from the virtual IP',
+          'lb-1: instance names must be unique',
+        ],
+      },
+    ])('should $what', ({ patch, problems }) => {
+      expect(problemsOf(patch)).toEqual(problems);
     });
   });
 });

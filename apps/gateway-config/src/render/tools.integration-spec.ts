@@ -19,7 +19,7 @@ import { renderAll } from './render.service';
 import { writeRenderedFiles } from './render-writer.util';
 
 /**
- * Every rendered file passes its own tool: nginx -t, haproxy -c, sh -n, named-checkconf, named-checkzone,
+ * Every rendered file passes its own tool: nginx -t, haproxy -c, named-checkconf, named-checkzone,
  * promtool check config and keepalived -t. A missing tool fails the test (runCommand rejects), it never skips.
  */
 

@@ -12,13 +12,14 @@ describe(postgresProcessName.name, () => {
 
 describe(clusterParameters.name, () => {
   it('should keep fsync and synchronous commit on, and WAL hints for pg_rewind', () => {
-    expect(clusterParameters()).toMatchObject({
+    const durable = {
       fsync: 'on',
       synchronous_commit: 'on',
       wal_level: 'replica',
       wal_log_hints: 'on',
       hot_standby: 'on',
-    });
+    };
+    expect(clusterParameters()).toMatchObject(durable);
   });
 });
 

@@ -4,11 +4,8 @@ import { parseClusterInfo, redisConfig, redisProcessName } from './redis.service
 
 describe(parseClusterInfo.name, () => {
   it('should parse CLUSTER INFO lines', () => {
-    expect(parseClusterInfo('cluster_state:ok\r\ncluster_slots_ok:16384\r\ncluster_known_nodes:6\r\n')).toEqual({
-      cluster_state: 'ok',
-      cluster_slots_ok: '16384',
-      cluster_known_nodes: '6',
-    });
+    const info = parseClusterInfo('cluster_state:ok\r\ncluster_slots_ok:16384\r\ncluster_known_nodes:6\r\n');
+    expect(info).toEqual({ cluster_state: 'ok', cluster_slots_ok: '16384', cluster_known_nodes: '6' });
   });
 });
 
