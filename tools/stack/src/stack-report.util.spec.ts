@@ -26,7 +26,10 @@ describe(topologyPorts.name, () => {
 
 describe(expectedCommandLine.name, () => {
   it('should identify each kind of process by what its command line shows', () => {
-    expect(expectedCommandLine({ name: 'api-1', pid: 1, kind: 'api' })).toBe('apps/api/src/main.ts');
+    expect(expectedCommandLine({ name: 'api-1', pid: 1, kind: 'api' })).toBe('apps/api/src/main.');
+    expect('/usr/bin/node dist/apps/api/apps/api/src/main.js').toContain(
+      expectedCommandLine({ name: 'api-1', pid: 1, kind: 'api' }),
+    );
     expect(expectedCommandLine({ name: 'redis-7001', pid: 1, kind: 'redis', host: '127.0.0.1', port: 7001 })).toBe(
       'redis-server 127.0.0.1:7001',
     );

@@ -53,10 +53,11 @@ export function expectedEnvironment(proc: StackProcess): string[] {
 
 export function expectedCommandLine(proc: StackProcess): string {
   switch (proc.kind) {
+    // The compiled entry (`dist/…/main.js`) and, from a stack started by an older release, the source (`main.ts`).
     case 'api':
-      return 'apps/api/src/main.ts';
+      return 'apps/api/src/main.';
     case 'worker':
-      return 'apps/worker/src/main.ts';
+      return 'apps/worker/src/main.';
     case 'nginx':
       return 'nginx';
     case 'haproxy':
