@@ -1,6 +1,6 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
-import { iterationsDue, plannedIterations, runArrivalRate } from './arrival-rate.util';
+import { iterationsDue, plannedIterations, runArrivalRate, type ArrivalRateOptions } from './arrival-rate.util';
 
 describe('arrival-rate.util', () => {
   describe(iterationsDue.name, () => {
@@ -19,10 +19,21 @@ describe('arrival-rate.util', () => {
   });
 
   describe(runArrivalRate.name, () => {
+    /** 100/s for 100 ms, 5 VUs, 100 ms graceful stop, iterations that end at once: each test names what differs. */
+    const run = (options: Partial<ArrivalRateOptions>) =>
+      runArrivalRate({
+        ratePerSecond: 100,
+        durationMs: 100,
+        maxVUs: 5,
+        gracefulStopMs: 100,
+        iteration: () => Promise.resolve(),
+        ...options,
+      });
+
     it('should start every planned iteration at the rate when VUs are free', async () => {
       const startedAt: number[] = [];
       const t0 = performance.now();
-      const result = await runArrivalRate({
+      const result = await run({
         ratePerSecond: 200,
         durationMs: 500,
         maxVUs: 10,
@@ -40,38 +51,19 @@ describe('arrival-rate.util', () => {
     });
 
     it('should drop iterations instead of queueing them when every VU is busy', async () => {
-      const result = await runArrivalRate({
-        ratePerSecond: 100,
-        durationMs: 300,
-        maxVUs: 2,
-        gracefulStopMs: 1000,
-        iteration: () => delay(1000),
-      });
+      const result = await run({ durationMs: 300, maxVUs: 2, gracefulStopMs: 1000, iteration: () => delay(1000) });
       expect(result).toMatchObject({ planned: 30, started: 2, dropped: 28, peakVUs: 2 });
     });
 
     it('should stop waiting for slow iterations after the graceful stop', async () => {
-      const result = await runArrivalRate({
-        ratePerSecond: 10,
-        durationMs: 100,
-        maxVUs: 5,
-        gracefulStopMs: 50,
-        iteration: () => delay(5000),
-      });
+      const result = await run({ ratePerSecond: 10, gracefulStopMs: 50, iteration: () => delay(5000) });
       expect(result.interrupted).toBe(1);
       expect(result.elapsedMs).toBeLessThan(1000);
     });
 
     it('should pass a failed iteration to onError and carry on', async () => {
       const errors: unknown[] = [];
-      const result = await runArrivalRate({
-        ratePerSecond: 100,
-        durationMs: 100,
-        maxVUs: 5,
-        gracefulStopMs: 100,
-        iteration: () => Promise.reject(new Error('boom')),
-        onError: (e) => errors.push(e),
-      });
+      const result = await run({ iteration: () => Promise.reject(new Error('boom')), onError: (e) => errors.push(e) });
       expect(result.started).toBe(10);
       expect(errors).toHaveLength(10);
     });
@@ -79,14 +71,7 @@ describe('arrival-rate.util', () => {
     it('should stop scheduling when aborted', async () => {
       const controller = new AbortController();
       setTimeout(() => controller.abort(), 100);
-      const result = await runArrivalRate({
-        ratePerSecond: 100,
-        durationMs: 10_000,
-        maxVUs: 5,
-        gracefulStopMs: 100,
-        signal: controller.signal,
-        iteration: () => Promise.resolve(),
-      });
+      const result = await run({ durationMs: 10_000, signal: controller.signal });
       expect(result.started).toBeGreaterThan(5);
       expect(result.started).toBeLessThan(30);
     });
