@@ -27,6 +27,24 @@ describe(describeDeadLetter.name, () => {
     });
   });
 
+  it("should read a worker's own letter (one write taken out of a batch) by its keyflow headers", () => {
+    const letter = describeDeadLetter(
+      message(JSON.stringify({ id: 'op-3', key: 'user:3', type: 'put', acceptedAt: '2027-01-15T07:59:58.000Z' }), {
+        'keyflow-dead-lettered-by': 'worker',
+        'keyflow-dead-letter-reason':
+          'the write cannot be stored as sent: the number 1e999999 at /value is out of range',
+        'keyflow-dead-letter-queue': 'kv.shard.5',
+        'keyflow-dead-lettered-at': '2027-01-15T08:00:00.250Z',
+      }),
+    );
+    expect(letter).toMatchObject({
+      operationId: 'op-3',
+      reason: 'the write cannot be stored as sent: the number 1e999999 at /value is out of range',
+      fromQueue: 'kv.shard.5',
+      deadLetteredAt: '2027-01-15T08:00:00.250Z',
+    });
+  });
+
   it('should describe a body that is not JSON by its size', () => {
     expect(describeDeadLetter(message('garbage'))).toEqual({ reason: 'unknown', bytes: 7 });
   });

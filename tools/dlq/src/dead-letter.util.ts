@@ -1,4 +1,5 @@
 import type { ConsumeMessage } from 'amqplib';
+import { DEAD_LETTER_HEADERS } from '@keyflow/contracts';
 
 /** One dead letter as an operator sees it. */
 export interface DeadLetter {
@@ -37,17 +38,28 @@ export function describeDeadLetter(message: Pick<ConsumeMessage, 'content' | 'pr
   const headers = (message.properties.headers ?? {}) as Record<string, unknown>;
   const death = (Array.isArray(headers['x-death']) ? (headers['x-death'] as XDeath[])[0] : undefined) ?? {};
   const time = typeof death.time === 'number' ? death.time : death.time?.value;
+  // A write a worker took out of a batch message and published itself says so in its own headers.
+  const byWorker = {
+    reason: text(headers[DEAD_LETTER_HEADERS.reason]),
+    queue: text(headers[DEAD_LETTER_HEADERS.queue]),
+    at: text(headers[DEAD_LETTER_HEADERS.at]),
+  };
+  const fromQueue = byWorker.queue ?? text(headers['x-first-death-queue']) ?? death.queue;
+  const deadLetteredAt =
+    byWorker.at !== undefined && !Number.isNaN(Date.parse(byWorker.at))
+      ? new Date(byWorker.at).toISOString()
+      : time
+        ? new Date(time * 1000).toISOString()
+        : undefined;
   const acceptedAt = typeof body.acceptedAt === 'string' ? Date.parse(body.acceptedAt) : Number.NaN;
   return {
     ...(typeof body.id === 'string' ? { operationId: body.id } : {}),
     ...(typeof body.key === 'string' ? { key: body.key } : {}),
     ...(typeof body.type === 'string' ? { type: body.type } : {}),
     ...(Number.isNaN(acceptedAt) ? {} : { acceptedAt: new Date(acceptedAt).toISOString() }),
-    reason: text(headers['x-first-death-reason']) ?? death.reason ?? 'unknown',
-    ...((text(headers['x-first-death-queue']) ?? death.queue)
-      ? { fromQueue: text(headers['x-first-death-queue']) ?? death.queue }
-      : {}),
-    ...(time ? { deadLetteredAt: new Date(time * 1000).toISOString() } : {}),
+    reason: byWorker.reason ?? text(headers['x-first-death-reason']) ?? death.reason ?? 'unknown',
+    ...(fromQueue ? { fromQueue } : {}),
+    ...(deadLetteredAt ? { deadLetteredAt } : {}),
     bytes: message.content.length,
   };
 }
