@@ -302,7 +302,7 @@ describe('sessions and access (e2e through the gateways)', () => {
   });
 
   describe('bearer tokens', () => {
-    it('should work on every instance until revoked, then at once on none', async () => {
+    it('should work on every instance until revoked, then within a second on none', async () => {
       const username = await createUser('machine');
       const { cookie } = await login(gateway(0), username);
       const created = await call(gateway(1), 'POST', '/v1/auth/tokens', {
@@ -332,12 +332,17 @@ describe('sessions and access (e2e through the gateways)', () => {
         headers: bearer,
       });
       expect(revoked.status).toBe(204);
+      // Every API drops the token when the revocation is announced, and trusts its memory 0.9 s at most anyway.
+      const revokedAt = Date.now();
       for (const base of [...stack.apis, ...stack.gateways]) {
-        expect(await call(base, 'GET', '/v1/auth/me', { headers: bearer })).toMatchObject({
-          status: 401,
-          json: { detail: 'the bearer token is unknown or revoked' },
-        });
+        const refused = await pollUntil(
+          () => call(base, 'GET', '/v1/auth/me', { headers: bearer }),
+          (r) => r.status === 401,
+          { what: `${base} to refuse the revoked token`, timeoutMs: 2_000, intervalMs: 20 },
+        );
+        expect(refused.json).toMatchObject({ detail: 'the bearer token is unknown or revoked' });
       }
+      expect(Date.now() - revokedAt).toBeLessThan(1_000);
       expect(
         (await call(gateway(0), 'DELETE', `/v1/auth/tokens/${randomUUID()}`, { headers: { cookie } })).status,
       ).toBe(404);
