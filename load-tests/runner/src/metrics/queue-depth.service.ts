@@ -23,6 +23,7 @@ export interface QueueDrainResult {
   samples: number;
 }
 
+/** `shardQueueName(n)` of @keyflow/contracts. */
 const SHARD_QUEUE = /^kv\.shard\.\d+$/;
 
 /** Sums the `messages` of every shard queue in a `GET /api/queues/%2F` answer. */
