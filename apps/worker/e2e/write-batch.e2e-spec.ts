@@ -87,18 +87,18 @@ describe('group commit and batch messages (e2e)', () => {
     const writes: WriteMessage[] = [first, poisoned, last].map((key) => ({
       v: 1,
       id: randomUUID(),
-      key: key as string,
+      key: key,
       type: 'put',
       value: { n: 7 },
       acceptedAt: new Date().toISOString(),
     }));
     const lines = writes.map((w) => writeMessageText(w));
     // As an API published before values were checked: a number no double holds.
-    lines[1] = (lines[1] as string).replace('"n":7', '"n":1e999999');
+    lines[1] = (lines[1]).replace('"n":7', '"n":1e999999');
     const connection = await connect(stack.amqp[0] ?? '');
     try {
       const channel = await connection.createConfirmChannel();
-      channel.sendToQueue(shardQueueName(shardOf(first as string, 16)), encodeWriteBatch(lines), {
+      channel.sendToQueue(shardQueueName(shardOf(first, 16)), encodeWriteBatch(lines), {
         persistent: true,
         contentType: WRITE_BATCH_CONTENT_TYPE,
       });

@@ -97,7 +97,7 @@ export class GroupCommitter<T> {
           group.map((e) => e.item),
         );
       } catch (err) {
-        sent = Promise.reject(err);
+        sent = Promise.reject(err instanceof Error ? err : new Error(String(err)));
       }
       sent.then(
         () => this.settle(lane, state, group, undefined),
@@ -113,7 +113,7 @@ export class GroupCommitter<T> {
     const group: Entry<T>[] = [];
     let bytes = 0;
     while (state.waiting.length > 0 && group.length < this.options.maxItems) {
-      const next = state.waiting[0] as Entry<T>;
+      const next = state.waiting[0];
       const waited = now - next.enqueuedAt;
       if (waited > this.options.maxWaitMs) {
         state.waiting.shift();

@@ -230,13 +230,13 @@ describe(ShardConsumer.name, () => {
     it('should take a write out of a batch message alone: its letter published, the others applied, the message acked', async () => {
       const [a, b, c] = writes(3);
       await consumer.start();
-      const poison = writeMessageText(b as WriteMessage).replace('"value":1', '"value":1e999999');
+      const poison = writeMessageText(b).replace('"value":1', '"value":1e999999');
       amqp.broker.publishRaw(
         QUEUE,
         encodeWriteBatch([
-          writeMessageText(a as WriteMessage, undefined, 'reply-a'),
+          writeMessageText(a, undefined, 'reply-a'),
           poison,
-          writeMessageText(c as WriteMessage),
+          writeMessageText(c),
         ]).toString(),
       );
       await until(() => amqp.broker.consumerOf(QUEUE)?.acked.length === 1, 'the batch message acked');

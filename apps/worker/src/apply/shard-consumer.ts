@@ -229,7 +229,7 @@ export class ShardConsumer {
       const { message, writes } = delivery;
       if (writes instanceof Error) {
         // Not even its writes can be read: the broker dead-letters the message as it is.
-        await this.deadLetterDelivery(delivery, writes.message);
+        this.deadLetterDelivery(delivery, writes.message);
         continue;
       }
       const deliveries = previousDeliveries(message) + 1;
@@ -347,7 +347,7 @@ export class ShardConsumer {
   }
 
   /** A message whose writes cannot be read at all: the broker dead-letters it whole (nack without requeue). */
-  private async deadLetterDelivery(delivery: Delivery, reason: string): Promise<void> {
+  private deadLetterDelivery(delivery: Delivery, reason: string): void {
     this.stats.deadLettered += 1;
     this.metrics.writes.inc({ status: 'dead_lettered' });
     this.logger.warn(`dead-lettering an unreadable message: ${reason}`);
