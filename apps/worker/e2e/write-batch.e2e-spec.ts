@@ -94,7 +94,7 @@ describe('group commit and batch messages (e2e)', () => {
     }));
     const lines = writes.map((w) => writeMessageText(w));
     // As an API published before values were checked: a number no double holds.
-    lines[1] = (lines[1]).replace('"n":7', '"n":1e999999');
+    lines[1] = lines[1].replace('"n":7', '"n":1e999999');
     const connection = await connect(stack.amqp[0] ?? '');
     try {
       const channel = await connection.createConfirmChannel();

@@ -233,11 +233,7 @@ describe(ShardConsumer.name, () => {
       const poison = writeMessageText(b).replace('"value":1', '"value":1e999999');
       amqp.broker.publishRaw(
         QUEUE,
-        encodeWriteBatch([
-          writeMessageText(a, undefined, 'reply-a'),
-          poison,
-          writeMessageText(c),
-        ]).toString(),
+        encodeWriteBatch([writeMessageText(a, undefined, 'reply-a'), poison, writeMessageText(c)]).toString(),
       );
       await until(() => amqp.broker.consumerOf(QUEUE)?.acked.length === 1, 'the batch message acked');
 
