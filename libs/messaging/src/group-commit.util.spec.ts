@@ -102,6 +102,32 @@ describe(GroupCommitter.name, () => {
     await expect(fresh).resolves.toBeUndefined();
   });
 
+  it('should keep at most maxInFlightTotal groups out across lanes, then send the lane that waited longest', async () => {
+    const { calls, send } = controlledSend();
+    const gc = committer(send, { maxInFlightTotal: 2 });
+    for (const [lane, item] of [
+      [0, 'a'],
+      [1, 'b'],
+      [2, 'c'],
+      [3, 'd'],
+      [2, 'e'],
+      [0, 'f'],
+    ] as const) {
+      void gc.submit(lane, item, 1);
+    }
+    expect(calls.map((c) => [c.lane, c.items])).toEqual([
+      [0, ['a']],
+      [1, ['b']],
+    ]);
+    calls[1]?.resolve();
+    await tick();
+    // Lane 2 waited longest (c), and takes what arrived for it meanwhile (e).
+    expect(calls.slice(2).map((c) => [c.lane, c.items])).toEqual([[2, ['c', 'e']]]);
+    calls[0]?.resolve();
+    await tick();
+    expect(calls.slice(3).map((c) => [c.lane, c.items])).toEqual([[3, ['d']]]);
+  });
+
   it('should allow more groups of a lane in flight when maxInFlight says so', () => {
     const { calls, send } = controlledSend();
     const gc = committer(send, { maxInFlight: 2 });

@@ -6,6 +6,12 @@ export interface GroupCommitOptions {
   /** Groups of one lane that may be in flight at once; 1 gives the classic group commit. */
   maxInFlight: number;
   /**
+   * Groups of all lanes together that may be in flight at once. A broker's cost is per message, so while this many
+   * are out, writes wait and join larger groups; without it, load spread over many lanes (16 shards) makes groups of
+   * one or two writes, each a message of its own.
+   */
+  maxInFlightTotal: number;
+  /**
    * An item that waited this long in its lane without being sent is refused, unsent (its lane is stuck: the
    * groups ahead of it are waiting for a broker that does not answer).
    */
@@ -16,6 +22,7 @@ export const DEFAULT_GROUP_COMMIT: GroupCommitOptions = {
   maxItems: 500,
   maxBytes: 1024 * 1024,
   maxInFlight: 1,
+  maxInFlightTotal: 4,
   maxWaitMs: 5_000,
 };
 
@@ -31,6 +38,8 @@ interface Entry<T> {
   item: T;
   bytes: number;
   enqueuedAt: number;
+  /** Submission order, across lanes: who waited longest. */
+  seq: number;
   resolve: () => void;
   reject: (err: unknown) => void;
 }
@@ -59,6 +68,8 @@ export interface GroupCommitStats {
 export class GroupCommitter<T> {
   private readonly lanes = new Map<number, Lane<T>>();
   private readonly counters: GroupCommitStats = { groups: 0, items: 0, largestGroup: 0 };
+  private inFlight = 0;
+  private submitted = 0;
 
   constructor(
     private readonly send: (lane: number, items: T[]) => Promise<void>,
@@ -73,8 +84,9 @@ export class GroupCommitter<T> {
         state = { waiting: [], inFlight: 0 };
         this.lanes.set(lane, state);
       }
-      state.waiting.push({ item, bytes, enqueuedAt: this.now(), resolve, reject });
+      state.waiting.push({ item, bytes, enqueuedAt: this.now(), seq: this.submitted++, resolve, reject });
       this.pump(lane, state);
+      if (state.inFlight === 0 && state.waiting.length === 0) this.lanes.delete(lane);
     });
   }
 
@@ -83,10 +95,15 @@ export class GroupCommitter<T> {
   }
 
   private pump(lane: number, state: Lane<T>): void {
-    while (state.inFlight < this.options.maxInFlight && state.waiting.length > 0) {
+    while (
+      state.inFlight < this.options.maxInFlight &&
+      this.inFlight < this.options.maxInFlightTotal &&
+      state.waiting.length > 0
+    ) {
       const group = this.take(state);
       if (group.length === 0) continue;
       state.inFlight += 1;
+      this.inFlight += 1;
       this.counters.groups += 1;
       this.counters.items += group.length;
       this.counters.largestGroup = Math.max(this.counters.largestGroup, group.length);
@@ -100,11 +117,27 @@ export class GroupCommitter<T> {
         sent = Promise.reject(err instanceof Error ? err : new Error(String(err)));
       }
       sent.then(
-        () => this.settle(lane, state, group, undefined),
-        (err: unknown) => this.settle(lane, state, group, err ?? new Error('send failed')),
+        () => this.settle(state, group, undefined),
+        (err: unknown) => this.settle(state, group, err ?? new Error('send failed')),
       );
     }
-    if (state.inFlight === 0 && state.waiting.length === 0) this.lanes.delete(lane);
+  }
+
+  /** A group returned: its lane, then the lanes that waited longest, may send while slots are free. */
+  private settle(state: Lane<T>, group: Entry<T>[], err: unknown): void {
+    state.inFlight -= 1;
+    this.inFlight -= 1;
+    for (const entry of group) {
+      if (err === undefined) entry.resolve();
+      else entry.reject(err);
+    }
+    const ready = [...this.lanes].filter(([, s]) => s.waiting.length > 0 && s.inFlight < this.options.maxInFlight);
+    ready.sort(([, a], [, b]) => (a.waiting[0]?.seq ?? 0) - (b.waiting[0]?.seq ?? 0));
+    for (const [lane, s] of ready) {
+      if (this.inFlight >= this.options.maxInFlightTotal) break;
+      this.pump(lane, s);
+    }
+    for (const [lane, s] of this.lanes) if (s.inFlight === 0 && s.waiting.length === 0) this.lanes.delete(lane);
   }
 
   /** The next group: what waits, in order, within the caps; items that waited too long are refused on the way. */
@@ -126,14 +159,5 @@ export class GroupCommitter<T> {
       bytes += next.bytes;
     }
     return group;
-  }
-
-  private settle(lane: number, state: Lane<T>, group: Entry<T>[], err: unknown): void {
-    state.inFlight -= 1;
-    for (const entry of group) {
-      if (err === undefined) entry.resolve();
-      else entry.reject(err);
-    }
-    this.pump(lane, state);
   }
 }
