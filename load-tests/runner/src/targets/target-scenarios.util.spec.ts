@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { defineScenarios } from '../../../scenarios/scenarios';
-import { storePutScenario, sustainedWritesAt1000, targetRunMs } from './target-scenarios.util';
+import { shardOf } from '@keyflow/contracts';
+import { drainMarkerKeys, storePutScenario, sustainedWritesAt1000, targetRunMs } from './target-scenarios.util';
 import { combineDrain } from './targets.service';
 
 describe(storePutScenario.name, () => {
@@ -35,11 +36,22 @@ describe(combineDrain.name, () => {
     queuesError: null,
   });
 
-  it('should be the later of the markers and the queues, and null when either never drained', () => {
-    expect(combineDrain(120, 0, queues(800))).toBe(800);
+  it('should be when the last marker read back, once the queues confirmed empty; null when either never did', () => {
+    expect(combineDrain(120, 0, queues(800))).toBe(120);
     expect(combineDrain(1500, 0, queues(0))).toBe(1500);
     expect(combineDrain(120, 0, { queues: null, queuesError: 'no management API in stack.json' })).toBe(120);
     expect(combineDrain(120, 2, queues(0))).toBeNull();
     expect(combineDrain(120, 0, queues(null))).toBeNull();
+  });
+});
+
+describe(drainMarkerKeys.name, () => {
+  it('should put at least one marker on every shard queue when it knows how many there are', () => {
+    const keys = drainMarkerKeys('lt-x', 16, 4);
+    expect(keys.length).toBeGreaterThanOrEqual(16);
+    expect(new Set(keys.map((k) => shardOf(k, 16))).size).toBe(16);
+    expect(keys[0]).toBe('lt-x-drain-0');
+    expect(drainMarkerKeys('lt-x', undefined, 5)).toHaveLength(5);
+    expect(drainMarkerKeys('lt-x', 1, 5)).toHaveLength(5);
   });
 });

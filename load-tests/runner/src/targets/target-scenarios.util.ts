@@ -1,4 +1,5 @@
-import { formatDuration, type ScenarioDefinition, type ScenarioName } from '../../../scenarios/scenarios';
+import { shardOf } from '@keyflow/contracts';
+import { drainKey, formatDuration, type ScenarioDefinition, type ScenarioName } from '../../../scenarios/scenarios';
 
 /** How long each closed-model target run lasts at `scale` (20 s at 1, never under 5 s), like `cache-hit-get`. */
 export function targetRunMs(scale: number): number {
@@ -14,6 +15,24 @@ export const STORE_PUT_KEY_SPACE = 1_000_000;
 export const STORE_PUT_VALUE_SIZE = 128;
 /** Marker writes after a write run: spread over many keys, so over every shard queue. */
 export const DRAIN_MARKERS = 64;
+/**
+ * Marker keys for the drain check: at least `count`, and, when the number of shard queues is known, at least one per
+ * shard queue (keys are hashed to shards as the API does), so that every marker read back means every queue has
+ * been applied up to the marker — each shard queue is applied in order.
+ */
+export function drainMarkerKeys(prefix: string, shards: number | undefined, count = DRAIN_MARKERS): string[] {
+  const keys: string[] = [];
+  const covered = new Set<number>();
+  const limit = count + 100 * (shards ?? 0);
+  for (let i = 0; keys.length < limit; i++) {
+    const key = drainKey(prefix, i);
+    keys.push(key);
+    if (shards !== undefined) covered.add(shardOf(key, shards));
+    if (keys.length >= count && (shards === undefined || covered.size >= shards)) break;
+  }
+  return keys;
+}
+
 /** How long to wait for the queues to drain after a write run before giving up. */
 export const DRAIN_TIMEOUT_MS = 60_000;
 

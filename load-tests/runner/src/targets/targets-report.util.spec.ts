@@ -32,11 +32,13 @@ const storePut: TargetRun = {
   cpuPerWriteMs: 0.4,
   apiMaxRssMiB: 190.4,
   drain: {
+    markers: 70,
+    shardQueues: 16,
     markersMaxMs: 850,
     markersPending: 0,
     queues: { initialMessages: 1200, drainedAfterMs: 4100, lastMessages: 0, samples: 9 },
     queuesError: null,
-    drainedAfterMs: 4100,
+    drainedAfterMs: 850,
   },
 };
 
@@ -54,7 +56,8 @@ describe(formatTargetsSection.name, () => {
     expect(section).toContain('| measure | before (issue) | target | measured: Node runner | measured: wrk | met? |');
     expect(section).toContain(
       '| wrk | store-put | 1,501 | 30.0 | 95.0 | 180.0 | 10 (timeout: 4, status >= 400: 6) | 30,004 | 0.40 | 190 | ' +
-        '4,100 ms (markers 850.0 ms; queues 1,200 msgs → 0 after 4,100 ms) |',
+        '850.0 ms (70 markers on all 16 shard queues read back after 850.0 ms; ' +
+        'management API: 1,200 msgs → 0 after 4,100 ms) |',
     );
     expect(section).toContain(
       '- [wrk store-put] CPU (% of one core): rabbitmq 50, load generator (wrk) 1; machine 97 % busy (2 cores); ' +

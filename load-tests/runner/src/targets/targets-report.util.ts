@@ -15,8 +15,11 @@ function drainText(run: TargetRun): string {
   if (d.queues === null) queues = `queues not read (${d.queuesError ?? 'unknown'})`;
   else if (d.queues.drainedAfterMs === null) queues = `queues still ${int(d.queues.lastMessages)} msgs at the timeout`;
   else if (d.queues.initialMessages === 0) queues = 'queues empty at the first sample';
-  else queues = `queues ${int(d.queues.initialMessages)} msgs → 0 after ${ms(d.queues.drainedAfterMs)} ms`;
-  const markers = `markers ${ms(d.markersMaxMs)} ms${d.markersPending > 0 ? `, ${d.markersPending} never visible` : ''}`;
+  else queues = `management API: ${int(d.queues.initialMessages)} msgs → 0 after ${ms(d.queues.drainedAfterMs)} ms`;
+  const covered = d.shardQueues === null ? '' : ` on all ${d.shardQueues} shard queues`;
+  const markers =
+    `${d.markers} markers${covered} read back after ${ms(d.markersMaxMs)} ms` +
+    (d.markersPending > 0 ? `, ${d.markersPending} never` : '');
   return `${d.drainedAfterMs === null ? 'not drained' : `${ms(d.drainedAfterMs)} ms`} (${markers}; ${queues})`;
 }
 

@@ -49,6 +49,8 @@ function run(overrides: Partial<TargetRun> & Pick<TargetRun, 'tool' | 'profile'>
 }
 
 const drained = (ms: number | null): TargetRun['drain'] => ({
+  markers: 64,
+  shardQueues: null,
   markersMaxMs: ms,
   markersPending: ms === null ? 3 : 0,
   queues: null,

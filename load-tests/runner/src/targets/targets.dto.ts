@@ -16,13 +16,17 @@ export type TargetProfile = 'health-live' | 'cache-hit-get' | 'store-put' | 'ref
 
 /** After a write run: when the backlog the load left was gone. Times count from the end of the load. */
 export interface TargetDrain {
-  /** Marker writes after the load wait behind the backlog of their shard: the slowest one's visibility, ms. */
+  /** Marker writes after the load; each waits behind the backlog of its shard queue. */
+  markers: number;
+  /** Shard queues the markers cover (all of them, when the management API said how many), else null. */
+  shardQueues: number | null;
+  /** The slowest marker's time from its accepted write until it read back, ms. */
   markersMaxMs: number | null;
   markersPending: number;
   /** The shard queues' depth from RabbitMQ's management API until every queue reported 0. */
   queues: QueueDrainResult | null;
   queuesError: string | null;
-  /** The later of the two: the time by which the queues were drained; null when they were not (in time). */
+  /** When the backlog was applied (the last marker read back, the queues confirmed empty); null: not in time. */
   drainedAfterMs: number | null;
 }
 

@@ -1,7 +1,6 @@
 import { availableParallelism } from 'node:os';
 import {
   dataKey,
-  drainKey,
   executorDurationMs,
   formatDuration,
   makeValue,
@@ -23,8 +22,8 @@ import { systemClock } from '../util/clock.util';
 import { WRK_SCRIPT_DIR, type WrkProfile } from '../wrk/wrk-command.util';
 import { WrkRunner, type WrkRun } from '../wrk/wrk-runner.service';
 import {
-  DRAIN_MARKERS,
   DRAIN_TIMEOUT_MS,
+  drainMarkerKeys,
   STORE_PUT_KEY_SPACE,
   STORE_PUT_VALUE_SIZE,
   storePutScenario,
@@ -247,6 +246,8 @@ export class TargetsService {
       const queues = await this.queues(options);
       const markersMaxMs = result.backlogDrain?.latency.maxMs ?? null;
       drain = {
+        markers: result.backlogDrain?.markers ?? 0,
+        shardQueues: null,
         markersMaxMs,
         markersPending: result.backlogDrain?.pending ?? 0,
         ...queues,
@@ -338,12 +339,17 @@ export class TargetsService {
   private async drain(options: TargetsRunOptions, prefix: string): Promise<TargetDrain> {
     const client = new KvHttpClient(options.target, { connections: 8, token: options.token });
     try {
-      const keys = Array.from({ length: DRAIN_MARKERS }, (_, i) => drainKey(prefix, i));
+      const reader = this.queueReader(options);
+      const shards = await reader?.depth().then(
+        (d) => (d.queues > 0 ? d.queues : undefined),
+        () => undefined,
+      );
+      const keys = drainMarkerKeys(prefix, shards);
       const stamp = Date.now().toString(36);
       const [markers, queues] = await Promise.all([
         writeAndAwait(client, keys, (key) => makeValue(`drain:${stamp}:${key}:`, STORE_PUT_VALUE_SIZE), {
           api: 'store',
-          concurrency: DRAIN_MARKERS,
+          concurrency: keys.length,
           timeoutMs: DRAIN_TIMEOUT_MS,
           clock: systemClock,
         }),
@@ -352,6 +358,8 @@ export class TargetsService {
       const pending = markers.pending.length + markers.rejected.length;
       const markersMaxMs = markers.visibleAfterMs.length > 0 ? Math.max(...markers.visibleAfterMs) : null;
       return {
+        markers: keys.length,
+        shardQueues: shards ?? null,
         markersMaxMs,
         markersPending: pending,
         ...queues,
@@ -362,26 +370,35 @@ export class TargetsService {
     }
   }
 
-  private async queues(options: TargetsRunOptions): Promise<Pick<TargetDrain, 'queues' | 'queuesError'>> {
+  private queueReader(options: TargetsRunOptions): QueueDepthReader | undefined {
     const api = options.stack === undefined ? undefined : managementApiOf(options.stack);
-    if (api === undefined) return { queues: null, queuesError: 'no management API in stack.json' };
+    return api === undefined ? undefined : new QueueDepthReader(api);
+  }
+
+  private async queues(options: TargetsRunOptions): Promise<Pick<TargetDrain, 'queues' | 'queuesError'>> {
+    const reader = this.queueReader(options);
+    if (reader === undefined) return { queues: null, queuesError: 'no management API in stack.json' };
     try {
-      return { queues: await new QueueDepthReader(api).waitUntilDrained(DRAIN_TIMEOUT_MS), queuesError: null };
+      return { queues: await reader.waitUntilDrained(DRAIN_TIMEOUT_MS), queuesError: null };
     } catch (error: unknown) {
       return { queues: null, queuesError: error instanceof Error ? error.message : String(error) };
     }
   }
 }
 
-/** Drained when every marker read back and (where the management API answered) every queue reported 0. */
+/**
+ * When the backlog was applied: when the last marker read back (markers cover every shard queue, each applied in
+ * order). The management API's depths are statistics up to 5 s old, so they only confirm it: a queue that never
+ * reported 0 within the timeout means not drained.
+ */
 export function combineDrain(
   markersMaxMs: number | null,
   markersPending: number,
   queues: Pick<TargetDrain, 'queues' | 'queuesError'>,
 ): number | null {
-  if (markersPending > 0) return null;
+  if (markersPending > 0 || markersMaxMs === null) return null;
   if (queues.queues !== null && queues.queues.drainedAfterMs === null) return null;
-  return Math.max(markersMaxMs ?? 0, queues.queues?.drainedAfterMs ?? 0);
+  return markersMaxMs;
 }
 
 function withoutBacklogDrain(scenario: ScenarioDefinition): ScenarioDefinition {
