@@ -54,6 +54,12 @@ const KIB_PER_MIB = 1024;
 const WRK_THREADS = 2;
 const WRK_TIMEOUT_S = 10;
 
+interface WindowResult {
+  cpu: CpuReport | null;
+  rss: RssReport;
+  seconds: number;
+}
+
 /** CPU and API RSS over one measurement window. */
 class Window {
   private constructor(
@@ -70,7 +76,7 @@ class Window {
     return new Window(cpu, rss, performance.now());
   }
 
-  async close(): Promise<{ cpu: CpuReport | null; rss: RssReport; seconds: number }> {
+  async close(): Promise<WindowResult> {
     const [cpu, rss] = await Promise.all([this.cpu?.stop() ?? null, this.rss.stop()]);
     return { cpu, rss, seconds: (performance.now() - this.startedAt) / 1000 };
   }
@@ -239,10 +245,12 @@ export class TargetsService {
       signal: options.signal,
     });
     let drain: TargetDrain | null = null;
-    if (profile === 'store-put') {
-      drain = await this.drain(options, `lt-${profile}-${Date.now().toString(36)}`);
+    let closed: Promise<WindowResult> | null = null;
+    if (profile === 'store-put' && window !== null) {
+      ({ drain, closed } = await this.drain(options, `lt-${profile}-${Date.now().toString(36)}`, window));
     } else if (writes) {
-      // The scenario's own marker check ran first; the queues are checked after it.
+      // The scenario's own marker check ran first: the backlog is applied, the CPU window ends here.
+      closed = window?.close() ?? null;
       const queues = await this.queues(options);
       const markersMaxMs = result.backlogDrain?.latency.maxMs ?? null;
       drain = {
@@ -254,7 +262,7 @@ export class TargetsService {
         drainedAfterMs: combineDrain(markersMaxMs, result.backlogDrain?.pending ?? 0, queues),
       };
     }
-    const cpu = window === null ? result.cpu : (await window.close()).cpu;
+    const cpu = closed === null ? result.cpu : (await closed).cpu;
     return fromScenarioResult(profile, result, cpu, drain);
   }
 
@@ -309,8 +317,8 @@ export class TargetsService {
       `[wrk store-put] ${Math.round(run.result.rps)} req/s, p99 ${run.result.latency.p99Ms.toFixed(1)} ms, ` +
         `${run.result.errorCount} errors; waiting for the queues to drain`,
     );
-    const drain = await this.drain(options, prefix);
-    const { cpu, rss, seconds } = await window.close();
+    const { drain, closed } = await this.drain(options, prefix, window);
+    const { cpu, rss, seconds } = await closed;
     return fromWrk('store-put', run, cpu, rss, seconds, drain, true);
   }
 
@@ -336,7 +344,11 @@ export class TargetsService {
    * Right after a write load: marker writes (which queue behind the backlog of their shard) and the shard queues'
    * depth, together; drained once every marker reads back and every queue reports 0 messages.
    */
-  private async drain(options: TargetsRunOptions, prefix: string): Promise<TargetDrain> {
+  private async drain(
+    options: TargetsRunOptions,
+    prefix: string,
+    window: Window,
+  ): Promise<{ drain: TargetDrain; closed: Promise<WindowResult> }> {
     const client = new KvHttpClient(options.target, { connections: 8, token: options.token });
     try {
       const reader = this.queueReader(options);
@@ -346,18 +358,23 @@ export class TargetsService {
       );
       const keys = drainMarkerKeys(prefix, shards);
       const stamp = Date.now().toString(36);
+      let closed: Promise<WindowResult> | undefined;
       const [markers, queues] = await Promise.all([
         writeAndAwait(client, keys, (key) => makeValue(`drain:${stamp}:${key}:`, STORE_PUT_VALUE_SIZE), {
           api: 'store',
           concurrency: keys.length,
           timeoutMs: DRAIN_TIMEOUT_MS,
           clock: systemClock,
+        }).finally(() => {
+          // Every marker read back: the backlog is applied, so the writes' CPU is all spent. The management API's
+          // (older) confirmation must not stretch the window with idle time.
+          closed = window.close();
         }),
         this.queues(options),
       ]);
       const pending = markers.pending.length + markers.rejected.length;
       const markersMaxMs = markers.visibleAfterMs.length > 0 ? Math.max(...markers.visibleAfterMs) : null;
-      return {
+      const drain: TargetDrain = {
         markers: keys.length,
         shardQueues: shards ?? null,
         markersMaxMs,
@@ -365,6 +382,7 @@ export class TargetsService {
         ...queues,
         drainedAfterMs: combineDrain(markersMaxMs, pending, queues),
       };
+      return { drain, closed: closed ?? window.close() };
     } finally {
       await client.close();
     }
