@@ -26,6 +26,8 @@ export const APT_PACKAGES = [
   // Patroni's etcd (v2 API) client; patroni already depends on it as its first DCS alternative.
   'python3-etcd',
   'etcd-server',
+  // The second load generator of `npm run bench` (issue 14's targets table), next to the Node runner.
+  'wrk',
 ];
 
 /** Found on PATH (plus the sbin directories, which a non-root PATH often lacks) or at an absolute path. */
