@@ -36,6 +36,18 @@ async function finished(ids: string[]): Promise<Array<Record<string, unknown>>> 
   return records;
 }
 
+/** Batch messages the APIs published and the writes they carried, summed over the APIs (their `/metrics`). */
+async function groupCommitCounts(): Promise<{ messages: number; writes: number }> {
+  const counts = { messages: 0, writes: 0 };
+  for (const api of stack.apis) {
+    const text = await (await fetch(`${api}/metrics`)).text();
+    const value = (name: string) => Number(new RegExp(`^${name}\\{[^}]*\\} (\\d+)`, 'm').exec(text)?.[1] ?? NaN);
+    counts.messages += value('keyflow_group_commit_messages');
+    counts.writes += value('keyflow_group_commit_writes');
+  }
+  return counts;
+}
+
 /** Keys of one shard (of 16, as the test stack has): one batch message can carry all of them. */
 function keysOfOneShard(prefix: string, count: number): string[] {
   const keys: string[] = [];
@@ -54,6 +66,7 @@ describe('group commit and batch messages (e2e)', () => {
   it('should give concurrent writes to one key from many clients each its own operation and gapless versions', async () => {
     const key = `group-${randomUUID()}`;
     const clients = 120;
+    const before = await groupCommitCounts();
     // Spread over every gateway (so over both APIs), all at once: group commit batches what arrives together.
     const answers = await Promise.all(
       Array.from({ length: clients }, (_, n) =>
@@ -66,6 +79,10 @@ describe('group commit and batch messages (e2e)', () => {
     expect(answers.map((a) => a.status)).toEqual(Array.from({ length: clients }, () => 202));
     const ids = answers.map((a) => String(a.json.operationId));
     expect(new Set(ids).size).toBe(clients);
+    // They travelled together: fewer messages than writes (the suite runs alone on the stack).
+    const after = await groupCommitCounts();
+    expect(after.writes - before.writes).toBe(clients);
+    expect(after.messages - before.messages).toBeLessThan(clients);
 
     const records = await finished(ids);
     expect(records.map((r) => r.status)).toEqual(records.map(() => 'applied'));
