@@ -89,11 +89,7 @@ function setup({
   const finished = new Map<string, OperationRecord>();
   const operations = { find: vi.fn((id: string) => Promise.resolve(finished.get(id))) };
   const waiter = { replyQueue: 'replies', waitFor: vi.fn() };
-  const metrics = {
-    cache: { inc: vi.fn() },
-    publishConfirm: { startTimer: () => () => 0 },
-    observeGroupCommit: vi.fn(),
-  };
+  const metrics = { cache: { inc: vi.fn() }, publishConfirm: { startTimer: () => () => 0 } };
   const service = new KvService(
     cache as unknown as KvCache,
     repository as unknown as KvRepository,

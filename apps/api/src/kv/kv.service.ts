@@ -59,9 +59,7 @@ export class KvService {
     private readonly operations: OperationRepository,
     private readonly waiter: OperationWaiter,
     private readonly metrics: MetricsService,
-  ) {
-    metrics.observeGroupCommit(() => publisher.stats());
-  }
+  ) {}
 
   /**
    * Eventually consistent read: the cache first; on a miss, or when the cache errors (for example during a

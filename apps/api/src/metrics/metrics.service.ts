@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Pool } from 'pg';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
-import type { GroupCommitStats } from '@keyflow/messaging';
+import { WritePublisher } from '@keyflow/messaging';
 import { createMetricsRegistry, READ_POOL, WRITE_POOL } from '@keyflow/runtime';
 import { API_CONFIG, type ApiConfig } from '../config/api.config';
 
@@ -16,13 +16,12 @@ export class MetricsService {
   readonly requests: Histogram<'method' | 'route' | 'status'>;
   readonly publishConfirm: Histogram;
   readonly cache: Counter<'result'>;
-  /** Where the group commit counts come from (the publisher), once the service that owns it registered it. */
-  private groupCommit?: () => GroupCommitStats;
 
   constructor(
     @Inject(API_CONFIG) config: ApiConfig,
     @Inject(WRITE_POOL) writePool: Pool,
     @Inject(READ_POOL) readPool: Pool,
+    publisher: WritePublisher,
   ) {
     this.registry = createMetricsRegistry(config.KEYFLOW_INSTANCE, { write: writePool, read: readPool });
     this.requests = new Histogram({
@@ -44,13 +43,12 @@ export class MetricsService {
       labelNames: ['result'],
       registers: [this.registry],
     });
-    const groupCommit = () => this.groupCommit?.() ?? { groups: 0, items: 0, largestGroup: 0 };
     new Gauge({
       name: 'keyflow_group_commit_messages',
       help: 'Batch messages this instance published since it started (writes per message: writes ÷ messages)',
       registers: [this.registry],
       collect() {
-        this.set(groupCommit().groups);
+        this.set(publisher.stats().groups);
       },
     });
     new Gauge({
@@ -58,13 +56,8 @@ export class MetricsService {
       help: 'Writes this instance published since it started, in batch messages',
       registers: [this.registry],
       collect() {
-        this.set(groupCommit().items);
+        this.set(publisher.stats().items);
       },
     });
-  }
-
-  /** The group commit counters served on `/metrics`. */
-  observeGroupCommit(stats: () => GroupCommitStats): void {
-    this.groupCommit = stats;
   }
 }
