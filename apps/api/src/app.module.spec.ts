@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { decodeWriteMessage, encodeWriteMessage } from '@keyflow/contracts';
+import { decodeWrites, encodeWriteBatch, writeMessageText } from '@keyflow/contracts';
 import type { TokenOwner } from '@keyflow/db';
 import { AMQP, READ_POOL, REDIS, WRITE_POOL } from '@keyflow/runtime';
 import { TokenCache } from '@keyflow/session';
@@ -139,7 +139,9 @@ describe(AppModule.name, () => {
       });
       expect(options).toEqual({ valueJson: '{"name":"Ada","languages":["en","fr"]}' });
       // What the real publisher would put on the wire reads back as the same message.
-      expect(decodeWriteMessage(encodeWriteMessage(message, options.valueJson))).toEqual(message);
+      expect(decodeWrites(encodeWriteBatch([writeMessageText(message, options.valueJson)]))).toEqual([
+        expect.objectContaining({ ok: true, message }),
+      ]);
 
       // Tracked (in the fake Redis) before the 202, so the operation can be followed at once.
       const followed = await app.inject({ method: 'GET', url: `/v1/operations/${operationId}`, headers: authorised });

@@ -1,7 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { type DomainError, ErrorCode, NonRetryableWriteError } from '../errors/domain.error';
 import { MAX_VALUE_DEPTH } from '../kv/kv.constant';
-import { decodeWriteMessage, encodeWriteMessage, type WriteMessage } from './write-message';
+import { decodeWriteText, encodeWriteMessage, type WriteMessage } from './write-message';
+
+/** What a worker reads from a single-write message's body. */
+const decodeWriteMessage = (body: Buffer): WriteMessage => decodeWriteText(body.toString('utf8')).message;
 
 const message: WriteMessage = {
   v: 1,
@@ -18,10 +21,10 @@ function decodeError(body: string): DomainError {
   } catch (err) {
     return err as DomainError;
   }
-  throw new Error('expected decodeWriteMessage to throw');
+  throw new Error('expected decodeWriteText to throw');
 }
 
-describe(decodeWriteMessage.name, () => {
+describe(decodeWriteText.name, () => {
   it('should round-trip an encoded message', () => {
     expect(decodeWriteMessage(encodeWriteMessage(message))).toEqual(message);
   });

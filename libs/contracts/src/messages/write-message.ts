@@ -70,17 +70,13 @@ export function writeMessageText(message: WriteMessage, valueJson?: string, repl
 }
 
 /**
- * Parses and checks a message body. Throws `NonRetryableWriteError` naming what is wrong: `MALFORMED_MESSAGE` for a
+ * Parses and checks one write: a single-write message's body, or one line of a batch (`decodeWrites`), with the
+ * `replyTo` a line carries. Throws `NonRetryableWriteError` naming what is wrong: `MALFORMED_MESSAGE` for a
  * body that is not a valid write, `INVALID_VALUE` for a put whose value keyflow cannot store as it was sent (what the
  * API refuses with 400: `describeUnstorableJson`). The API checks values before it accepts them; the worker checks
  * again because a queue may still hold messages published before that check existed, and an operator may replay
  * any letter. Such a value would otherwise be stored changed (`1e999999` as `null`) or fail in the database.
  */
-export function decodeWriteMessage(body: Buffer): WriteMessage {
-  return decodeWriteText(body.toString('utf8')).message;
-}
-
-/** `decodeWriteMessage` on text, with the `replyTo` a write inside a batch may carry (see `writeMessageText`). */
 export function decodeWriteText(text: string): { message: WriteMessage; replyTo?: string } {
   let raw: unknown;
   try {
