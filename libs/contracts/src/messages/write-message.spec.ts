@@ -55,6 +55,22 @@ describe(decodeWriteText.name, () => {
     expect(err.details.operationId).toBe(message.id);
   });
 
+  it("should carry a put's expiry and an expiry delete's cause", () => {
+    const expiring = { ...message, expiresAt: '2026-11-23T10:00:02.000Z' };
+    expect(decodeWriteMessage(encodeWriteMessage(expiring))).toEqual(expiring);
+    const expiry: WriteMessage = { ...message, type: 'delete', value: undefined, cause: 'expire' };
+    delete expiry.value;
+    expect(decodeWriteMessage(encodeWriteMessage(expiry))).toEqual(expiry);
+  });
+
+  it('should reject an expiry on a delete, a cause on a put, and a bad timestamp', () => {
+    const { value: _value, ...rest } = message;
+    const expiringDelete = JSON.stringify({ ...rest, type: 'delete', expiresAt: '2026-11-23T10:00:02.000Z' });
+    expect(decodeError(expiringDelete).message).toContain('expiresAt must be an ISO timestamp, on a put');
+    expect(decodeError(JSON.stringify({ ...message, cause: 'expire' })).message).toContain('cause must be expire');
+    expect(decodeError(JSON.stringify({ ...message, expiresAt: 'soon' })).message).toContain('expiresAt');
+  });
+
   it('should reject a put without a value', () => {
     const { value: _value, ...rest } = message;
     expect(decodeError(JSON.stringify(rest)).message).toBe('malformed write message: a put needs a value');

@@ -23,7 +23,14 @@ export interface WriteMessage {
   value?: unknown;
   condition?: WriteCondition;
   acceptedAt: string;
+  /** A put with a time to live: when the key expires (ISO timestamp). A put without it clears an earlier expiry. */
+  expiresAt?: string;
+  /** A delete that a worker published because the key's `expiresAt` passed (watchers see it as `expire`). */
+  cause?: WriteCause;
 }
+
+/** Why a write was made, when not by a client: `expire` is the versioned delete of a key whose TTL ran out. */
+export type WriteCause = 'expire';
 
 /** What a worker sends to the `replyTo` queue of a write whose client waits for it (`Prefer: wait`). */
 export interface WriteOutcome {
@@ -105,6 +112,13 @@ export function decodeWriteText(text: string): { message: WriteMessage; replyTo?
   if (typeof m.acceptedAt !== 'string' || Number.isNaN(Date.parse(m.acceptedAt))) {
     problems.push('acceptedAt must be an ISO timestamp');
   }
+  if (
+    'expiresAt' in m &&
+    (m.type !== 'put' || typeof m.expiresAt !== 'string' || Number.isNaN(Date.parse(m.expiresAt)))
+  ) {
+    problems.push('expiresAt must be an ISO timestamp, on a put');
+  }
+  if ('cause' in m && (m.type !== 'delete' || m.cause !== 'expire')) problems.push('cause must be expire, on a delete');
   const details: WriteFacts = {
     operationId: typeof m.id === 'string' && UUID.test(m.id) ? m.id : undefined,
     key: typeof m.key === 'string' ? m.key : undefined,
