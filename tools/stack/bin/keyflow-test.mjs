@@ -5,6 +5,9 @@
 //   KEYFLOW_TEST_REUSE_STACK=1  use a healthy test stack that is already running instead of starting one
 //   KEYFLOW_TEST_KEEP_STACK=1   leave the test stack running afterwards (with REUSE: fast re-runs)
 //   extra arguments go to vitest: `npm test -- --project unit`, `npm test -- libs/cache`
+//
+// The test stack has fixed ports and one directory, so two runs on one machine (two checkouts, say) would tear down
+// each other's servers: a run waits for the one before it (`flock` on LOCK_FILE) and says so.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,6 +18,18 @@ import { formatSummary, summarizeVitestReport } from './test-summary.mjs';
 const TOPOLOGY = 'deploy/topologies/test.yaml';
 /** Must match `stackDir` in the test topology. */
 const STACK_FILE = '/tmp/keyflow-test/stack.json';
+
+const LOCK_FILE = '/tmp/keyflow-test.lock';
+
+if (process.env.KEYFLOW_TEST_LOCK_HELD !== '1') {
+  const wait = spawnSync('flock', ['--nonblock', LOCK_FILE, 'true']);
+  if (wait.status !== 0) console.log(`[keyflow-test] another test run holds ${LOCK_FILE}: waiting for it to finish`);
+  const locked = spawnSync('flock', [LOCK_FILE, process.execPath, ...process.argv.slice(1)], {
+    stdio: 'inherit',
+    env: { ...process.env, KEYFLOW_TEST_LOCK_HELD: '1' },
+  });
+  process.exit(locked.status ?? 1);
+}
 
 function stack(command, { quiet = false, extra = [] } = {}) {
   const res = spawnSync(process.execPath, stackMainArgs([command, '--topology', TOPOLOGY, ...extra]), {
