@@ -37,8 +37,8 @@ export function parseCommandStats(info: string): RedisCommandStat[] {
   for (const line of info.split(/\r?\n/)) {
     const match = /^cmdstat_([^:]+):(.*)$/.exec(line);
     if (match === null) continue;
-    const fields = Object.fromEntries(match[2]!.split(',').map((pair) => pair.split('=') as [string, string]));
-    stats.push({ command: match[1]!, calls: Number(fields.calls ?? 0), usec: Number(fields.usec ?? 0) });
+    const fields = Object.fromEntries(match[2].split(',').map((pair) => pair.split('=') as [string, string]));
+    stats.push({ command: match[1], calls: Number(fields.calls ?? 0), usec: Number(fields.usec ?? 0) });
   }
   return stats;
 }
@@ -106,12 +106,12 @@ export function parseRuntimeThreadStats(text: string): ThreadTypeStats {
   for (const line of lines.slice(perType + 1)) {
     const match = /^\s*(\S+)\s+((?:[\d.]+%\s*)+)$/.exec(line);
     if (match === null) continue;
-    const values = match[2]!
+    const values = match[2]
       .trim()
       .split(/\s+/)
       .map((v) => Number(v.replace('%', '')));
     if (values.length !== states.length) continue;
-    stats[match[1]!] = Object.fromEntries(states.map((state, i) => [state, values[i]!]));
+    stats[match[1]] = Object.fromEntries(states.map((state, i) => [state, values[i]]));
   }
   return stats;
 }
