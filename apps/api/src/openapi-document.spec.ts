@@ -63,7 +63,9 @@ describe('the OpenAPI document', () => {
 
   it.each(['/docs/json', '/docs/yaml'])('%s should be valid against the OpenAPI 3 schema', async (path) => {
     const text = await served(path);
-    const document = path.endsWith('yaml') ? (parseYaml(text) as object) : (JSON.parse(text) as object);
+    const document = path.endsWith('yaml')
+      ? (parseYaml(text) as Record<string, unknown>)
+      : (JSON.parse(text) as Record<string, unknown>);
     const result = await new Validator().validate(document);
     expect(result.errors ?? []).toEqual([]);
     expect(result.valid).toBe(true);
