@@ -14,7 +14,7 @@ function scripted(answers: Array<Response | Error>) {
     if (next instanceof Error) throw next;
     return next;
   };
-  return { fetchFn: fetchFn as typeof fetch, seen };
+  return { fetchFn: fetchFn, seen };
 }
 
 const put = (key?: string) =>
