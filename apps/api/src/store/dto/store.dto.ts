@@ -1,7 +1,7 @@
-import { ApiProperty } from '@nestjs/swagger';
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
 import { IsString } from 'class-validator';
-import { IsPresent } from '../../kv/dto/kv.dto';
+import { IsPresent, IsTtl, TTL_PROPERTY } from '../../kv/dto/kv.dto';
 
 export class StorePutDto {
   @ApiProperty({ example: 'user:42', description: '1–512 bytes of UTF-8, no control characters.' })
@@ -15,6 +15,10 @@ export class StorePutDto {
   @Transform(({ obj }: { obj: Record<string, unknown> }) => obj.value, { toClassOnly: true })
   @IsPresent()
   value!: unknown;
+
+  @ApiPropertyOptional(TTL_PROPERTY)
+  @IsTtl()
+  ttl?: number;
 }
 
 export class StorePutResponseDto {
@@ -31,4 +35,10 @@ export class StorePutResponseDto {
 export class StoreGetResponseDto {
   @ApiProperty({ example: { name: 'Ada' } })
   value!: unknown;
+
+  @ApiPropertyOptional({
+    example: '2026-11-23T10:16:30.100Z',
+    description: 'Only for a key written with a `ttl`: when it expires. From then on the key is not found.',
+  })
+  expiresAt?: string;
 }
