@@ -151,6 +151,24 @@ describe('keys with a time to live (e2e through the gateway)', () => {
     expect((await call('GET', `/v1/kv/${k}?consistency=strong`)).status).toBe(404);
   });
 
+  it('should document ttl (with its bounds and an example) and expiresAt in the OpenAPI document', async () => {
+    const doc = await call('GET', '/docs/json');
+    const schemas = (doc.json.components as { schemas: Record<string, { properties: Record<string, unknown> }> })
+      .schemas;
+    for (const dto of ['KvPutDto', 'StorePutDto']) {
+      expect(schemas[dto]?.properties.ttl, dto).toMatchObject({
+        type: 'integer',
+        minimum: 1,
+        maximum: 31_536_000,
+        example: 60,
+        description: expect.stringContaining('365 days'),
+      });
+    }
+    for (const dto of ['KvEntryResponseDto', 'StoreGetResponseDto']) {
+      expect(schemas[dto]?.properties.expiresAt, dto).toMatchObject({ type: 'string' });
+    }
+  });
+
   it('should expire 100 keys written with ttl 1 within about 3 s', async () => {
     const keys = Array.from({ length: 100 }, (_, i) => key(`bulk-${i}`));
     const start = Date.now();

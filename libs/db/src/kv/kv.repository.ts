@@ -93,6 +93,8 @@ export interface AppliedOp {
   created: boolean;
   /** True when an earlier delivery already settled this operation; nothing was written this time. */
   duplicate: boolean;
+  /** `expire`: the write is the expiry delete of a key whose time to live ran out (for what reports changes). */
+  cause?: WriteCause;
 }
 
 export interface BatchResult {
@@ -355,7 +357,16 @@ export class KvRepository {
         // An expired key is absent (see `conditionHolds`): writing it again creates it.
         const absent = before === undefined || before.deleted || hasExpired(before.expiresAt, nowMs);
         const created = op.type === 'put' && absent;
-        outcome = { id: op.id, key: op.key, type: op.type, status: 'applied', version, created, duplicate: false };
+        outcome = {
+          id: op.id,
+          key: op.key,
+          type: op.type,
+          status: 'applied',
+          version,
+          created,
+          duplicate: false,
+          ...(op.cause ? { cause: op.cause } : {}),
+        };
       }
       outcomes.set(op.id, outcome);
       applied.push(outcome);

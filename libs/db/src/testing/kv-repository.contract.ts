@@ -243,6 +243,7 @@ export function describeKvRepositoryContract(databaseUrl: () => string): void {
           ['delete', 'applied', 2, false],
           ['delete', 'applied', 2, true],
         ]);
+        expect(applied.ops[0]?.cause).toBe('expire');
         expect(await repository.find('ttl-cond', { strong: true })).toMatchObject({ version: 2, deleted: true });
         expect((await repository.applyBatch([expiry])).ops[0]).toMatchObject({ version: 2, duplicate: true });
         expect(await operations.find(expiry.id)).toMatchObject({ type: 'delete', status: 'applied', version: 2 });
