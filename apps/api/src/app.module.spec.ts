@@ -102,6 +102,57 @@ describe(AppModule.name, () => {
       expect(fakes.publisher.published).toEqual([]);
     });
 
+    it('should refuse a ttl that is not a whole number of seconds from 1 to 365 days with 400 naming ttl', async () => {
+      const detail = 'ttl must be a whole number of seconds from 1 to 31536000 (365 days), sent as a JSON number';
+      for (const ttl of ['0', '-1', '1.5', '"2"', 'null', '31536001']) {
+        for (const [url, body] of [
+          ['/v1/kv/k', `{"value":1,"ttl":${ttl}}`],
+          ['/store', `{"key":"k","value":1,"ttl":${ttl}}`],
+        ] as const) {
+          const r = await put(url, body, authorised);
+          expect(r.statusCode, `${url} ${ttl}`).toBe(400);
+          expect(r.json()).toEqual({
+            ...problem(400, 'invalid-request', 'Invalid request', detail, url),
+            errors: [detail],
+          });
+        }
+      }
+      expect(fakes.publisher.published).toEqual([]);
+    });
+
+    it('should publish a ttl as expiresAt, the time the write was accepted plus ttl', async () => {
+      for (const [url, body] of [
+        ['/v1/kv/k', '{"value":1,"ttl":2}'],
+        ['/store', '{"key":"k","value":1,"ttl":2}'],
+      ] as const) {
+        expect((await put(url, body, authorised)).statusCode).toBeLessThan(300);
+      }
+      const messages = fakes.publisher.published.map((p) => p.message);
+      expect(messages).toHaveLength(2);
+      for (const message of messages) {
+        expect(message.expiresAt).toBe(new Date(Date.parse(message.acceptedAt) + 2_000).toISOString());
+      }
+    });
+
+    it('should document ttl with its bounds and an example, and expiresAt on the entries, in the OpenAPI document', async () => {
+      const doc = (await app.inject({ method: 'GET', url: '/docs/json' })).json<{
+        components: { schemas: Record<string, { properties: Record<string, unknown> }> };
+      }>();
+      const { schemas } = doc.components;
+      for (const dto of ['KvPutDto', 'StorePutDto']) {
+        expect(schemas[dto]?.properties.ttl, dto).toMatchObject({
+          type: 'integer',
+          minimum: 1,
+          maximum: 31_536_000,
+          example: 60,
+          description: expect.stringContaining('365 days'),
+        });
+      }
+      for (const dto of ['KvEntryResponseDto', 'StoreGetResponseDto']) {
+        expect(schemas[dto]?.properties.expiresAt, dto).toMatchObject({ type: 'string' });
+      }
+    });
+
     it('should map a domain error thrown by a service to its status with the problem filter', async () => {
       const id = '0b1c2d3e-4f5a-4b6c-8d7e-9f0a1b2c3d4e';
       const r = await app.inject({ method: 'GET', url: `/v1/operations/${id}`, headers: authorised });

@@ -9,6 +9,7 @@ import { assertSchemaCurrent } from '@keyflow/db';
 import { WRITE_POOL } from '@keyflow/runtime';
 import { ShardCoordinator } from './apply/shard-coordinator.service';
 import { DeadLetterAuditor } from './dead-letter/dead-letter-audit.service';
+import { ExpirySweeper } from './expiry/expiry-sweeper.service';
 import { RetentionService } from './retention/retention.service';
 import { loadWorkerConfig, type WorkerConfig } from './config/worker.config';
 import { NotFoundFilter } from './health/not-found.filter';
@@ -67,6 +68,8 @@ async function bootstrap(): Promise<void> {
   await app.get(DeadLetterAuditor).start();
   await app.get(ShardCoordinator).start();
   app.get(RetentionService).start();
+  // After the coordinator: it sweeps the shards this worker holds.
+  app.get(ExpirySweeper).start();
   // Ready only now: the supervisor and the stack wait for /health/ready before they count the worker as up.
   await app.listen({ host: config.HOST, port: config.PORT });
   Logger.log({ host: config.HOST, port: config.PORT, shards: config.KV_SHARDS }, 'consuming shard queues', 'Startup');

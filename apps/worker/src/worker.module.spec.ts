@@ -121,10 +121,13 @@ describe(WorkerModule.name, () => {
         ]);
         expect(home).toEqual([0, 1, 2, 3]);
         expect(stats.every((s) => s.consuming)).toBe(true);
+        // Alone in the group, it holds every shard: the expiry sweeper expires the keys of all of them.
+        expect([...coordinator.heldShards()]).toEqual([0, 1, 2, 3]);
       } finally {
         await moduleRef.close();
         await started;
       }
+      expect([...coordinator.heldShards()]).toEqual([]);
       expect(fakes.log).toEqual(expect.arrayContaining(consumerChannels.map((name) => `amqp: close channel ${name}`)));
     });
   });

@@ -5,6 +5,7 @@ import { ShardCoordinator } from './apply/shard-coordinator.service';
 import { WriteApplier } from './apply/write-applier.service';
 import { WORKER_CONFIG, type WorkerConfig } from './config/worker.config';
 import { DeadLetterAuditor } from './dead-letter/dead-letter-audit.service';
+import { ExpirySweeper } from './expiry/expiry-sweeper.service';
 import { HealthController } from './health/health.controller';
 import { ShardsController } from './health/shards.controller';
 import { InfrastructureModule } from './infrastructure/infrastructure.module';
@@ -37,6 +38,7 @@ export class WorkerModule {
         ShardCoordinator,
         DeadLetterAuditor,
         RetentionService,
+        ExpirySweeper,
         WorkerMetrics,
       ],
       exports: [WORKER_CONFIG],

@@ -13,7 +13,7 @@ describe(KvCache.name, () => {
   let redis: Cluster;
   let cache: KvCache;
   const prefix = `it:${randomBytes(4).toString('hex')}:`;
-  const keys = ['a', 'race', 'gone', 'nothing', 'spread-0', 'spread-1', 'lagging', 'expired', 'acked', 'same'];
+  const keys = ['a', 'race', 'gone', 'nothing', 'spread-0', 'spread-1', 'lagging', 'expired', 'acked', 'same', 'ttl'];
 
   beforeAll(async () => {
     redis = createRedisCluster({ nodes: readStack().redis });
@@ -31,6 +31,19 @@ describe(KvCache.name, () => {
     it('should store a value and read it back', async () => {
       expect(await cache.fill('a', present(1, '{"v":1}', 't1'))).toBe('filled');
       expect(await cache.get('a')).toEqual(present(1, '{"v":1}', 't1'));
+    });
+
+    it("should keep a key's expiresAt through fills and commits, and clear it with a version written without one", async () => {
+      const expiresAt = '2026-12-01T10:00:02.000Z';
+      expect(await cache.fill('ttl', { ...present(1, '1'), expiresAt })).toBe('filled');
+      expect(await cache.get('ttl')).toEqual({ ...present(1, '1'), expiresAt });
+      await commit('ttl', { ...present(2, '2'), expiresAt });
+      expect(await cache.get('ttl')).toEqual({ ...present(2, '2'), expiresAt });
+      await commit('ttl', present(3, '3'));
+      expect(await cache.get('ttl')).toEqual(present(3, '3'));
+      await commit('ttl', { ...present(4, '4'), expiresAt });
+      await commit('ttl', { state: 'deleted', version: 5, updatedAt: 't5' });
+      expect(await cache.get('ttl')).toEqual({ state: 'deleted', version: 5, updatedAt: 't5' });
     });
 
     it('should never go backwards: a slow fill of an old version loses to a fast commit', async () => {

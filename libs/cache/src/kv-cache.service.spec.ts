@@ -27,18 +27,27 @@ class FakeNode {
   }
 
   fill(args: string[]): number {
-    const [entryKey = '', floorKey = '', version = '', state = '', json = '', updatedAt = '', ttl = ''] = args;
+    const [entryKey = '', floorKey = '', version = '', state = '', json = '', updatedAt = '', ttl = '', x = ''] = args;
     if (Number(version) < Number(this.entries.get(floorKey)?.value ?? 0)) return -1;
     const current = this.entries.get(entryKey)?.hash?.v;
     if (current !== undefined && Number(current) >= Number(version)) return 0;
     if (this.outOfMemory) throw new Error("OOM command not allowed when used memory > 'maxmemory'.");
-    this.entries.set(entryKey, { hash: { v: version, s: state, j: json, u: updatedAt }, ttlMs: Number(ttl) });
+    this.entries.set(entryKey, { hash: { v: version, s: state, j: json, u: updatedAt, x }, ttlMs: Number(ttl) });
     return 1;
   }
 
   commit(args: string[]): number {
-    const [entryKey = '', floorKey = '', version = '', state = '', json = '', updatedAt = '', ttl = '', floorTtl = ''] =
-      args;
+    const [
+      entryKey = '',
+      floorKey = '',
+      version = '',
+      state = '',
+      json = '',
+      updatedAt = '',
+      ttl = '',
+      floorTtl = '',
+      x = '',
+    ] = args;
     if (Number(version) < Number(this.entries.get(floorKey)?.value ?? 0)) return 0;
     if (this.outOfMemory) {
       this.entries.delete(entryKey);
@@ -52,7 +61,7 @@ class FakeNode {
       entry.ttlMs = Number(ttl);
       return 1;
     }
-    this.entries.set(entryKey, { hash: { v: version, s: state, j: json, u: updatedAt }, ttlMs: Number(ttl) });
+    this.entries.set(entryKey, { hash: { v: version, s: state, j: json, u: updatedAt, x }, ttlMs: Number(ttl) });
     return 1;
   }
 }
@@ -185,6 +194,22 @@ describe(KvCache.name, () => {
       await cache.commit([{ key: onA, entry: deleted(2) }]);
       expect(await cache.get(onA)).toEqual(deleted(2));
       expect(redis.a.ttl(cache.cacheKey(onA))).toBe(60_000);
+    });
+
+    it('should carry a committed or filled expiresAt, and clear it with a version written without one', async () => {
+      const { cache, onA, onB } = setup();
+      const expiresAt = '2026-12-01T10:00:02.000Z';
+      await cache.commit([{ key: onA, entry: { ...present(1), expiresAt } }]);
+      expect(await cache.get(onA)).toEqual({ ...present(1), expiresAt });
+      await cache.commit([{ key: onA, entry: present(2) }]);
+      expect(await cache.get(onA)).toEqual(present(2));
+      // The expiry delete: the key shows deleted, its version raised by one.
+      await cache.commit([{ key: onA, entry: { ...present(3), expiresAt } }]);
+      await cache.commit([{ key: onA, entry: deleted(4) }]);
+      expect(await cache.get(onA)).toEqual(deleted(4));
+
+      expect(await cache.fill(onB, { ...present(5), expiresAt })).toBe('filled');
+      expect(await cache.get(onB)).toEqual({ ...present(5), expiresAt });
     });
 
     it('should give a version a fill cached first the committed TTL', async () => {

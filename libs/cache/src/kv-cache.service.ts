@@ -3,12 +3,13 @@ import type { Cluster } from 'ioredis';
 
 /**
  * What the cache holds for a key:
- * - `present`: the value (JSON text) at `version`;
+ * - `present`: the value (JSON text) at `version`, and when it expires if it was written with a time to live
+ *   (`expiresAt`, ISO: readers treat it as absent from then on, until the expiry delete replaces it);
  * - `deleted`: a tombstone at `version`, kept for a short time after a delete;
  * - `missing`: the key has never existed (version 0), cached negatively for a few seconds.
  */
 export type CachedEntry =
-  | { state: 'present'; version: number; valueJson: string; updatedAt: string }
+  | { state: 'present'; version: number; valueJson: string; updatedAt: string; expiresAt?: string }
   | { state: 'deleted'; version: number; updatedAt: string }
   | { state: 'missing'; version: 0 };
 
@@ -65,7 +66,7 @@ const STATE_CODE = { present: 'p', deleted: 'd', missing: 'm' } as const;
  * worker committed) and newer than the cached entry. The floor outlives the value and the tombstone, so a fill
  * that read a lagging replica after the tombstone of a delete (or the value of a newer write) expired cannot
  * bring the old version back. Fills never raise the floor: only committed versions do.
- * KEYS[1] = entry hash, KEYS[2] = floor; ARGV = version, state, json, updatedAt, ttlMs.
+ * KEYS[1] = entry hash, KEYS[2] = floor; ARGV = version, state, json, updatedAt, ttlMs, expiresAt ('' for none).
  * Returns 1 when set, 0 when the cache holds this version or a newer one, -1 when below the floor.
  */
 const FILL = `
@@ -78,7 +79,7 @@ local current = redis.call('HGET', KEYS[1], 'v')
 if current and tonumber(current) >= version then
   return 0
 end
-redis.call('HSET', KEYS[1], 'v', ARGV[1], 's', ARGV[2], 'j', ARGV[3], 'u', ARGV[4])
+redis.call('HSET', KEYS[1], 'v', ARGV[1], 's', ARGV[2], 'j', ARGV[3], 'u', ARGV[4], 'x', ARGV[6])
 redis.call('PEXPIRE', KEYS[1], ARGV[5])
 return 1
 `;
@@ -89,7 +90,8 @@ return 1
  * (WAIT) covers this version even when another client cached it first. When Redis is out of memory
  * (maxmemory with noeviction) the new version cannot be cached, and an older one must not stay: the entry is
  * deleted instead (DEL is allowed when out of memory).
- * KEYS[1] = entry hash, KEYS[2] = floor; ARGV = version, state, json, updatedAt, ttlMs, floorTtlMs.
+ * KEYS[1] = entry hash, KEYS[2] = floor; ARGV = version, state, json, updatedAt, ttlMs, floorTtlMs, expiresAt
+ * ('' for none).
  * Returns 1 when the entry holds this version, 0 when a newer version is known, -1 when out of memory.
  */
 const COMMIT = `
@@ -111,7 +113,7 @@ if current == version then
   redis.call('PEXPIRE', KEYS[1], ARGV[5])
   return 1
 end
-local set = redis.pcall('HSET', KEYS[1], 'v', ARGV[1], 's', ARGV[2], 'j', ARGV[3], 'u', ARGV[4])
+local set = redis.pcall('HSET', KEYS[1], 'v', ARGV[1], 's', ARGV[2], 'j', ARGV[3], 'u', ARGV[4], 'x', ARGV[7])
 if type(set) == 'table' and set.err then
   redis.call('DEL', KEYS[1])
   return -1
@@ -120,11 +122,16 @@ redis.call('PEXPIRE', KEYS[1], ARGV[5])
 return 1
 `;
 
+/** A script's `expiresAt` argument: '' for an entry that never expires (the field is always written, so cleared too). */
+function expiresAtArg(entry: CachedEntry): string {
+  return entry.state === 'present' ? (entry.expiresAt ?? '') : '';
+}
+
 type ScriptArgs = [entryKey: string, floorKey: string, version: string, state: string, json: string, updatedAt: string];
 
 interface ScriptCommands<R> {
-  kvFill(...args: [...ScriptArgs, ttlMs: string]): R;
-  kvCommit(...args: [...ScriptArgs, ttlMs: string, floorTtlMs: string]): R;
+  kvFill(...args: [...ScriptArgs, ttlMs: string, expiresAt: string]): R;
+  kvCommit(...args: [...ScriptArgs, ttlMs: string, floorTtlMs: string, expiresAt: string]): R;
 }
 
 type ClusterWithScripts = Cluster & ScriptCommands<Promise<number>>;
@@ -184,7 +191,13 @@ export class KvCache {
     const version = Number(hash.v);
     switch (hash.s) {
       case STATE_CODE.present:
-        return { state: 'present', version, valueJson: hash.j ?? 'null', updatedAt: hash.u ?? '' };
+        return {
+          state: 'present',
+          version,
+          valueJson: hash.j ?? 'null',
+          updatedAt: hash.u ?? '',
+          ...(hash.x ? { expiresAt: hash.x } : {}),
+        };
       case STATE_CODE.deleted:
         return { state: 'deleted', version, updatedAt: hash.u ?? '' };
       case STATE_CODE.missing:
@@ -201,7 +214,7 @@ export class KvCache {
   async fill(key: string, entry: CachedEntry): Promise<FillResult> {
     const ttl =
       entry.state === 'present' ? this.fillTtlMs : entry.state === 'deleted' ? this.tombstoneTtlMs : this.negativeTtlMs;
-    const set = await this.redis.kvFill(...this.scriptArgs(key, entry), String(ttl));
+    const set = await this.redis.kvFill(...this.scriptArgs(key, entry), String(ttl), expiresAtArg(entry));
     return set === 1 ? 'filled' : set === -1 ? 'below-floor' : 'kept';
   }
 
@@ -236,7 +249,7 @@ export class KvCache {
     const pipeline = this.redis.pipeline() as ReturnType<Cluster['pipeline']> & ScriptCommands<unknown>;
     for (const { key, entry } of group) {
       const ttl = entry.state === 'present' ? this.valueTtlMs : this.tombstoneTtlMs;
-      pipeline.kvCommit(...this.scriptArgs(key, entry), String(ttl), String(this.floorTtlMs));
+      pipeline.kvCommit(...this.scriptArgs(key, entry), String(ttl), String(this.floorTtlMs), expiresAtArg(entry));
     }
     pipeline.wait(Math.min(knownReplicas, 1), this.replicaAckTimeoutMs);
     pipeline.role();

@@ -1,4 +1,5 @@
 export * from './errors/domain.error';
+export * from './kv/expiry.util';
 export * from './kv/json-text.util';
 export * from './kv/key.util';
 export * from './kv/kv.constant';

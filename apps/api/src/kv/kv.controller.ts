@@ -100,10 +100,19 @@ export class KvController {
       '200 (updated) or 412 (condition failed) instead; still 202 if it is not applied by then.',
       '`If-Match: "<version>"` (or `*`) and `If-None-Match: *` make the write conditional, checked when it is applied.',
       '`Idempotency-Key` makes retries safe: a repeat returns the original operation and writes nothing.',
+      '`ttl` (seconds, 1 to 31536000) makes the key expire that long after the write is accepted: it reads as 404',
+      'from its `expiresAt` on and is deleted through the write path (one more version); a write without `ttl` clears',
+      'an earlier one.',
     ].join(' '),
   })
   @ApiParam(KEY_PARAM)
-  @ApiBody({ type: KvPutDto })
+  @ApiBody({
+    type: KvPutDto,
+    examples: {
+      value: { summary: 'A value', value: { value: { name: 'Ada', languages: ['en', 'fr'] } } },
+      ttl: { summary: 'A value that expires after 60 s', value: { value: { session: 'abc' }, ttl: 60 } },
+    },
+  })
   @WriteHeaders()
   @ApiAcceptedResponse({ type: OperationAcceptedDto, headers: { Location: LOCATION_HEADER } })
   @ApiCreatedResponse({ type: WriteAppliedDto, description: 'Applied and the key was created (`Prefer: wait`).' })
@@ -115,7 +124,8 @@ export class KvController {
     @Headers() headers: WriteHeadersDto,
     @Res() reply: FastifyReply,
   ): Promise<void> {
-    sendWriteResult(reply, await this.kv.put(key, body.value, parseWriteHeaders(headers)));
+    const options = { ...parseWriteHeaders(headers), ...(body.ttl !== undefined ? { ttl: body.ttl } : {}) };
+    sendWriteResult(reply, await this.kv.put(key, body.value, options));
   }
 
   @Delete(':key')

@@ -216,6 +216,86 @@ describe(KvService.name, () => {
     });
   });
 
+  describe('get, of a key with a time to live', () => {
+    const soon = () => new Date(Date.now() + 60_000).toISOString();
+    const past = () => new Date(Date.now() - 1).toISOString();
+
+    it('should answer with expiresAt until it passes, from the cache and from the database', async () => {
+      const expiresAt = soon();
+      const cached = setup({ cached: { state: 'present', version: 2, valueJson: '"x"', updatedAt: 't', expiresAt } });
+      await expect(cached.service.get('k')).resolves.toEqual({
+        key: 'k',
+        valueJson: '"x"',
+        version: 2,
+        updatedAt: 't',
+        expiresAt,
+        source: 'cache',
+      });
+      const db = setup({ db: { ...entry, expiresAt } });
+      await expect(db.service.get('k')).resolves.toMatchObject({ version: 3, expiresAt, source: 'database' });
+      expect(db.cache.fill).toHaveBeenCalledWith('k', expect.objectContaining({ state: 'present', expiresAt }));
+      await expect(db.service.get('k', { strong: true })).resolves.toMatchObject({ expiresAt });
+    });
+
+    it('should answer not found once expiresAt passed, before the expiry delete is applied, on every path', async () => {
+      const cached = setup({
+        cached: { state: 'present', version: 2, valueJson: '"x"', updatedAt: 't', expiresAt: past() },
+      });
+      await expect(cached.service.get('k')).rejects.toMatchObject({ code: ErrorCode.KEY_NOT_FOUND });
+      expect(cached.repository.find).not.toHaveBeenCalled();
+
+      const db = setup({ db: { ...entry, expiresAt: past() } });
+      await expect(db.service.get('k')).rejects.toMatchObject({ code: ErrorCode.KEY_NOT_FOUND });
+      await expect(db.service.get('k', { strong: true })).rejects.toMatchObject({ code: ErrorCode.KEY_NOT_FOUND });
+    });
+  });
+
+  describe('put, with a time to live', () => {
+    it('should publish expiresAt as the time the write was accepted plus ttl', async () => {
+      const { service, published } = setup();
+      await service.put('k', 1, { waitMs: 0, ttl: 2 });
+      const [message] = published;
+      expect(message?.expiresAt).toBe(new Date(Date.parse(message?.acceptedAt ?? '') + 2_000).toISOString());
+      await service.put('k', 1);
+      expect(published[1]).not.toHaveProperty('expiresAt');
+    });
+
+    it('should refuse a ttl that is not a whole number of seconds from 1 to 365 days, naming ttl', () => {
+      const { service, publisher } = setup();
+      for (const ttl of [0, -1, 1.5, '2', null, 31_536_001]) {
+        const err = (() => {
+          try {
+            void service.put('k', 1, { waitMs: 0, ttl: ttl as number });
+          } catch (e) {
+            return e;
+          }
+          return undefined;
+        })();
+        expect(err, String(ttl)).toMatchObject({
+          code: ErrorCode.INVALID_REQUEST,
+          message: 'ttl must be a whole number of seconds from 1 to 31536000 (365 days), sent as a JSON number',
+        });
+      }
+      expect(publisher.publish).not.toHaveBeenCalled();
+    });
+
+    it('should count a republished idempotent write’s expiry from its first acceptance, and tell ttls apart', async () => {
+      const { service, published, confirms } = setup();
+      confirms.push('timeout');
+      await rejection(service.put('k', 1, { waitMs: 0, idempotencyKey: 'ttl', ttl: 30 }));
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      await service.put('k', 1, { waitMs: 0, idempotencyKey: 'ttl', ttl: 30 });
+      expect(published).toHaveLength(2);
+      expect(published[1]).toEqual(published[0]);
+      await expect(service.put('k', 1, { waitMs: 0, idempotencyKey: 'ttl', ttl: 31 })).rejects.toMatchObject({
+        code: ErrorCode.IDEMPOTENCY_KEY_REUSED,
+      });
+      await expect(service.put('k', 1, { waitMs: 0, idempotencyKey: 'ttl' })).rejects.toMatchObject({
+        code: ErrorCode.IDEMPOTENCY_KEY_REUSED,
+      });
+    });
+  });
+
   describe('put', () => {
     it('should publish a versioned message and answer accepted', async () => {
       const { service, published, tracker } = setup();

@@ -9,8 +9,11 @@ import {
   type IdempotencyRecord,
 } from '@keyflow/cache';
 import {
+  describeBadTtl,
   DomainError,
   ErrorCode,
+  expiresAtFor,
+  hasExpired,
   serialiseValue,
   type OperationType,
   type WriteMessage,
@@ -19,12 +22,16 @@ import {
 import { isTransientDbError, KvRepository, OperationRepository, type KvEntry, type OperationRecord } from '@keyflow/db';
 import { WritePublisher } from '@keyflow/messaging';
 
-/** A readable key: its value as JSON text, so the controller can answer without re-serialising it. */
+/**
+ * A readable key: its value as JSON text, so the controller can answer without re-serialising it. `expiresAt`: when
+ * a key written with a time to live expires (it is never returned once that has passed).
+ */
 export interface KvRead {
   key: string;
   valueJson: string;
   version: number;
   updatedAt: string;
+  expiresAt?: string;
   source: 'cache' | 'database';
 }
 
@@ -92,7 +99,16 @@ export class KvService {
     return this.fromEntry(key, entry, 'database');
   }
 
+  /**
+   * A put. `options.ttl` (seconds): the key expires at `acceptedAt + ttl` (`expiresAt` in the message); a put without
+   * it clears an earlier expiry. A bad `ttl` is refused here too, not only by the request DTOs, so no route can
+   * publish one.
+   */
   put(key: string, value: unknown, options: WriteOptions = { waitMs: 0 }): Promise<WriteResult> {
+    if (options.ttl !== undefined) {
+      const badTtl = describeBadTtl(options.ttl);
+      if (badTtl) throw new DomainError(ErrorCode.INVALID_REQUEST, badTtl);
+    }
     const serialised = serialiseValue(value);
     if ('tooLarge' in serialised) {
       throw new DomainError(
@@ -132,6 +148,7 @@ export class KvService {
     value?: unknown,
     valueJson?: string,
   ): Promise<WriteResult> {
+    const ttl = type === 'put' ? options.ttl : undefined;
     const message: WriteMessage = {
       v: 1,
       id: randomUUID(),
@@ -139,12 +156,13 @@ export class KvService {
       type,
       ...(type === 'put' ? { value } : {}),
       ...(options.condition ? { condition: options.condition } : {}),
-      acceptedAt: new Date().toISOString(),
+      ...acceptedWithExpiry(new Date().toISOString(), ttl),
     };
     if (!options.idempotencyKey) return this.publishAccepted(message, valueJson, options, false);
 
+    // A time to live is part of the request; fingerprints of writes without one stay what they always were.
     const fingerprint = createHash('sha256')
-      .update(JSON.stringify([type, key, valueJson ?? null, options.condition ?? null]))
+      .update(JSON.stringify([type, key, valueJson ?? null, options.condition ?? null, ...(ttl ? [ttl] : [])]))
       .digest('base64url');
     const previous = await this.claim(options.idempotencyKey, {
       fingerprint,
@@ -159,8 +177,13 @@ export class KvService {
         { operationId: previous.operationId },
       );
     }
-    // The same request, so the same message: only the id and the time of the first attempt differ.
-    const original = { ...message, id: previous.operationId, acceptedAt: previous.acceptedAt ?? message.acceptedAt };
+    // The same request, so the same message: only the id and the time of the first attempt differ (and so the
+    // expiry, which counts from the first attempt's acceptance).
+    const original = {
+      ...message,
+      id: previous.operationId,
+      ...acceptedWithExpiry(previous.acceptedAt ?? message.acceptedAt, ttl),
+    };
     return this.repeat(original, valueJson, options);
   }
 
@@ -294,6 +317,7 @@ export class KvService {
             version: entry.version,
             valueJson: entry.valueJson ?? 'null',
             updatedAt: entry.updatedAt,
+            ...(entry.expiresAt ? { expiresAt: entry.expiresAt } : {}),
           };
     try {
       return await this.cache.fill(key, cached);
@@ -303,15 +327,36 @@ export class KvService {
     }
   }
 
+  /**
+   * An expired key is not found from its `expiresAt` on, whichever path read it (the cache, a replica, the primary),
+   * even before the worker's expiry delete is applied and replaces it everywhere with a tombstone.
+   */
   private fromCached(key: string, cached: CachedEntry): KvRead {
-    if (cached.state !== 'present') throw notFound(key);
-    return { key, valueJson: cached.valueJson, version: cached.version, updatedAt: cached.updatedAt, source: 'cache' };
+    if (cached.state !== 'present' || hasExpired(cached.expiresAt)) throw notFound(key);
+    const { valueJson, version, updatedAt, expiresAt } = cached;
+    return { key, valueJson, version, updatedAt, ...(expiresAt ? { expiresAt } : {}), source: 'cache' };
   }
 
   private fromEntry(key: string, entry: KvEntry | undefined, source: KvRead['source']): KvRead {
-    if (!entry || entry.deleted) throw notFound(key);
-    return { key, valueJson: entry.valueJson ?? 'null', version: entry.version, updatedAt: entry.updatedAt, source };
+    if (!entry || entry.deleted || hasExpired(entry.expiresAt)) throw notFound(key);
+    const { version, updatedAt, expiresAt } = entry;
+    return {
+      key,
+      valueJson: entry.valueJson ?? 'null',
+      version,
+      updatedAt,
+      ...(expiresAt ? { expiresAt } : {}),
+      source,
+    };
   }
+}
+
+/** A write's `acceptedAt`, and for a put with a time to live (seconds) the `expiresAt` that counts from it. */
+export function acceptedWithExpiry(
+  acceptedAt: string,
+  ttl: number | undefined,
+): Pick<WriteMessage, 'acceptedAt' | 'expiresAt'> {
+  return { acceptedAt, ...(ttl !== undefined ? { expiresAt: expiresAtFor(acceptedAt, ttl) } : {}) };
 }
 
 function notFound(key: string): DomainError {

@@ -15,6 +15,7 @@ export interface WriteOptions {
   /** How long to wait for the outcome (`Prefer: wait=N`), in ms; 0 answers 202 at once. */
   waitMs: number;
   idempotencyKey?: string;
+  ttl?: number;
 }
 
 const ETAG = /^"(\d{1,15})"$/;

@@ -12,6 +12,7 @@ import type { FastifyReply } from 'fastify';
 import { ApiProblemResponses } from '../common/api-problems.decorator';
 import { KeyPipe } from '../common/key.pipe';
 import { OperationAcceptedDto } from '../kv/dto/kv.dto';
+import { expiresAtMember } from '../kv/kv-response.util';
 import { KvService } from '../kv/kv.service';
 import { sendWriteResult } from '../kv/write-response.util';
 import { StoreGetResponseDto, StorePutDto, StorePutResponseDto } from './dto/store.dto';
@@ -28,13 +29,18 @@ export class StoreController {
   @HttpCode(HttpStatus.OK)
   @ApiOperation({
     summary: 'Write a key (reference API)',
-    description: 'Answers 200 with the value once the write is accepted.',
+    description:
+      'Answers 200 with the value once the write is accepted. `ttl` (seconds) makes the key expire, as on ' +
+      '`PUT /v1/kv/{key}`.',
   })
   @ApiOkResponse({ type: StorePutResponseDto })
   @ApiProblemResponses(400, 401, 403, 413, 415, 503)
   async put(@Body() body: StorePutDto, @Res({ passthrough: true }) reply: FastifyReply): Promise<StorePutResponseDto> {
     const key = new KeyPipe().transform(body.key);
-    const result = await this.kv.put(key, body.value);
+    const result = await this.kv.put(key, body.value, {
+      waitMs: 0,
+      ...(body.ttl !== undefined ? { ttl: body.ttl } : {}),
+    });
     const operationId = result.kind === 'accepted' ? result.accepted.operationId : result.outcome.id;
     void reply.header('location', `/v1/operations/${operationId}`);
     return { key, value: body.value, operationId };
@@ -48,7 +54,7 @@ export class StoreController {
   async get(@Param('key', KeyPipe) key: string, @Res({ passthrough: true }) reply: FastifyReply): Promise<string> {
     const read = await this.kv.get(key);
     void reply.header('etag', `"${read.version}"`).type('application/json');
-    return `{"value":${read.valueJson}}`;
+    return `{"value":${read.valueJson}${expiresAtMember(read)}}`;
   }
 
   @Delete(':key')

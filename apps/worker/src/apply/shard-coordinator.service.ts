@@ -95,6 +95,17 @@ export class ShardCoordinator implements BeforeApplicationShutdown {
     return this.members[0] === this.config.KEYFLOW_INSTANCE;
   }
 
+  /**
+   * The shards this worker holds: its home shards that it consumes. Membership gives each shard one home worker, and
+   * with every worker up that worker is the shard's active consumer (see the class comment). While membership is
+   * changing, or a dead worker is not yet noticed (its heartbeat expires after 5 s), a shard may briefly have two
+   * holders or none; the expiry sweeper, which asks, is safe either way (see `ExpirySweep`).
+   */
+  heldShards(): ReadonlySet<number> {
+    if (this.stopped) return new Set();
+    return new Set([...this.home].filter((shard) => this.consumers[shard]?.consuming));
+  }
+
   shards(): { members: string[]; home: number[]; stats: ShardStats[] } {
     return {
       members: this.members,

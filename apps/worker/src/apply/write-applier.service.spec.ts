@@ -86,6 +86,39 @@ describe(WriteApplier.name, () => {
       expect(repository.applyBatch.mock.calls[0]?.[0].map((op) => op.valueJson)).toEqual(['{"x":1}', 'null']);
     });
 
+    it("should pass a put's expiresAt and an expiry delete's cause and condition to the repository", async () => {
+      const { applier, repository } = setup(() => Promise.resolve({ ops: [], entries: [] }));
+      const expiry: WriteMessage = {
+        v: 1,
+        id: 'e',
+        key: 'k',
+        type: 'delete',
+        condition: { kind: 'version', version: 1 },
+        acceptedAt: '2026-11-23T10:00:03.000Z',
+        cause: 'expire',
+      };
+      await applier.applyToDatabase([{ ...put('a', 1), expiresAt: '2026-11-23T10:00:02.000Z' }, put('b', 2), expiry]);
+      expect(repository.applyBatch.mock.calls[0]?.[0]).toEqual([
+        {
+          id: 'a',
+          key: 'k',
+          type: 'put',
+          valueJson: '1',
+          acceptedAt: put('a', 1).acceptedAt,
+          expiresAt: '2026-11-23T10:00:02.000Z',
+        },
+        { id: 'b', key: 'k', type: 'put', valueJson: '2', acceptedAt: put('b', 2).acceptedAt },
+        {
+          id: 'e',
+          key: 'k',
+          type: 'delete',
+          condition: { kind: 'version', version: 1 },
+          acceptedAt: '2026-11-23T10:00:03.000Z',
+          cause: 'expire',
+        },
+      ]);
+    });
+
     it('should rethrow transient errors for the caller to retry the batch', async () => {
       const down = Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
       const { applier } = setup(() => Promise.reject(down));
@@ -232,11 +265,12 @@ describe(WriteApplier.name, () => {
 
     it('should commit the batch to the cache as the database holds it', async () => {
       const { applier, committed } = setup(applied);
-      await applier.updateCache([entry('a', 3), entry('b', 2, true)]);
+      await applier.updateCache([entry('a', 3), entry('b', 2, true), { ...entry('c', 1), expiresAt: 'x' }]);
       expect(committed).toEqual([
         [
           { key: 'a', entry: { state: 'present', version: 3, valueJson: '3', updatedAt: 't' } },
           { key: 'b', entry: { state: 'deleted', version: 2, updatedAt: 't' } },
+          { key: 'c', entry: { state: 'present', version: 1, valueJson: '1', updatedAt: 't', expiresAt: 'x' } },
         ],
       ]);
     });

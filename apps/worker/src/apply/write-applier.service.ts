@@ -47,6 +47,8 @@ function toWriteOp(message: WriteMessage): WriteOp {
     ...(message.type === 'put' ? { valueJson: JSON.stringify(message.value ?? null) } : {}),
     ...(message.condition ? { condition: message.condition } : {}),
     acceptedAt: message.acceptedAt,
+    ...(message.type === 'put' && message.expiresAt ? { expiresAt: message.expiresAt } : {}),
+    ...(message.type === 'delete' && message.cause ? { cause: message.cause } : {}),
   };
 }
 
@@ -55,7 +57,13 @@ function toCommitted(entry: KvEntry): CommittedEntry {
     key: entry.key,
     entry: entry.deleted
       ? { state: 'deleted', version: entry.version, updatedAt: entry.updatedAt }
-      : { state: 'present', version: entry.version, valueJson: entry.valueJson ?? 'null', updatedAt: entry.updatedAt },
+      : {
+          state: 'present',
+          version: entry.version,
+          valueJson: entry.valueJson ?? 'null',
+          updatedAt: entry.updatedAt,
+          ...(entry.expiresAt ? { expiresAt: entry.expiresAt } : {}),
+        },
   };
 }
 

@@ -33,6 +33,13 @@ const workerEnvSchema = z.object({
   /** Finished operations are kept this long, then removed in the background. */
   OPERATION_RETENTION_HOURS: z.coerce.number().min(0.001).default(168),
   RETENTION_SWEEP_INTERVAL_MS: z.coerce.number().int().min(100).default(60_000),
+  /**
+   * How often the expiry sweeper looks for keys whose time to live ran out; with the apply's own latency it bounds
+   * how late an expiry is applied (`ExpirySweeper`).
+   */
+  EXPIRY_SWEEP_INTERVAL_MS: z.coerce.number().int().min(10).max(60_000).default(250),
+  /** Keys read per page of the expiry index; a sweep reads at most 8 pages. */
+  EXPIRY_SWEEP_BATCH: z.coerce.number().int().min(1).max(10_000).default(500),
 });
 
 export type WorkerConfig = z.infer<typeof workerEnvSchema>;

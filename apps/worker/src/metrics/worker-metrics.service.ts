@@ -23,6 +23,7 @@ export class WorkerMetrics implements BeforeApplicationShutdown {
   readonly batchSize: Histogram;
   readonly batchSeconds: Histogram;
   readonly writes: Counter<'status'>;
+  readonly expiriesPublished: Counter;
   private readonly channel: SupervisedChannel;
 
   constructor(
@@ -47,6 +48,11 @@ export class WorkerMetrics implements BeforeApplicationShutdown {
       name: 'keyflow_writes_total',
       help: 'Writes settled by this worker, by outcome (applied, conflict, duplicate, dead_lettered)',
       labelNames: ['status'],
+      registers: [this.registry],
+    });
+    this.expiriesPublished = new Counter({
+      name: 'keyflow_expiries_published_total',
+      help: 'Expiry deletes of keys whose time to live ran out, published by this worker and confirmed by the broker',
       registers: [this.registry],
     });
     this.channel = new SupervisedChannel(connection, {

@@ -45,7 +45,7 @@ export interface paths {
         get?: never;
         /**
          * Write a key (reference API)
-         * @description Answers 200 with the value once the write is accepted.
+         * @description Answers 200 with the value once the write is accepted. `ttl` (seconds) makes the key expire, as on `PUT /v1/kv/{key}`.
          */
         put: operations["StoreController_put"];
         post?: never;
@@ -181,7 +181,7 @@ export interface paths {
         get: operations["KvController_get"];
         /**
          * Write a key
-         * @description Accepted (202) once the broker has confirmed the write into its shard’s quorum queue; follow it at `Location`. `Prefer: wait=N` waits up to N seconds (at most 60) for the write to be applied and answers 201 (created), 200 (updated) or 412 (condition failed) instead; still 202 if it is not applied by then. `If-Match: "<version>"` (or `*`) and `If-None-Match: *` make the write conditional, checked when it is applied. `Idempotency-Key` makes retries safe: a repeat returns the original operation and writes nothing.
+         * @description Accepted (202) once the broker has confirmed the write into its shard’s quorum queue; follow it at `Location`. `Prefer: wait=N` waits up to N seconds (at most 60) for the write to be applied and answers 201 (created), 200 (updated) or 412 (condition failed) instead; still 202 if it is not applied by then. `If-Match: "<version>"` (or `*`) and `If-None-Match: *` make the write conditional, checked when it is applied. `Idempotency-Key` makes retries safe: a repeat returns the original operation and writes nothing. `ttl` (seconds, 1 to 31536000) makes the key expire that long after the write is accepted: it reads as 404 from its `expiresAt` on and is deleted through the write path (one more version); a write without `ttl` clears an earlier one.
          */
         put: operations["KvController_put"];
         post?: never;
@@ -308,6 +308,11 @@ export interface components {
             status: "up" | "down";
         };
         KvEntryResponseDto: {
+            /**
+             * @description Only for a key written with a `ttl`: when it expires (the write’s acceptance plus `ttl`). From then on the key is not found.
+             * @example 2026-11-23T10:16:30.100Z
+             */
+            expiresAt?: string;
             /** @example user:42 */
             key: string;
             /** @example 2026-11-23T10:15:30.123Z */
@@ -332,6 +337,11 @@ export interface components {
             version: number;
         };
         KvPutDto: {
+            /**
+             * @description Time to live in seconds, a whole number from 1 to 31536000 (365 days). The key expires at the time the write is accepted plus `ttl` (`expiresAt` on reads): from then on it reads as 404, and a worker deletes it through the write path within about a second (a delete that raises the version by one). A write without `ttl` clears an earlier one. `"2"`, `1.5`, `0` or `-1` get 400.
+             * @example 60
+             */
+            ttl?: number;
             /**
              * @description Any JSON value (object, array, string, number, boolean or null), at most 1 MiB serialised, nested at most 64 deep. It reads back as written: a number a double does not hold exactly (`12345678901234567890123`, `1e999999`), U+0000, a lone surrogate or a repeated member name is refused with 400 `invalid-value`.
              * @example {
@@ -444,6 +454,11 @@ export interface components {
         };
         StoreGetResponseDto: {
             /**
+             * @description Only for a key written with a `ttl`: when it expires. From then on the key is not found.
+             * @example 2026-11-23T10:16:30.100Z
+             */
+            expiresAt?: string;
+            /**
              * @example {
              *       "name": "Ada"
              *     }
@@ -458,6 +473,11 @@ export interface components {
              * @example user:42
              */
             key: string;
+            /**
+             * @description Time to live in seconds, a whole number from 1 to 31536000 (365 days). The key expires at the time the write is accepted plus `ttl` (`expiresAt` on reads): from then on it reads as 404, and a worker deletes it through the write path within about a second (a delete that raises the version by one). A write without `ttl` clears an earlier one. `"2"`, `1.5`, `0` or `-1` get 400.
+             * @example 60
+             */
+            ttl?: number;
             /**
              * @description Any JSON value, at most 1 MiB serialised; the same rules as `PUT /v1/kv/{key}`.
              * @example {

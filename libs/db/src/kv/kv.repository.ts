@@ -1,5 +1,5 @@
 import type { Pool, PoolClient } from 'pg';
-import type { OperationType, WriteCondition } from '@keyflow/contracts';
+import { hasExpired, type OperationType, type WriteCause, type WriteCondition } from '@keyflow/contracts';
 import { withTransaction, type TransactionOptions } from '../transaction.util';
 import { RECORD_OPERATIONS, SELECT_OPERATIONS_BY_ID } from '../operations/operation.sql';
 import { compactedTombstonesOf, keyHash } from './compacted-tombstone.util';
@@ -11,18 +11,24 @@ import {
   SELECT_COMPACTED_TOMBSTONES,
   SELECT_ENTRIES_FOR_UPDATE,
   SELECT_ENTRY,
+  SELECT_EXPIRED,
   SELECT_LAST_WRITE,
   UPSERT_ENTRIES,
 } from './kv.sql';
 import { replayRefusal } from './replay-guard.util';
 
-/** A key's state in the database. `valueJson` is the value as JSON text, `null` when deleted. */
+/**
+ * A key's state in the database. `valueJson` is the value as JSON text, `null` when deleted. `expiresAt` (ISO):
+ * when a key written with a time to live expires; from then on it reads as absent (`hasExpired`), although its row
+ * stays live until the worker's expiry delete (a versioned delete through the write path) is applied.
+ */
 export interface KvEntry {
   key: string;
   valueJson: string | null;
   version: number;
   deleted: boolean;
   updatedAt: string;
+  expiresAt?: string;
 }
 
 /** One write to apply, in the order the broker delivered it. */
@@ -34,6 +40,23 @@ export interface WriteOp {
   valueJson?: string;
   condition?: WriteCondition;
   acceptedAt: string;
+  /** A put with a time to live: when the key expires (ISO). A put without it clears an earlier expiry. */
+  expiresAt?: string;
+  /** `expire`: the delete a worker published because the key's expiry passed (see `conditionHolds`). */
+  cause?: WriteCause;
+}
+
+/** A live key whose time to live ran out, as the expiry sweeper finds it. */
+export interface ExpiredKey {
+  key: string;
+  version: number;
+  expiresAt: string;
+}
+
+/** Where a walk over the expired keys stands: the last key seen, in (expiresAt, key) order. */
+export interface ExpiryCursor {
+  expiresAt: string;
+  key: string;
 }
 
 /** A key's state with the operation that wrote it, for dead-letter replay's "written since?" check. */
@@ -70,6 +93,8 @@ export interface AppliedOp {
   created: boolean;
   /** True when an earlier delivery already settled this operation; nothing was written this time. */
   duplicate: boolean;
+  /** `expire`: the write is the expiry delete of a key whose time to live ran out (for what reports changes). */
+  cause?: WriteCause;
 }
 
 export interface BatchResult {
@@ -84,6 +109,7 @@ interface EntryRow {
   version: string;
   deleted: boolean;
   updated_at: Date;
+  expires_at: Date | null;
 }
 
 interface LastWriteRow extends EntryRow {
@@ -100,9 +126,21 @@ interface OperationRow {
   replay_at_version: string | null;
 }
 
-/** Whether `condition` holds for a key in state `entry` (undefined: never written). */
-function conditionHolds(condition: WriteCondition | undefined, entry: KvEntry | undefined): boolean {
-  const exists = entry !== undefined && !entry.deleted;
+/**
+ * Whether `op`'s condition holds for a key in state `entry` (undefined: never written) at `now` (ms).
+ *
+ * A key whose expiry has passed is absent for every condition, as it is for GET, even while its row is still live
+ * (its expiry delete not applied yet): `If-None-Match: *` creates it again, `If-Match` fails. The one exception is
+ * that expiry delete itself (`cause: 'expire'`): it holds only while the key is still the live, expiring version it
+ * was published for, so a key rewritten (or deleted) meanwhile keeps its new state and the delete ends as a conflict.
+ */
+function conditionHolds(op: Pick<WriteOp, 'condition' | 'cause'>, entry: KvEntry | undefined, now: number): boolean {
+  const { condition } = op;
+  if (op.cause === 'expire') {
+    const expiring = entry !== undefined && !entry.deleted && entry.expiresAt !== undefined;
+    return expiring && (condition?.kind !== 'version' || entry.version === condition.version);
+  }
+  const exists = entry !== undefined && !entry.deleted && !hasExpired(entry.expiresAt, now);
   switch (condition?.kind) {
     case undefined:
       return true;
@@ -122,6 +160,7 @@ function toEntry(row: EntryRow): KvEntry {
     version: Number(row.version),
     deleted: row.deleted,
     updatedAt: row.updated_at.toISOString(),
+    ...(row.expires_at ? { expiresAt: row.expires_at.toISOString() } : {}),
   };
 }
 
@@ -152,8 +191,8 @@ function fromCompacted(key: string, row: CompactedRow): KvLastWrite {
   };
 }
 
-function withoutHistory({ key, valueJson, version, deleted, updatedAt }: KvLastWrite): KvEntry {
-  return { key, valueJson, version, deleted, updatedAt };
+function withoutHistory({ key, valueJson, version, deleted, updatedAt, expiresAt }: KvLastWrite): KvEntry {
+  return { key, valueJson, version, deleted, updatedAt, ...(expiresAt ? { expiresAt } : {}) };
 }
 
 /**
@@ -171,6 +210,11 @@ function withoutHistory({ key, valueJson, version, deleted, updatedAt }: KvLastW
  * that compacts the tombstone and locks that tombstone's row first, so if this batch saw no row, that compaction
  * committed before the batch's snapshot and the record is visible; a compaction committing later must delete a row
  * the batch locked, and one of the two fails with 40001. A batch that writes such a key deletes the record.
+ *
+ * Keys with a time to live add no read: whether a key has expired is decided from its `expires_at`, on the row the
+ * batch locks, and the clock, so an expired key's conditions (absent) rest on the lock like any other. The expiry
+ * sweeper's read of `kv_entries_expires_at_idx` (`findExpired`) takes no lock and needs none: it only proposes a
+ * delete, which goes through the shard's queue and is applied here under the key's version condition.
  *
  * SERIALIZABLE would add nothing here and costs a lot on PostgreSQL: it tracks reads per B-tree page, so
  * batches of different shards whose keys merely share an index page abort each other. Measured on the local
@@ -191,6 +235,23 @@ export class KvRepository {
     const result = await pool.query<EntryRow>(SELECT_ENTRY, [key]);
     const row = result.rows[0];
     return row ? toEntry(row) : undefined;
+  }
+
+  /**
+   * Live keys whose expiry passed by `now`, from the primary, in (expiresAt, key) order after `after` (from the start
+   * when not given), at most `limit`: one page of the expiry sweeper's walk through `kv_entries_expires_at_idx`.
+   */
+  async findExpired(now: Date, limit: number, after?: ExpiryCursor): Promise<ExpiredKey[]> {
+    const result = await this.writePool.query<{ key: string; version: string; expires_at: Date }>({
+      name: 'kv-select-expired',
+      text: SELECT_EXPIRED,
+      values: [now.toISOString(), after?.expiresAt ?? '1970-01-01T00:00:00.000Z', after?.key ?? '', limit],
+    });
+    return result.rows.map((row) => ({
+      key: row.key,
+      version: Number(row.version),
+      expiresAt: row.expires_at.toISOString(),
+    }));
   }
 
   /**
@@ -245,6 +306,7 @@ export class KvRepository {
     for (const [key, tombstone] of compacted) state.set(key, tombstone);
 
     const now = new Date().toISOString();
+    const nowMs = Date.parse(now);
     const outcomes = new Map<string, AppliedOp>();
     const applied: AppliedOp[] = [];
     const toRecord: AppliedOp[] = [];
@@ -268,7 +330,7 @@ export class KvRepository {
         if (refusal) throw new ReplayRefusedError(op.id, refusal);
       }
       let outcome: AppliedOp;
-      if (!conditionHolds(op.condition, before)) {
+      if (!conditionHolds(op, before, nowMs)) {
         outcome = {
           id: op.id,
           key: op.key,
@@ -286,12 +348,25 @@ export class KvRepository {
           version,
           deleted: op.type === 'delete',
           updatedAt: now,
+          // A put without a time to live clears an earlier one; a tombstone never expires.
+          ...(op.type === 'put' && op.expiresAt ? { expiresAt: op.expiresAt } : {}),
           lastOperationId: op.id,
           lastAcceptedAt: op.acceptedAt,
         });
         changed.add(op.key);
-        const created = op.type === 'put' && (before === undefined || before.deleted);
-        outcome = { id: op.id, key: op.key, type: op.type, status: 'applied', version, created, duplicate: false };
+        // An expired key is absent (see `conditionHolds`): writing it again creates it.
+        const absent = before === undefined || before.deleted || hasExpired(before.expiresAt, nowMs);
+        const created = op.type === 'put' && absent;
+        outcome = {
+          id: op.id,
+          key: op.key,
+          type: op.type,
+          status: 'applied',
+          version,
+          created,
+          duplicate: false,
+          ...(op.cause ? { cause: op.cause } : {}),
+        };
       }
       outcomes.set(op.id, outcome);
       applied.push(outcome);
@@ -312,6 +387,7 @@ export class KvRepository {
           rows.map((e) => e.updatedAt),
           rows.map((e) => e.lastOperationId),
           rows.map((e) => e.lastAcceptedAt),
+          rows.map((e) => e.expiresAt ?? null),
         ],
       });
       // Written again, a key with a compacted tombstone is a row again; the row now carries its version.

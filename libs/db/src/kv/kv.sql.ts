@@ -4,19 +4,19 @@
  * Values are selected as JSON text so the API can answer without parsing and re-serialising them.
  */
 export const SELECT_ENTRY = `
-SELECT key, value::TEXT AS value_json, version::TEXT AS version, deleted, updated_at
+SELECT key, value::TEXT AS value_json, version::TEXT AS version, deleted, updated_at, expires_at
 FROM kv_entries
 WHERE key = $1`;
 
 /** A key with the operation that wrote its current state (for dead-letter replay); always read on the primary. */
 export const SELECT_LAST_WRITE = `
-SELECT key, value::TEXT AS value_json, version::TEXT AS version, deleted, updated_at,
+SELECT key, value::TEXT AS value_json, version::TEXT AS version, deleted, updated_at, expires_at,
        last_op_id::TEXT AS last_op_id, last_accepted_at
 FROM kv_entries
 WHERE key = $1`;
 
 export const SELECT_ENTRIES_FOR_UPDATE = `
-SELECT key, value::TEXT AS value_json, version::TEXT AS version, deleted, updated_at,
+SELECT key, value::TEXT AS value_json, version::TEXT AS version, deleted, updated_at, expires_at,
        last_op_id::TEXT AS last_op_id, last_accepted_at
 FROM kv_entries
 WHERE key = ANY($1::TEXT[])
@@ -27,16 +27,33 @@ FOR UPDATE`;
  * into rows. The text never changes, so it is prepared once per connection (`APPLY_STATEMENTS`). Values and
  * operation ids travel as TEXT and are cast in the query (CockroachDB has no JSONB arrays before 23.1).
  * $1 keys, $2 values as JSON text (NULL for a tombstone), $3 versions, $4 deleted, $5 updated-at, $6 last operation
- * ids, $7 their accepted-at times.
+ * ids, $7 their accepted-at times, $8 expiry times (NULL: the key never expires; always NULL for a tombstone, so the
+ * partial index `kv_entries_expires_at_idx` holds live keys with a time to live only).
  */
 export const UPSERT_ENTRIES = `
-INSERT INTO kv_entries (key, value, version, deleted, updated_at, last_op_id, last_accepted_at)
-SELECT k, v::JSONB, ver, del, upd, op::UUID, acc
-FROM unnest($1::TEXT[], $2::TEXT[], $3::BIGINT[], $4::BOOLEAN[], $5::TIMESTAMPTZ[], $6::TEXT[], $7::TIMESTAMPTZ[])
-  AS t (k, v, ver, del, upd, op, acc)
+INSERT INTO kv_entries (key, value, version, deleted, updated_at, last_op_id, last_accepted_at, expires_at)
+SELECT k, v::JSONB, ver, del, upd, op::UUID, acc, exp
+FROM unnest($1::TEXT[], $2::TEXT[], $3::BIGINT[], $4::BOOLEAN[], $5::TIMESTAMPTZ[], $6::TEXT[], $7::TIMESTAMPTZ[],
+            $8::TIMESTAMPTZ[])
+  AS t (k, v, ver, del, upd, op, acc, exp)
 ON CONFLICT (key) DO UPDATE
 SET value = excluded.value, version = excluded.version, deleted = excluded.deleted, updated_at = excluded.updated_at,
-    last_op_id = excluded.last_op_id, last_accepted_at = excluded.last_accepted_at`;
+    last_op_id = excluded.last_op_id, last_accepted_at = excluded.last_accepted_at, expires_at = excluded.expires_at`;
+
+/**
+ * Live keys whose time to live ran out by $1, for the worker's expiry sweeper: through the partial index
+ * `kv_entries_expires_at_idx` (only rows with an expiry are in it), in (expires_at, key) order from the keyset cursor
+ * ($2, $3) on, at most $4. `expires_at >= $2` bounds the index range; the rest of the cursor only skips the keys of
+ * its own instant already seen. Read without a lock: a row that changes meanwhile is caught by the expiry delete's
+ * version condition when it is applied.
+ */
+export const SELECT_EXPIRED = `
+SELECT key, version::TEXT AS version, expires_at
+FROM kv_entries
+WHERE expires_at IS NOT NULL AND expires_at <= $1::TIMESTAMPTZ AND NOT deleted
+  AND expires_at >= $2::TIMESTAMPTZ AND (expires_at > $2::TIMESTAMPTZ OR key > $3::TEXT)
+ORDER BY expires_at, key
+LIMIT $4`;
 
 /** Compacted tombstones of keys that have no row (see `keyHash`). */
 export const SELECT_COMPACTED_TOMBSTONES = `

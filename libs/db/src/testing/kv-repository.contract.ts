@@ -172,5 +172,95 @@ export function describeKvRepositoryContract(databaseUrl: () => string): void {
         expect((await operations.find(op.id))?.error).toBeUndefined();
       });
     });
+
+    describe('keys with a time to live', () => {
+      const inSeconds = (s: number) => new Date(Date.now() + s * 1_000).toISOString();
+      const expiring = (key: string, value: unknown, expiresAt: string): WriteOp => ({ ...put(key, value), expiresAt });
+      const expire = (key: string, version: number): WriteOp => ({
+        ...del(key),
+        condition: { kind: 'version', version },
+        cause: 'expire',
+      });
+
+      it('should store expiresAt with a put, and clear it with a put without one or a delete', async () => {
+        const expiresAt = inSeconds(60);
+        const result = await repository.applyBatch([expiring('ttl-a', 1, expiresAt)]);
+        expect(result.entries).toEqual([
+          { key: 'ttl-a', valueJson: '1', version: 1, deleted: false, updatedAt: expect.any(String), expiresAt },
+        ]);
+        expect(await repository.find('ttl-a', { strong: true })).toMatchObject({ version: 1, expiresAt });
+        await repository.applyBatch([put('ttl-a', 2)]);
+        expect(await repository.find('ttl-a', { strong: true })).not.toHaveProperty('expiresAt');
+        await repository.applyBatch([expiring('ttl-a', 3, expiresAt), del('ttl-a')]);
+        const deleted = await repository.find('ttl-a', { strong: true });
+        expect(deleted).toMatchObject({ version: 4, deleted: true });
+        expect(deleted).not.toHaveProperty('expiresAt');
+      });
+
+      it('should find expired live keys in (expiresAt, key) order, page by page, and nothing else', async () => {
+        const past = new Date(Date.now() - 10_000).toISOString();
+        const earlier = new Date(Date.now() - 20_000).toISOString();
+        await repository.applyBatch([
+          expiring('ttl-find-b', 1, past),
+          expiring('ttl-find-a', 1, past),
+          expiring('ttl-find-c', 1, earlier),
+          expiring('ttl-find-later', 1, inSeconds(60)),
+          expiring('ttl-find-gone', 1, past),
+          put('ttl-find-never', 1),
+        ]);
+        await repository.applyBatch([del('ttl-find-gone')]);
+        const mine = (keys: Array<{ key: string }>) => keys.filter((k) => k.key.startsWith('ttl-find-'));
+        const all = mine(await repository.findExpired(new Date(), 1_000));
+        expect(all).toEqual([
+          { key: 'ttl-find-c', version: 1, expiresAt: earlier },
+          { key: 'ttl-find-a', version: 1, expiresAt: past },
+          { key: 'ttl-find-b', version: 1, expiresAt: past },
+        ]);
+        const pages: string[] = [];
+        let after: { expiresAt: string; key: string } | undefined;
+        for (;;) {
+          const page = await repository.findExpired(new Date(), 1, after);
+          if (page.length === 0) break;
+          pages.push(...mine(page).map((k) => k.key));
+          after = page[page.length - 1];
+        }
+        expect(pages).toEqual(['ttl-find-c', 'ttl-find-a', 'ttl-find-b']);
+      });
+
+      it('should treat an expired key as absent for conditions, and apply its expiry delete once, as one version', async () => {
+        await repository.applyBatch([expiring('ttl-cond', 'old', new Date(Date.now() - 1_000).toISOString())]);
+        const ifMatch: WriteOp = { ...put('ttl-cond', 'x'), condition: { kind: 'version', version: 1 } };
+        const ifExists: WriteOp = { ...put('ttl-cond', 'x'), condition: { kind: 'exists' } };
+        const result = await repository.applyBatch([ifMatch, ifExists]);
+        expect(result.ops.map((o) => [o.status, o.version])).toEqual([
+          ['conflict', 1],
+          ['conflict', 1],
+        ]);
+
+        const expiry = expire('ttl-cond', 1);
+        const applied = await repository.applyBatch([expiry, expiry]);
+        expect(applied.ops.map((o) => [o.type, o.status, o.version, o.duplicate])).toEqual([
+          ['delete', 'applied', 2, false],
+          ['delete', 'applied', 2, true],
+        ]);
+        expect(applied.ops[0]?.cause).toBe('expire');
+        expect(await repository.find('ttl-cond', { strong: true })).toMatchObject({ version: 2, deleted: true });
+        expect((await repository.applyBatch([expiry])).ops[0]).toMatchObject({ version: 2, duplicate: true });
+        expect(await operations.find(expiry.id)).toMatchObject({ type: 'delete', status: 'applied', version: 2 });
+      });
+
+      it('should create an expired key again with If-None-Match, and let the stale expiry delete conflict', async () => {
+        await repository.applyBatch([expiring('ttl-again', 'old', new Date(Date.now() - 1_000).toISOString())]);
+        const create: WriteOp = { ...put('ttl-again', 'new'), condition: { kind: 'absent' } };
+        const result = await repository.applyBatch([create, expire('ttl-again', 1)]);
+        expect(result.ops.map((o) => [o.status, o.version, o.created])).toEqual([
+          ['applied', 2, true],
+          ['conflict', 2, false],
+        ]);
+        const entry = await repository.find('ttl-again', { strong: true });
+        expect(entry).toMatchObject({ valueJson: '"new"', version: 2, deleted: false });
+        expect(entry).not.toHaveProperty('expiresAt');
+      });
+    });
   });
 }

@@ -2,6 +2,7 @@ import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
 import { ValidateBy, type ValidationOptions } from 'class-validator';
 import { ANY_JSON_VALUE } from '../../common/json-value.schema';
+import { describeBadTtl, MAX_TTL_SECONDS } from '@keyflow/contracts';
 
 /** `value` may be any JSON, `null` included, but it must be there. */
 export function IsPresent(options?: ValidationOptions): PropertyDecorator {
@@ -16,6 +17,36 @@ export function IsPresent(options?: ValidationOptions): PropertyDecorator {
     options,
   );
 }
+
+/**
+ * `ttl`, when sent, is a whole number of seconds from 1 to `MAX_TTL_SECONDS`, as a JSON number: `"2"`, `1.5`, `0`,
+ * `-1` and `null` are refused with 400, never coerced (`describeBadTtl`).
+ */
+export function IsTtl(options?: ValidationOptions): PropertyDecorator {
+  return ValidateBy(
+    {
+      name: 'isTtl',
+      validator: {
+        validate: (value: unknown) => value === undefined || describeBadTtl(value) === undefined,
+        defaultMessage: (args) => describeBadTtl(args?.value) ?? 'ttl is invalid',
+      },
+    },
+    options,
+  );
+}
+
+/** What Swagger says of `ttl`, on every route that takes one. */
+export const TTL_PROPERTY = {
+  type: 'integer',
+  minimum: 1,
+  maximum: MAX_TTL_SECONDS,
+  example: 60,
+  description:
+    `Time to live in seconds, a whole number from 1 to ${MAX_TTL_SECONDS} (365 days). The key expires at the time ` +
+    'the write is accepted plus `ttl` (`expiresAt` on reads): from then on it reads as 404, and a worker deletes it ' +
+    'through the write path within about a second (a delete that raises the version by one). A write without ' +
+    '`ttl` clears an earlier one. `"2"`, `1.5`, `0` or `-1` get 400.',
+} as const;
 
 /** Keeps the value exactly as parsed: class-transformer must not rebuild arbitrary JSON. */
 const rawValue = Transform(({ obj }: { obj: Record<string, unknown> }) => obj.value, { toClassOnly: true });
@@ -32,6 +63,10 @@ export class KvPutDto {
   @rawValue
   @IsPresent()
   value!: unknown;
+
+  @ApiPropertyOptional(TTL_PROPERTY)
+  @IsTtl()
+  ttl?: number;
 }
 
 export class KvEntryResponseDto {
@@ -50,6 +85,14 @@ export class KvEntryResponseDto {
 
   @ApiProperty({ example: '2026-11-23T10:15:30.123Z' })
   updatedAt!: string;
+
+  @ApiPropertyOptional({
+    example: '2026-11-23T10:16:30.100Z',
+    description:
+      'Only for a key written with a `ttl`: when it expires (the write’s acceptance plus `ttl`). From then on the ' +
+      'key is not found.',
+  })
+  expiresAt?: string;
 }
 
 export class OperationAcceptedDto {

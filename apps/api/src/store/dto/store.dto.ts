@@ -1,7 +1,7 @@
-import { ApiProperty } from '@nestjs/swagger';
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
 import { IsString } from 'class-validator';
-import { IsPresent } from '../../kv/dto/kv.dto';
+import { IsPresent, IsTtl, TTL_PROPERTY } from '../../kv/dto/kv.dto';
 import { ANY_JSON_VALUE } from '../../common/json-value.schema';
 
 export class StorePutDto {
@@ -17,6 +17,10 @@ export class StorePutDto {
   @Transform(({ obj }: { obj: Record<string, unknown> }) => obj.value, { toClassOnly: true })
   @IsPresent()
   value!: unknown;
+
+  @ApiPropertyOptional(TTL_PROPERTY)
+  @IsTtl()
+  ttl?: number;
 }
 
 export class StorePutResponseDto {
@@ -33,4 +37,10 @@ export class StorePutResponseDto {
 export class StoreGetResponseDto {
   @ApiProperty({ example: { name: 'Ada' }, ...ANY_JSON_VALUE })
   value!: unknown;
+
+  @ApiPropertyOptional({
+    example: '2026-11-23T10:16:30.100Z',
+    description: 'Only for a key written with a `ttl`: when it expires. From then on the key is not found.',
+  })
+  expiresAt?: string;
 }
