@@ -134,7 +134,7 @@ describe(KvBulkService.name, () => {
         ]),
         { waitMs: 0 },
       );
-      expect(published.map((c) => `${c.key}=${String(c.value ?? 'delete')}`).sort()).toEqual(['a=1', 'b=1']);
+      expect(published.map((c) => `${c.key}=${JSON.stringify(c.value ?? 'delete')}`).sort()).toEqual(['a=1', 'b=1']);
       expect(result.results.map((r) => ('status' in r ? r.status : r.heldBack ? 'held back' : r.error.code))).toEqual([
         'accepted',
         ErrorCode.BROKER_UNAVAILABLE,
