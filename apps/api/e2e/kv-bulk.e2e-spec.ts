@@ -172,6 +172,16 @@ describe('POST /v1/kv (e2e through the gateway)', () => {
     expect(other.status).toBe(422);
   });
 
+  it('should document GET and POST /v1/kv in the OpenAPI document, with examples and errors', async () => {
+    const doc = await call('GET', '/docs/json');
+    const route = (doc.json.paths as Record<string, Record<string, { responses: Record<string, unknown> }>>)['/v1/kv'];
+    expect(Object.keys(route?.get?.responses ?? {}).sort()).toEqual(['200', '400', '401', '503']);
+    expect(Object.keys(route?.post?.responses ?? {}).sort()).toEqual(
+      ['200', '202', '400', '401', '403', '412', '413', '415', '422', '503'].sort(),
+    );
+    expect(JSON.stringify(route?.post)).toContain('"examples"');
+  });
+
   it('should take an 8 MiB-ish body and answer a bigger one 413 problem+json', async () => {
     // Eight values of just under 1 MiB: about 8,000,000 bytes in all, below the 8 MiB (8,388,608) limit.
     const big = {
