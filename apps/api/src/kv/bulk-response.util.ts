@@ -36,7 +36,11 @@ export function sendBulkResult(
       .send({ operations: result.results as BulkOperationResult[] });
     return;
   }
-  const { problem, headers } = toProblem(first.failure.error);
+  // The first failure's status, type and headers (Retry-After); its operation id is in `operations`, with the others'.
+  const {
+    problem: { operationId: _first, ...problem },
+    headers,
+  } = toProblem(first.failure.error);
   if (headers) void reply.headers(headers);
   const notAccepted = failures.length;
   const detail =

@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { IdempotencyStore } from '@keyflow/cache';
+import { DomainError, ErrorCode } from '@keyflow/contracts';
 import { KvListRepository, type KvListQuery } from '@keyflow/db';
 import { problem } from '../../e2e/problem.util';
 import { createHttpApp } from '../common/http-app.util';
@@ -213,6 +214,56 @@ describe(KvCollectionController.name, () => {
       const missing = await post('{}');
       expect(missing.statusCode).toBe(400);
       expect(fakeKv.put).not.toHaveBeenCalled();
+    });
+
+    it('should answer 503 with what became of each operation when the broker did not confirm one', async () => {
+      fakeKv.put.mockImplementationOnce((key: string) =>
+        Promise.reject(
+          new DomainError(ErrorCode.BROKER_UNAVAILABLE, 'the message broker did not confirm the write in time', {
+            operationId: '00000000-0000-4000-8000-00000000dead',
+            retryAfterSeconds: 1,
+          }),
+        ).finally(() => puts.push({ key, value: 'lost', options: { waitMs: 0 } })),
+      );
+      const r = await post(
+        JSON.stringify({
+          operations: [
+            { op: 'put', key: 'x', value: 1 },
+            { op: 'put', key: 'y', value: 1 },
+            { op: 'delete', key: 'x' },
+          ],
+        }),
+      );
+      expect(r.statusCode).toBe(503);
+      expect(r.headers['retry-after']).toBe('1');
+      expect(r.headers['content-type']).toMatch(/^application\/problem\+json/);
+      expect(r.json()).toEqual({
+        ...problem(
+          503,
+          'broker-unavailable',
+          'Write path unavailable',
+          '2 of 3 operations were not accepted; the others were. First: operations[0]: the message broker did not ' +
+            'confirm the write in time. Retry the same request with the same Idempotency-Key: what was accepted is not ' +
+            'applied twice.',
+          '/v1/kv',
+        ),
+        operations: [
+          {
+            key: 'x',
+            status: 'unknown',
+            operationId: '00000000-0000-4000-8000-00000000dead',
+            error: 'the message broker did not confirm the write in time',
+          },
+          { operationId: expect.any(String), key: 'y', status: 'accepted' },
+          {
+            key: 'x',
+            status: 'not-sent',
+            error: 'not sent: operations[0] on the same key "x" was not accepted, and this one must follow it',
+          },
+        ],
+      });
+      // The delete on x was held back: never sent.
+      expect(fakeKv.delete).not.toHaveBeenCalled();
     });
 
     it('should take a body of up to 8 MiB on this route only, and answer 413 problem+json above it', async () => {
