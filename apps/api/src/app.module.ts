@@ -5,6 +5,9 @@ import { API_CONFIG, type ApiConfig } from './config/api.config';
 import { HealthController } from './health/health.controller';
 import { StatusController } from './health/status.controller';
 import { InfrastructureModule } from './infrastructure/infrastructure.module';
+import { KvBulkService } from './kv/kv-bulk.service';
+import { KvCollectionController } from './kv/kv-collection.controller';
+import { KvListService } from './kv/kv-list.service';
 import { KvController } from './kv/kv.controller';
 import { KvService } from './kv/kv.service';
 import { OperationWaiter } from './kv/operation-waiter.service';
@@ -35,6 +38,7 @@ export class AppModule {
       ],
       controllers: [
         KvController,
+        KvCollectionController,
         StoreController,
         OperationsController,
         HealthController,
@@ -44,6 +48,8 @@ export class AppModule {
       providers: [
         { provide: API_CONFIG, useValue: config },
         KvService,
+        KvListService,
+        KvBulkService,
         OperationWaiter,
         OperationsService,
         MetricsService,

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Pool } from 'pg';
 import { createTestSchema } from '@keyflow/testing';
+import { describeKvListRepositoryContract } from './testing/kv-list-repository.contract';
 import { describeKvRepositoryContract } from './testing/kv-repository.contract';
 import { describeMigrationContract } from './testing/migration.contract';
 import { describeTransactionContract } from './testing/transaction.contract';
@@ -39,6 +40,7 @@ describe.skipIf(!COCKROACH_URL)(`CockroachDB (KEYFLOW_COCKROACH_URL) ${COCKROACH
 
   describeMigrationContract(url);
   describeKvRepositoryContract(url);
+  describeKvListRepositoryContract(url);
   describeTransactionContract(url);
   describeUserRepositoryContract(url);
 });

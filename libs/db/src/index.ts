@@ -1,4 +1,6 @@
 export * from './db-error.util';
+export * from './kv/key-range.util';
+export * from './kv/kv-list.repository';
 export * from './kv/kv.repository';
 export * from './migrations/migration.service';
 export * from './operations/operation.repository';

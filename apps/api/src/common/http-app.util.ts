@@ -17,6 +17,7 @@ import {
   frameworkErrorHandler,
   refuseContentCodings,
 } from './http-errors.util';
+import { BULK_BODY_LIMIT, BULK_ROUTE } from './bulk-body.util';
 import { useJsonBodyParser } from './json-body.util';
 import { JsonObjectBodyPipe } from './json-object-body.pipe';
 import { ProblemDetailsFilter } from './problem-details.filter';
@@ -65,6 +66,12 @@ export async function createHttpApp(
     clientErrorHandler: clientErrorHandler(instance),
   });
   const fastify = adapter.getInstance();
+  // Bulk writes carry up to 1,000 operations: their route alone takes bodies up to 8 MiB (nginx lets them through
+  // on that location only). Set as the route is registered, before Nest registers any.
+  fastify.addHook('onRoute', (route) => {
+    const methods = Array.isArray(route.method) ? route.method : [route.method];
+    if (route.url === BULK_ROUTE.url && methods.includes(BULK_ROUTE.method)) route.bodyLimit = BULK_BODY_LIMIT;
+  });
   fastify.addHook('onRequest', (_request, reply, done) => {
     void reply.header('x-served-by', instance);
     done();

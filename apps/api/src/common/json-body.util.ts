@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { describeUnstorableJson, DomainError, ErrorCode } from '@keyflow/contracts';
+import { BULK_ROUTE, describeUnstorableBulkBody } from './bulk-body.util';
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
@@ -11,7 +12,8 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
  *   surrogates, repeated member names, values nested deeper than `MAX_VALUE_DEPTH`), checked on the text
  *   before it is parsed, so a 100,000-level value never reaches a recursive parser or serialiser.
  * What passes goes to Fastify's own parser, which keeps its protection against `__proto__` and `constructor`.
- * Every body keyflow takes is an object around the value (`{"value": …}`): one level of envelope.
+ * Every body keyflow takes is an object around the value (`{"value": …}`): one level of envelope; except a bulk
+ * write's (`{"operations":[{…,"value": …}]}`), whose problems name the operation (`describeUnstorableBulkBody`).
  */
 export function useJsonBodyParser(fastify: FastifyInstance): void {
   const parseJson = fastify.getDefaultJsonParser('error', 'error');
@@ -23,7 +25,8 @@ export function useJsonBodyParser(fastify: FastifyInstance): void {
       done(new DomainError(ErrorCode.MALFORMED_JSON, 'the body is not well-formed UTF-8, which JSON must be'));
       return;
     }
-    const problem = describeUnstorableJson(text, { envelope: 1 });
+    const bulk = request.method === BULK_ROUTE.method && request.routeOptions.url === BULK_ROUTE.url;
+    const problem = bulk ? describeUnstorableBulkBody(text) : describeUnstorableJson(text, { envelope: 1 });
     if (problem) {
       done(new DomainError(ErrorCode.INVALID_VALUE, problem));
       return;

@@ -3,7 +3,7 @@ import type { AmqpConnectionManager } from 'amqp-connection-manager';
 import type { Cluster } from 'ioredis';
 import type { Pool } from 'pg';
 import { IdempotencyStore, KvCache, OperationTracker } from '@keyflow/cache';
-import { KvRepository, OperationRepository } from '@keyflow/db';
+import { KvListRepository, KvRepository, OperationRepository } from '@keyflow/db';
 import { WritePublisher } from '@keyflow/messaging';
 import { AMQP, READ_POOL, REDIS, WRITE_POOL } from '@keyflow/runtime';
 import { API_CONFIG, type ApiConfig } from '../config/api.config';
@@ -19,6 +19,11 @@ import { API_CONFIG, type ApiConfig } from '../config/api.config';
       provide: KvRepository,
       inject: [WRITE_POOL, READ_POOL],
       useFactory: (w: Pool, r: Pool) => new KvRepository(w, r),
+    },
+    {
+      provide: KvListRepository,
+      inject: [WRITE_POOL, READ_POOL],
+      useFactory: (w: Pool, r: Pool) => new KvListRepository(w, r),
     },
     { provide: OperationRepository, inject: [WRITE_POOL], useFactory: (w: Pool) => new OperationRepository(w) },
     {
@@ -41,7 +46,15 @@ import { API_CONFIG, type ApiConfig } from '../config/api.config';
         }),
     },
   ],
-  exports: [KvRepository, OperationRepository, KvCache, OperationTracker, IdempotencyStore, WritePublisher],
+  exports: [
+    KvRepository,
+    KvListRepository,
+    OperationRepository,
+    KvCache,
+    OperationTracker,
+    IdempotencyStore,
+    WritePublisher,
+  ],
 })
 export class InfrastructureModule implements BeforeApplicationShutdown {
   constructor(private readonly publisher: WritePublisher) {}

@@ -15,6 +15,7 @@ export interface WriteOptions {
   /** How long to wait for the outcome (`Prefer: wait=N`), in ms; 0 answers 202 at once. */
   waitMs: number;
   idempotencyKey?: string;
+  /** A put's time to live in seconds (the body's `ttl`); a put without it never expires. */
   ttl?: number;
 }
 

@@ -39,3 +39,10 @@ export const NGINX_TEMP_PATHS = {
   uwsgi_temp_path: 'nginx-uwsgi',
   scgi_temp_path: 'nginx-scgi',
 } as const;
+
+/**
+ * nginx's `client_max_body_size` for bulk writes (`POST /v1/kv`, the `location = /v1/kv`): 1,000 operations in up to
+ * 8 MiB, the API's own limit on that route (`BULK_BODY_LIMIT` in apps/api); other routes keep the topology's
+ * `gateway.clientMaxBodySize`. A topology whose limit is larger keeps its own here too.
+ */
+export const BULK_WRITE_MAX_BODY_SIZE = '8m';

@@ -302,6 +302,38 @@ describe(renderAll.name, () => {
       expect(stubs.flatMap((s) => s.hits)).toEqual([]);
     });
 
+    it('should let a bulk write (POST /v1/kv) through up to 8m, to one upstream only, and answer 413 above', async () => {
+      const [first, other] = await firstChoice();
+      const body = JSON.stringify({ operations: [{ op: 'put', key: 'k', value: 'x'.repeat(7 * 1024 * 1024) }] });
+      const res = await send('POST', {}, body, '/v1/kv');
+      expect(res.status).toBe(200);
+      expect(first.hits).toHaveLength(1);
+      expect(first.hits[0]?.method).toBe('POST');
+
+      // A bulk write is not retried on another instance: the gateway gives it no key of its own.
+      stubs.forEach((s) => s.reset());
+      first.mode = { kind: 'close' };
+      expectProblem(await send('POST', {}, '{"operations":[]}', '/v1/kv'), 502, 'Bad Gateway');
+      expect(first.hits).toHaveLength(1);
+      expect(other.hits).toHaveLength(0);
+      // Reads of the listing are retried like any read.
+      stubs.forEach((s) => s.reset());
+      first.mode = { kind: 'close' };
+      const list = await send('GET', {}, undefined, '/v1/kv?prefix=a');
+      expect(list.status).toBe(200);
+      expect(other.hits).toHaveLength(1);
+
+      stubs.forEach((s) => s.reset());
+      const tooBig = await send('POST', {}, 'x'.repeat(8 * 1024 * 1024 + 1), '/v1/kv');
+      expectProblem(tooBig, 413, 'Content Too Large');
+      expect(JSON.parse(tooBig.body)).toMatchObject({
+        detail: 'The request body exceeds the gateway limit of 64k (8m for bulk writes, POST /v1/kv).',
+      });
+      // Every other route keeps the topology's limit.
+      expectProblem(await send('POST', {}, 'x'.repeat(100 * 1024), '/v1/kv/k'), 413, 'Content Too Large');
+      expect(stubs.flatMap((s) => s.hits)).toEqual([]);
+    });
+
     it.each([
       ['GET', '/v1/kv/k', 2],
       ['PUT', '/v1/kv/k', 2],

@@ -329,6 +329,10 @@ describe(renderAll.name, () => {
         variant((t) => ({ ...t, gateway: { ...t.gateway, clientMaxBodySize: '64k', accessLog: false } })),
       );
       expect(quiet).toContain('client_max_body_size 64k;');
+      expect(quiet).toContain('location = /v1/kv {\n            client_max_body_size 8m;');
+      expect(quiet).toContain('location @bulk_write {\n            client_max_body_size 8m;');
+      const roomy = nginx(variant((t) => ({ ...t, gateway: { ...t.gateway, clientMaxBodySize: '16m' } })));
+      expect(roomy).toContain('location = /v1/kv {\n            client_max_body_size 16m;');
       expect(quiet).toContain('access_log off;');
       expect(quiet).not.toContain('nginx-access.log');
     });

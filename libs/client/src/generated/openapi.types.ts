@@ -167,6 +167,30 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/kv": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List keys by prefix
+         * @description Live keys whose name starts with `prefix`, in UTF-8 byte order, `limit` at a time (1–1000, default 100). Pass the answer’s `cursor` to get the next page; it is `null` on the last page. Paging returns every key that exists from the first page to the last exactly once, even while other keys are written; a key created or deleted meanwhile may or may not appear. Deleted and expired keys never appear. Values read back exactly as `GET /v1/kv/{key}` answers them; `keysOnly=true` leaves them out. Reads a replica unless `consistency=strong`.
+         */
+        get: operations["KvCollectionController_list"];
+        put?: never;
+        /**
+         * Write many keys (bulk)
+         * @description Up to 1000 puts and deletes, 8 MiB in all. Each operation is a single write, as `PUT`/`DELETE /v1/kv/{key}` would make it: its own operation id, version, `ifMatch` condition (checked when applied) and outcome. It is not a transaction: some operations may be applied and others end in `conflict`. Operations on one key are applied in request order. Answered 202 once the broker has confirmed every operation (follow each at `/v1/operations/{operationId}`); with `Prefer: wait=N`, 200 with every outcome once all are applied (202 with those known if N seconds pass first). The request is checked whole first: one bad operation refuses it, naming the operation (`operations[7].key: …`), and nothing is written. `Idempotency-Key` makes a retry safe: each operation takes effect once. If some operations could not be accepted, the answer is a problem (503) whose `operations` member says, per operation, which were accepted; retry with the same Idempotency-Key.
+         */
+        post: operations["KvCollectionController_write"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/kv/{key}": {
         parameters: {
             query?: never;
@@ -301,11 +325,114 @@ export interface components {
             /** @example ada */
             username: string;
         };
+        BulkOperationResultDto: {
+            /**
+             * @description applied put: true when it created the key.
+             * @example true
+             */
+            created?: boolean;
+            /**
+             * @description conflict: the key’s version then (0: absent).
+             * @example 3
+             */
+            currentVersion?: number;
+            /** @example malformed write message: … */
+            error?: string;
+            /** @example user:42 */
+            key: string;
+            /** @example 8b0d6c3e-5f7a-4c1e-9a3b-2d4f6e8a0c1b */
+            operationId: string;
+            /**
+             * @description `accepted`: confirmed by the broker, not applied yet (or not within `Prefer: wait`). With `Prefer: wait`: `applied` (with `version`), `conflict` (its condition did not hold: `currentVersion`) or `failed` (`error`).
+             * @example accepted
+             * @enum {string}
+             */
+            status: "accepted" | "applied" | "conflict" | "failed";
+            /**
+             * @description applied: the version the operation wrote.
+             * @example 4
+             */
+            version?: number;
+        };
         DependencyStatusDto: {
             /** @example not connected to the broker */
             message?: string;
             /** @enum {string} */
             status: "up" | "down";
+        };
+        KvBulkOperationDto: {
+            /**
+             * @description Apply only if the key is at this version (`3` or `"\"3\""`), or exists (`"*"`), like `If-Match`.
+             * @example 3
+             */
+            ifMatch?: number | string;
+            /**
+             * @description 1–512 bytes of UTF-8, no control characters.
+             * @example user:42
+             */
+            key: string;
+            /**
+             * @example put
+             * @enum {string}
+             */
+            op: "put" | "delete";
+            /**
+             * @description put only: seconds until the key expires (a positive integer).
+             * @example 3600
+             */
+            ttl?: number;
+            /**
+             * @description put only, required there: any JSON, refused exactly as `PUT /v1/kv/{key}` refuses it.
+             * @example {
+             *       "name": "Ada"
+             *     }
+             */
+            value?: ({
+                [key: string]: unknown;
+            } | null) | unknown[] | string | number | boolean;
+        };
+        KvBulkRequestDto: {
+            /**
+             * @example [
+             *       {
+             *         "op": "put",
+             *         "key": "user:42",
+             *         "value": {
+             *           "name": "Ada"
+             *         },
+             *         "ttl": 3600
+             *       },
+             *       {
+             *         "op": "put",
+             *         "key": "user:43",
+             *         "value": "Grace",
+             *         "ifMatch": 2
+             *       },
+             *       {
+             *         "op": "delete",
+             *         "key": "user:44"
+             *       }
+             *     ]
+             */
+            operations: components["schemas"]["KvBulkOperationDto"][];
+        };
+        KvBulkResponseDto: {
+            /**
+             * @description One entry per operation, in request order.
+             * @example [
+             *       {
+             *         "operationId": "8b0d6c3e-5f7a-4c1e-9a3b-2d4f6e8a0c1b",
+             *         "key": "user:42",
+             *         "status": "accepted"
+             *       },
+             *       {
+             *         "operationId": "0f6b1f52-8c3c-4a8e-b1a4-5b7c2d9e0a13",
+             *         "key": "user:43",
+             *         "status": "accepted"
+             *       }
+             *     ]
+             */
+            operations: components["schemas"]["BulkOperationResultDto"][];
         };
         KvEntryResponseDto: {
             /**
@@ -335,6 +462,37 @@ export interface components {
              * @example 3
              */
             version: number;
+        };
+        KvListItemDto: {
+            /**
+             * @description For a key written with a `ttl`.
+             * @example 2026-11-24T10:15:30.123Z
+             */
+            expiresAt?: string;
+            /** @example user:42 */
+            key: string;
+            /** @example 2026-11-23T10:15:30.123Z */
+            updatedAt: string;
+            /**
+             * @description The stored JSON value, exactly as `GET /v1/kv/{key}` answers it; left out with `keysOnly=true`.
+             * @example {
+             *       "name": "Ada"
+             *     }
+             */
+            value?: ({
+                [key: string]: unknown;
+            } | null) | unknown[] | string | number | boolean;
+            /** @example 3 */
+            version: number;
+        };
+        KvListResponseDto: {
+            /**
+             * @description Pass as `cursor` for the next page; `null` on the last page. Opaque: do not build or change it.
+             * @example eyJ2IjoxLCJwIjoidXNlcjoiLCJrIjoidXNlcjo0MiJ9
+             */
+            cursor: string | null;
+            /** @description Live keys under the prefix, in UTF-8 byte order. */
+            items: components["schemas"]["KvListItemDto"][];
         };
         KvPutDto: {
             /**
@@ -1113,6 +1271,171 @@ export interface operations {
             };
             /** @description Nothing found under this key or id. */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+        };
+    };
+    KvCollectionController_list: {
+        parameters: {
+            query?: {
+                /** @description `strong` reads the database primary: it sees every write applied so far. */
+                consistency?: "eventual" | "strong";
+                /** @description The previous page’s `cursor`, unchanged. */
+                cursor?: unknown;
+                keysOnly?: boolean;
+                limit?: number;
+                /** @description Default: every key. */
+                prefix?: unknown;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["KvListResponseDto"];
+                };
+            };
+            /** @description Invalid input: a bad key, malformed JSON, a missing or unknown field, a bad query parameter, or a value keyflow cannot store as written (a number a double does not hold exactly, U+0000, a lone surrogate, a repeated member name, nesting deeper than 64). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description No credentials, or they are wrong, expired or revoked. Log in or send `Authorization: Bearer <token>`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description A dependency (broker, database) is unavailable; nothing was written. Retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+        };
+    };
+    KvCollectionController_write: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description A retry with the same key and body applies nothing twice; another body under it gets 422. */
+                "Idempotency-Key"?: string;
+                /** @description `wait=N`: wait up to N seconds (max 60) for outcomes. */
+                Prefer?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["KvBulkRequestDto"];
+            };
+        };
+        responses: {
+            /** @description With `Prefer: wait`: every operation finished. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["KvBulkResponseDto"];
+                };
+            };
+            /** @description Every operation is confirmed by the broker. */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["KvBulkResponseDto"];
+                };
+            };
+            /** @description Invalid input: a bad key, malformed JSON, a missing or unknown field, a bad query parameter, or a value keyflow cannot store as written (a number a double does not hold exactly, U+0000, a lone surrogate, a repeated member name, nesting deeper than 64). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description No credentials, or they are wrong, expired or revoked. Log in or send `Authorization: Bearer <token>`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Not allowed: a cookie-authenticated write from another origin (CSRF), or an admin-only route. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description A condition failed: the key is not at the `If-Match` version (or absent, or present), or `If-Match` is weak. */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description The value is larger than 1 MiB of JSON, or the body is larger than the server accepts. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description The body is not `application/json`, or has a `Content-Encoding` (none is supported). */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description A dependency (broker, database) is unavailable; nothing was written. Retry later. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -1,6 +1,12 @@
 import { join } from 'node:path';
 import type { LbAlgorithm, Topology } from '@keyflow/topology';
-import { NGINX_CONF_FILE, NGINX_TEMP_PATHS, RUN_FILES, SELF_SIGNED_TLS } from '../render.constant';
+import {
+  BULK_WRITE_MAX_BODY_SIZE,
+  NGINX_CONF_FILE,
+  NGINX_TEMP_PATHS,
+  RUN_FILES,
+  SELF_SIGNED_TLS,
+} from '../render.constant';
 import { hostPort, type NamedAddress, type RenderPaths } from './view-model.util';
 
 export interface ProblemPageView {
@@ -32,6 +38,8 @@ export interface NginxView {
   accessLog: string | null;
   tempPaths: Array<{ directive: string; path: string }>;
   clientMaxBodySize: string;
+  /** `client_max_body_size` of bulk writes (`location = /v1/kv`): the larger of 8m and `clientMaxBodySize`. */
+  bulkMaxBodySize: string;
   /** `large_client_header_buffers`: the longest request line and header line, and how many fit. */
   largeClientHeaderBuffers: string;
   balanceDirective: string | null;
@@ -95,7 +103,12 @@ function nginxProblems(t: Topology, serverHeaders: string[], tls: boolean): Ngin
       'The gateway could not parse the request: its request line, URL (percent-encoding, a path above the root), a header or the chunked body is malformed.',
     ],
     [404, 404, 'Not Found', notFound],
-    [413, 413, 'Content Too Large', `The request body exceeds the gateway limit of ${t.gateway.clientMaxBodySize}.`],
+    [
+      413,
+      413,
+      'Content Too Large',
+      `The request body exceeds the gateway limit of ${t.gateway.clientMaxBodySize} (${bulkMaxBodySize(t)} for bulk writes, POST /v1/kv).`,
+    ],
     [414, 414, 'URI Too Long', `The request line is longer than the gateway accepts (${size}).`],
     [
       494,
@@ -147,6 +160,18 @@ function nginxProblems(t: Topology, serverHeaders: string[], tls: boolean): Ngin
         };
       }),
   };
+}
+
+/** nginx sizes (`2m`, `64k`, `1048576`) in bytes. */
+function sizeInBytes(size: string): number {
+  const unit = size.slice(-1).toLowerCase();
+  const scale = unit === 'm' ? 1024 * 1024 : unit === 'k' ? 1024 : 1;
+  return Number(scale === 1 ? size : size.slice(0, -1)) * scale;
+}
+
+function bulkMaxBodySize(t: Topology): string {
+  const general = t.gateway.clientMaxBodySize;
+  return sizeInBytes(general) > sizeInBytes(BULK_WRITE_MAX_BODY_SIZE) ? general : BULK_WRITE_MAX_BODY_SIZE;
 }
 
 /** The certificate and key nginx reads, or null when TLS is off. */
@@ -226,6 +251,7 @@ export function buildNginxView(t: Topology, { runDir, outDir }: RenderPaths): Ng
     accessLog: t.gateway.accessLog ? join(runDir, RUN_FILES.nginxAccessLog) : null,
     tempPaths: Object.entries(NGINX_TEMP_PATHS).map(([directive, dir]) => ({ directive, path: join(runDir, dir) })),
     clientMaxBodySize: t.gateway.clientMaxBodySize,
+    bulkMaxBodySize: bulkMaxBodySize(t),
     largeClientHeaderBuffers: `${LARGE_HEADER_BUFFERS.count} ${LARGE_HEADER_BUFFERS.size}`,
     balanceDirective: nginxBalanceDirective(t.gateway.algorithm),
     upstreamHealth: `max_fails=${health.maxFails} fail_timeout=${health.failTimeout}`,
