@@ -34,6 +34,16 @@ describe('@keyflow/client against the stack (through the gateway)', () => {
     expect(await client.put(k, 2, { wait: 10 })).toMatchObject({ status: 'applied', version: 2, created: false });
   });
 
+  it('should page through a prefix with list, every key once and in byte order', async () => {
+    const prefix = key('list:');
+    const names = ['b', 'a', 'é', 'c', 'aa'];
+    for (const name of names) await client.put(`${prefix}${name}`, name, { wait: 10 });
+    const listed: string[] = [];
+    for await (const item of client.list(prefix, { limit: 2, strong: true })) listed.push(item.key);
+    const expected = names.map((n) => `${prefix}${n}`).sort((x, y) => Buffer.compare(Buffer.from(x), Buffer.from(y)));
+    expect(listed).toEqual(expected);
+  });
+
   it('should raise problem documents as KeyflowProblem, conditions included', async () => {
     const k = key('problem');
     await client.put(k, 1, { wait: 10 });

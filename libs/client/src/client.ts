@@ -8,6 +8,18 @@ export type JsonValue = Entry['value'];
 export type Accepted = components['schemas']['OperationAcceptedDto'];
 export type Applied = components['schemas']['WriteAppliedDto'];
 export type Operation = components['schemas']['OperationResponseDto'];
+export type ListItem = components['schemas']['KvListItemDto'];
+export type ListPage = components['schemas']['KvListResponseDto'];
+
+export interface ListOptions {
+  /** Keys per page, 1–1000 (the API's default: 100). */
+  limit?: number;
+  /** Leave the values out. */
+  keysOnly?: boolean;
+  /** Read the primary, past the replicas. */
+  strong?: boolean;
+  signal?: AbortSignal;
+}
 
 export interface KeyflowClientOptions {
   /** The gateway (or an API instance): `http://127.0.0.21:8080`. */
@@ -124,6 +136,37 @@ export class KeyflowClient {
     if (error !== undefined || data === undefined) throw problemOf(response, error);
     const accepted = data;
     return { status: 'accepted', operationId: accepted.operationId, key: accepted.key };
+  }
+
+  /** One page of live keys under `prefix`, in byte order; pass its `cursor` for the next (`null`: the last). */
+  async listPage(prefix: string, cursor?: string | null, options: ListOptions = {}): Promise<ListPage> {
+    const { data, error, response } = await this.raw.GET('/v1/kv', {
+      params: {
+        query: {
+          prefix,
+          ...(cursor ? { cursor } : {}),
+          ...(options.limit === undefined ? {} : { limit: options.limit }),
+          ...(options.keysOnly ? { keysOnly: true } : {}),
+          ...(options.strong ? { consistency: 'strong' as const } : {}),
+        },
+      },
+      signal: options.signal,
+    });
+    if (error !== undefined || data === undefined) throw problemOf(response, error);
+    return data;
+  }
+
+  /**
+   * Every live key under `prefix`, in byte order, page after page: `for await (const item of kv.list('user:'))`.
+   * Each key that exists throughout comes exactly once, even while others are written.
+   */
+  async *list(prefix: string, options: ListOptions = {}): AsyncGenerator<ListItem> {
+    let cursor: string | null | undefined;
+    do {
+      const page = await this.listPage(prefix, cursor, options);
+      yield* page.items;
+      cursor = page.cursor;
+    } while (cursor);
   }
 
   /** An accepted write's operation: `accepted` until a worker applied it, then `applied`, `conflict` or `failed`. */

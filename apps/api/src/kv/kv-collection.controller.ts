@@ -45,9 +45,9 @@ export class KvCollectionController {
       '`GET /v1/kv/{key}` answers them; `keysOnly=true` leaves them out. Reads a replica unless `consistency=strong`.',
     ].join(' '),
   })
-  @ApiQuery({ name: 'prefix', required: false, example: 'user:', description: 'Default: every key.' })
+  @ApiQuery({ name: 'prefix', required: false, type: String, example: 'user:', description: 'Default: every key.' })
   @ApiQuery({ name: 'limit', required: false, example: 100, schema: { type: 'integer', minimum: 1, maximum: 1000 } })
-  @ApiQuery({ name: 'cursor', required: false, description: 'The previous page’s `cursor`, unchanged.' })
+  @ApiQuery({ name: 'cursor', required: false, type: String, description: 'The previous page’s `cursor`, unchanged.' })
   @ApiQuery({ name: 'keysOnly', required: false, schema: { type: 'boolean', default: false } })
   @ApiQuery({
     name: 'consistency',

@@ -1286,11 +1286,11 @@ export interface operations {
                 /** @description `strong` reads the database primary: it sees every write applied so far. */
                 consistency?: "eventual" | "strong";
                 /** @description The previous page’s `cursor`, unchanged. */
-                cursor?: unknown;
+                cursor?: string;
                 keysOnly?: boolean;
                 limit?: number;
                 /** @description Default: every key. */
-                prefix?: unknown;
+                prefix?: string;
             };
             header?: never;
             path?: never;
