@@ -290,7 +290,12 @@ export function parseCli(argv: string[]): CliOptions | HelpRequest {
   const count = parsed.positionals.length;
   if (count < min) throw new UsageError(`${name} needs ${spec.args.replace(/\[.*\]/, '').trim()}`, name);
   if (count > max) throw new UsageError(`${name} takes ${max === 0 ? 'no argument' : spec.args}, not ${count}`, name);
-  return { command: spec.build(parsed.positionals, parsed.values), json: parsed.values.json === true };
+  try {
+    return { command: spec.build(parsed.positionals, parsed.values), json: parsed.values.json === true };
+  } catch (err) {
+    if (err instanceof UsageError && err.command === undefined) throw new UsageError(err.message, name);
+    throw err;
+  }
 }
 
 /** The usage of the CLI, or of one command. */
