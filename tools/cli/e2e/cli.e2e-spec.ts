@@ -443,11 +443,9 @@ describe('keyflow CLI', () => {
       for (const [bad, problem] of cases) {
         writeFileSync(file, `${good('1')}\n${good('2')}\n${good('3')}\n${bad}\n${good('5')}\n`);
         const result = await keyflow(['import', '--in', file]);
-        expect(result).toEqual({
-          code: 1,
-          stdout: '',
-          stderr: `keyflow: ${file} line 4: ${problem}; nothing was imported\n`,
-        });
+        expect(result).toMatchObject({ code: 1, stdout: '' });
+        expect(result.stderr.startsWith(`keyflow: ${file} line 4: ${problem}`), result.stderr).toBe(true);
+        expect(result.stderr.endsWith('; nothing was imported\n'), result.stderr).toBe(true);
       }
       for (const name of ['1', '2', '3', '5']) {
         const read = await gatewayRequest('GET', `/v1/kv/${key(`bad-dump-${name}`)}?consistency=strong`, { stack });

@@ -81,6 +81,9 @@ describe(resolveConnection.name, () => {
     expect(() => resolveConnection({ ...sources, cwd: dir })).toThrow(
       'no keyflow service: set KEYFLOW_URL (and KEYFLOW_TOKEN), or start the local stack with `npm start`',
     );
+    expect(() => resolveConnection({ ...sources, env: { KEYFLOW_STACK_FILE: join(dir, 'gone.json') } })).toThrow(
+      `start the local stack with \`npm start\` (no gateway in ${join(dir, 'gone.json')})`,
+    );
     writeFileSync(join(dir, 'broken.json'), '{');
     expect(() => resolveConnection({ ...sources, env: { KEYFLOW_STACK_FILE: join(dir, 'broken.json') } })).toThrow(
       `cannot read the stack file ${join(dir, 'broken.json')}`,

@@ -88,8 +88,9 @@ export function resolveConnection(sources: ConfigSources = defaultSources()): Co
   const stack = env.KEYFLOW_URL && env.KEYFLOW_TOKEN ? undefined : stackFile ? readStackFile(stackFile) : undefined;
   const url = env.KEYFLOW_URL || stack?.gateway;
   if (!url) {
+    const looked = stackFile ? ` (no gateway in ${stackFile})` : '';
     throw new CliError(
-      'no keyflow service: set KEYFLOW_URL (and KEYFLOW_TOKEN), or start the local stack with `npm start`',
+      `no keyflow service: set KEYFLOW_URL (and KEYFLOW_TOKEN), or start the local stack with \`npm start\`${looked}`,
     );
   }
   const urlFrom = env.KEYFLOW_URL ? 'KEYFLOW_URL' : (stackFile ?? '');
@@ -105,8 +106,9 @@ export function resolveConnection(sources: ConfigSources = defaultSources()): Co
   return connection;
 }
 
-function readStackFile(file: string): StackFile {
-  return readJson<StackFile>(file, 'the stack file');
+/** A stack file that is not there (a stopped-and-reset stack, a KEYFLOW_STACK_FILE of another machine) is no stack. */
+function readStackFile(file: string): StackFile | undefined {
+  return existsSync(file) ? readJson<StackFile>(file, 'the stack file') : undefined;
 }
 
 /**
