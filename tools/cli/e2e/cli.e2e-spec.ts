@@ -423,6 +423,37 @@ describe('keyflow CLI', () => {
       expect(await reads(live)).toEqual(before);
     }, 120_000);
 
+    it('should be documented in Swagger, admins only, with the errors they answer', async () => {
+      const doc = await gatewayRequest('GET', '/docs/json', { stack });
+      const paths = doc.json.paths as Record<string, Record<string, { responses: Record<string, unknown> }>>;
+      expect(Object.keys(paths['/v1/backup']?.get?.responses ?? {}).sort()).toEqual([
+        '200',
+        '400',
+        '401',
+        '403',
+        '503',
+      ]);
+      expect(Object.keys(paths['/v1/backup/restore']?.post?.responses ?? {}).sort()).toEqual([
+        '200',
+        '400',
+        '401',
+        '403',
+        '413',
+        '415',
+        '503',
+      ]);
+      const refused = await gatewayRequest('POST', '/v1/backup/restore', { body: { key: 'k' }, stack });
+      expect(refused.status).toBe(415);
+      const badLine = await gatewayRequest('POST', '/v1/backup/restore', {
+        rawBody: `${JSON.stringify({ key: key('api-bad'), value: 1, version: 1, updatedAt: '2026-11-23T10:15:30.123Z' })}\n{"key":1}\n`,
+        headers: { 'content-type': 'application/x-ndjson' },
+        stack,
+      });
+      expect(badLine.json).toMatchObject({ status: 400, detail: 'line 2: key must be a string' });
+      const read = await gatewayRequest('GET', `/v1/kv/${key('api-bad')}?consistency=strong`, { stack });
+      expect(read.status).toBe(404);
+    });
+
     it('should refuse a dump with a bad line, name the line, and import nothing of it', async () => {
       const good = (name: string) =>
         JSON.stringify({
