@@ -75,7 +75,9 @@ export class BackupController {
       // Stream through the gateway as it is read rather than spooling the whole backup to nginx's disk.
       .header('x-accel-buffering', 'no')
       .type(BACKUP_CONTENT_TYPE);
-    await reply.send(Readable.from(backup.lines));
+    const stream = Readable.from(backup.lines);
+    stream.once('close', () => backup.abandon());
+    await reply.send(stream);
   }
 
   @Post('restore')

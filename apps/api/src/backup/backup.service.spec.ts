@@ -78,3 +78,54 @@ describe(BackupService.name, () => {
     });
   });
 });
+
+describe(`${BackupService.name} open`, () => {
+  function snapshotService() {
+    const closed: string[] = [];
+    const repository = {
+      openSnapshot: () =>
+        Promise.resolve({
+          takenAt: '2026-11-23T12:00:00.000Z',
+          keys: 2,
+          rows: async function* () {
+            yield await Promise.resolve([
+              { key: 'a', valueJson: '{"x": 1}', version: 2, updatedAt: '2026-11-23T10:00:00.000Z', expiresAt: null },
+              {
+                key: 'b',
+                valueJson: '1',
+                version: 1,
+                updatedAt: '2026-11-23T10:00:00.000Z',
+                expiresAt: '2026-11-23T13:00:00.000Z',
+              },
+            ]);
+          },
+          close: () => {
+            closed.push('closed');
+            return Promise.resolve();
+          },
+        }),
+    } as unknown as BackupRepository;
+    return { backups: new BackupService(repository, {} as KvCache), closed };
+  }
+
+  it('should stream the snapshot as backup lines and end the snapshot after the last page', async () => {
+    const { backups, closed } = snapshotService();
+    const backup = await backups.open('a');
+    const text: string[] = [];
+    for await (const page of backup.lines) text.push(page);
+    expect(text.join('')).toBe(
+      '{"key":"a","value":{"x": 1},"version":2,"updatedAt":"2026-11-23T10:00:00.000Z"}\n' +
+        '{"key":"b","value":1,"version":1,"updatedAt":"2026-11-23T10:00:00.000Z","expiresAt":"2026-11-23T13:00:00.000Z"}\n',
+    );
+    backup.abandon();
+    expect(closed).toEqual(['closed']);
+  });
+
+  it('should end a snapshot whose lines were never read', async () => {
+    const { backups, closed } = snapshotService();
+    const backup = await backups.open();
+    await backup.lines.return(undefined);
+    backup.abandon();
+    expect(closed).toEqual(['closed']);
+  });
+});

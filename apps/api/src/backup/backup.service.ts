@@ -10,6 +10,12 @@ export interface OpenBackup {
   keys: number;
   /** Ends the snapshot transaction when it is done or abandoned (`return()` from a closed stream). */
   lines: AsyncGenerator<string>;
+  /**
+   * For the stream's `close`: ends the snapshot if `lines` was never read. An async generator that never started
+   * runs no `finally` when it is returned, so a client gone before the first page would otherwise leave the
+   * transaction open and its connection taken. Once `lines` started, its own `finally` ends the snapshot.
+   */
+  abandon(): void;
 }
 
 /**
@@ -28,14 +34,23 @@ export class BackupService {
 
   async open(prefix?: string): Promise<OpenBackup> {
     const snapshot = await this.backups.openSnapshot(prefix !== undefined ? { prefix } : {});
+    let started = false;
     async function* lines(): AsyncGenerator<string> {
+      started = true;
       try {
         for await (const page of snapshot.rows()) yield page.map((row) => `${backupLineText(row)}\n`).join('');
       } finally {
         await snapshot.close();
       }
     }
-    return { takenAt: snapshot.takenAt, keys: snapshot.keys, lines: lines() };
+    return {
+      takenAt: snapshot.takenAt,
+      keys: snapshot.keys,
+      lines: lines(),
+      abandon: () => {
+        if (!started) void snapshot.close();
+      },
+    };
   }
 
   /**
