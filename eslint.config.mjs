@@ -12,6 +12,8 @@ export default tseslint.config(
       '.keyflow/**',
       '.nx/**',
       'load-tests/reports/**',
+      // Generated from the API's OpenAPI document (npm run client:generate).
+      'libs/client/src/generated/**',
       '**/*.mjs',
       '**/*.js',
     ],

@@ -8,6 +8,7 @@ const shared = {
   resolve: {
     alias: {
       '@keyflow/cache': resolve(__dirname, 'libs/cache/src/index.ts'),
+      '@keyflow/client': resolve(__dirname, 'libs/client/src/index.ts'),
       '@keyflow/contracts': resolve(__dirname, 'libs/contracts/src/index.ts'),
       '@keyflow/db': resolve(__dirname, 'libs/db/src/index.ts'),
       '@keyflow/messaging': resolve(__dirname, 'libs/messaging/src/index.ts'),

@@ -18,6 +18,9 @@ export function setupSwagger(app: NestFastifyApplication): void {
       ].join('\n'),
     )
     .setVersion('1')
+    .setLicense('MIT', 'https://opensource.org/license/mit')
+    // Relative: the document is served by every gateway and API, and each of them serves the routes it lists.
+    .addServer('/', 'The gateway (or API instance) that served this document')
     .addTag('kv', 'Keys and values')
     .addTag('operations', 'Following an accepted write')
     .addTag('store (reference-compatible)', 'The reference KV store’s routes')

@@ -1,3 +1,4 @@
+import { ContractViolationError, responseContract } from './openapi-contract.util';
 import { readStack, type StackInfo } from './stack-contract';
 import { adminAuthHeaders } from './stack-control';
 
@@ -25,6 +26,11 @@ export interface GatewayRequestOptions {
   asAdmin?: boolean;
   /** A body that is not JSON makes the request reject (default); `false` keeps it in `text`. */
   expectJson?: boolean;
+  /**
+   * Check the answer against the API's OpenAPI document (default): an undocumented status, header or body shape
+   * rejects with `ContractViolationError`. `false` only where a test reaches past the API on purpose.
+   */
+  contract?: boolean;
 }
 
 /**
@@ -43,6 +49,7 @@ export async function gatewayRequest(
     gateway = stack.gateway,
     asAdmin = true,
     expectJson = true,
+    contract = true,
   }: GatewayRequestOptions = {},
 ): Promise<GatewayResponse> {
   const payload = rawBody ?? (body === undefined ? undefined : JSON.stringify(body));
@@ -57,6 +64,14 @@ export async function gatewayRequest(
     ...(payload === undefined ? {} : { body: payload }),
   });
   const text = await response.text();
+  if (contract) {
+    const problems = (await responseContract(gateway)).check(method, path, response.status, response.headers, text);
+    if (problems.length > 0) {
+      throw new ContractViolationError(
+        `the answer does not match /docs/json: ${problems.join(' | ')}\n${text.slice(0, 500)}`,
+      );
+    }
+  }
   return { status: response.status, headers: response.headers, text, json: parseJson(text, expectJson) };
 }
 
@@ -87,5 +102,9 @@ export function tryGatewayRequest(
   path: string,
   options: GatewayRequestOptions = {},
 ): Promise<GatewayResponse> {
-  return gatewayRequest(method, path, options).catch(() => ({ status: 0, headers: new Headers(), text: '', json: {} }));
+  // A contract violation is a failure of the test, not of the network.
+  return gatewayRequest(method, path, options).catch((error: unknown) => {
+    if (error instanceof ContractViolationError) throw error;
+    return { status: 0, headers: new Headers(), text: '', json: {} };
+  });
 }

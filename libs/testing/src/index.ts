@@ -7,3 +7,4 @@ export * from './test-database.util';
 export * from './process-errors.util';
 export * from './gateway-client.util';
 export * from './management-client.util';
+export * from './openapi-contract.util';

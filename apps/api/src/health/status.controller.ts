@@ -1,5 +1,14 @@
 import { Controller, Get, Inject } from '@nestjs/common';
-import { ApiBearerAuth, ApiCookieAuth, ApiOkResponse, ApiOperation, ApiProperty, ApiTags } from '@nestjs/swagger';
+import {
+  ApiBearerAuth,
+  ApiCookieAuth,
+  ApiExtraModels,
+  ApiOkResponse,
+  ApiOperation,
+  ApiProperty,
+  ApiTags,
+  getSchemaPath,
+} from '@nestjs/swagger';
 import type { HealthIndicatorResult } from '@nestjs/terminus';
 import { DependencyHealthIndicator } from '@keyflow/runtime';
 import { ApiProblemResponses } from '../common/api-problems.decorator';
@@ -25,7 +34,9 @@ class StatusResponseDto {
 
   @ApiProperty({
     example: { database: { status: 'up' }, redis: { status: 'up' }, rabbitmq: { status: 'up' } },
-    additionalProperties: { $ref: '#/components/schemas/DependencyStatusDto' },
+    // The model is registered through @ApiExtraModels on the controller: a $ref to a schema nothing registers
+    // resolves to nothing, and client generators stop at it.
+    additionalProperties: { $ref: getSchemaPath(DependencyStatusDto) },
   })
   dependencies!: Record<string, DependencyStatusDto>;
 }
@@ -44,6 +55,7 @@ function flatten(results: HealthIndicatorResult[]): Record<string, DependencySta
 }
 
 @ApiTags('health')
+@ApiExtraModels(DependencyStatusDto)
 @Controller('v1/status')
 export class StatusController {
   constructor(

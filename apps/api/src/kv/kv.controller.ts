@@ -46,6 +46,13 @@ function WriteHeaders(): MethodDecorator {
   );
 }
 
+/** Response headers, each with its schema (OpenAPI 3 requires one): what client generators type them as. */
+const ETAG_HEADER = { description: 'The version, quoted: `"3"`.', schema: { type: 'string', example: '"3"' } };
+const LOCATION_HEADER = {
+  description: 'Where to follow the operation: `/v1/operations/{id}`.',
+  schema: { type: 'string', example: '/v1/operations/0f8e2d1c-6b5a-4c3d-9e8f-7a6b5c4d3e2f' },
+};
+
 const KEY_PARAM = {
   name: 'key',
   description: '1–512 bytes of UTF-8, no control characters. Percent-encode reserved characters (`/` as `%2F`).',
@@ -72,7 +79,7 @@ export class KvController {
     enum: ['eventual', 'strong'],
     description: '`strong` reads the database primary and skips the cache: it sees every write applied so far.',
   })
-  @ApiOkResponse({ type: KvEntryResponseDto, headers: { ETag: { description: 'The version, quoted: `"3"`.' } } })
+  @ApiOkResponse({ type: KvEntryResponseDto, headers: { ETag: ETAG_HEADER } })
   @ApiProblemResponses(400, 401, 404, 503)
   async get(
     @Param('key', KeyPipe) key: string,
@@ -98,7 +105,7 @@ export class KvController {
   @ApiParam(KEY_PARAM)
   @ApiBody({ type: KvPutDto })
   @WriteHeaders()
-  @ApiAcceptedResponse({ type: OperationAcceptedDto, headers: { Location: { description: '`/v1/operations/{id}`' } } })
+  @ApiAcceptedResponse({ type: OperationAcceptedDto, headers: { Location: LOCATION_HEADER } })
   @ApiCreatedResponse({ type: WriteAppliedDto, description: 'Applied and the key was created (`Prefer: wait`).' })
   @ApiOkResponse({ type: WriteAppliedDto, description: 'Applied (`Prefer: wait`).' })
   @ApiProblemResponses(400, 401, 403, 412, 413, 415, 422, 503)
@@ -119,7 +126,7 @@ export class KvController {
   })
   @ApiParam(KEY_PARAM)
   @WriteHeaders()
-  @ApiAcceptedResponse({ type: OperationAcceptedDto, headers: { Location: { description: '`/v1/operations/{id}`' } } })
+  @ApiAcceptedResponse({ type: OperationAcceptedDto, headers: { Location: LOCATION_HEADER } })
   @ApiNoContentResponse({ description: 'Deleted (`Prefer: wait`).' })
   @ApiProblemResponses(400, 401, 403, 412, 422, 503)
   async delete(

@@ -10,6 +10,10 @@ export const stackInfoSchema = z
     gateway: z.string().url(),
     apis: z.array(z.string()).default([]),
     stackDir: z.string().optional(),
+    /** The topology file the stack was started from (the RabbitMQ nodes' names and ports, for profiles). */
+    topology: z.string().optional(),
+    /** Through HAProxy: the primary (`write`); for pg_stat_statements in profiles. */
+    db: z.object({ write: z.string() }).passthrough().optional(),
     processes: z
       .array(
         z

@@ -1,3 +1,4 @@
+import type { ServerProfile } from '../metrics/server-profiler.service';
 import type { CpuReport } from '../metrics/cpu-sampler.service';
 import type { QueueDrainResult } from '../metrics/queue-depth.service';
 
@@ -61,6 +62,8 @@ export interface TargetRun {
   cpuPerWriteMs: number | null;
   apiMaxRssMiB: number | null;
   drain: TargetDrain | null;
+  /** The servers' own counters over the run (`ServerProfiler`): write runs only. */
+  serverProfile?: ServerProfile;
 }
 
 export interface TargetRunFailure {

@@ -18,6 +18,8 @@ import { describeExecutor, ScenarioRunner, type ScenarioResult } from '../load/s
 import { CpuSampler, type CpuReport } from '../metrics/cpu-sampler.service';
 import { managementApiOf, QueueDepthReader } from '../metrics/queue-depth.service';
 import { RssSampler, type RssReport } from '../metrics/rss-sampler.service';
+import { describeServerProfile } from '../metrics/server-profile.util';
+import { ServerProfiler } from '../metrics/server-profiler.service';
 import { systemClock } from '../util/clock.util';
 import { WRK_SCRIPT_DIR, type WrkProfile } from '../wrk/wrk-command.util';
 import { WrkRunner, type WrkRun } from '../wrk/wrk-runner.service';
@@ -80,6 +82,31 @@ class Window {
     const [cpu, rss] = await Promise.all([this.cpu?.stop() ?? null, this.rss.stop()]);
     return { cpu, rss, seconds: (performance.now() - this.startedAt) / 1000 };
   }
+}
+
+/** Starts a server profile for a write run; null without a stack (a remote target) or when it cannot start. */
+async function openProfiler(stack: StackInfo | undefined, log: (line: string) => void): Promise<ServerProfiler | null> {
+  if (stack === undefined) return null;
+  try {
+    return await ServerProfiler.open(stack);
+  } catch (error: unknown) {
+    log(`[targets] no server profile: ${error instanceof Error ? error.message : String(error)}`);
+    return null;
+  }
+}
+
+/** Ends a write run's profile and logs it per accepted write. */
+async function closeProfiler(
+  profiler: ServerProfiler | null,
+  run: TargetRun,
+  log: (line: string) => void,
+): Promise<TargetRun> {
+  if (profiler === null) return run;
+  const serverProfile = await profiler.close();
+  for (const line of describeServerProfile(`${run.tool} ${run.profile}`, serverProfile, run.acceptedWrites ?? 0)) {
+    log(line);
+  }
+  return { ...run, serverProfile };
 }
 
 const rssMiB = (rss: RssReport | null | undefined): number | null =>
@@ -233,6 +260,7 @@ export class TargetsService {
     }
     const writes = scenario.mix.put > 0 && scenario.mix.get === 0;
     const window = writes ? await Window.open(options.stack) : null;
+    const profiler = profile === 'sustained-writes-1000' ? await openProfiler(options.stack, options.log) : null;
     // The drain check runs here for PUT /store (markers and queue depths together, as for wrk).
     const definition = profile === 'store-put' ? withoutBacklogDrain(sized) : sized;
     const result = await this.scenarioRunner.run(definition, {
@@ -263,7 +291,7 @@ export class TargetsService {
       };
     }
     const cpu = closed === null ? result.cpu : (await closed).cpu;
-    return fromScenarioResult(profile, result, cpu, drain);
+    return closeProfiler(profiler, fromScenarioResult(profile, result, cpu, drain), options.log);
   }
 
   /** A read profile with wrk: `GET /health/live`, or cache-hit GETs of keys written (and read back) first. */
@@ -298,6 +326,7 @@ export class TargetsService {
   private async wrkStorePut(options: TargetsRunOptions): Promise<TargetRun> {
     const prefix = `lt-wrk-store-put-${Date.now().toString(36)}`;
     const window = await Window.open(options.stack);
+    const profiler = await openProfiler(options.stack, options.log);
     const run = await this.wrkRunner.run(
       {
         profile: 'store-put',
@@ -319,7 +348,7 @@ export class TargetsService {
     );
     const { drain, closed } = await this.drain(options, prefix, window);
     const { cpu, rss, seconds } = await closed;
-    return fromWrk('store-put', run, cpu, rss, seconds, drain, true);
+    return closeProfiler(profiler, fromWrk('store-put', run, cpu, rss, seconds, drain, true), options.log);
   }
 
   /** Writes the read keys and waits until each reads back with its value, as the Node runner's setup does. */

@@ -115,7 +115,12 @@ export function patroniConfig(
         replication: { username: 'replicator', password: secrets.replication },
         rewind: { username: 'rewinder', password: secrets.rewind },
       },
-      parameters: { unix_socket_directories: join(layout.run, 'postgres') },
+      parameters: {
+        unix_socket_directories: join(layout.run, 'postgres'),
+        // Per-statement counts and times for `npm run bench` (issue 14's profiles); a node-level setting so that a
+        // cluster bootstrapped before it gets it at its next start. Its cost is a hash lookup per statement.
+        shared_preload_libraries: 'pg_stat_statements',
+      },
       create_replica_methods: ['basebackup'],
       basebackup: [{ checkpoint: 'fast' }],
       // When pg_rewind cannot rejoin the old primary, Patroni copies it afresh instead of giving up.
@@ -318,10 +323,13 @@ export class PostgresService implements StackComponent {
     if (role !== '1') await this.psql(leader, [`CREATE ROLE ${db.user} LOGIN`]);
     const database = (await this.psql(leader, [`SELECT 1 FROM pg_database WHERE datname = '${db.name}'`])).trim();
     if (database !== '1') await this.psql(leader, [`CREATE DATABASE ${db.name} OWNER ${db.user}`]);
+    // The view `npm run bench` reads; creating an extension needs the superuser. Every role may read the view
+    // (its own statements' text included), so the application role needs nothing more.
+    await this.psql(leader, ['CREATE EXTENSION IF NOT EXISTS pg_stat_statements'], db.name);
   }
 
-  private psql(node: Pick<DbNode, 'host' | 'port'>, statements: string[]): Promise<string> {
-    const args = ['-h', node.host, '-p', String(node.port), '-U', SUPERUSER, '-d', 'postgres', '-X', '-A', '-t'];
+  private psql(node: Pick<DbNode, 'host' | 'port'>, statements: string[], database = 'postgres'): Promise<string> {
+    const args = ['-h', node.host, '-p', String(node.port), '-U', SUPERUSER, '-d', database, '-X', '-A', '-t'];
     return run('psql', [...args, '-v', 'ON_ERROR_STOP=1', ...statements.flatMap((s) => ['-c', s])]).then(
       (r) => r.stdout,
     );

@@ -1,6 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
 import { ValidateBy, type ValidationOptions } from 'class-validator';
+import { ANY_JSON_VALUE } from '../../common/json-value.schema';
 
 /** `value` may be any JSON, `null` included, but it must be there. */
 export function IsPresent(options?: ValidationOptions): PropertyDecorator {
@@ -26,6 +27,7 @@ export class KvPutDto {
       '64 deep. It reads back as written: a number a double does not hold exactly (`12345678901234567890123`, ' +
       '`1e999999`), U+0000, a lone surrogate or a repeated member name is refused with 400 `invalid-value`.',
     example: { name: 'Ada', languages: ['en', 'fr'] },
+    ...ANY_JSON_VALUE,
   })
   @rawValue
   @IsPresent()
@@ -36,7 +38,11 @@ export class KvEntryResponseDto {
   @ApiProperty({ example: 'user:42' })
   key!: string;
 
-  @ApiProperty({ example: { name: 'Ada', languages: ['en', 'fr'] }, description: 'The stored JSON value.' })
+  @ApiProperty({
+    example: { name: 'Ada', languages: ['en', 'fr'] },
+    description: 'The stored JSON value.',
+    ...ANY_JSON_VALUE,
+  })
   value!: unknown;
 
   @ApiProperty({ example: 3, description: 'Raised by one on every applied write to this key, deletes included.' })

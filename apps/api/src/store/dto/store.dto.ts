@@ -2,6 +2,7 @@ import { ApiProperty } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
 import { IsString } from 'class-validator';
 import { IsPresent } from '../../kv/dto/kv.dto';
+import { ANY_JSON_VALUE } from '../../common/json-value.schema';
 
 export class StorePutDto {
   @ApiProperty({ example: 'user:42', description: '1–512 bytes of UTF-8, no control characters.' })
@@ -11,6 +12,7 @@ export class StorePutDto {
   @ApiProperty({
     example: { name: 'Ada' },
     description: 'Any JSON value, at most 1 MiB serialised; the same rules as `PUT /v1/kv/{key}`.',
+    ...ANY_JSON_VALUE,
   })
   @Transform(({ obj }: { obj: Record<string, unknown> }) => obj.value, { toClassOnly: true })
   @IsPresent()
@@ -21,7 +23,7 @@ export class StorePutResponseDto {
   @ApiProperty({ example: 'user:42' })
   key!: string;
 
-  @ApiProperty({ example: { name: 'Ada' } })
+  @ApiProperty({ example: { name: 'Ada' }, ...ANY_JSON_VALUE })
   value!: unknown;
 
   @ApiProperty({ example: '8b0d6c3e-5f7a-4c1e-9a3b-2d4f6e8a0c1b' })
@@ -29,6 +31,6 @@ export class StorePutResponseDto {
 }
 
 export class StoreGetResponseDto {
-  @ApiProperty({ example: { name: 'Ada' } })
+  @ApiProperty({ example: { name: 'Ada' }, ...ANY_JSON_VALUE })
   value!: unknown;
 }

@@ -1,0 +1,140 @@
+import createClient, { type Client } from 'openapi-fetch';
+import type { components, paths } from './generated/openapi.types';
+import { KeyflowProblem, toProblem } from './problem';
+import { DEFAULT_RETRY, retryingFetch, type RetryPolicy } from './retry';
+
+export type Entry = components['schemas']['KvEntryResponseDto'];
+export type JsonValue = Entry['value'];
+export type Accepted = components['schemas']['OperationAcceptedDto'];
+export type Applied = components['schemas']['WriteAppliedDto'];
+export type Operation = components['schemas']['OperationResponseDto'];
+
+export interface KeyflowClientOptions {
+  /** The gateway (or an API instance): `http://127.0.0.21:8080`. */
+  baseUrl: string;
+  /** An API token, sent as `Authorization: Bearer …`. */
+  token?: string;
+  /** Or a session cookie (`keyflow_session=…`) from `POST /v1/auth/login`; in a browser the browser sends its own. */
+  cookie?: string;
+  /** How safe requests (reads, and writes with an Idempotency-Key) are retried. */
+  retry?: Partial<RetryPolicy>;
+  /** Per attempt (default 30 s; a `wait` write adds its wait). */
+  timeoutMs?: number;
+  /** Another `fetch` (tests, instrumentation); the global one by default. */
+  fetch?: typeof fetch;
+}
+
+export interface WriteOptions {
+  /** `If-Match`: apply only if the key is at this version (`*`: if it exists). Checked when the write is applied. */
+  ifMatch?: number | '*';
+  /** `If-None-Match: *`: apply only if the key does not exist. */
+  ifNoneMatch?: '*';
+  /** `Prefer: wait=N`: wait up to N seconds (at most 60) for the outcome instead of the 202. */
+  wait?: number;
+  /**
+   * The write's Idempotency-Key. Every write has one: generated here unless given, and sent again with every retry
+   * of it, so a write retried after a timeout or a 503 is applied once. Give your own to make retries of your own
+   * (after a restart, say) safe too.
+   */
+  idempotencyKey?: string;
+  signal?: AbortSignal;
+}
+
+export interface PutOptions extends WriteOptions {
+  /** Seconds until the key expires (a put without it clears an earlier one). */
+  ttl?: number;
+}
+
+/** A write's answer: accepted (202, follow `operationId`) or, with `wait`, its outcome. */
+export type WriteResult =
+  | { status: 'accepted'; operationId: string; key: string }
+  | { status: 'applied'; operationId: string; key: string; version: number; created: boolean }
+  | { status: 'deleted'; key: string };
+
+const newKey = (): string => `kf-${globalThis.crypto.randomUUID()}`;
+
+function writeHeaders(options: WriteOptions): Record<string, string> {
+  return {
+    'Idempotency-Key': options.idempotencyKey ?? newKey(),
+    ...(options.ifMatch === undefined ? {} : { 'If-Match': options.ifMatch === '*' ? '*' : `"${options.ifMatch}"` }),
+    ...(options.ifNoneMatch ? { 'If-None-Match': '*' } : {}),
+    ...(options.wait === undefined ? {} : { Prefer: `wait=${options.wait}` }),
+  };
+}
+
+/**
+ * keyflow's client: every route typed from the API's OpenAPI document (`raw`, an `openapi-fetch` client), and
+ * over it what a generator does not give — credentials, writes that are idempotent by default and retried safely,
+ * problem documents as `KeyflowProblem`, `Prefer: wait` as an option. Works wherever `fetch` does (Node 20, browsers).
+ */
+export class KeyflowClient {
+  readonly raw: Client<paths>;
+
+  constructor(options: KeyflowClientOptions) {
+    const retry = { ...DEFAULT_RETRY, ...options.retry };
+    const base = options.fetch ?? globalThis.fetch.bind(globalThis);
+    this.raw = createClient<paths>({
+      baseUrl: options.baseUrl.replace(/\/+$/, ''),
+      fetch: retryingFetch(base, retry, options.timeoutMs ?? 30_000),
+      headers: {
+        ...(options.token ? { authorization: `Bearer ${options.token}` } : {}),
+        ...(options.cookie ? { cookie: options.cookie } : {}),
+      },
+    });
+  }
+
+  /** The entry, or undefined when the key does not exist (404). `strong`: read the primary, past the cache. */
+  async get(key: string, options: { strong?: boolean; signal?: AbortSignal } = {}): Promise<Entry | undefined> {
+    const { data, error, response } = await this.raw.GET('/v1/kv/{key}', {
+      params: { path: { key }, query: options.strong ? { consistency: 'strong' } : {} },
+      signal: options.signal,
+    });
+    if (response.status === 404) return undefined;
+    if (error !== undefined || data === undefined) throw problemOf(response, error);
+    return data;
+  }
+
+  async put(key: string, value: JsonValue, options: PutOptions = {}): Promise<WriteResult> {
+    const { data, error, response } = await this.raw.PUT('/v1/kv/{key}', {
+      params: { path: { key }, header: writeHeaders(options) },
+      body: { value, ...(options.ttl === undefined ? {} : { ttl: options.ttl }) },
+      signal: options.signal,
+    });
+    if (error !== undefined || data === undefined) throw problemOf(response, error);
+    if (response.status === 202) {
+      const accepted = data as Accepted;
+      return { status: 'accepted', operationId: accepted.operationId, key: accepted.key };
+    }
+    const applied = data as Applied;
+    return {
+      status: 'applied',
+      operationId: applied.operationId,
+      key,
+      version: applied.version,
+      created: response.status === 201,
+    };
+  }
+
+  async delete(key: string, options: WriteOptions = {}): Promise<WriteResult> {
+    const { data, error, response } = await this.raw.DELETE('/v1/kv/{key}', {
+      params: { path: { key }, header: writeHeaders(options) },
+      signal: options.signal,
+    });
+    if (response.status === 204) return { status: 'deleted', key };
+    if (error !== undefined || data === undefined) throw problemOf(response, error);
+    const accepted = data;
+    return { status: 'accepted', operationId: accepted.operationId, key: accepted.key };
+  }
+
+  /** An accepted write's operation: `accepted` until a worker applied it, then `applied`, `conflict` or `failed`. */
+  async operation(id: string, signal?: AbortSignal): Promise<Operation> {
+    const { data, error, response } = await this.raw.GET('/v1/operations/{id}', { params: { path: { id } }, signal });
+    if (error !== undefined || data === undefined) throw problemOf(response, error);
+    return data;
+  }
+}
+
+/** The problem of an error answer, as `KeyflowProblem`. */
+export function problemOf(response: Response, body: unknown): KeyflowProblem {
+  return new KeyflowProblem(toProblem(response.status, response.statusText, body), response);
+}
