@@ -402,6 +402,8 @@ describe('keyflow HTTP API (e2e through the gateway)', () => {
           '/v1/auth/me',
           '/v1/auth/tokens',
           '/v1/auth/tokens/{id}',
+          '/v1/backup',
+          '/v1/backup/restore',
           '/v1/kv',
           '/v1/kv/{key}',
           '/v1/operations/{id}',

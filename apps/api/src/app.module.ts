@@ -1,6 +1,7 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import { RuntimeModule } from '@keyflow/runtime';
 import { AuthModule } from './auth/auth.module';
+import { BackupModule } from './backup/backup.module';
 import { API_CONFIG, type ApiConfig } from './config/api.config';
 import { HealthController } from './health/health.controller';
 import { StatusController } from './health/status.controller';
@@ -35,6 +36,7 @@ export class AppModule {
         }),
         InfrastructureModule,
         AuthModule,
+        BackupModule,
       ],
       controllers: [
         KvController,

@@ -24,6 +24,7 @@ export function setupSwagger(app: NestFastifyApplication): void {
     .addTag('kv', 'Keys and values')
     .addTag('operations', 'Following an accepted write')
     .addTag('store (reference-compatible)', 'The reference KV store’s routes')
+    .addTag('backup', 'Backing up and restoring every key (admins)')
     .addTag('auth', 'Logging in, sessions, tokens and users')
     .addTag('health', 'Liveness, readiness and instance status')
     .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'A token from POST /v1/auth/tokens' })

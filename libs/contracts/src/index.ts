@@ -7,3 +7,4 @@ export * from './kv/shard.util';
 export * from './messages/write-message';
 export * from './messages/write-batch';
 export * from './config/env-config.util';
+export * from './backup/backup-line.util';

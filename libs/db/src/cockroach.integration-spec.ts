@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Pool } from 'pg';
 import { createTestSchema } from '@keyflow/testing';
 import { describeKvListRepositoryContract } from './testing/kv-list-repository.contract';
+import { describeBackupRepositoryContract } from './testing/backup-repository.contract';
 import { describeKvRepositoryContract } from './testing/kv-repository.contract';
 import { describeMigrationContract } from './testing/migration.contract';
 import { describeTransactionContract } from './testing/transaction.contract';
@@ -43,4 +44,5 @@ describe.skipIf(!COCKROACH_URL)(`CockroachDB (KEYFLOW_COCKROACH_URL) ${COCKROACH
   describeKvListRepositoryContract(url);
   describeTransactionContract(url);
   describeUserRepositoryContract(url);
+  describeBackupRepositoryContract(url);
 });

@@ -7,3 +7,4 @@ export * from './operations/operation.repository';
 export * from './pool.util';
 export * from './transaction.util';
 export * from './users/user.repository';
+export * from './backup/backup.repository';

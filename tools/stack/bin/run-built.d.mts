@@ -7,3 +7,4 @@ export interface BuildOptions {
 export function compiledEntry(buildOptions: BuildOptions, source: string): string;
 export function buildOptions(root: string, project: string): BuildOptions;
 export function buildArgs(root: string, project: string): string[];
+export function runBuilt(project: string, source: string, args: string[]): number;

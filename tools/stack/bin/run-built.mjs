@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// `npm run dlq` / `npm run gateway-config`: compile an Nx project (its `build` target; Nx's cache makes an unchanged
-// build a few seconds) and run one of its entries as JavaScript, with no TypeScript loader.
+// `npm run dlq` / `npm run gateway-config` / `npm run kv` / `npx keyflow`: compile an Nx project (its `build` target;
+// Nx's cache makes an unchanged build a few seconds) and run one of its entries as JavaScript, with no TypeScript
+// loader, in the caller's working directory.
 //   node tools/stack/bin/run-built.mjs <project> <entry source .ts> [arguments for the entry…]
 // The build's output is shown only when it fails (stdout belongs to the tool: `dlq list --json`).
 import { spawnSync } from 'node:child_process';
@@ -38,12 +39,10 @@ export function buildArgs(root, project) {
   return [join(root, 'node_modules/nx/bin/nx.js'), 'run', `${project}:build`, '--outputStyle=static'];
 }
 
-function main([project, source, ...args]) {
-  if (!project || !source) {
-    console.error('usage: node tools/stack/bin/run-built.mjs <project> <entry source .ts> [arguments…]');
-    return 2;
-  }
-  const entry = compiledEntry(buildOptions(REPO_ROOT, project), source);
+/** Builds `project` and runs its compiled `source` with `args`; returns the exit code to exit with. */
+export function runBuilt(project, source, args) {
+  // Absolute: the caller's working directory may be anywhere in (or outside) the repository.
+  const entry = join(REPO_ROOT, compiledEntry(buildOptions(REPO_ROOT, project), source));
   const build = spawnSync(process.execPath, buildArgs(REPO_ROOT, project), {
     cwd: REPO_ROOT,
     env: { ...process.env, NX_DAEMON: 'false', NX_NO_CLOUD: 'true', NX_TUI: 'false' },
@@ -57,6 +56,14 @@ function main([project, source, ...args]) {
   process.on('SIGINT', () => undefined);
   const res = spawnSync(process.execPath, [entry, ...args], { cwd: process.cwd(), stdio: 'inherit' });
   return res.status ?? 1;
+}
+
+function main([project, source, ...args]) {
+  if (!project || !source) {
+    console.error('usage: node tools/stack/bin/run-built.mjs <project> <entry source .ts> [arguments…]');
+    return 2;
+  }
+  return runBuilt(project, source, args);
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) process.exit(main(process.argv.slice(2)));

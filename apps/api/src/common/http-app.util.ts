@@ -18,7 +18,7 @@ import {
   refuseContentCodings,
 } from './http-errors.util';
 import { BULK_BODY_LIMIT, BULK_ROUTE } from './bulk-body.util';
-import { useJsonBodyParser } from './json-body.util';
+import { useJsonBodyParser, useNdjsonBodyParser } from './json-body.util';
 import { JsonObjectBodyPipe } from './json-object-body.pipe';
 import { ProblemDetailsFilter } from './problem-details.filter';
 
@@ -82,6 +82,7 @@ export async function createHttpApp(
   // JSON only: a text/plain body gets 415 rather than being parsed as a string.
   fastify.removeContentTypeParser('text/plain');
   useJsonBodyParser(fastify);
+  useNdjsonBodyParser(fastify);
   const app = await NestFactory.create<NestFastifyApplication>(module, adapter, {
     ...options,
     // keyflow's JSON parser only: no urlencoded or multipart bodies.

@@ -1,5 +1,11 @@
 import type { FastifyInstance } from 'fastify';
-import { describeUnstorableJson, DomainError, ErrorCode } from '@keyflow/contracts';
+import {
+  BACKUP_CONTENT_TYPE,
+  describeUnstorableJson,
+  DomainError,
+  ErrorCode,
+  MAX_RESTORE_BODY_BYTES,
+} from '@keyflow/contracts';
 import { BULK_ROUTE, describeUnstorableBulkBody } from './bulk-body.util';
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
@@ -33,4 +39,23 @@ export function useJsonBodyParser(fastify: FastifyInstance): void {
     }
     void parseJson(request, text, done);
   });
+}
+
+/**
+ * `application/x-ndjson` bodies (`POST /v1/backup/restore`) arrive as text, one JSON document a line, up to
+ * `MAX_RESTORE_BODY_BYTES` (a line with a 1 MiB value is larger than the JSON body limit). Only UTF-8 is checked
+ * here; the route reads and checks every line itself and names the one that is wrong.
+ */
+export function useNdjsonBodyParser(fastify: FastifyInstance): void {
+  fastify.addContentTypeParser(
+    BACKUP_CONTENT_TYPE,
+    { parseAs: 'buffer', bodyLimit: MAX_RESTORE_BODY_BYTES },
+    (_request, body, done) => {
+      try {
+        done(null, utf8.decode(body as Buffer));
+      } catch {
+        done(new DomainError(ErrorCode.MALFORMED_JSON, 'the body is not well-formed UTF-8, which JSON must be'));
+      }
+    },
+  );
 }

@@ -167,6 +167,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/backup": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Back up every live key (admins only)
+         * @description Streams one consistent snapshot of the database primary as NDJSON, one line per live key in key order: `{"key","value","version","updatedAt","expiresAt"?}`, the value exactly as stored. Deleted and expired keys are left out. The snapshot is one read-only transaction (REPEATABLE READ on PostgreSQL, `AS OF SYSTEM TIME` on CockroachDB), paged by key inside it: writes applied while it streams are not in it. The headers say how many lines follow, so a stream cut short is seen as such. `keyflow export` saves it to a file.
+         */
+        get: operations["BackupController_export"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/backup/restore": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Restore backup lines (admins only)
+         * @description Takes lines of a backup (NDJSON, at most 2 MiB a request: `keyflow import` sends a file in such chunks) and inserts each key with its version, value, updatedAt and expiresAt, only where the key does not exist at all: a key that exists in any form, deleted included, is left as it is (`existing`), so a restore never overwrites and can be run again. Lines whose `expiresAt` has passed are skipped (`expired`). All or nothing per request: one bad line refuses the request with 400 naming its line number, and nothing of it is written.
+         */
+        post: operations["BackupController_restore"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/kv": {
         parameters: {
             query?: never;
@@ -585,6 +625,28 @@ export interface components {
              * @example https://keyflow.dev/problems/invalid-key
              */
             type: string;
+        };
+        RestoreResponseDto: {
+            /**
+             * @description Keys left as they were because they exist in some form (a live key, a tombstone, a compacted tombstone): a restore never overwrites, so running it again changes nothing.
+             * @example 1
+             */
+            existing: number;
+            /**
+             * @description Lines whose `expiresAt` has passed: not restored (GET would answer 404).
+             * @example 1
+             */
+            expired: number;
+            /**
+             * @description Lines in the request.
+             * @example 1000
+             */
+            received: number;
+            /**
+             * @description Keys inserted with their version, value, updatedAt and expiresAt.
+             * @example 998
+             */
+            restored: number;
         };
         StatusResponseDto: {
             /**
@@ -1271,6 +1333,151 @@ export interface operations {
             };
             /** @description Nothing found under this key or id. */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+        };
+    };
+    BackupController_export: {
+        parameters: {
+            query?: {
+                /** @description Only the keys that start with this prefix (every key when absent). */
+                prefix?: unknown;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The snapshot, one JSON line per key. */
+            200: {
+                headers: {
+                    /** @description How many lines the body holds. */
+                    "X-Keyflow-Backup-Keys"?: number;
+                    /** @description When the snapshot was taken. */
+                    "X-Keyflow-Backup-Snapshot"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {"key":"user:42","value":{"name": "Ada"},"version":3,"updatedAt":"2026-11-23T10:15:30.123Z"}
+                     *     {"key":"session:9","value":"x","version":1,"updatedAt":"2026-11-23T10:15:31.000Z","expiresAt":"2026-11-23T11:15:31.000Z"}
+                     */
+                    "application/x-ndjson": string;
+                };
+            };
+            /** @description Invalid input: a bad key, malformed JSON, a missing or unknown field, a bad query parameter, or a value keyflow cannot store as written (a number a double does not hold exactly, U+0000, a lone surrogate, a repeated member name, nesting deeper than 64). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description No credentials, or they are wrong, expired or revoked. Log in or send `Authorization: Bearer <token>`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Not allowed: a cookie-authenticated write from another origin (CSRF), or an admin-only route. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description A dependency (broker, database) is unavailable; nothing was written. Retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+        };
+    };
+    BackupController_restore: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description Backup lines, as `GET /v1/backup` writes them. */
+        requestBody: {
+            content: {
+                "application/x-ndjson": string;
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RestoreResponseDto"];
+                };
+            };
+            /** @description Invalid input: a bad key, malformed JSON, a missing or unknown field, a bad query parameter, or a value keyflow cannot store as written (a number a double does not hold exactly, U+0000, a lone surrogate, a repeated member name, nesting deeper than 64). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description No credentials, or they are wrong, expired or revoked. Log in or send `Authorization: Bearer <token>`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Not allowed: a cookie-authenticated write from another origin (CSRF), or an admin-only route. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description The value is larger than 1 MiB of JSON, or the body is larger than the server accepts. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description The body is not `application/json`, or has a `Content-Encoding` (none is supported). */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description A dependency (broker, database) is unavailable; nothing was written. Retry later. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
