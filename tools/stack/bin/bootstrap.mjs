@@ -1,6 +1,6 @@
 // Shared start of keyflow-stack.mjs and keyflow-test.mjs. Plain Node, no dependencies: it runs before `npm ci`.
 import { spawnSync } from 'node:child_process';
-import { accessSync, constants, existsSync, statSync } from 'node:fs';
+import { accessSync, constants, existsSync, lstatSync, statSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -90,6 +90,12 @@ function ensureNodeModules(root) {
     reason = 'node_modules is older than package-lock.json';
   }
   if (!reason) return;
+  // A git worktree that shares another checkout's node_modules through a symlink: `npm ci` would empty the other
+  // checkout's copy (it removes node_modules first) and install a new one here. Leave it to the owner to update.
+  if (existsSync(modules) && lstatSync(modules).isSymbolicLink()) {
+    log(`${reason}, but node_modules is a link to another checkout's: not running npm ci (run it there)`);
+    return;
+  }
   if (process.env.KEYFLOW_SKIP_NPM_CI === '1') {
     log(`${reason}, but KEYFLOW_SKIP_NPM_CI=1: not running npm ci`);
     return;
