@@ -23,7 +23,7 @@ function service(existing: string[] = [], cacheFails = false) {
             valueJson: '{"a": 1}',
             version: 5,
             updatedAt: '2026-11-23T10:15:30.123Z',
-            expiresAt: null,
+            expiresAt: l.key === 'd' ? '2026-11-23T13:00:00.000Z' : null,
           })),
       );
     },
@@ -47,12 +47,12 @@ describe(BackupService.name, () => {
       expect(restored[0]?.map((l) => l.key)).toEqual(['a', 'b', 'd']);
       // The line's text goes to the database as it came (the database parses the value), without the CR.
       expect(restored[0]?.[0]?.text).toBe(line('a'));
-      expect(cached).toEqual(
-        ['a', 'd'].map((key) => ({
-          key,
-          entry: { state: 'present', version: 5, valueJson: '{"a": 1}', updatedAt: '2026-11-23T10:15:30.123Z' },
-        })),
-      );
+      // A key with a time to live is cached with its expiry, so that the cache too reads it as absent from then on.
+      const entry = { state: 'present', version: 5, valueJson: '{"a": 1}', updatedAt: '2026-11-23T10:15:30.123Z' };
+      expect(cached).toEqual([
+        { key: 'a', entry },
+        { key: 'd', entry: { ...entry, expiresAt: '2026-11-23T13:00:00.000Z' } },
+      ]);
     });
 
     it.each([

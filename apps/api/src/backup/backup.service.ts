@@ -103,7 +103,14 @@ export class BackupService {
       await this.cache.commit(
         rows.map((row) => ({
           key: row.key,
-          entry: { state: 'present', version: row.version, valueJson: row.valueJson, updatedAt: row.updatedAt },
+          entry: {
+            state: 'present',
+            version: row.version,
+            valueJson: row.valueJson,
+            updatedAt: row.updatedAt,
+            // A restored key with a time to live must read as absent from its expiresAt on, from the cache too.
+            ...(row.expiresAt ? { expiresAt: row.expiresAt } : {}),
+          },
         })),
       );
     } catch (err) {
