@@ -55,6 +55,11 @@ describe('keys with a time to live (e2e through the gateway)', () => {
     const expiresAt = new Date(Date.parse(String(op.json.acceptedAt)) + 2_000).toISOString();
 
     const [cached, strong, store] = await Promise.all(readPaths(k).map(([, path]) => call('GET', path)));
+    // Listed with its expiry until then, on a replica and on the primary alike.
+    for (const consistency of ['eventual', 'strong']) {
+      const listed = await call('GET', `/v1/kv?prefix=${encodeURIComponent(k)}&consistency=${consistency}`);
+      expect(listed.json.items).toEqual([{ key: k, value: { session: 'abc' }, version: 1, updatedAt: ISO, expiresAt }]);
+    }
     expect(cached?.json).toEqual({ key: k, value: { session: 'abc' }, version: 1, updatedAt: ISO, expiresAt });
     expect(strong?.json).toEqual(cached?.json);
     expect(store?.json).toEqual({ value: { session: 'abc' }, expiresAt });
@@ -76,6 +81,11 @@ describe('keys with a time to live (e2e through the gateway)', () => {
       );
     }
     expect(stale).toEqual([]);
+    // Gone from listings from expiresAt on too.
+    for (const consistency of ['eventual', 'strong']) {
+      const listed = await call('GET', `/v1/kv?prefix=${encodeURIComponent(k)}&consistency=${consistency}`);
+      expect(listed.json).toEqual({ items: [], cursor: null });
+    }
 
     // The expiry is a delete through the write path: an operation like any other, applied within about a second.
     const expiry = await pollUntil(
