@@ -6,3 +6,4 @@ export * from './kv/shard.util';
 export * from './messages/write-message';
 export * from './messages/write-batch';
 export * from './config/env-config.util';
+export * from './messages/change-event';

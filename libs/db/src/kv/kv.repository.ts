@@ -70,6 +70,11 @@ export interface AppliedOp {
   created: boolean;
   /** True when an earlier delivery already settled this operation; nothing was written this time. */
   duplicate: boolean;
+  /**
+   * Applied: when the batch that applied it committed, the key's `updatedAt` from that write (for a duplicate, the
+   * time recorded when it was first applied). The change stream carries it.
+   */
+  updatedAt: string;
 }
 
 export interface BatchResult {
@@ -98,6 +103,7 @@ interface OperationRow {
   status: 'applied' | 'conflict' | 'failed';
   version: string | null;
   replay_at_version: string | null;
+  finished_at: Date;
 }
 
 /** Whether `condition` holds for a key in state `entry` (undefined: never written). */
@@ -258,7 +264,19 @@ export class KvRepository {
       if (earlier || seen || wroteLast) {
         const status = earlier ? (earlier.status === 'conflict' ? 'conflict' : 'applied') : (seen?.status ?? 'applied');
         const version = earlier ? Number(earlier.version ?? 0) : (seen?.version ?? wroteLast?.version ?? 0);
-        applied.push({ id: op.id, key: op.key, type: op.type, status, version, created: false, duplicate: true });
+        const updatedAt = earlier
+          ? earlier.finished_at.toISOString()
+          : (seen?.updatedAt ?? wroteLast?.updatedAt ?? now);
+        applied.push({
+          id: op.id,
+          key: op.key,
+          type: op.type,
+          status,
+          version,
+          created: false,
+          duplicate: true,
+          updatedAt,
+        });
         continue;
       }
       const record = failed.get(op.id);
@@ -277,6 +295,7 @@ export class KvRepository {
           version: before?.version ?? 0,
           created: false,
           duplicate: false,
+          updatedAt: now,
         };
       } else {
         const version = (before?.version ?? 0) + 1;
@@ -291,7 +310,16 @@ export class KvRepository {
         });
         changed.add(op.key);
         const created = op.type === 'put' && (before === undefined || before.deleted);
-        outcome = { id: op.id, key: op.key, type: op.type, status: 'applied', version, created, duplicate: false };
+        outcome = {
+          id: op.id,
+          key: op.key,
+          type: op.type,
+          status: 'applied',
+          version,
+          created,
+          duplicate: false,
+          updatedAt: now,
+        };
       }
       outcomes.set(op.id, outcome);
       applied.push(outcome);
