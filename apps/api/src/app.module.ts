@@ -13,6 +13,7 @@ import { MetricsService } from './metrics/metrics.service';
 import { OperationsController } from './operations/operations.controller';
 import { OperationsService } from './operations/operations.service';
 import { StoreController } from './store/store.controller';
+import { WatchModule } from './watch/watch.module';
 
 @Module({})
 export class AppModule {
@@ -32,6 +33,7 @@ export class AppModule {
         }),
         InfrastructureModule,
         AuthModule,
+        WatchModule,
       ],
       controllers: [
         KvController,
