@@ -27,7 +27,7 @@ function offsetSpec(start: StreamStart): unknown {
 }
 
 function toStreamMessage(message: ConsumeMessage): StreamMessage {
-  const headers = message.properties.headers as Record<string, unknown> | undefined;
+  const headers = message.properties.headers;
   return { offset: Number(headers?.['x-stream-offset']), head: decodeChangeHead(headers), content: message.content };
 }
 

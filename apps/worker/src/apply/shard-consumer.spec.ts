@@ -400,9 +400,9 @@ describe(ShardConsumer.name, () => {
     it('should publish the changes of writes an earlier delivery applied, and none for a conflict', async () => {
       applyToDatabase.mockImplementationOnce((batch) => {
         const outcome = applied(batch);
-        outcome.applied[0] = { ...outcome.applied[0]!, duplicate: true, version: 4 };
-        outcome.applied[1] = { ...outcome.applied[1]!, status: 'conflict', version: 4 };
-        outcome.applied[2] = { ...outcome.applied[2]!, version: 5 };
+        outcome.applied[0] = { ...outcome.applied[0], duplicate: true, version: 4 };
+        outcome.applied[1] = { ...outcome.applied[1], status: 'conflict', version: 4 };
+        outcome.applied[2] = { ...outcome.applied[2], version: 5 };
         return Promise.resolve(outcome);
       });
       await consumer.start();
