@@ -89,6 +89,8 @@ export class WatchSession {
       .catch((err: unknown) => this.close(err instanceof Error ? err.message : String(err)))
       .finally(() => {
         this.draining = false;
+        // A delivery that came while the loop was finishing.
+        if (this.queue.length > 0) this.drain();
       });
   }
 
