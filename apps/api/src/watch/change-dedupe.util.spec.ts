@@ -12,7 +12,7 @@ function change(key: string, version: number, redo = false, updatedAtMs = 0) {
 function deliver(deduper: ChangeDeduper, stream: ReturnType<typeof change>[], from: number): string[] {
   const delivered: string[] = [];
   for (let i = from; i < stream.length; i++) {
-    const c = stream[i]!;
+    const c = stream[i];
     let decision = deduper.decide(c);
     if (decision.action === 'look-back') {
       const generation = deduper.generation;
