@@ -1,6 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { adminAuthHeaders, gatewayRequest, pollUntil, readStack, type StackInfo } from '@keyflow/testing';
+import {
+  adminAuthHeaders,
+  gatewayRequest,
+  killProcess,
+  pollUntil,
+  readStack,
+  supervisorctl,
+  type StackInfo,
+} from '@keyflow/testing';
 import { problem } from './problem.util';
 
 /**
@@ -275,4 +283,37 @@ describe('GET /v1/watch (e2e through the gateway)', () => {
     await until(() => w.events.length === 1, 'the event after the heartbeat');
     expect(w.events[0]?.data).toMatchObject({ key: `${prefix}k`, version: 1, value: 'late' });
   }, 60_000);
+  it('should miss and repeat nothing when the workers are SIGKILLed mid-load, live and on a replay', async () => {
+    const prefix = `watch-${run}-kill-`;
+    const keys = Array.from({ length: 10 }, (_, i) => `${prefix}${i}`);
+    const live = await watch(`?prefix=${encodeURIComponent(prefix)}`);
+    const load = pool(
+      range(600).map((n) => () => put(keys[n % 10], n)),
+      50,
+    );
+    await until(() => live.events.length >= 100, 'the first events');
+    await killProcess('worker-1', 'SIGKILL');
+    await until(() => live.events.length >= 300, 'events after the first kill', 60_000);
+    await killProcess('worker-2', 'SIGKILL');
+    expect((await load).filter((a) => a.status !== 202)).toEqual([]);
+    await until(() => live.events.length >= 600, 'all 600 events', 120_000);
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+
+    const byKey = versionsByKey(live.events);
+    for (const key of keys) expect(byKey.get(key), key).toEqual(range(60));
+    const replay = await watch(
+      `?prefix=${encodeURIComponent(prefix)}&fromRevision=${live.events[0].data.revision - 1}`,
+    );
+    await until(() => replay.events.length >= 600, 'the replay');
+    expect(replay.events).toEqual(live.events);
+
+    for (const name of ['worker-1', 'worker-2']) {
+      const program = stack.processes.find((p) => p.name === name)?.program ?? name;
+      await pollUntil(
+        () => supervisorctl(['status', program]),
+        (out) => /\bRUNNING\b/.test(out),
+        { what: `${name} RUNNING again`, timeoutMs: 120_000, intervalMs: 500 },
+      );
+    }
+  }, 300_000);
 });
