@@ -274,6 +274,14 @@ describe('GET /v1/watch (e2e through the gateway)', () => {
     expect(anonymous.status).toBe(401);
   });
 
+  it('should document the route in the OpenAPI document: the event stream and its problems', async () => {
+    const doc = await gatewayRequest('GET', '/docs/json', { stack });
+    const paths = doc.json.paths as Record<string, Record<string, { responses: Record<string, { content?: object }> }>>;
+    const get = paths['/v1/watch']?.get;
+    expect(Object.keys(get?.responses ?? {}).sort()).toEqual(['200', '400', '401', '410', '503']);
+    expect(Object.keys(get?.responses['200']?.content ?? {})).toEqual(['text/event-stream']);
+  });
+
   it('should keep an idle stream open through the gateway with heartbeats, and still deliver after them', async () => {
     const prefix = `watch-${run}-idle-`;
     const w = await watch(`?prefix=${encodeURIComponent(prefix)}`);
