@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
+import { connect } from 'amqplib';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { shardOf, shardQueueName, type WriteMessage } from '@keyflow/contracts';
 import {
   adminAuthHeaders,
   gatewayRequest,
@@ -251,6 +253,45 @@ describe('GET /v1/watch (e2e through the gateway)', () => {
         id: String(deleteEvent?.data.revision),
         data: { key: `${prefix}a`, version: 2, revision: expect.any(Number), updatedAt: ISO },
       },
+    ]);
+  });
+
+  it('should send a delete the TTL sweeper made (cause expire) as an expire event, and a conflict as nothing', async () => {
+    const prefix = `watch-${run}-ttl-`;
+    const key = `${prefix}k`;
+    const w = await watch(`?prefix=${encodeURIComponent(prefix)}`);
+    expect((await put(key, 'short-lived')).status).toBe(202);
+    const conflict = await gatewayRequest('PUT', `/v1/kv/${key}`, {
+      stack,
+      body: { value: 'never' },
+      headers: { 'if-match': '"7"', prefer: 'wait=10' },
+    });
+    expect(conflict.status).toBe(412);
+    // The versioned delete a worker publishes when a key's time to live runs out, as it sends it.
+    const expiry: WriteMessage = {
+      v: 1,
+      id: randomUUID(),
+      key,
+      type: 'delete',
+      condition: { kind: 'version', version: 1 },
+      acceptedAt: new Date().toISOString(),
+      cause: 'expire',
+    };
+    const connection = await connect(stack.amqp[0] ?? '');
+    try {
+      const channel = await connection.createConfirmChannel();
+      channel.sendToQueue(shardQueueName(shardOf(key, 16)), Buffer.from(JSON.stringify(expiry)), { persistent: true });
+      await channel.waitForConfirms();
+      await channel.close();
+    } finally {
+      await connection.close();
+    }
+    await until(() => w.events.length >= 2, 'the put and the expiry');
+    await new Promise((resolve) => setTimeout(resolve, 500));
+
+    expect(w.events.map((e) => [e.event, e.data.version, 'value' in e.data])).toEqual([
+      ['put', 1, true],
+      ['expire', 2, false],
     ]);
   });
 
