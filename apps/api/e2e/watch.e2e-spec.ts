@@ -138,6 +138,20 @@ function versionsByKey(events: WatchEvent[]): Map<string, number[]> {
   return byKey;
 }
 
+/** Puts a write message straight into its shard queue, as an API (or the TTL sweeper) would. */
+async function sendToShard(message: WriteMessage): Promise<void> {
+  const connection = await connect(stack.amqp[0] ?? '');
+  try {
+    const channel = await connection.createConfirmChannel();
+    const queue = shardQueueName(shardOf(message.key, 16));
+    channel.sendToQueue(queue, Buffer.from(JSON.stringify(message)), { persistent: true });
+    await channel.waitForConfirms();
+    await channel.close();
+  } finally {
+    await connection.close();
+  }
+}
+
 const range = (n: number) => Array.from({ length: n }, (_, i) => i + 1);
 
 describe('GET /v1/watch (e2e through the gateway)', () => {
@@ -277,15 +291,7 @@ describe('GET /v1/watch (e2e through the gateway)', () => {
       acceptedAt: new Date().toISOString(),
       cause: 'expire',
     };
-    const connection = await connect(stack.amqp[0] ?? '');
-    try {
-      const channel = await connection.createConfirmChannel();
-      channel.sendToQueue(shardQueueName(shardOf(key, 16)), Buffer.from(JSON.stringify(expiry)), { persistent: true });
-      await channel.waitForConfirms();
-      await channel.close();
-    } finally {
-      await connection.close();
-    }
+    await sendToShard(expiry);
     await until(() => w.events.length >= 2, 'the put and the expiry');
     await new Promise((resolve) => setTimeout(resolve, 500));
 
@@ -293,6 +299,46 @@ describe('GET /v1/watch (e2e through the gateway)', () => {
       ['put', 1, true],
       ['expire', 2, false],
     ]);
+  });
+
+  it('should leave out the second copy of a change a redelivered write publishes, live and after any revision', async () => {
+    const prefix = `watch-${run}-redo-`;
+    const key = `${prefix}k`;
+    const live = await watch(`?prefix=${encodeURIComponent(prefix)}`);
+    const first = await gatewayRequest('PUT', `/v1/kv/${key}`, {
+      stack,
+      body: { value: { n: 1 } },
+      headers: { prefer: 'wait=10' },
+    });
+    expect(first.status).toBe(201);
+    await until(() => live.events.length === 1, 'the first change');
+    // The same operation delivered again, as after a worker died between its commit and its ack: applied already,
+    // its change is published a second time (marked redo) before the next write's.
+    await sendToShard({
+      v: 1,
+      id: String(first.json.operationId),
+      key,
+      type: 'put',
+      value: { n: 1 },
+      acceptedAt: new Date().toISOString(),
+    });
+    expect((await gatewayRequest('PUT', `/v1/kv/${key}`, { stack, body: { value: { n: 2 } } })).status).toBe(202);
+    await until(() => live.events.length >= 2, 'the second change');
+    await new Promise((resolve) => setTimeout(resolve, 500));
+
+    expect(live.events.map((e) => [e.data.version, e.data.value])).toEqual([
+      [1, { n: 1 }],
+      [2, { n: 2 }],
+    ]);
+    const [v1, v2] = live.events as [WatchEvent, WatchEvent];
+    // The copy sits between them in the stream: a watch resumed right after v1 must look back to know it is one.
+    expect(v2.data.revision - v1.data.revision).toBeGreaterThan(1);
+    const resumed = await watch(`?prefix=${encodeURIComponent(prefix)}`, { 'last-event-id': v1.id });
+    const replayed = await watch(`?prefix=${encodeURIComponent(prefix)}&fromRevision=${v1.data.revision - 1}`);
+    await until(() => resumed.events.length >= 1 && replayed.events.length >= 2, 'the resumed and replayed changes');
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(resumed.events).toEqual([v2]);
+    expect(replayed.events).toEqual([v1, v2]);
   });
 
   it('should answer 400 for a revision that is not a whole number, and 401 without credentials', async () => {
