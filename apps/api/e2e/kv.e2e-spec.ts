@@ -409,6 +409,7 @@ describe('keyflow HTTP API (e2e through the gateway)', () => {
           '/v1/operations/{id}',
           '/v1/status',
           '/v1/users',
+          '/v1/watch',
         ].sort(),
       );
       expect(Object.keys(paths['/v1/kv/{key}']?.put?.responses ?? {}).sort()).toEqual([

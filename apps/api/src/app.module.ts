@@ -17,6 +17,7 @@ import { MetricsService } from './metrics/metrics.service';
 import { OperationsController } from './operations/operations.controller';
 import { OperationsService } from './operations/operations.service';
 import { StoreController } from './store/store.controller';
+import { WatchModule } from './watch/watch.module';
 
 @Module({})
 export class AppModule {
@@ -37,6 +38,7 @@ export class AppModule {
         InfrastructureModule,
         AuthModule,
         BackupModule,
+        WatchModule,
       ],
       controllers: [
         KvController,

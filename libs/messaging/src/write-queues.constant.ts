@@ -52,3 +52,21 @@ export function shardQueueArguments(options: WriteQueueOptions): Record<string, 
 export function deadLetterQueueArguments(options: WriteQueueOptions): Record<string, unknown> {
   return { 'x-queue-type': 'quorum', 'x-quorum-initial-group-size': options.replicas ?? 3 };
 }
+
+/**
+ * The change stream (`CHANGE_STREAM`, read by `GET /v1/watch`): a RabbitMQ stream, an append-only log replicated on
+ * `replicas` nodes, whose offsets are the watch API's revisions. Declared by everyone who touches it, with these
+ * arguments, like the shard queues.
+ * - `x-max-age` 24h: the broker removes a segment only once every message in it is older than that, so a watcher can
+ *   resume from any revision of the last 24 hours (more, up to one segment's worth);
+ * - segments of 64 MB, so that retention removes history in small steps rather than 500 MB at a time;
+ * - no `x-max-length-bytes`: a size limit could cut the 24 hours short. The disk holds a day of changes.
+ */
+export function changeStreamArguments(options: Pick<WriteQueueOptions, 'replicas'>): Record<string, unknown> {
+  return {
+    'x-queue-type': 'stream',
+    'x-max-age': '24h',
+    'x-stream-max-segment-size-bytes': 64_000_000,
+    'x-initial-cluster-size': options.replicas ?? 3,
+  };
+}

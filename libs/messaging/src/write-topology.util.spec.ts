@@ -1,6 +1,6 @@
 import type { Channel } from 'amqplib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { DEAD_LETTER_AUDIT_QUEUE, DEAD_LETTER_QUEUE } from '@keyflow/contracts';
+import { CHANGE_STREAM, DEAD_LETTER_AUDIT_QUEUE, DEAD_LETTER_QUEUE } from '@keyflow/contracts';
 import { SupervisedChannel } from './supervised-channel.util';
 import { FakeAmqpConnectionManager } from './testing/fake-amqp';
 import { WriteTopology } from './write-topology.util';
@@ -38,16 +38,23 @@ describe(WriteTopology.name, () => {
   });
 
   describe('assertAll', () => {
-    it('should declare the shard queues without x-delivery-limit, and the dead-letter queues', async () => {
+    it('should declare the shard queues without x-delivery-limit, the dead-letter queues and the change stream', async () => {
       await open(new WriteTopology({ shards: 2 }, logger)).waitForConnect();
 
       expect(amqp.broker.declared.map((d) => d.queue)).toEqual([
         DEAD_LETTER_QUEUE,
         DEAD_LETTER_AUDIT_QUEUE,
+        CHANGE_STREAM,
         'kv.shard.0',
         'kv.shard.1',
       ]);
       expect(amqp.broker.declared[2]?.arguments).toEqual({
+        'x-queue-type': 'stream',
+        'x-max-age': '24h',
+        'x-stream-max-segment-size-bytes': 64_000_000,
+        'x-initial-cluster-size': 3,
+      });
+      expect(amqp.broker.declared[3]?.arguments).toEqual({
         'x-queue-type': 'quorum',
         'x-single-active-consumer': true,
         'x-dead-letter-exchange': 'kv.dead-letter',

@@ -1,7 +1,14 @@
 import type { Channel, ConfirmChannel } from 'amqplib';
-import { DEAD_LETTER_AUDIT_QUEUE, DEAD_LETTER_EXCHANGE, DEAD_LETTER_QUEUE, shardQueueName } from '@keyflow/contracts';
+import {
+  CHANGE_STREAM,
+  DEAD_LETTER_AUDIT_QUEUE,
+  DEAD_LETTER_EXCHANGE,
+  DEAD_LETTER_QUEUE,
+  shardQueueName,
+} from '@keyflow/contracts';
 import type { ConnectionLogger } from './amqp-connection.util';
 import {
+  changeStreamArguments,
   deadLetterQueueArguments,
   LEGACY_DELIVERY_LIMIT,
   shardQueueArguments,
@@ -44,14 +51,24 @@ export class WriteTopology {
     return [...this.legacy].sort((a, b) => a - b);
   }
 
-  /** Declares everything: the dead-letter exchange and its two queues, then every shard queue. */
+  /** Declares everything: the dead-letter exchange and its two queues, the change stream, then every shard queue. */
   async assertAll(channel: Channel | ConfirmChannel): Promise<void> {
     await channel.assertExchange(DEAD_LETTER_EXCHANGE, 'fanout', { durable: true });
     for (const queue of [DEAD_LETTER_QUEUE, DEAD_LETTER_AUDIT_QUEUE]) {
       await channel.assertQueue(queue, { durable: true, arguments: deadLetterQueueArguments(this.options) });
       await channel.bindQueue(queue, DEAD_LETTER_EXCHANGE, '');
     }
+    await this.assertChangeStream(channel);
     for (let shard = 0; shard < this.options.shards; shard++) await this.assertShard(channel, shard);
+  }
+
+  /**
+   * Declares the change stream. A shard's consumer channel declares it too, on every setup, before it consumes: it
+   * publishes its changes there through the default exchange, which drops (and confirms) a message to a queue that
+   * does not exist.
+   */
+  async assertChangeStream(channel: Channel | ConfirmChannel): Promise<void> {
+    await channel.assertQueue(CHANGE_STREAM, { durable: true, arguments: changeStreamArguments(this.options) });
   }
 
   /** Declares one shard queue: what a shard's consumer channel needs, and nothing more. */

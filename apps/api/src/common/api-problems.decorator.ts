@@ -13,6 +13,7 @@ const DESCRIPTIONS: Record<number, string> = {
   409: 'Already exists.',
   412: 'A condition failed: the key is not at the `If-Match` version (or absent, or present), or `If-Match` is weak.',
   413: 'The value is larger than 1 MiB of JSON, or the body is larger than the server accepts.',
+  410: 'The revision to resume after is older than the retained history (24 h at least): list again, then watch.',
   415: 'The body is not `application/json`, or has a `Content-Encoding` (none is supported).',
   429: 'Too many attempts; `Retry-After` says how many seconds to wait.',
   503: 'A dependency (broker, database) is unavailable; nothing was written. Retry later.',

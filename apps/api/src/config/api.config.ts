@@ -22,6 +22,18 @@ const apiEnvSchema = z.object({
   LOAD_SHED_RSS_BYTES: z.coerce.number().int().min(0).default(0),
   /** The Retry-After of a shed request, in seconds. */
   LOAD_SHED_RETRY_AFTER_S: z.coerce.number().int().min(1).default(2),
+  /** `GET /v1/watch` streams this instance serves at once; beyond it a watch gets 503 with Retry-After. */
+  WATCH_MAX_STREAMS: z.coerce.number().int().min(0).default(200),
+  /** A `: ping` comment on every open watch this often, so that idle streams stay open through proxies. */
+  WATCH_HEARTBEAT_MS: z.coerce.number().int().min(100).default(15_000),
+  /** A watch ends after this long (its client resumes with Last-Event-ID), so credentials are checked again. */
+  WATCH_MAX_DURATION_S: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .default(60 * 60),
+  /** Unacked change-stream deliveries per watch: what a slow client can hold in the API's memory. */
+  WATCH_PREFETCH: z.coerce.number().int().min(1).max(10_000).default(200),
   /** The topology's `auth.readsRequireAuth`: whether GETs need a session or token too (writes always do). */
   READS_REQUIRE_AUTH: z
     .enum(['true', 'false'])

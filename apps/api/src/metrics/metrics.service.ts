@@ -4,6 +4,7 @@ import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { WritePublisher } from '@keyflow/messaging';
 import { createMetricsRegistry, READ_POOL, WRITE_POOL } from '@keyflow/runtime';
 import { API_CONFIG, type ApiConfig } from '../config/api.config';
+import { WatchService } from '../watch/watch.service';
 
 /**
  * The API's Prometheus metrics, served on `/metrics` of each instance (the gateway answers 404 for it, so
@@ -22,6 +23,7 @@ export class MetricsService {
     @Inject(WRITE_POOL) writePool: Pool,
     @Inject(READ_POOL) readPool: Pool,
     publisher: WritePublisher,
+    watches: WatchService,
   ) {
     this.registry = createMetricsRegistry(config.KEYFLOW_INSTANCE, { write: writePool, read: readPool });
     this.requests = new Histogram({
@@ -49,6 +51,14 @@ export class MetricsService {
       registers: [this.registry],
       collect() {
         this.set(publisher.stats().groups);
+      },
+    });
+    new Gauge({
+      name: 'keyflow_watch_streams',
+      help: 'GET /v1/watch streams open on this instance (each holds one AMQP channel on the change stream)',
+      registers: [this.registry],
+      collect() {
+        this.set(watches.openWatches);
       },
     });
     new Gauge({

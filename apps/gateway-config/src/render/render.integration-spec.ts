@@ -1,5 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync } from 'node:fs';
+import { request } from 'node:http';
 import { createServer, connect, type Server } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -234,6 +235,25 @@ describe(renderAll.name, () => {
         }
       },
     );
+
+    it('should pass a /v1/watch event stream on as it comes, before the upstream ends the response', async () => {
+      stubs.forEach((s) => (s.mode = { kind: 'stream' }));
+      const first = await new Promise<{ status?: number; type?: string; chunk: string }>((resolve, reject) => {
+        const req = request({ host: '127.0.0.1', port: gatewayPort, path: '/v1/watch?prefix=a' }, (res) => {
+          res.setEncoding('utf8');
+          res.once('data', (chunk: string) => {
+            resolve({ status: res.statusCode, type: res.headers['content-type'], chunk });
+            res.destroy();
+          });
+        });
+        req.on('error', reject);
+        req.setTimeout(5_000, () => req.destroy(new Error('no event within 5 s: the gateway buffered the stream')));
+        req.end();
+      });
+      expect(first).toEqual({ status: 200, type: 'text/event-stream', chunk: expect.stringContaining('event: put') });
+      expect(first.chunk).not.toContain('id: 2');
+      stubs.forEach((s) => s.endStreams());
+    });
 
     it('should pass an HTTP error from the upstream to the client without trying another one for a write', async () => {
       const [first, other] = await firstChoice();

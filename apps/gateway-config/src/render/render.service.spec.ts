@@ -119,6 +119,19 @@ describe(renderAll.name, () => {
       expect(root).toContain('proxy_next_upstream_tries 2;');
     });
 
+    it('should stream GET /v1/watch unbuffered and keep it open past the default read timeout, on HTTP/1.1 keepalive', () => {
+      const conf = nginx();
+      const watch = section(conf, 'location = /v1/watch {');
+      expect(watch).toContain('proxy_pass http://keyflow_api;');
+      expect(watch).toContain('proxy_buffering off;');
+      expect(watch).toContain('proxy_read_timeout 1h;');
+      expect(watch).toContain('send_timeout 1h;');
+      // Inherited from the http block: no proxy_set_header here, which would drop those.
+      expect(watch).not.toContain('proxy_set_header');
+      expect(section(conf, 'http {')).toContain('proxy_http_version 1.1;');
+      expect(section(conf, 'http {')).toContain('proxy_set_header Connection "";');
+    });
+
     /** The regex of one `map` entry (`"~<regex>" <value>;`) in the http block, as JavaScript can run it. */
     function mapRegex(conf: string, header: string, value: string): RegExp {
       const map = section(conf, header);

@@ -1,8 +1,11 @@
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import { createServer, type IncomingHttpHeaders, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
-/** How a stub answers: normally, with an HTTP error status, or by dropping the connection unanswered. */
-export type StubMode = { kind: 'ok' } | { kind: 'status'; status: number } | { kind: 'close' };
+/**
+ * How a stub answers: normally, with an HTTP error status, by dropping the connection unanswered, or as an event
+ * stream (`GET /v1/watch`): one event at once, the rest of the response held open until `endStreams`.
+ */
+export type StubMode = { kind: 'ok' } | { kind: 'status'; status: number } | { kind: 'close' } | { kind: 'stream' };
 
 export interface StubHit {
   stub: string;
@@ -21,6 +24,7 @@ export class UpstreamStub {
   mode: StubMode = { kind: 'ok' };
   readonly hits: StubHit[] = [];
   private readonly server: Server;
+  private readonly streams: ServerResponse[] = [];
 
   constructor(readonly name: string) {
     this.server = createServer((req, res) => {
@@ -42,6 +46,11 @@ export class UpstreamStub {
             return;
           case 'status':
             res.writeHead(mode.status, { 'content-type': 'text/plain' }).end(`${this.name} says ${mode.status}`);
+            return;
+          case 'stream':
+            res.writeHead(200, { 'content-type': 'text/event-stream', 'x-served-by': this.name });
+            res.write('event: put\nid: 1\ndata: {}\n\n');
+            this.streams.push(res);
             return;
           case 'ok':
             res
@@ -66,12 +75,18 @@ export class UpstreamStub {
     return this;
   }
 
+  /** Ends every held event stream with a last event. */
+  endStreams(): void {
+    for (const res of this.streams.splice(0)) res.end('event: put\nid: 2\ndata: {}\n\n');
+  }
+
   reset(): void {
     this.mode = { kind: 'ok' };
     this.hits.length = 0;
   }
 
   async stop(): Promise<void> {
+    this.endStreams();
     this.server.closeAllConnections();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }

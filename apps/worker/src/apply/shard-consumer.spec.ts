@@ -12,6 +12,7 @@ import { ShardConsumer } from './shard-consumer';
 import { watchProcessErrors } from '@keyflow/testing';
 import { FakeConnectionManager } from './testing/fake-amqp';
 import type { WriteApplier } from './write-applier.service';
+import type { BatchChange } from './change-publisher';
 
 const QUEUE = 'kv.shard.0';
 const write: WriteMessage = {
@@ -35,7 +36,14 @@ type Outcome = {
 };
 
 function applied(writes: WriteMessage[]): Outcome {
-  const ops = writes.map((w) => ({ ...w, status: 'applied' as const, version: 1, created: true, duplicate: false }));
+  const ops = writes.map((w) => ({
+    ...w,
+    status: 'applied' as const,
+    version: 1,
+    created: true,
+    duplicate: false,
+    updatedAt: '2026-11-23T10:00:01.000Z',
+  }));
   return { applied: ops, rejected: [], retry: [], entries: [] };
 }
 
@@ -58,6 +66,9 @@ describe(ShardConsumer.name, () => {
   let consumer: ShardConsumer;
   let letters: WriteLetter[];
   let notified: Array<[string | undefined, { id: string; status: string }]>;
+  let publishChanges: ReturnType<
+    typeof vi.fn<(channel: unknown, changes: BatchChange[], retry: boolean) => Promise<void>>
+  >;
 
   beforeEach(() => {
     watch = watchProcessErrors();
@@ -70,6 +81,7 @@ describe(ShardConsumer.name, () => {
     letters = [];
     notified = [];
     const deadLetters = { publish: (letter: WriteLetter) => Promise.resolve(void letters.push(letter)) };
+    publishChanges = vi.fn(() => Promise.resolve());
     const applier = { applyToDatabase, updateCache: () => Promise.resolve(), recordFailed };
     const metrics = {
       batchSeconds: { startTimer: () => () => 0 },
@@ -85,6 +97,7 @@ describe(ShardConsumer.name, () => {
       } as unknown as OutcomeNotifier,
       metrics as unknown as WorkerMetrics,
       deadLetters as unknown as DeadLetterPublisher,
+      { publish: publishChanges },
       {
         shard: 0,
         shards: 1,
@@ -344,6 +357,82 @@ describe(ShardConsumer.name, () => {
         'could not ack-up-to delivery 1; the broker will redeliver it: Channel closing',
         'channel kv.shard.0-consumer: the broker cancelled the consumer; re-opening it (attempt 1)',
       ]);
+    });
+  });
+  describe('changes', () => {
+    it('should publish the applied changes on its own channel, and ack only once the broker confirmed them', async () => {
+      let confirm!: () => void;
+      publishChanges.mockImplementationOnce(() => new Promise<void>((resolve) => (confirm = resolve)));
+      await consumer.start();
+      amqp.broker.publish(QUEUE, write);
+      await until(() => publishChanges.mock.calls.length === 1, 'the changes to be published');
+
+      const channel = amqp.broker.consumerOf(QUEUE)!;
+      expect(channel.acked).toEqual([]);
+      confirm();
+      await until(() => channel.acked.length === 1, 'the write to be acked');
+
+      const [[publishedOn, changes, retry]] = publishChanges.mock.calls as [[unknown, BatchChange[], boolean]];
+      expect(publishedOn).toBe(channel);
+      expect(retry).toBe(false);
+      expect(changes).toEqual([
+        {
+          change: { kind: 'put', key: 'k', version: 1, valueJson: '1', updatedAt: '2026-11-23T10:00:01.000Z' },
+          duplicate: false,
+        },
+      ]);
+    });
+
+    it('should publish again, as a retry, changes the broker did not confirm, and ack after', async () => {
+      publishChanges.mockImplementationOnce(() => Promise.reject(new Error('nack')));
+      await consumer.start();
+      amqp.broker.publish(QUEUE, write);
+      await until(() => amqp.broker.consumerOf(QUEUE)?.acked.length === 1, 'the write to be acked');
+
+      expect(publishChanges.mock.calls.map(([, changes, retry]) => [changes.length, retry])).toEqual([
+        [1, false],
+        [1, true],
+      ]);
+      expect(applyToDatabase).toHaveBeenCalledTimes(1);
+      expect(warnings).toEqual(['publishing changes failed (attempt 1), retrying: nack']);
+    });
+
+    it('should publish the changes of writes an earlier delivery applied, and none for a conflict', async () => {
+      applyToDatabase.mockImplementationOnce((batch) => {
+        const outcome = applied(batch);
+        outcome.applied[0] = { ...outcome.applied[0], duplicate: true, version: 4 };
+        outcome.applied[1] = { ...outcome.applied[1], status: 'conflict', version: 4 };
+        outcome.applied[2] = { ...outcome.applied[2], version: 5 };
+        return Promise.resolve(outcome);
+      });
+      await consumer.start();
+      amqp.broker.publishRaw(QUEUE, encodeWriteBatch(writes(3).map((w) => writeMessageText(w))).toString());
+      await until(() => amqp.broker.consumerOf(QUEUE)?.acked.length === 1, 'the batch to be acked');
+
+      const [[, changes]] = publishChanges.mock.calls as unknown as [[unknown, BatchChange[]]];
+      expect(changes.map((c) => [c.change.version, c.duplicate])).toEqual([
+        [4, true],
+        [5, false],
+      ]);
+    });
+
+    it('should not publish, nor ack, once its channel closed under the batch: the next holder publishes them', async () => {
+      let commit!: () => void;
+      applyToDatabase.mockImplementationOnce(
+        (batch) => new Promise((resolve) => (commit = () => resolve(applied(batch)))),
+      );
+      await consumer.start();
+      amqp.broker.publish(QUEUE, write);
+      await until(() => applyToDatabase.mock.calls.length === 1, 'the batch to reach the database');
+
+      const first = amqp.broker.consumerOf(QUEUE)!;
+      first.cancelConsumer();
+      await until(() => amqp.broker.consumerOf(QUEUE) !== first, 'the shard to be on a new channel');
+      commit();
+      await until(() => amqp.broker.consumerOf(QUEUE)?.acked.length === 1, 'the redelivery to be acked');
+
+      expect(first.acked).toEqual([]);
+      expect(publishChanges.mock.calls.map(([channel]) => channel === first)).toEqual([false]);
     });
   });
 });

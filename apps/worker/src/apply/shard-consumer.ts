@@ -1,6 +1,6 @@
 import { Logger } from '@nestjs/common';
 import type { AmqpConnectionManager } from 'amqp-connection-manager';
-import type { Channel, ConsumeMessage } from 'amqplib';
+import type { Channel, ConfirmChannel, ConsumeMessage } from 'amqplib';
 import { decodeWrites, DomainError, shardQueueName, type DecodedWrite, type WriteMessage } from '@keyflow/contracts';
 import {
   MIGRATION_SENTINEL_HEADER,
@@ -10,6 +10,7 @@ import {
   type WriteQueueOptions,
 } from '@keyflow/messaging';
 import type { ApplySlots } from './apply-slots';
+import { changesOf, type ChangePublisher } from './change-publisher';
 import type { DeadLetterPublisher } from './dead-letter-publisher';
 import { backoffDelay, sleep } from './backoff.util';
 import type { WorkerMetrics } from '../metrics/worker-metrics.service';
@@ -31,7 +32,7 @@ export interface ShardConsumerOptions extends WriteQueueOptions {
 
 interface Delivery {
   message: ConsumeMessage;
-  channel: Channel;
+  channel: ConfirmChannel;
   /** Its writes (one for a version 1 message, many for a batch), or why the message as a whole is unreadable. */
   writes: DecodedWrite[] | Error;
   /** Its writes not settled yet; it is acked when none is left. */
@@ -76,7 +77,11 @@ export interface ShardStats {
  * heavy load they grow, and one transaction carries many writes. That is the adaptive batching.
  *
  * Acknowledgement contract:
- * - applied (or already applied before a redelivery): ack, after the DB commit and the cache update;
+ * - applied (or already applied before a redelivery): ack, after the DB commit, the cache update, and the broker's
+ *   confirm of the batch's changes in the change stream (`ChangePublisher`: published on this consumer's channel, a
+ *   confirm channel, so that a worker that lost the shard cannot publish after the one that took over). A write
+ *   found applied by an earlier delivery is published again (marked `redo`): that delivery's worker may have died
+ *   before it published. A conflict or a dead-lettered write changes nothing and publishes nothing;
  * - transient failure (DB or Redis down): nothing is acked; the batch is retried with backoff for as long as
  *   the channel it came from is open. If the channel closes, the broker redelivers the messages (possibly to
  *   another worker), and idempotency by operation id makes the repeat harmless.
@@ -102,8 +107,8 @@ export class ShardConsumer {
   private readonly logger: Logger;
   private readonly queue: string;
   private channel?: SupervisedChannel;
-  /** The amqplib channel deliveries come from, while it is open. */
-  private current?: Channel;
+  /** The amqplib channel deliveries come from (and changes are published on), while it is open. */
+  private current?: ConfirmChannel;
   private buffer: Delivery[] = [];
   private draining?: Promise<void>;
   private stopping = false;
@@ -116,6 +121,7 @@ export class ShardConsumer {
     private readonly notifier: OutcomeNotifier,
     private readonly metrics: WorkerMetrics,
     private readonly deadLetters: DeadLetterPublisher,
+    private readonly changes: Pick<ChangePublisher, 'publish'>,
     private readonly options: ShardConsumerOptions,
   ) {
     this.queue = shardQueueName(options.shard);
@@ -138,9 +144,11 @@ export class ShardConsumer {
     this.stopping = false;
     const supervised = new SupervisedChannel(this.connection, {
       name: `${this.queue}-consumer`,
-      confirm: false,
+      // Its deliveries' changes are published on it (see `ChangePublisher`).
+      confirm: true,
       logger: this.logger,
-      setup: async (channel: Channel) => {
+      setup: async (plain: Channel) => {
+        const channel = plain as ConfirmChannel;
         this.current = channel;
         // From its close on, the batch in flight stops retrying and nothing more is acked on it.
         channel.once('close', () => {
@@ -150,6 +158,7 @@ export class ShardConsumer {
         this.buffer = this.buffer.filter((d) => d.channel === channel);
         // The whole topology is declared once per connection (DeadLetterAuditor); here only this shard's queue.
         await this.topology.assertShard(channel, this.options.shard);
+        await this.topology.assertChangeStream(channel);
         await channel.prefetch(this.options.prefetch);
         await channel.consume(
           this.queue,
@@ -257,9 +266,18 @@ export class ShardConsumer {
       const endBatch = this.metrics.batchSeconds.startTimer();
       try {
         const outcome = await this.applier.applyToDatabase(pending.map((v) => v.write));
-        await this.retryTransient('cache update', pending[0]?.delivery.channel, () =>
-          this.applier.updateCache(outcome.entries),
+        const channel = pending[0]?.delivery.channel;
+        await this.retryTransient('cache update', channel, () => this.applier.updateCache(outcome.entries));
+        const changes = changesOf(
+          outcome.applied,
+          pending.map((v) => v.write),
         );
+        let tries = 0;
+        await this.retryTransient('publishing changes', channel, async () => {
+          if (!channel || !this.isOpen(channel))
+            throw new Error('the channel closed before its changes were published');
+          await this.changes.publish(channel, changes, tries++ > 0);
+        });
         const rejected = new Map(outcome.rejected.map((r) => [r.message.id, r.reason]));
         // Writes handed back to retry come after every settled one (`ApplyOutcome.retry`).
         const retry = new Set(outcome.retry.map((m) => m.id));

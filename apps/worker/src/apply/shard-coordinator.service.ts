@@ -6,6 +6,7 @@ import { WORKER_CONFIG, type WorkerConfig } from '../config/worker.config';
 import { AMQP, REDIS } from '@keyflow/runtime';
 import { homeShards, memberName, WorkerMembership } from '../membership/worker-membership.service';
 import { ApplySlots } from './apply-slots';
+import { ChangePublisher } from './change-publisher';
 import { DeadLetterPublisher } from './dead-letter-publisher';
 import { ShardConsumer, type ShardStats } from './shard-consumer';
 import { WorkerMetrics } from '../metrics/worker-metrics.service';
@@ -49,11 +50,12 @@ export class ShardCoordinator implements BeforeApplicationShutdown {
     const slots = new ApplySlots(config.APPLY_CONCURRENCY);
     const topology = new WriteTopology({ shards: config.KV_SHARDS, replicas: config.QUEUE_REPLICAS }, this.logger);
     const deadLetters = new DeadLetterPublisher(connection);
+    const changes = new ChangePublisher();
     this.deadLetters = deadLetters;
     this.consumers = Array.from(
       { length: config.KV_SHARDS },
       (_, shard) =>
-        new ShardConsumer(connection, applier, notifier, metrics, deadLetters, {
+        new ShardConsumer(connection, applier, notifier, metrics, deadLetters, changes, {
           shard,
           shards: config.KV_SHARDS,
           replicas: config.QUEUE_REPLICAS,

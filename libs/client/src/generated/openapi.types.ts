@@ -319,6 +319,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/watch": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Watch changes under a key prefix (Server-Sent Events)
+         * @description A `text/event-stream` of every applied write to a key starting with `prefix`, in order per key: one event per write, `event: put|delete|expire` (`expire`: the key’s time to live ran out), `id: <revision>`, and `data: {"key","version","value"?,"revision","updatedAt"}` (`value` for puts only, exactly as stored; `version` the version the write gave the key). Conflicts and failed writes produce no event. Revisions grow along the stream (with gaps); versions per key rise strictly. Without `Last-Event-ID` or `fromRevision` the stream starts now. With either, it sends every change after that revision, none twice and none missing, for at least the last 24 hours; an older revision gets 410: list the keys again, then watch. `fromRevision=0` replays the whole retained history. A `: ping` comment comes every 15 s; a stream ends after an hour at most (reconnect with `Last-Event-ID`).
+         */
+        get: operations["WatchController_watch"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -2071,6 +2091,88 @@ export interface operations {
             };
             /** @description Already exists. */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+        };
+    };
+    WatchController_watch: {
+        parameters: {
+            query?: {
+                /** @description Send the changes after this revision (a whole number; `0`: all retained). `Last-Event-ID` wins. */
+                fromRevision?: unknown;
+                /** @description Only keys that start with it; all keys when absent. */
+                prefix?: unknown;
+            };
+            header?: {
+                /** @description The `id` of the last event received: resume right after it (what an `EventSource` sends). */
+                "Last-Event-ID"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The event stream; it stays open. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example retry: 1000
+                     *     : watching
+                     *
+                     *     event: put
+                     *     id: 1042
+                     *     data: {"key":"user:42","version":3,"value":{"name":"Ada"},"revision":1042,"updatedAt":"2026-12-01T14:03:12.511Z"}
+                     *
+                     *     event: delete
+                     *     id: 1047
+                     *     data: {"key":"user:42","version":4,"revision":1047,"updatedAt":"2026-12-01T14:03:15.020Z"}
+                     *
+                     *     : ping
+                     *
+                     *     event: expire
+                     *     id: 1093
+                     *     data: {"key":"session:9","version":2,"revision":1093,"updatedAt":"2026-12-01T14:04:00.002Z"}
+                     */
+                    "text/event-stream": string;
+                };
+            };
+            /** @description Invalid input: a bad key, malformed JSON, a missing or unknown field, a bad query parameter, or a value keyflow cannot store as written (a number a double does not hold exactly, U+0000, a lone surrogate, a repeated member name, nesting deeper than 64). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description No credentials, or they are wrong, expired or revoked. Log in or send `Authorization: Bearer <token>`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description The revision to resume after is older than the retained history (24 h at least): list again, then watch. */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description A dependency (broker, database) is unavailable; nothing was written. Retry later. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };

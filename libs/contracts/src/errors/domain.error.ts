@@ -26,6 +26,10 @@ export enum ErrorCode {
   USER_EXISTS = 'user-exists',
   TOKEN_NOT_FOUND = 'token-not-found',
   AUTH_UNAVAILABLE = 'auth-unavailable',
+  /** A watch asked to resume after a revision older than the change stream still holds: re-list, then watch. */
+  REVISION_GONE = 'revision-gone',
+  /** This API instance serves as many watchers as it may, or cannot reach the change stream. */
+  WATCH_UNAVAILABLE = 'watch-unavailable',
 }
 
 /**
@@ -85,6 +89,8 @@ export interface DomainErrorDetails {
   [ErrorCode.USER_EXISTS]: NoFacts;
   [ErrorCode.TOKEN_NOT_FOUND]: NoFacts;
   [ErrorCode.AUTH_UNAVAILABLE]: Pick<DomainErrorFacts, 'retryAfterSeconds'>;
+  [ErrorCode.REVISION_GONE]: NoFacts;
+  [ErrorCode.WATCH_UNAVAILABLE]: Pick<DomainErrorFacts, 'retryAfterSeconds'>;
 }
 
 /** `new DomainError(code, message, details)`, the details checked against the code's entry in `DomainErrorDetails`. */

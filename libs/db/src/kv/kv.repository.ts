@@ -95,6 +95,11 @@ export interface AppliedOp {
   duplicate: boolean;
   /** `expire`: the write is the expiry delete of a key whose time to live ran out (for what reports changes). */
   cause?: WriteCause;
+  /**
+   * Applied: when the batch that applied it committed, the key's `updatedAt` from that write (for a duplicate, the
+   * time recorded when it was first applied). The change stream carries it.
+   */
+  updatedAt: string;
 }
 
 export interface BatchResult {
@@ -124,6 +129,7 @@ interface OperationRow {
   status: 'applied' | 'conflict' | 'failed';
   version: string | null;
   replay_at_version: string | null;
+  finished_at: Date;
 }
 
 /**
@@ -320,7 +326,19 @@ export class KvRepository {
       if (earlier || seen || wroteLast) {
         const status = earlier ? (earlier.status === 'conflict' ? 'conflict' : 'applied') : (seen?.status ?? 'applied');
         const version = earlier ? Number(earlier.version ?? 0) : (seen?.version ?? wroteLast?.version ?? 0);
-        applied.push({ id: op.id, key: op.key, type: op.type, status, version, created: false, duplicate: true });
+        const updatedAt = earlier
+          ? earlier.finished_at.toISOString()
+          : (seen?.updatedAt ?? wroteLast?.updatedAt ?? now);
+        applied.push({
+          id: op.id,
+          key: op.key,
+          type: op.type,
+          status,
+          version,
+          created: false,
+          duplicate: true,
+          updatedAt,
+        });
         continue;
       }
       const record = failed.get(op.id);
@@ -339,6 +357,7 @@ export class KvRepository {
           version: before?.version ?? 0,
           created: false,
           duplicate: false,
+          updatedAt: now,
         };
       } else {
         const version = (before?.version ?? 0) + 1;
@@ -366,6 +385,7 @@ export class KvRepository {
           created,
           duplicate: false,
           ...(op.cause ? { cause: op.cause } : {}),
+          updatedAt: now,
         };
       }
       outcomes.set(op.id, outcome);

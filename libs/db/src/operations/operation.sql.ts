@@ -4,9 +4,13 @@ SELECT id::TEXT AS id, key, type, status, version::TEXT AS version, error, accep
 FROM kv_operations
 WHERE id = $1::UUID`;
 
-/** What applyBatch needs of operations it is about to apply: outcome, and the operator's replay check. */
+/**
+ * What applyBatch needs of operations it is about to apply: outcome, the operator's replay check, and when it was
+ * applied (an applied operation's `finished_at` is its batch's commit time, the `updated_at` it gave its key).
+ */
 export const SELECT_OPERATIONS_BY_ID = `
-SELECT id::TEXT AS id, key, type, status, version::TEXT AS version, replay_at_version::TEXT AS replay_at_version
+SELECT id::TEXT AS id, key, type, status, version::TEXT AS version, replay_at_version::TEXT AS replay_at_version,
+       finished_at
 FROM kv_operations
 WHERE id = ANY($1::UUID[])`;
 

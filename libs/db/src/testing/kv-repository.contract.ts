@@ -67,6 +67,15 @@ export function describeKvRepositoryContract(databaseUrl: () => string): void {
         expect(await repository.find('r', { strong: true })).toMatchObject({ valueJson: '"next"', version: 2 });
       });
 
+      it('should report a redelivered operation at the version and time it was first applied (the change stream)', async () => {
+        const first = put('t', 'once');
+        const applied = await repository.applyBatch([first]);
+        const again = await repository.applyBatch([first]);
+        const [entry] = applied.entries;
+        expect(applied.ops[0]?.updatedAt).toBe(entry?.updatedAt);
+        expect(again.ops.map((op) => [op.version, op.duplicate, op.updatedAt])).toEqual([[1, true, entry?.updatedAt]]);
+      });
+
       it('should record each applied operation', async () => {
         const op = put('o', { deep: [1, { n: null }] });
         await repository.applyBatch([op]);
