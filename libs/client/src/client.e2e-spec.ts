@@ -44,6 +44,36 @@ describe('@keyflow/client against the stack (through the gateway)', () => {
     expect(listed).toEqual(expected);
   });
 
+  it('should watch a prefix, and resume after a revision with nothing missed or repeated', async () => {
+    const prefix = key('watch:');
+    const controller = new AbortController();
+    const seen: Array<{ kind: string; key: string; version: number; revision: number }> = [];
+    const watching = (async () => {
+      for await (const event of client.watch(prefix, { signal: controller.signal })) {
+        seen.push(event);
+        if (seen.length === 3) controller.abort();
+      }
+    })();
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    await client.put(`${prefix}a`, 1, { wait: 10 });
+    await client.put(`${prefix}a`, 2, { wait: 10 });
+    await client.delete(`${prefix}a`, { wait: 10 });
+    await watching;
+    expect(seen.map(({ kind, version }) => [kind, version])).toEqual([
+      ['put', 1],
+      ['put', 2],
+      ['delete', 3],
+    ]);
+    // From the first event's revision on: the two after it, and nothing else.
+    const resumed = new AbortController();
+    const rest: number[] = [];
+    for await (const event of client.watch(prefix, { fromRevision: seen[0].revision, signal: resumed.signal })) {
+      rest.push(event.version);
+      if (rest.length === 2) resumed.abort();
+    }
+    expect(rest).toEqual([2, 3]);
+  });
+
   it('should raise problem documents as KeyflowProblem, conditions included', async () => {
     const k = key('problem');
     await client.put(k, 1, { wait: 10 });

@@ -2,6 +2,7 @@ import createClient, { type Client } from 'openapi-fetch';
 import type { components, paths } from './generated/openapi.types';
 import { KeyflowProblem, toProblem } from './problem';
 import { DEFAULT_RETRY, retryingFetch, type RetryPolicy } from './retry';
+import { watchEvents, type WatchEvent, type WatchOptions } from './watch';
 
 export type Entry = components['schemas']['KvEntryResponseDto'];
 export type JsonValue = Entry['value'];
@@ -81,18 +82,33 @@ function writeHeaders(options: WriteOptions): Record<string, string> {
  */
 export class KeyflowClient {
   readonly raw: Client<paths>;
+  private readonly baseUrl: string;
+  private readonly credentials: Record<string, string>;
+  private readonly fetchFn: typeof fetch;
 
   constructor(options: KeyflowClientOptions) {
     const retry = { ...DEFAULT_RETRY, ...options.retry };
     const base = options.fetch ?? globalThis.fetch.bind(globalThis);
+    this.baseUrl = options.baseUrl.replace(/\/+$/, '');
+    this.fetchFn = base;
+    this.credentials = {
+      ...(options.token ? { authorization: `Bearer ${options.token}` } : {}),
+      ...(options.cookie ? { cookie: options.cookie } : {}),
+    };
     this.raw = createClient<paths>({
       baseUrl: options.baseUrl.replace(/\/+$/, ''),
       fetch: retryingFetch(base, retry, options.timeoutMs ?? 30_000),
-      headers: {
-        ...(options.token ? { authorization: `Bearer ${options.token}` } : {}),
-        ...(options.cookie ? { cookie: options.cookie } : {}),
-      },
+      headers: this.credentials,
     });
+  }
+
+  /**
+   * Every applied write under `prefix` from now on (or after `fromRevision`), across reconnections, until the
+   * caller stops iterating or aborts: `for await (const event of kv.watch('user:'))`. See `watchEvents`.
+   */
+  watch(prefix: string, options: WatchOptions = {}): AsyncGenerator<WatchEvent> {
+    const query = new URLSearchParams({ prefix });
+    return watchEvents(this.fetchFn, `${this.baseUrl}/v1/watch?${query.toString()}`, this.credentials, options);
   }
 
   /** The entry, or undefined when the key does not exist (404). `strong`: read the primary, past the cache. */

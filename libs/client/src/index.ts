@@ -1,4 +1,6 @@
 export * from './client';
 export * from './problem';
 export * from './retry';
+export * from './sse';
+export * from './watch';
 export type { components, paths } from './generated/openapi.types';

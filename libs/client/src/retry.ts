@@ -57,8 +57,10 @@ export function retryingFetch(
   return async (request: Request): Promise<Response> => {
     const repeatable = request.method === 'GET' || request.method === 'HEAD' || request.headers.has('idempotency-key');
     const attempts = repeatable ? Math.max(1, policy.attempts) : 1;
+    // `Prefer: wait=N` asks the API to hold the answer up to N seconds: the attempt may take that much longer.
+    const waitS = Number(/wait=(\d+)/.exec(request.headers.get('prefer') ?? '')?.[1] ?? 0);
     for (let attempt = 1; ; attempt++) {
-      const signal = AbortSignal.any([request.signal, AbortSignal.timeout(timeoutMs)]);
+      const signal = AbortSignal.any([request.signal, AbortSignal.timeout(timeoutMs + waitS * 1000)]);
       try {
         const response = await base(new Request(request.clone(), { signal }));
         if (attempt >= attempts || !isRetryableStatus(response.status)) return response;

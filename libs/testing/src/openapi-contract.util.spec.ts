@@ -25,7 +25,7 @@ const document: OpenApiDocument = {
         properties: {
           key: { type: 'string' },
           version: { type: 'integer' },
-          expiresAt: { type: 'string', nullable: true },
+          expiresAt: { type: 'string', format: 'date-time', nullable: true },
         },
       },
       Problem: { type: 'object', required: ['status'], properties: { status: { type: 'integer' } } },
@@ -74,6 +74,14 @@ describe(ResponseContract.name, () => {
     expect(contract.check('GET', '/v1/kv', 200, headers({ 'content-type': 'application/json' }), '{}')).toEqual([]);
     expect(contract.check('GET', '/metrics', 200, headers({ 'content-type': 'text/plain' }), 'x 1')).toEqual([]);
     expect(contract.check('GET', '/v1/kv/a', 502, new Headers({ 'content-type': 'text/html' }), '<html>')).toEqual([]);
+  });
+
+  it('should check formats', () => {
+    const h = headers({ 'content-type': 'application/json', etag: '"1"' });
+    const bad = contract.check('GET', '/v1/kv/a', 200, h, '{"key":"a","version":1,"expiresAt":"tomorrow"}');
+    expect(bad).toEqual([
+      'GET /v1/kv/{key} → 200: the body does not match the documented schema: /expiresAt must match format "date-time"',
+    ]);
   });
 
   it('should let OpenAPI 3.0 nullable properties be null', () => {

@@ -343,14 +343,18 @@ describe('keyflow CLI', () => {
         headers: { prefer: 'wait=10' },
         stack,
       });
+      // Written with a real ttl, so the cache and the database agree on its expiresAt. The expired key's expiry is
+      // set in the database directly: a ttl would let the sweeper delete it before the export.
       await gatewayRequest('PUT', `/v1/kv/${encodeURIComponent(k('expiring'))}`, {
-        body: { value: 'soon' },
+        body: { value: 'soon', ttl: 3600 },
         headers: { prefer: 'wait=10' },
         stack,
       });
-      const expiresAt = new Date(Date.now() + 3_600_000).toISOString();
+      const expiring = await gatewayRequest('GET', `/v1/kv/${encodeURIComponent(k('expiring'))}?consistency=strong`, {
+        stack,
+      });
+      const expiresAt = String(expiring.json.expiresAt);
       await pool.query(`UPDATE kv_entries SET expires_at = now() - interval '1 second' WHERE key = $1`, [k('expired')]);
-      await pool.query('UPDATE kv_entries SET expires_at = $2 WHERE key = $1', [k('expiring'), expiresAt]);
 
       const live = [...Object.keys(values), k('v3'), k('expiring')].sort((a, b) =>
         Buffer.compare(Buffer.from(a), Buffer.from(b)),

@@ -9,7 +9,7 @@ import { checkBackupLines, inFileTerms, readLines, restoreChunks } from './backu
 import { credentialsFilePath, resolveConnection, storeCredential, type ConfigSources } from './config.util';
 import { ApiError, KeyflowClient, type RestoreAnswer } from './keyflow-client';
 import { count, formatEntry, formatEvent, formatListItem, formatWrite, Progress, type Output } from './output.util';
-import { SseParser } from './sse.util';
+import { SseParser } from '@keyflow/client';
 import type { Terminal } from './terminal.util';
 
 /** What a command needs from outside: where to print, the terminal (stdin, prompts), the settings' sources. */

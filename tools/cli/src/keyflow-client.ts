@@ -1,4 +1,6 @@
 import { BACKUP_CONTENT_TYPE, BACKUP_KEYS_HEADER, BACKUP_SNAPSHOT_HEADER } from '@keyflow/contracts';
+import { randomUUID } from 'node:crypto';
+import { retryingFetch } from '@keyflow/client';
 import { CliError } from './cli.exception';
 
 /**
@@ -75,6 +77,9 @@ export interface CreatedToken {
 const path = (key: string): string => `/v1/kv/${encodeURIComponent(key)}`;
 
 export class KeyflowClient {
+  /** @keyflow/client's transport: reads and keyed writes are retried after a lost connection, a timeout or a 503. */
+  private readonly fetch = retryingFetch(globalThis.fetch.bind(globalThis));
+
   constructor(
     readonly url: string,
     private readonly token?: string,
@@ -115,6 +120,7 @@ export class KeyflowClient {
     if (fromRevision !== undefined && lastEventId === undefined) query.set('fromRevision', fromRevision);
     const response = await this.send('GET', `/v1/watch?${query.toString()}`, {
       headers: { accept: 'text/event-stream', ...(lastEventId !== undefined ? { 'last-event-id': lastEventId } : {}) },
+      stream: true,
       ...(signal ? { signal } : {}),
     });
     if (!response.body) throw new CliError('the watch answered without a stream');
@@ -123,7 +129,10 @@ export class KeyflowClient {
 
   async backup({ prefix }: { prefix?: string } = {}): Promise<BackupStream> {
     const query = prefix !== undefined ? `?${new URLSearchParams({ prefix }).toString()}` : '';
-    const response = await this.send('GET', `/v1/backup${query}`, { headers: { accept: BACKUP_CONTENT_TYPE } });
+    const response = await this.send('GET', `/v1/backup${query}`, {
+      headers: { accept: BACKUP_CONTENT_TYPE },
+      stream: true,
+    });
     const keys = Number(response.headers.get(BACKUP_KEYS_HEADER));
     if (!response.body || !Number.isSafeInteger(keys)) {
       throw new CliError(`the backup answer lacks its ${BACKUP_KEYS_HEADER} header or its body`);
@@ -172,6 +181,8 @@ export class KeyflowClient {
       ...(body !== undefined ? { body } : {}),
       headers: {
         ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+        // As @keyflow/client does: every write has its own key, so the retries of `send` can never apply it twice.
+        'idempotency-key': `kf-${randomUUID()}`,
         ...(ifMatch !== undefined ? { 'if-match': ifMatch } : {}),
         ...(ifNoneMatch ? { 'if-none-match': '*' } : {}),
         ...(wait !== undefined ? { prefer: `wait=${wait}` } : {}),
@@ -188,14 +199,18 @@ export class KeyflowClient {
 
   /** One request; any answer but 2xx becomes an `ApiError` with the problem document. */
   private async send(method: string, route: string, init: RequestOptions = {}): Promise<Response> {
-    const { anonymous = false, headers = {}, ...rest } = init;
+    const { anonymous = false, stream = false, headers = {}, ...rest } = init;
     let response: Response;
     try {
-      response = await fetch(`${this.url}${route}`, {
-        method,
-        ...rest,
-        headers: { ...(this.token && !anonymous ? { authorization: `Bearer ${this.token}` } : {}), ...headers },
-      });
+      // A stream (watch, export) is read for as long as it runs: no per-attempt timeout, no retry here.
+      const transport = stream ? (request: Request) => fetch(request) : this.fetch;
+      response = await transport(
+        new Request(`${this.url}${route}`, {
+          method,
+          ...rest,
+          headers: { ...(this.token && !anonymous ? { authorization: `Bearer ${this.token}` } : {}), ...headers },
+        }),
+      );
     } catch (err) {
       const cause = (err as { cause?: { message?: string } }).cause?.message ?? (err as Error).message;
       throw new CliError(`cannot reach ${this.url}: ${cause}`);
@@ -211,6 +226,8 @@ interface RequestOptions {
   signal?: AbortSignal;
   /** Without the bearer token (login uses its session cookie instead). */
   anonymous?: boolean;
+  /** The answer is a long stream (watch, export). */
+  stream?: boolean;
 }
 
 /** The problem document of an error answer; a body that is not one still gives a status and a detail. */

@@ -1,4 +1,4 @@
-import type { SseEvent } from './sse.util';
+import type { SseEvent } from '@keyflow/client';
 import type { KvEntry, Problem, WriteAnswer } from './keyflow-client';
 
 /** Where a command prints: results on `out` (stdout), progress and problems on `err` (stderr). */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { SseParser } from './sse.util';
+import { SseParser } from './sse';
 
 describe(SseParser.name, () => {
   it('should read events cut anywhere, with ids, types, comments and multi-line data', () => {
