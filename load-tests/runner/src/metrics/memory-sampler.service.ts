@@ -30,6 +30,23 @@ export interface MemoryReport {
   series: MemorySeries[];
 }
 
+/**
+ * A client of one Redis node (`host:port`), not of the cluster: what the runner reads (`INFO`, `ROLE`) is per node.
+ * It connects on first use, gives up a command after one retry, and keeps errors to the commands that hit them.
+ */
+export function redisNodeClient(node: string): Redis {
+  const at = node.lastIndexOf(':');
+  const client = new Redis({
+    host: node.slice(0, at),
+    port: Number(node.slice(at + 1)),
+    lazyConnect: true,
+    maxRetriesPerRequest: 1,
+    enableOfflineQueue: true,
+  });
+  client.on('error', () => undefined);
+  return client;
+}
+
 /** Parses `used_memory:<bytes>` out of `INFO memory`. */
 export function parseUsedMemory(info: string): number | undefined {
   const match = /^used_memory:(\d+)\r?$/m.exec(info);
@@ -42,15 +59,7 @@ export function parseUsedMemory(info: string): number | undefined {
  */
 export function redisMasterProbes(nodes: readonly string[]): MemoryProbe[] {
   return nodes.map((node) => {
-    const at = node.lastIndexOf(':');
-    const client = new Redis({
-      host: node.slice(0, at),
-      port: Number(node.slice(at + 1)),
-      lazyConnect: true,
-      maxRetriesPerRequest: 1,
-      enableOfflineQueue: true,
-    });
-    client.on('error', () => undefined);
+    const client = redisNodeClient(node);
     return {
       name: `redis ${node}`,
       kind: 'redis' as const,

@@ -1,10 +1,10 @@
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import Redis from 'ioredis';
 import { Client } from 'pg';
 import { loadTopology } from '@keyflow/topology';
 import type { StackInfo } from '../cli/stack-info.util';
+import { redisNodeClient } from './memory-sampler.service';
 import { managementApiOf, type ManagementApi } from './queue-depth.service';
 import {
   counterDelta,
@@ -33,23 +33,11 @@ export interface ServerProfile {
 
 const message = (error: unknown): string => (error instanceof Error ? error.message : String(error));
 
-function redisClient(node: string): Redis {
-  const at = node.lastIndexOf(':');
-  const client = new Redis({
-    host: node.slice(0, at),
-    port: Number(node.slice(at + 1)),
-    lazyConnect: true,
-    maxRetriesPerRequest: 1,
-  });
-  client.on('error', () => undefined);
-  return client;
-}
-
 /** Every Redis node's command counters (masters and replicas: a replica applies the writes too). */
 async function redisSnapshot(nodes: readonly string[]): Promise<RedisCommandStat[]> {
   const all = await Promise.all(
     nodes.map(async (node) => {
-      const client = redisClient(node);
+      const client = redisNodeClient(node);
       try {
         return parseCommandStats(await client.info('commandstats'));
       } finally {
