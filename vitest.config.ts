@@ -8,6 +8,8 @@ const shared = {
   resolve: {
     alias: {
       '@keyflow/cache': resolve(__dirname, 'libs/cache/src/index.ts'),
+      // Before '@keyflow/client', which would otherwise take it as a path below its own entry.
+      '@keyflow/client/node': resolve(__dirname, 'libs/client/src/node.ts'),
       '@keyflow/client': resolve(__dirname, 'libs/client/src/index.ts'),
       '@keyflow/contracts': resolve(__dirname, 'libs/contracts/src/index.ts'),
       '@keyflow/db': resolve(__dirname, 'libs/db/src/index.ts'),

@@ -1,6 +1,7 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { stackFilePath } from '@keyflow/client/node';
 import { CliError } from './cli.exception';
 
 /** Where the CLI reads its settings from: the environment, the working directory, the files. Tests pass their own. */
@@ -41,15 +42,8 @@ interface StackFile {
   token?: string;
 }
 
-/** `KEYFLOW_STACK_FILE`, else the nearest `.keyflow/stack.json` at or above the working directory, if any. */
-export function stackFilePath({ env, cwd }: ConfigSources): string | undefined {
-  if (env.KEYFLOW_STACK_FILE) return env.KEYFLOW_STACK_FILE;
-  for (let dir = cwd; ; dir = dirname(dir)) {
-    const file = join(dir, '.keyflow', 'stack.json');
-    if (existsSync(file)) return file;
-    if (dirname(dir) === dir) return undefined;
-  }
-}
+/** Where the local stack's file is: the same search as `@keyflow/client`'s (`KEYFLOW_STACK_FILE`, else the nearest). */
+export { stackFilePath };
 
 /**
  * The credentials file: per user, not per checkout (`$XDG_CONFIG_HOME/keyflow/credentials.json`, by default
