@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Resolver } from 'node:dns/promises';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { Pool } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -60,6 +61,31 @@ async function login(base: string, username: string, password = PASSWORD, cookie
   const setCookie = answer.headers.get('set-cookie') ?? '';
   const id = /keyflow_session=([^;]*)/.exec(setCookie)?.[1];
   return { answer, setCookie, cookie: id ? `keyflow_session=${id}` : '' };
+}
+
+/**
+ * A login sent from a loopback address of our choosing (every 127.0.0.0/8 address is this machine's), so that the
+ * gateway, and the API behind it, see a different client.
+ */
+function loginFrom(localAddress: string, username: string, password: string): Promise<number> {
+  const url = new URL('/v1/auth/login', gateway(0));
+  const body = JSON.stringify({ username, password });
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(
+      url,
+      {
+        method: 'POST',
+        localAddress,
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+      },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
 }
 
 describe('sessions and access (e2e through the gateways)', () => {
@@ -228,6 +254,15 @@ describe('sessions and access (e2e through the gateways)', () => {
       });
       expect(Number(blocked.answer.headers.get('retry-after'))).toBeGreaterThan(0);
       expect(blocked.setCookie).toBe('');
+    });
+
+    it("should let a user log in from their own address while a stranger's 50 bad logins are refused", async () => {
+      const username = await createUser('hammered');
+      const stranger: number[] = [];
+      for (let i = 0; i < 50; i++) stranger.push(await loginFrom('127.0.0.66', username, `guess-${i}`));
+      expect(stranger.slice(0, 5)).toEqual([401, 401, 401, 401, 401]);
+      expect(new Set(stranger.slice(5))).toEqual(new Set([429]));
+      expect(await loginFrom('127.0.0.67', username, PASSWORD)).toBe(200);
     });
 
     it('should refuse a malformed body with 400', async () => {

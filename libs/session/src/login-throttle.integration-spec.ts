@@ -21,9 +21,18 @@ describe(LoginThrottle.name, () => {
       for (let i = 0; i < 4; i++) verdicts.push(await throttle.attempt('Ada', '10.0.0.1'));
       expect(verdicts.slice(0, 3)).toEqual([{ allowed: true }, { allowed: true }, { allowed: true }]);
       expect(verdicts[3]).toEqual({ allowed: false, retryAfterSeconds: 30 });
-      // Usernames are counted case-insensitively, from any address.
-      expect(await throttle.attempt('ada', '10.0.0.2')).toMatchObject({ allowed: false });
+      // Usernames are counted case-insensitively, per address: Ada from elsewhere is not locked out.
+      expect(await throttle.attempt('ada', '10.0.0.1')).toMatchObject({ allowed: false });
+      expect(await throttle.attempt('ada', '10.0.0.2')).toEqual({ allowed: true });
       expect(await throttle.attempt('grace', '10.0.0.2')).toEqual({ allowed: true });
+    });
+
+    it("should never let a stranger's failures lock a user out of another address", async () => {
+      const throttle = new LoginThrottle(redis, { prefix: prefix(), maxPerUser: 5, maxPerAddress: 50 });
+      const stranger = [];
+      for (let i = 0; i < 50; i++) stranger.push(await throttle.attempt('admin', '10.0.5.66'));
+      expect(stranger.at(-1)).toMatchObject({ allowed: false });
+      expect(await throttle.attempt('admin', '10.0.5.1')).toEqual({ allowed: true });
     });
 
     it('should count parallel attempts exactly, across clients of the cluster', async () => {
@@ -34,7 +43,7 @@ describe(LoginThrottle.name, () => {
         new LoginThrottle(other, { prefix: p, maxPerUser: 5 }),
       ];
       const verdicts = await Promise.all(
-        Array.from({ length: 12 }, (_, i) => throttles[i % 2]?.attempt('bob', `10.0.1.${i}`)),
+        Array.from({ length: 12 }, (_, i) => throttles[i % 2]?.attempt('bob', '10.0.1.1')),
       );
       other.disconnect();
       expect(verdicts.filter((v) => v?.allowed)).toHaveLength(5);

@@ -1,7 +1,10 @@
 import type { Cluster } from 'ioredis';
 
 export interface LoginThrottleOptions {
-  /** Attempts allowed per username within the window (successful logins reset the count). */
+  /**
+   * Attempts allowed per username from one client address within the window (a successful login from that address
+   * resets the count). Other addresses keep their own count: a stranger's failures never lock the user out.
+   */
   maxPerUser?: number;
   /** Attempts allowed per client address within the window (successful logins are not counted). */
   maxPerAddress?: number;
@@ -32,10 +35,12 @@ type ClusterWithScript = Cluster & {
 
 /**
  * Login rate limiting shared by every API instance: fixed-window counters in the Redis cluster, one per
- * username and one per client address. An attempt is counted before the password is checked, so parallel
- * guesses cannot slip past the limit; a successful login then clears its username's counter and takes itself
- * back off its address's. Blocking a username also blocks its right password until the window ends: that is
- * the point (a guesser must not learn when they hit it).
+ * (username, client address) and one per client address. An attempt is counted before the password is checked, so
+ * parallel guesses cannot slip past the limit; a successful login then clears its (username, address) counter and
+ * takes itself back off its address's. A blocked pair also refuses its right password until the window ends (a
+ * guesser must not learn when they hit it), but only from that address: counting per username alone let anyone lock
+ * any account, the admin's included, with six bad logins every five minutes. A guesser with many addresses is
+ * limited by each address's own counter.
  */
 export class LoginThrottle {
   private readonly redis: ClusterWithScript;
@@ -54,10 +59,10 @@ export class LoginThrottle {
     this.prefix = options.prefix ?? 'login:';
   }
 
-  /** Counts one attempt for `username` from `address`; refused when either is over its limit. */
+  /** Counts one attempt for `username` from `address`; refused when the pair or the address is over its limit. */
   async attempt(username: string, address: string): Promise<ThrottleVerdict> {
     const [user, addr] = await Promise.all([
-      this.redis.loginCountAttempt(this.userKey(username), this.windowMs),
+      this.redis.loginCountAttempt(this.userKey(username, address), this.windowMs),
       this.redis.loginCountAttempt(this.addressKey(address), this.windowMs),
     ]);
     const waits = [...(user[0] > this.maxPerUser ? [user[1]] : []), ...(addr[0] > this.maxPerAddress ? [addr[1]] : [])];
@@ -65,16 +70,16 @@ export class LoginThrottle {
     return { allowed: false, retryAfterSeconds: Math.max(1, Math.ceil(Math.max(...waits) / 1000)) };
   }
 
-  /** After a successful login: the username starts afresh, and the address is charged for failures only. */
+  /** After a successful login: the pair starts afresh, and the address is charged for failures only. */
   async succeeded(username: string, address: string): Promise<void> {
     await Promise.all([
-      this.redis.del(this.userKey(username)),
+      this.redis.del(this.userKey(username, address)),
       this.redis.loginRefundAttempt(this.addressKey(address)),
     ]);
   }
 
-  private userKey(username: string): string {
-    return `${this.prefix}user:${username.toLowerCase()}`;
+  private userKey(username: string, address: string): string {
+    return `${this.prefix}user:${username.toLowerCase()}|${address}`;
   }
 
   private addressKey(address: string): string {
