@@ -265,6 +265,23 @@ describe('sessions and access (e2e through the gateways)', () => {
       expect(await loginFrom('127.0.0.67', username, PASSWORD)).toBe(200);
     });
 
+    it('should not let a client that reaches an API port directly choose its address with X-Forwarded-For', async () => {
+      const username = await createUser('forger');
+      const api = stack.apis[0];
+      if (!api) throw new Error('the test stack has no API');
+      const statuses: number[] = [];
+      for (let i = 0; i < 6; i++) {
+        const answer = await fetch(`${api}/v1/auth/login`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'x-forwarded-for': `10.9.9.${i}` },
+          body: JSON.stringify({ username, password: `guess-${i}` }),
+        });
+        statuses.push(answer.status);
+      }
+      // One address (this machine's), whatever each request claimed: the sixth guess is throttled.
+      expect(statuses).toEqual([401, 401, 401, 401, 401, 429]);
+    });
+
     it('should refuse a malformed body with 400', async () => {
       const answer = await call(gateway(0), 'POST', '/v1/auth/login', { body: { username: 'x' } });
       expect(answer.status).toBe(400);

@@ -15,6 +15,7 @@ import { setupSwagger } from './swagger';
 export async function createApp(config: ApiConfig): Promise<NestFastifyApplication> {
   const app = await createHttpApp(AppModule.forRoot(config), {
     instance: config.KEYFLOW_INSTANCE,
+    trustedProxies: config.TRUSTED_PROXIES,
     // Held until the pino logger (LoggerModule, in the app module) takes over, then written through it.
     bufferLogs: true,
     loadShedding: {

@@ -67,7 +67,13 @@ export function appLaunchSpec(
     env: {
       ...baseEnv,
       ...appEnv(topology, instance),
-      ...(kind === 'api' ? { READS_REQUIRE_AUTH: String(topology.auth.readsRequireAuth) } : {}),
+      ...(kind === 'api'
+        ? {
+            READS_REQUIRE_AUTH: String(topology.auth.readsRequireAuth),
+            // The gateways connect from their own addresses (nginx `proxy_bind $server_addr`): only they are believed.
+            TRUSTED_PROXIES: topology.gateway.instances.map((g) => g.host).join(','),
+          }
+        : {}),
     },
     cwd: layout.repoRoot,
     logFile: join(layout.logs, `${instance.name}.log`),

@@ -48,8 +48,9 @@ export async function createHttpApp(
   {
     instance,
     loadShedding,
+    trustedProxies = ['loopback'],
     ...options
-  }: NestApplicationOptions & { instance: string; loadShedding?: LoadSheddingOptions },
+  }: NestApplicationOptions & { instance: string; loadShedding?: LoadSheddingOptions; trustedProxies?: string[] },
 ): Promise<NestFastifyApplication> {
   const adapter = new FastifyAdapter({
     // Room for a 1 MiB value plus its JSON envelope; a larger value gets a precise 413 from the service.
@@ -58,9 +59,10 @@ export async function createHttpApp(
     maxParamLength: 4096,
     requestIdHeader: 'x-request-id',
     genReqId: () => randomUUID(),
-    // One proxy hop: the gateway. request.ip is the address nginx saw, not whatever a client put in
-    // X-Forwarded-For (login rate limits are keyed on it), and request.protocol is nginx's X-Forwarded-Proto.
-    trustProxy: 1,
+    // Only the gateways are believed (`TRUSTED_PROXIES`): request.ip is the address the gateway saw, not whatever a
+    // client put in X-Forwarded-For (login rate limits are keyed on it), and request.protocol is the gateway's
+    // X-Forwarded-Proto. A client that reaches the API directly is its own address, whatever headers it sends.
+    trustProxy: trustedProxies,
     return503OnClosing: true,
     frameworkErrors: frameworkErrorHandler(instance),
     clientErrorHandler: clientErrorHandler(instance),

@@ -56,6 +56,22 @@ const apiEnvSchema = z.object({
     .int()
     .min(1)
     .default(5 * 60),
+  /**
+   * The proxies whose X-Forwarded-For and X-Forwarded-Proto are believed: addresses or CIDRs, comma-separated (the
+   * names `loopback`, `linklocal` and `uniquelocal` of proxy-addr too). The local stack sets its gateways' addresses,
+   * so a client that reaches an API port directly cannot choose its own address (the login throttle is keyed on it).
+   * The default suits containers behind a gateway on a private network (Compose, Kubernetes).
+   */
+  TRUSTED_PROXIES: z
+    .string()
+    .default('uniquelocal')
+    .transform((v) =>
+      v
+        .split(',')
+        .map((p) => p.trim())
+        .filter(Boolean),
+    )
+    .pipe(z.array(z.string()).min(1, 'name at least one proxy (the gateways), e.g. 127.0.0.21,127.0.0.22')),
   /** Origins besides the service's own allowed to send cookie-authenticated writes (a console on another host). */
   TRUSTED_ORIGINS: z
     .string()
