@@ -32,6 +32,15 @@ describe(loadApiConfig.name, () => {
     );
   });
 
+  it('should believe forwarded headers only from the proxies it is given (private networks by default)', () => {
+    expect(loadApiConfig(valid).TRUSTED_PROXIES).toEqual(['uniquelocal']);
+    expect(loadApiConfig({ ...valid, TRUSTED_PROXIES: '127.0.0.21, 127.0.0.22,' }).TRUSTED_PROXIES).toEqual([
+      '127.0.0.21',
+      '127.0.0.22',
+    ]);
+    expect(() => loadApiConfig({ ...valid, TRUSTED_PROXIES: ' , ' })).toThrow(/TRUSTED_PROXIES/);
+  });
+
   it('should bound waiters and shed load before the heap runs out, by default', () => {
     const config = loadApiConfig(valid);
     expect(config.MAX_PREFER_WAITERS).toBe(1_000);

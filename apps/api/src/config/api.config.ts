@@ -2,6 +2,18 @@ import { z } from 'zod';
 import { parseEnv, postgresUrl } from '@keyflow/contracts';
 import { runtimeEnv } from '@keyflow/runtime';
 
+/** A comma-separated setting as its trimmed, non-empty items (`lower` for case-insensitive ones such as origins). */
+const commaList = (lower = false) =>
+  z
+    .string()
+    .default('')
+    .transform((v) =>
+      v
+        .split(',')
+        .map((item) => (lower ? item.trim().toLowerCase() : item.trim()))
+        .filter(Boolean),
+    );
+
 /** Every setting the API reads from its environment, validated once at boot. */
 const apiEnvSchema = z.object({
   ...runtimeEnv({ instance: 'api', port: 3000, poolSize: 10 }),
@@ -65,24 +77,12 @@ const apiEnvSchema = z.object({
   TRUSTED_PROXIES: z
     .string()
     .default('uniquelocal')
-    .transform((v) =>
-      v
-        .split(',')
-        .map((p) => p.trim())
-        .filter(Boolean),
-    )
+    .pipe(commaList())
     .pipe(z.array(z.string()).min(1, 'name at least one proxy (the gateways), e.g. 127.0.0.21,127.0.0.22')),
   /** Origins besides the service's own allowed to send cookie-authenticated writes (a console on another host). */
-  TRUSTED_ORIGINS: z
-    .string()
-    .default('')
-    .transform((v) =>
-      v
-        .split(',')
-        .map((o) => o.trim().toLowerCase())
-        .filter(Boolean),
-    )
-    .pipe(z.array(z.string().url('must be a comma-separated list of origins such as https://console.example'))),
+  TRUSTED_ORIGINS: commaList(true).pipe(
+    z.array(z.string().url('must be a comma-separated list of origins such as https://console.example')),
+  ),
 });
 
 export type ApiConfig = z.infer<typeof apiEnvSchema> & { DATABASE_READ_URL: string };
