@@ -4,9 +4,7 @@ import { createConfig, lintFromString, type NormalizedProblem } from '@redocly/o
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
-import { loadApiConfig } from './config/api.config';
-import { fakeInfrastructure } from './testing/fake-infrastructure';
-import { createApiTestingApp } from './testing/testing-app.util';
+import { openApiTestingApp } from './openapi/openapi-export';
 
 /**
  * The OpenAPI document as a consumer checks it: Redocly's `recommended` rules (what `redocly lint` runs) and the
@@ -22,17 +20,10 @@ const KEPT_WARNINGS = new Set([
   'operation-4xx-response #/paths/~1health~1ready/get/responses',
 ]);
 
-const config = loadApiConfig({
-  KEYFLOW_INSTANCE: 'openapi-test',
-  AMQP_URL: 'amqp://broker.invalid',
-  REDIS_NODES: 'redis.invalid:6379',
-  DATABASE_URL: 'postgres://db.invalid/keyflow',
-  LOG_LEVEL: 'error',
-});
 let app: NestFastifyApplication;
 
 beforeAll(async () => {
-  app = await createApiTestingApp(config, fakeInfrastructure());
+  app = await openApiTestingApp();
 });
 
 afterAll(async () => {

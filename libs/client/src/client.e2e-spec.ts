@@ -48,13 +48,15 @@ describe('@keyflow/client against the stack (through the gateway)', () => {
     const prefix = key('watch:');
     const controller = new AbortController();
     const seen: Array<{ kind: string; key: string; version: number; revision: number }> = [];
+    let opened!: () => void;
+    const open = new Promise<void>((resolve) => (opened = resolve));
     const watching = (async () => {
-      for await (const event of client.watch(prefix, { signal: controller.signal })) {
+      for await (const event of client.watch(prefix, { signal: controller.signal, onOpen: opened })) {
         seen.push(event);
         if (seen.length === 3) controller.abort();
       }
     })();
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    await open;
     await client.put(`${prefix}a`, 1, { wait: 10 });
     await client.put(`${prefix}a`, 2, { wait: 10 });
     await client.delete(`${prefix}a`, { wait: 10 });

@@ -62,7 +62,8 @@ export function retryingFetch(
     for (let attempt = 1; ; attempt++) {
       const signal = AbortSignal.any([request.signal, AbortSignal.timeout(timeoutMs + waitS * 1000)]);
       try {
-        const response = await base(new Request(request.clone(), { signal }));
+        // Only a request that may be sent again is cloned (its body read twice); the last attempt sends it as it is.
+        const response = await base(new Request(attempt < attempts ? request.clone() : request, { signal }));
         if (attempt >= attempts || !isRetryableStatus(response.status)) return response;
         await response.body?.cancel();
         await sleep(retryDelayMs(attempt, policy, response.headers.get('retry-after')), request.signal);

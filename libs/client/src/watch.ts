@@ -23,6 +23,8 @@ export interface WatchOptions {
   retry?: Pick<RetryPolicy, 'baseDelayMs' | 'maxDelayMs'>;
   /** Told about every reconnection, with its reason. */
   onReconnect?: (reason: string, afterRevision: number | undefined) => void;
+  /** Told each time the stream is open (the API answered 200): from then on no applied write is missed. */
+  onOpen?: () => void;
 }
 
 const KINDS = new Set(['put', 'delete', 'expire']);
@@ -63,6 +65,7 @@ export async function* watchEvents(
         reason = 'no stream in the answer';
       } else {
         failures = 0;
+        options.onOpen?.();
         const parser = new SseParser();
         const decoder = new TextDecoder();
         for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
