@@ -1,6 +1,7 @@
 import type { ConfirmChannel } from 'amqplib';
 import { CHANGE_STREAM, encodeChange, type Change, type WriteMessage } from '@keyflow/contracts';
 import type { AppliedOp } from '@keyflow/db';
+import { valueJsonOf } from './value-json.util';
 
 /** A change of a batch, and whether an earlier delivery of its write had already applied it. */
 export interface BatchChange {
@@ -33,8 +34,8 @@ export function changesOf(applied: AppliedOp[], writes: WriteMessage[]): BatchCh
         key: op.key,
         version: op.version,
         updatedAt: op.updatedAt,
-        // What the applier stored (`toWriteOp`), and the cache holds.
-        ...(kind === 'put' ? { valueJson: JSON.stringify(write?.value ?? null) } : {}),
+        // What the applier stored (`toWriteOp`), and the cache holds: the same text, serialised once.
+        ...(kind === 'put' ? { valueJson: write ? valueJsonOf(write) : 'null' } : {}),
       },
       duplicate: op.duplicate,
     });

@@ -14,6 +14,7 @@ import {
 import { WORKER_CONFIG, type WorkerConfig } from '../config/worker.config';
 import { REDIS } from '@keyflow/runtime';
 import { FailedAttempts } from './failed-attempts.util';
+import { valueJsonOf } from './value-json.util';
 
 export interface ApplyOutcome {
   applied: BatchResult['ops'];
@@ -44,7 +45,7 @@ function toWriteOp(message: WriteMessage): WriteOp {
     id: message.id,
     key: message.key,
     type: message.type,
-    ...(message.type === 'put' ? { valueJson: JSON.stringify(message.value ?? null) } : {}),
+    ...(message.type === 'put' ? { valueJson: valueJsonOf(message) } : {}),
     ...(message.condition ? { condition: message.condition } : {}),
     acceptedAt: message.acceptedAt,
     ...(message.type === 'put' && message.expiresAt ? { expiresAt: message.expiresAt } : {}),
