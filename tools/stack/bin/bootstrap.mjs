@@ -28,6 +28,13 @@ export const APT_PACKAGES = [
   'etcd-server',
   // The second load generator of `npm run bench` (issue 14's targets table), next to the Node runner.
   'wrk',
+  // The console's browser tests (issue 17): playwright-core drives Debian's Chromium, nothing is downloaded.
+  'chromium',
+  // Monitoring that runs (issue 18): Alertmanager and the exporters Prometheus scrapes.
+  'prometheus-alertmanager',
+  'prometheus-node-exporter',
+  'prometheus-postgres-exporter',
+  'prometheus-redis-exporter',
 ];
 
 /** Found on PATH (plus the sbin directories, which a non-root PATH often lacks) or at an absolute path. */
@@ -49,6 +56,7 @@ export const REQUIRED_BINARIES = [
   'supervisorctl',
   'patroni',
   'etcd',
+  'chromium',
 ];
 
 const SBIN = ['/usr/local/sbin', '/usr/sbin', '/sbin'];
