@@ -1,9 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { readStack } from '@keyflow/testing';
 import { KeyflowClient, KeyflowProblem } from './index';
+import { connectionFromEnvironment } from './node';
 
-const stack = readStack();
+// As a user's program finds keyflow: `npm test` sets KEYFLOW_STACK_FILE to the test stack's stack.json, whose
+// gateway and admin token this reads. (Not @keyflow/testing: that library is built on this one.)
+const stack = (({ baseUrl, token }) => ({ gateway: baseUrl, token }))(connectionFromEnvironment());
 const client = new KeyflowClient({ baseUrl: stack.gateway, token: stack.token });
 const key = (name: string) => `client-e2e:${randomUUID()}:${name}`;
 
