@@ -87,6 +87,11 @@ describe('@keyflow/client against the stack (through the gateway)', () => {
     const bad = await client.get('x'.repeat(600)).catch((e: unknown) => e);
     expect(bad).toBeInstanceOf(KeyflowProblem);
     expect(bad).toMatchObject({ status: 400, type: expect.stringContaining('invalid-key') as unknown });
+    // A 404 is a typed problem too, except on `get`, where a missing key is `undefined`.
+    const unknown = await client.operation(randomUUID()).catch((e: unknown) => e);
+    expect(unknown).toBeInstanceOf(KeyflowProblem);
+    expect((unknown as KeyflowProblem).status).toBe(404);
+    expect(await client.get(key('never-written'))).toBeUndefined();
     const anonymous = new KeyflowClient({ baseUrl: stack.gateway });
     await expect(anonymous.put(k, 3)).rejects.toMatchObject({ status: 401 });
   });
