@@ -31,6 +31,8 @@ const owner: TokenOwner = {
   userId: '9e8d7c6b-5a4f-4e3d-8c2b-1a0f9e8d7c6b',
   username: 'ada',
   role: 'user',
+  userGrants: [{ prefix: '', access: 'write' }],
+  tokenGrants: null,
 };
 const token = generateApiToken();
 let app: NestFastifyApplication;
