@@ -189,6 +189,7 @@ describe(AppModule.name, () => {
         type: 'put',
         value: { name: 'Ada', languages: ['en', 'fr'] },
         acceptedAt: expect.any(String),
+        owner: owner.userId,
       });
       expect(options).toEqual({ valueJson: '{"name":"Ada","languages":["en","fr"]}' });
       // What the real publisher would put on the wire reads back as the same message.
