@@ -399,6 +399,7 @@ describe('keyflow HTTP API (e2e through the gateway)', () => {
           '/v1/auth/login',
           '/v1/auth/logout',
           '/v1/auth/me',
+          '/v1/auth/password',
           '/v1/auth/tokens',
           '/v1/auth/tokens/{id}',
           '/v1/backup',
@@ -408,6 +409,8 @@ describe('keyflow HTTP API (e2e through the gateway)', () => {
           '/v1/operations/{id}',
           '/v1/status',
           '/v1/users',
+          '/v1/users/{username}',
+          '/v1/users/{username}/grants',
           '/v1/watch',
         ].sort(),
       );
