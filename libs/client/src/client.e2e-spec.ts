@@ -154,7 +154,7 @@ describe('@keyflow/client against the stack (through the gateway)', () => {
     const session = new KeyflowClient({ baseUrl: stack.gateway });
     const username = `client-${randomUUID().slice(0, 8)}`;
     const password = `pw-${randomUUID()}`;
-    await client.raw.POST('/v1/users', { body: { username, password, role: 'user' } });
+    await client.raw.POST('/v1/users', { body: { username, password, role: 'user', grants: [] } });
     await expect(session.login(username, 'wrong password here')).rejects.toMatchObject({ status: 401 });
     expect(await session.login(username, password)).toMatchObject({ username, role: 'user' });
     expect(session.sessionCookie).toMatch(/^keyflow_session=/);
