@@ -11,6 +11,22 @@ export type Applied = components['schemas']['WriteAppliedDto'];
 export type Operation = components['schemas']['OperationResponseDto'];
 export type ListItem = components['schemas']['KvListItemDto'];
 export type ListPage = components['schemas']['KvListResponseDto'];
+export type SessionUser = components['schemas']['AuthSessionResponseDto'];
+export type Me = components['schemas']['AuthMeResponseDto'];
+export type SessionInfo = components['schemas']['AuthSessionInfoResponseDto'];
+export type TokenInfo = components['schemas']['TokenResponseDto'];
+export type CreatedToken = components['schemas']['TokenCreatedResponseDto'];
+export type ClusterView = components['schemas']['ClusterResponseDto'];
+export type ClusterProcess = components['schemas']['ClusterProcessDto'];
+export type InstanceStatus = components['schemas']['StatusResponseDto'];
+
+/** An answer together with the API instance that served it (`X-Served-By`, set by every instance). */
+export interface Served<T> {
+  data: T;
+  servedBy: string | undefined;
+  /** The gateway address the request reached (`X-Gateway-Address`, set by every nginx gateway); none direct. */
+  gateway: string | undefined;
+}
 
 export interface ListOptions {
   /** Keys per page, 1–1000 (the API's default: 100). */
@@ -64,7 +80,25 @@ export type WriteResult =
   | { status: 'applied'; operationId: string; key: string; version: number; created: boolean }
   | { status: 'deleted'; key: string };
 
-const newKey = (): string => `kf-${globalThis.crypto.randomUUID()}`;
+/**
+ * A random (v4) UUID. `crypto.randomUUID` exists only in secure contexts: a browser page served over plain HTTP from a
+ * name other than localhost (the console at http://api.keyflow.test) has `getRandomValues` alone.
+ */
+export interface UuidSource {
+  randomUUID?: () => string;
+  getRandomValues(array: Uint8Array): Uint8Array;
+}
+
+export function randomUuid(crypto: UuidSource = globalThis.crypto): string {
+  if (typeof crypto.randomUUID === 'function') return crypto.randomUUID();
+  const b = crypto.getRandomValues(new Uint8Array(16));
+  b[6] = ((b[6] ?? 0) & 0x0f) | 0x40;
+  b[8] = ((b[8] ?? 0) & 0x3f) | 0x80;
+  const hex = Array.from(b, (x: number) => x.toString(16).padStart(2, '0')).join('');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
+const newKey = (): string => `kf-${randomUuid()}`;
 
 function writeHeaders(options: WriteOptions): Record<string, string> {
   return {
@@ -185,12 +219,80 @@ export class KeyflowClient {
     } while (cursor);
   }
 
+  /** Logs in: the answer sets the session cookie (a browser keeps it; elsewhere read `Set-Cookie`). */
+  async login(username: string, password: string): Promise<Served<SessionUser>> {
+    const { data, error, response } = await this.raw.POST('/v1/auth/login', { body: { username, password } });
+    if (error !== undefined || data === undefined) throw problemOf(response, error);
+    return served(data, response);
+  }
+
+  /** Ends the session on every instance. */
+  async logout(): Promise<void> {
+    const { error, response } = await this.raw.POST('/v1/auth/logout');
+    if (response.status !== 204) throw problemOf(response, error);
+  }
+
+  /** Who is calling (a session or a token), and which instance answered. */
+  async me(): Promise<Served<Me>> {
+    const { data, error, response } = await this.raw.GET('/v1/auth/me');
+    if (error !== undefined || data === undefined) throw problemOf(response, error);
+    return served(data, response);
+  }
+
+  /** The session of this cookie: when it began and when it ends (400 for a bearer token, which has none). */
+  async session(): Promise<Served<SessionInfo>> {
+    const { data, error, response } = await this.raw.GET('/v1/auth/session');
+    if (error !== undefined || data === undefined) throw problemOf(response, error);
+    return served(data, response);
+  }
+
+  /** The caller's API tokens, newest first (revoked ones too); never the tokens themselves. */
+  async listTokens(): Promise<TokenInfo[]> {
+    const { data, error, response } = await this.raw.GET('/v1/auth/tokens');
+    if (error !== undefined || data === undefined) throw problemOf(response, error);
+    return data.items;
+  }
+
+  /** A new API token; its secret is in this answer only. */
+  async createToken(name: string): Promise<CreatedToken> {
+    const { data, error, response } = await this.raw.POST('/v1/auth/tokens', { body: { name } });
+    if (error !== undefined || data === undefined) throw problemOf(response, error);
+    return data;
+  }
+
+  async revokeToken(id: string): Promise<void> {
+    const { error, response } = await this.raw.DELETE('/v1/auth/tokens/{id}', { params: { path: { id } } });
+    if (response.status !== 204) throw problemOf(response, error);
+  }
+
+  /** The answering instance and its dependencies (`GET /v1/status`). */
+  async status(): Promise<Served<InstanceStatus>> {
+    const { data, error, response } = await this.raw.GET('/v1/status');
+    if (error !== undefined || data === undefined) throw problemOf(response, error);
+    return served(data, response);
+  }
+
+  /** Every process of the deployment, the database primary and the queues (admins only). */
+  async cluster(): Promise<Served<ClusterView>> {
+    const { data, error, response } = await this.raw.GET('/v1/admin/cluster');
+    if (error !== undefined || data === undefined) throw problemOf(response, error);
+    return served(data, response);
+  }
+
   /** An accepted write's operation: `accepted` until a worker applied it, then `applied`, `conflict` or `failed`. */
   async operation(id: string, signal?: AbortSignal): Promise<Operation> {
     const { data, error, response } = await this.raw.GET('/v1/operations/{id}', { params: { path: { id } }, signal });
     if (error !== undefined || data === undefined) throw problemOf(response, error);
     return data;
   }
+}
+
+function served<T>(data: T, response: Response): Served<T> {
+  return {
+    data,
+    servedBy: response.headers.get('x-served-by') ?? undefined,
+    gateway: response.headers.get('x-gateway-address') ?? undefined,
+  };
 }
 
 /** The problem of an error answer, as `KeyflowProblem`. */

@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { DomainError, ErrorCode } from '@keyflow/contracts';
-import { type TokenOwner, UserRepository, type UserRecord, type UserRole } from '@keyflow/db';
+import { type TokenOwner, type TokenRecord, UserRepository, type UserRecord, type UserRole } from '@keyflow/db';
 import { LoginThrottle, SessionStore, TokenCache } from '@keyflow/session';
 import { generateApiToken, hashApiToken, hashPassword, isApiTokenShaped, verifyPassword } from './credentials.util';
 import type { Principal } from './principal';
@@ -113,6 +113,7 @@ export class AuthService implements OnModuleInit, OnModuleDestroy {
       role: session.role as UserRole,
       via: 'session',
       sessionId,
+      sessionStartedAt: session.createdAt,
     };
   }
 
@@ -124,6 +125,11 @@ export class AuthService implements OnModuleInit, OnModuleDestroy {
       tokenHash: hashApiToken(token),
     });
     return { id, name, token, createdAt };
+  }
+
+  /** The caller's own tokens, newest first; revoked ones too, with when. */
+  listTokens(principal: Principal): Promise<TokenRecord[]> {
+    return this.users.listTokens(principal.userId);
   }
 
   /**

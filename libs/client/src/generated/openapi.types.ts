@@ -73,6 +73,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/admin/cluster": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Every process of the deployment and its health, the database primary, queue depths (admins only)
+         * @description Checked from the answering instance on each call, each check within 1.5 s. Processes come from the topology the instance was given (CLUSTER_TOPOLOGY); without one the list is empty.
+         */
+        get: operations["ClusterController_describe"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/auth/login": {
         parameters: {
             query?: never;
@@ -127,6 +147,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/auth/session": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The session of this cookie: who, which instance answered, when it began and when it ends
+         * @description Every request through any gateway and instance uses the same session (it lives in Redis). A bearer token has no session: 400.
+         */
+        get: operations["AuthController_session"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/auth/tokens": {
         parameters: {
             query?: never;
@@ -134,7 +174,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get?: never;
+        /**
+         * The caller's API tokens
+         * @description Newest first, revoked ones too; never the tokens.
+         */
+        get: operations["AuthController_listTokens"];
         put?: never;
         /**
          * Create a bearer token for a machine client
@@ -371,6 +415,40 @@ export interface components {
             /** @example ada */
             username: string;
         };
+        AuthSessionInfoResponseDto: {
+            /**
+             * Format: date-time
+             * @description When it ends however active it is: the absolute timeout.
+             */
+            absoluteExpiresAt: string;
+            /**
+             * Format: date-time
+             * @description The earlier of the two: when the session ends if left alone.
+             */
+            expiresAt: string;
+            /**
+             * Format: date-time
+             * @description When it ends unless used again: the idle timeout, pushed forward by every request (this one too).
+             */
+            idleExpiresAt: string;
+            /**
+             * @description The API instance that served this request.
+             * @example api-1
+             */
+            instance: string;
+            /**
+             * @example user
+             * @enum {string}
+             */
+            role: "user" | "admin";
+            /**
+             * Format: date-time
+             * @description When the session began (the login).
+             */
+            startedAt: string;
+            /** @example ada */
+            username: string;
+        };
         AuthSessionResponseDto: {
             /**
              * @description The API instance that served this request.
@@ -413,6 +491,61 @@ export interface components {
              * @example 4
              */
             version?: number;
+        };
+        ClusterProcessDto: {
+            /** @example 127.0.0.1:3001 */
+            address: string;
+            /**
+             * @description Why it counts as down.
+             * @example connect ECONNREFUSED 127.0.0.1:3001
+             */
+            detail?: string;
+            /** @enum {string} */
+            kind: "gateway" | "api" | "worker" | "redis" | "rabbitmq" | "database" | "haproxy" | "dns" | "etcd";
+            /**
+             * @description How long the check took, in milliseconds.
+             * @example 4
+             */
+            latencyMs: number;
+            /** @example api-1 */
+            name: string;
+            /**
+             * @description Redis: master or replica; PostgreSQL: primary or replica.
+             * @example primary
+             */
+            role?: string;
+            /** @enum {string} */
+            status: "up" | "down";
+        };
+        ClusterResponseDto: {
+            /** Format: date-time */
+            checkedAt: string;
+            /** @enum {string|null} */
+            databaseKind: "postgres" | "cockroach" | null;
+            /**
+             * @description The node that takes writes now; null for CockroachDB (every node does) or when none answers.
+             * @example pg-1
+             */
+            databasePrimary: string | null;
+            /**
+             * @description Letters in the dead-letter queue.
+             * @example 0
+             */
+            deadLetters: number | null;
+            /**
+             * @description The instance that looked.
+             * @example api-1
+             */
+            instance: string;
+            /** @description Every process of the topology; empty without one. */
+            processes: components["schemas"]["ClusterProcessDto"][];
+            /** @description The shard queues, then the dead-letter queue. */
+            queues: components["schemas"]["QueueDepthDto"][];
+            /**
+             * @description null when this instance has no topology (CLUSTER_TOPOLOGY).
+             * @example local
+             */
+            topology: string | null;
         };
         DependencyStatusDto: {
             /** @example not connected to the broker */
@@ -646,6 +779,17 @@ export interface components {
              */
             type: string;
         };
+        QueueDepthDto: {
+            /** @example 1 */
+            consumers: number | null;
+            /**
+             * @description Ready messages; null when the broker did not say.
+             * @example 0
+             */
+            messages: number | null;
+            /** @example kv.shard.0 */
+            name: string;
+        };
         RestoreResponseDto: {
             /**
              * @description Keys left as they were because they exist in some form (a live key, a tombstone, a compacted tombstone): a restore never overwrites, so running it again changes nothing.
@@ -761,6 +905,23 @@ export interface components {
              * @example ci-pipeline
              */
             name: string;
+        };
+        TokenListResponseDto: {
+            /** @description Newest first; never the tokens themselves. */
+            items: components["schemas"]["TokenResponseDto"][];
+        };
+        TokenResponseDto: {
+            /** Format: date-time */
+            createdAt: string;
+            /** Format: uuid */
+            id: string;
+            /** @example ci-pipeline */
+            name: string;
+            /**
+             * Format: date-time
+             * @description null while the token works.
+             */
+            revokedAt: string | null;
         };
         UserCreateDto: {
             /**
@@ -1144,6 +1305,43 @@ export interface operations {
             };
         };
     };
+    ClusterController_describe: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ClusterResponseDto"];
+                };
+            };
+            /** @description No credentials, or they are wrong, expired or revoked. Log in or send `Authorization: Bearer <token>`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Not allowed: a cookie-authenticated write from another origin (CSRF), or an admin-only route. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+        };
+    };
     AuthController_login: {
         parameters: {
             query?: never;
@@ -1244,6 +1442,71 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["AuthMeResponseDto"];
+                };
+            };
+            /** @description No credentials, or they are wrong, expired or revoked. Log in or send `Authorization: Bearer <token>`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+        };
+    };
+    AuthController_session: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuthSessionInfoResponseDto"];
+                };
+            };
+            /** @description Invalid input: a bad key, malformed JSON, a missing or unknown field, a bad query parameter, or a value keyflow cannot store as written (a number a double does not hold exactly, U+0000, a lone surrogate, a repeated member name, nesting deeper than 64). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description No credentials, or they are wrong, expired or revoked. Log in or send `Authorization: Bearer <token>`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+        };
+    };
+    AuthController_listTokens: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TokenListResponseDto"];
                 };
             };
             /** @description No credentials, or they are wrong, expired or revoked. Log in or send `Authorization: Bearer <token>`. */

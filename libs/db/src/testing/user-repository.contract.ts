@@ -78,6 +78,31 @@ export function describeUserRepositoryContract(databaseUrl: () => string): void 
         expect(await users.findActiveToken(hash)).toBeDefined();
         expect(await users.revokeToken(id, null)).toBe(hash);
       });
+
+      it("should list a user's tokens newest first, revoked ones with their revocation time, and no one else's", async () => {
+        const owner = await users.create({ username: 'tok-list', passwordHash: 'h', role: 'user' });
+        const other = await users.create({ username: 'tok-other', passwordHash: 'h', role: 'user' });
+        const old = await users.createToken(
+          { userId: owner.id, name: 'old', tokenHash: tokenHash() },
+          new Date('2026-01-01T00:00:00Z'),
+        );
+        const recent = await users.createToken(
+          { userId: owner.id, name: 'recent', tokenHash: tokenHash() },
+          new Date('2026-02-01T00:00:00Z'),
+        );
+        await users.createToken({ userId: other.id, name: 'theirs', tokenHash: tokenHash() });
+        await users.revokeToken(old.id, owner.id, new Date('2026-03-01T00:00:00Z'));
+        expect(await users.listTokens(owner.id)).toEqual([
+          { id: recent.id, name: 'recent', createdAt: '2026-02-01T00:00:00.000Z', revokedAt: null },
+          {
+            id: old.id,
+            name: 'old',
+            createdAt: '2026-01-01T00:00:00.000Z',
+            revokedAt: '2026-03-01T00:00:00.000Z',
+          },
+        ]);
+        expect(await users.listTokens(owner.id, 1)).toHaveLength(1);
+      });
     });
   });
 }

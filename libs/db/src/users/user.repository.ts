@@ -1,7 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import type { Pool } from 'pg';
 import { DomainError, ErrorCode } from '@keyflow/contracts';
-import { INSERT_TOKEN, INSERT_USER, REVOKE_TOKEN, SELECT_ACTIVE_TOKEN, SELECT_USER_BY_USERNAME } from './user.sql';
+import {
+  INSERT_TOKEN,
+  INSERT_USER,
+  REVOKE_TOKEN,
+  SELECT_ACTIVE_TOKEN,
+  SELECT_TOKENS_OF_USER,
+  SELECT_USER_BY_USERNAME,
+} from './user.sql';
 
 export type UserRole = 'admin' | 'user';
 
@@ -21,6 +28,22 @@ export interface TokenOwner {
   userId: string;
   username: string;
   role: UserRole;
+}
+
+/** A token as its owner sees it: never its hash. */
+export interface TokenRecord {
+  id: string;
+  name: string;
+  createdAt: string;
+  /** null while it works. */
+  revokedAt: string | null;
+}
+
+interface TokenRow {
+  id: string;
+  name: string;
+  created_at: Date;
+  revoked_at: Date | null;
 }
 
 interface UserRow {
@@ -88,6 +111,17 @@ export class UserRepository {
   async findActiveToken(tokenHash: string): Promise<TokenOwner | undefined> {
     const row = (await this.pool.query<TokenOwnerRow>(SELECT_ACTIVE_TOKEN, [tokenHash])).rows[0];
     return row ? { tokenId: row.token_id, userId: row.user_id, username: row.username, role: row.role } : undefined;
+  }
+
+  /** The user's tokens, newest first, at most `limit` of them (revoked ones included). */
+  async listTokens(userId: string, limit = 1000): Promise<TokenRecord[]> {
+    const { rows } = await this.pool.query<TokenRow>(SELECT_TOKENS_OF_USER, [userId, limit]);
+    return rows.map((row) => ({
+      id: row.id,
+      name: row.name,
+      createdAt: row.created_at.toISOString(),
+      revokedAt: row.revoked_at ? row.revoked_at.toISOString() : null,
+    }));
   }
 
   /**

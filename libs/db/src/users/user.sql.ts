@@ -19,6 +19,14 @@ FROM api_tokens AS t
 JOIN users AS u ON u.id = t.user_id
 WHERE t.token_hash = $1 AND t.revoked_at IS NULL`;
 
+/** A user's tokens, newest first, revoked ones too (they show when they were revoked); never their hashes. */
+export const SELECT_TOKENS_OF_USER = `
+SELECT id::TEXT AS id, name, created_at, revoked_at
+FROM api_tokens
+WHERE user_id = $1::UUID
+ORDER BY created_at DESC, id
+LIMIT $2`;
+
 /**
  * Revokes a token; `$2` NULL lets an admin revoke anyone's. Idempotent: revoking a revoked token keeps its first
  * revocation time and still returns the hash, so a caller whose cache eviction failed can simply retry.
