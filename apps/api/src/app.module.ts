@@ -3,6 +3,7 @@ import { RuntimeModule } from '@keyflow/runtime';
 import { AuthModule } from './auth/auth.module';
 import { BackupModule } from './backup/backup.module';
 import { ClusterModule } from './cluster/cluster.module';
+import { DeadLettersModule } from './dead-letters/dead-letters.module';
 import { API_CONFIG, type ApiConfig } from './config/api.config';
 import { HealthController } from './health/health.controller';
 import { StatusController } from './health/status.controller';
@@ -40,6 +41,7 @@ export class AppModule {
         AuthModule,
         BackupModule,
         ClusterModule,
+        DeadLettersModule,
         WatchModule,
       ],
       controllers: [

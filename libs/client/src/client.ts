@@ -19,6 +19,8 @@ export type CreatedToken = components['schemas']['TokenCreatedResponseDto'];
 export type ClusterView = components['schemas']['ClusterResponseDto'];
 export type ClusterProcess = components['schemas']['ClusterProcessDto'];
 export type InstanceStatus = components['schemas']['StatusResponseDto'];
+export type DeadLetterPage = components['schemas']['DeadLetterListResponseDto'];
+export type DeadLetterReplay = components['schemas']['DeadLetterReplayResponseDto'];
 
 /** An answer together with the API instance that served it (`X-Served-By`, set by every instance). */
 export interface Served<T> {
@@ -277,6 +279,22 @@ export class KeyflowClient {
     const { data, error, response } = await this.raw.GET('/v1/admin/cluster');
     if (error !== undefined || data === undefined) throw problemOf(response, error);
     return served(data, response);
+  }
+
+  /** Dead-lettered writes from the head of the queue, which keeps them (admins only). */
+  async deadLetters(options: { offset?: number; limit?: number } = {}): Promise<DeadLetterPage> {
+    const { data, error, response } = await this.raw.GET('/v1/admin/dead-letters', { params: { query: options } });
+    if (error !== undefined || data === undefined) throw problemOf(response, error);
+    return data;
+  }
+
+  /** Replays one dead-lettered write where that cannot reorder or repeat it (admins only; never forced). */
+  async replayDeadLetter(operationId: string): Promise<DeadLetterReplay> {
+    const { data, error, response } = await this.raw.POST('/v1/admin/dead-letters/{operationId}/replay', {
+      params: { path: { operationId } },
+    });
+    if (error !== undefined || data === undefined) throw problemOf(response, error);
+    return data;
   }
 
   /** An accepted write's operation: `accepted` until a worker applied it, then `applied`, `conflict` or `failed`. */

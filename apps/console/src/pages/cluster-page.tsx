@@ -1,9 +1,10 @@
-import type { ClusterView, InstanceStatus } from '@keyflow/client';
+import type { ClusterView, DeadLetterPage, DeadLetterReplay, InstanceStatus } from '@keyflow/client';
 import { useCallback, useEffect, useState } from 'preact/hooks';
 import { api, isUnauthenticated, problemOf } from '../api';
 import { formatDuration, formatTime, problemMessage } from '../lib/format.util';
 
 const REFRESH_MS = 5_000;
+const DEAD_LETTER_PAGE = 20;
 
 /**
  * The admin's view: every process of the stack with its health, the database primary and the queues
@@ -14,6 +15,8 @@ export function ClusterPage({ onSessionLost }: { onSessionLost: () => void }) {
   const [status, setStatus] = useState<InstanceStatus>();
   const [error, setError] = useState<string>();
   const [paused, setPaused] = useState(false);
+  const [letters, setLetters] = useState<DeadLetterPage>();
+  const [replays, setReplays] = useState<Record<string, DeadLetterReplay | string>>({});
 
   const load = useCallback(async () => {
     try {
@@ -21,6 +24,8 @@ export function ClusterPage({ onSessionLost }: { onSessionLost: () => void }) {
       setCluster({ view: c.data, servedBy: c.servedBy });
       setStatus(s.data);
       setError(undefined);
+      // The letters only when there are some: listing holds the queue's head for a moment.
+      setLetters(c.data.deadLetters ? await api.deadLetters({ limit: DEAD_LETTER_PAGE }) : undefined);
     } catch (err) {
       if (isUnauthenticated(err)) onSessionLost();
       else setError(problemMessage(problemOf(err)));
@@ -33,6 +38,16 @@ export function ClusterPage({ onSessionLost }: { onSessionLost: () => void }) {
     const timer = setInterval(() => void load(), REFRESH_MS);
     return () => clearInterval(timer);
   }, [load, paused]);
+
+  const replay = async (operationId: string): Promise<void> => {
+    try {
+      const outcome = await api.replayDeadLetter(operationId);
+      setReplays((r) => ({ ...r, [operationId]: outcome }));
+      await load();
+    } catch (err) {
+      setReplays((r) => ({ ...r, [operationId]: problemMessage(problemOf(err)) }));
+    }
+  };
 
   const view = cluster?.view;
   const down = view?.processes.filter((p) => p.status === 'down').length ?? 0;
@@ -87,11 +102,60 @@ export function ClusterPage({ onSessionLost }: { onSessionLost: () => void }) {
               <span class="value">{nonEmpty.reduce((n, q) => n + (q.messages ?? 0), 0)}</span>
             </div>
           </div>
-          {(view.deadLetters ?? 0) > 0 && (
-            <p class="notice">
-              Writes the workers could not apply wait in <code>kv.dead-letter</code>. Inspect and replay them with{' '}
-              <code>npm run dlq -- list</code> and <code>npm run dlq -- replay --id &lt;operation&gt;</code>.
-            </p>
+          {letters && letters.total > 0 && (
+            <div class="card" aria-labelledby="dead-letters-title">
+              <h2 id="dead-letters-title">Dead letters</h2>
+              <p class="muted">
+                Writes the workers could not apply. A replay puts one back on its shard queue only if that cannot
+                reorder or repeat it (as <code>npm run dlq -- replay --id …</code>); the first {letters.items.length} of{' '}
+                {letters.total}.
+              </p>
+              <table class="list" aria-label="Dead letters" data-testid="dead-letters">
+                <thead>
+                  <tr>
+                    <th scope="col">Operation</th>
+                    <th scope="col">Write</th>
+                    <th scope="col">Reason</th>
+                    <th scope="col">
+                      <span class="visually-hidden">Actions</span>
+                    </th>
+                  </tr>
+                </thead>
+                <tbody>
+                  {letters.items.map((l, i) => {
+                    const id = l.operationId;
+                    return (
+                      <tr key={id ?? `letter-${i}`}>
+                        <td class="mono">{id ?? '(none)'}</td>
+                        <td>
+                          {l.type ?? '?'} <span class="mono">{l.key ?? ''}</span>
+                        </td>
+                        <td>
+                          {l.reason}
+                          {l.fromQueue && <span class="muted"> from {l.fromQueue}</span>}
+                        </td>
+                        <td>
+                          {id && (
+                            <button type="button" class="secondary small" onClick={() => void replay(id)}>
+                              Replay
+                            </button>
+                          )}
+                        </td>
+                      </tr>
+                    );
+                  })}
+                </tbody>
+              </table>
+            </div>
+          )}
+          {Object.entries(replays).length > 0 && (
+            <ul class="changes" aria-live="polite" data-testid="replays">
+              {Object.entries(replays).map(([id, r]) => (
+                <li key={id}>
+                  <span class="mono">{id}</span>: {typeof r === 'string' ? r : `${r.result} — ${r.messages.join(' ')}`}
+                </li>
+              ))}
+            </ul>
           )}
           <div class="card">
             <h2>Processes{view.topology ? ` of “${view.topology}”` : ''}</h2>

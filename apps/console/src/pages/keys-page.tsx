@@ -113,7 +113,6 @@ export function KeysPage({ params, onSessionLost }: { params: URLSearchParams; o
     setEditor(undefined);
     setConflict(undefined);
     setConfirmDelete(false);
-    setNotice(undefined);
     setError(undefined);
     if (openKey === undefined) setOpened(undefined);
     else void loadKey(openKey);
@@ -205,6 +204,8 @@ export function KeysPage({ params, onSessionLost }: { params: URLSearchParams; o
     } catch (err) {
       if (err instanceof KeyflowProblem && err.status === 412) {
         const theirs = await api.get(key, { strong: true }).catch(() => undefined);
+        // What is shown of the key is theirs from now on (a delete must be conditioned on their version too).
+        if (openKey === key) setOpened({ key, entry: theirs, loading: false });
         setConflict(
           conflictOf(
             base,

@@ -93,6 +93,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/admin/dead-letters": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The writes the workers dead-lettered, from the head of the queue (admins only)
+         * @description The same as `npm run dlq -- list --json`; the letters stay in the queue.
+         */
+        get: operations["DeadLettersController_list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/dead-letters/{operationId}/replay": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Replay one dead-lettered write (admins only)
+         * @description The same as `npm run dlq -- replay --id <operationId>` without `--force`: the write goes back to its shard queue only if that cannot reorder or repeat it, and applies only at the key version checked now.
+         */
+        post: operations["DeadLettersController_replay"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/auth/login": {
         parameters: {
             query?: never;
@@ -546,6 +586,52 @@ export interface components {
              * @example local
              */
             topology: string | null;
+        };
+        DeadLetterDto: {
+            /**
+             * Format: date-time
+             * @description When the API accepted the write.
+             */
+            acceptedAt?: string;
+            /**
+             * @description The message’s size.
+             * @example 182
+             */
+            bytes: number;
+            /** Format: date-time */
+            deadLetteredAt?: string;
+            /** @example kv.shard.3 */
+            fromQueue?: string;
+            /** @example user:42 */
+            key?: string;
+            /** Format: uuid */
+            operationId?: string;
+            /**
+             * @description Why the broker dead-lettered it (or the worker’s reason).
+             * @example rejected
+             */
+            reason: string;
+            /** @example put */
+            type?: string;
+        };
+        DeadLetterListResponseDto: {
+            items: components["schemas"]["DeadLetterDto"][];
+            /** @example 0 */
+            offset: number;
+            /**
+             * @description Letters in the queue when asked.
+             * @example 3
+             */
+            total: number;
+        };
+        DeadLetterReplayResponseDto: {
+            /** @description What the replay did, as `npm run dlq -- replay` prints it. */
+            messages: string[];
+            /**
+             * @description `replayed`: back on its shard queue, to apply only at the key version checked now; `settled`: it had an outcome already, the letter is removed; `refused`: replaying it now could reorder writes (see messages); `failed`: the broker or database failed, the letter stays.
+             * @enum {string}
+             */
+            result: "replayed" | "settled" | "refused" | "failed";
         };
         DependencyStatusDto: {
             /** @example not connected to the broker */
@@ -1333,6 +1419,131 @@ export interface operations {
             };
             /** @description Not allowed: a cookie-authenticated write from another origin (CSRF), or an admin-only route. */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+        };
+    };
+    DeadLettersController_list: {
+        parameters: {
+            query?: {
+                limit?: number;
+                /** @description Letters to skip from the head of the queue. */
+                offset?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeadLetterListResponseDto"];
+                };
+            };
+            /** @description Invalid input: a bad key, malformed JSON, a missing or unknown field, a bad query parameter, or a value keyflow cannot store as written (a number a double does not hold exactly, U+0000, a lone surrogate, a repeated member name, nesting deeper than 64). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description No credentials, or they are wrong, expired or revoked. Log in or send `Authorization: Bearer <token>`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Not allowed: a cookie-authenticated write from another origin (CSRF), or an admin-only route. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description A dependency (broker, database) is unavailable; nothing was written. Retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+        };
+    };
+    DeadLettersController_replay: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                operationId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeadLetterReplayResponseDto"];
+                };
+            };
+            /** @description Invalid input: a bad key, malformed JSON, a missing or unknown field, a bad query parameter, or a value keyflow cannot store as written (a number a double does not hold exactly, U+0000, a lone surrogate, a repeated member name, nesting deeper than 64). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description No credentials, or they are wrong, expired or revoked. Log in or send `Authorization: Bearer <token>`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Not allowed: a cookie-authenticated write from another origin (CSRF), or an admin-only route. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Nothing found under this key or id. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description A dependency (broker, database) is unavailable; nothing was written. Retry later. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
