@@ -45,7 +45,8 @@ const gateway = (i: number): string => {
 async function createUser(name: string, role: 'user' | 'admin' = 'user'): Promise<string> {
   const username = `${name}-${run}`;
   const created = await call(gateway(0), 'POST', '/v1/users', {
-    body: { username, password: PASSWORD, role },
+    // The keys this suite writes (a new user may touch nothing until granted).
+    body: { username, password: PASSWORD, role, grants: [{ prefix: `auth-${run}-`, access: 'write' }] },
     headers: adminAuthHeaders(stack),
   });
   expect(created.status).toBe(201);

@@ -50,16 +50,10 @@ async function deadLetter(key: string): Promise<string> {
 }
 
 /** A client holding a session cookie, as a browser would after logging in through `gateway`. */
-async function loggedIn(username: string, gateway: string): Promise<KeyflowClient & { cookie: string }> {
-  const answer = await fetch(`${gateway}/v1/auth/login`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ username, password: PASSWORD }),
-  });
-  expect(answer.status).toBe(200);
-  const cookie = /keyflow_session=[^;]*/.exec(answer.headers.get('set-cookie') ?? '')?.[0];
-  if (!cookie) throw new Error('no session cookie');
-  return Object.assign(new KeyflowClient({ baseUrl: gateway, cookie }), { cookie });
+async function loggedIn(username: string, gateway: string): Promise<KeyflowClient> {
+  const client = new KeyflowClient({ baseUrl: gateway });
+  await client.login(username, PASSWORD);
+  return client;
 }
 
 describe('routes of the web console (e2e through the gateways)', () => {
@@ -92,7 +86,7 @@ describe('routes of the web console (e2e through the gateways)', () => {
       expect(Date.parse(first.data.absoluteExpiresAt) - started).toBe(12 * 3_600_000);
       expect(first.data.expiresAt).toBe(first.data.idleExpiresAt);
       expect(first.gateway).toBe(new URL(stack.gateways[0] ?? stack.gateway).host);
-      const { cookie } = viaFirst;
+      const cookie = viaFirst.sessionCookie;
       for (const gateway of stack.gateways.slice(1)) {
         const other = await new KeyflowClient({ baseUrl: gateway, cookie }).session();
         expect(other.data.startedAt).toBe(first.data.startedAt);
@@ -117,19 +111,15 @@ describe('routes of the web console (e2e through the gateways)', () => {
   });
 
   describe('GET /v1/auth/tokens', () => {
-    it("should list the caller's own tokens newest first, revoked ones with when, never the secret", async () => {
+    it("should list the caller's live tokens, never the secret, and not another user's", async () => {
       const client = await loggedIn(user, stack.gateway);
-      expect(await client.listTokens()).toEqual([]);
       const first = await client.createToken('first');
       const second = await client.createToken('second');
       await client.revokeToken(first.id);
       const listed = await client.listTokens();
-      expect(listed).toEqual([
-        { id: second.id, name: 'second', createdAt: second.createdAt, revokedAt: null },
-        { id: first.id, name: 'first', createdAt: first.createdAt, revokedAt: expect.any(String) },
-      ]);
+      expect(listed.map((t) => t.id)).toEqual([second.id]);
+      expect(listed[0]).toMatchObject({ name: 'second', createdAt: second.createdAt });
       expect(JSON.stringify(listed)).not.toContain(second.token);
-      // Someone else's list does not have them.
       const other = await loggedIn(admin, stack.gateway);
       expect((await other.listTokens()).map((t) => t.id)).not.toContain(second.id);
     });

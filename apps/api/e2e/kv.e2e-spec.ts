@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { gatewayRequest, pollUntil, readStack } from '@keyflow/testing';
+import { gatewayRequest, pollUntil, readStack, stackClient } from '@keyflow/testing';
 import { problem } from './problem.util';
 
 /**
@@ -19,12 +19,11 @@ function call(method: string, path: string, body?: unknown, headers: Record<stri
   return gatewayRequest(method, path, { ...payload, headers, gateway, timeoutMs: 60_000, expectJson: false });
 }
 
+/** The operation once a worker has applied it, followed with @keyflow/client. */
 async function applied(operationId: string) {
-  return pollUntil(
-    () => call('GET', `/v1/operations/${operationId}`),
-    (r) => r.json?.status === 'applied',
-    { what: `operation ${operationId} to be applied` },
-  );
+  const operation = await stackClient({ gateway }).settled(operationId);
+  expect(operation, `operation ${operationId}`).toMatchObject({ status: 'applied' });
+  return operation;
 }
 
 describe('keyflow HTTP API (e2e through the gateway)', () => {
@@ -42,7 +41,7 @@ describe('keyflow HTTP API (e2e through the gateway)', () => {
       expect(put1.headers.get('x-served-by')).toMatch(/^api-\d+$/);
 
       const op = await applied(String(put1.json.operationId));
-      expect(op.json).toEqual({
+      expect(op).toEqual({
         id: put1.json.operationId,
         key: k,
         type: 'put',
@@ -70,7 +69,7 @@ describe('keyflow HTTP API (e2e through the gateway)', () => {
       expect(del.status).toBe(202);
       expect(del.json).toEqual({ operationId: UUID, key: k, status: 'accepted' });
       const delOp = await applied(String(del.json.operationId));
-      expect(delOp.json).toMatchObject({ type: 'delete', status: 'applied', version: 3 });
+      expect(delOp).toMatchObject({ type: 'delete', status: 'applied', version: 3 });
 
       const gone = await call('GET', `/v1/kv/${k}`);
       expect(gone.status).toBe(404);
@@ -400,6 +399,7 @@ describe('keyflow HTTP API (e2e through the gateway)', () => {
           '/v1/auth/login',
           '/v1/auth/logout',
           '/v1/auth/me',
+          '/v1/auth/password',
           '/v1/auth/tokens',
           '/v1/auth/tokens/{id}',
           '/v1/backup',
@@ -409,6 +409,8 @@ describe('keyflow HTTP API (e2e through the gateway)', () => {
           '/v1/operations/{id}',
           '/v1/status',
           '/v1/users',
+          '/v1/users/{username}',
+          '/v1/users/{username}/grants',
           '/v1/watch',
         ].sort(),
       );

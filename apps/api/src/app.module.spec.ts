@@ -5,6 +5,7 @@ import { decodeWrites, encodeWriteBatch, writeMessageText } from '@keyflow/contr
 import type { TokenOwner } from '@keyflow/db';
 import { AMQP, READ_POOL, REDIS, WRITE_POOL } from '@keyflow/runtime';
 import { TokenCache } from '@keyflow/session';
+import { pollUntil } from '@keyflow/testing';
 import { AppModule } from './app.module';
 import { generateApiToken, hashApiToken } from './auth/credentials.util';
 import { loadApiConfig } from './config/api.config';
@@ -31,6 +32,8 @@ const owner: TokenOwner = {
   userId: '9e8d7c6b-5a4f-4e3d-8c2b-1a0f9e8d7c6b',
   username: 'ada',
   role: 'user',
+  userGrants: [{ prefix: '', access: 'write' }],
+  tokenGrants: null,
 };
 const token = generateApiToken();
 let app: NestFastifyApplication;
@@ -187,6 +190,7 @@ describe(AppModule.name, () => {
         type: 'put',
         value: { name: 'Ada', languages: ['en', 'fr'] },
         acceptedAt: expect.any(String),
+        owner: owner.userId,
       });
       expect(options).toEqual({ valueJson: '{"name":"Ada","languages":["en","fr"]}' });
       // What the real publisher would put on the wire reads back as the same message.
@@ -217,9 +221,14 @@ describe(AppModule.name, () => {
       expect(ready.json()).toEqual({ status: 'ok', info: up, error: {}, details: up });
     });
 
-    it('should answer readiness 503 problem+json naming the dependency that is down', async () => {
+    it('should answer readiness 503 problem+json naming the dependency that is down, once its last check is a second old', async () => {
       fakes.amqp.connected = false;
-      const ready = await app.inject({ method: 'GET', url: '/health/ready' });
+      // One check a second answers every caller: the broker's fall is seen from the next check on.
+      const ready = await pollUntil(
+        () => app.inject({ method: 'GET', url: '/health/ready' }),
+        (r) => r.statusCode !== 200,
+        { timeoutMs: 3_000, intervalMs: 100, what: 'readiness to see the broker down' },
+      );
       expect(ready.statusCode).toBe(503);
       expect(ready.headers['content-type']).toMatch(/^application\/problem\+json/);
       // Terminus's report travels as extensions of the problem (its `error` map is dropped with Nest's `error` field).

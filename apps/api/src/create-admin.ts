@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { DomainError, ErrorCode, loadConfigOrExit, parseEnv, postgresUrl } from '@keyflow/contracts';
+import { ALL_KEYS, DomainError, ErrorCode, loadConfigOrExit, parseEnv, postgresUrl } from '@keyflow/contracts';
 import { createPool, UserRepository } from '@keyflow/db';
 import { generateApiToken, hashApiToken, hashPassword, USERNAME_PATTERN, USERNAME_RULE } from './auth/credentials.util';
 
@@ -35,6 +35,7 @@ async function main(): Promise<void> {
           username: env.ADMIN_USERNAME,
           passwordHash: await hashPassword(password),
           role: 'admin',
+          grants: [...ALL_KEYS],
         });
         admin = { ...created, passwordHash: '' };
       } catch (err) {

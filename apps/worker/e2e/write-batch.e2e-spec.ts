@@ -10,7 +10,7 @@ import {
   writeMessageText,
   type WriteMessage,
 } from '@keyflow/contracts';
-import { gatewayRequest, peekQueue, pollUntil, readStack, type StackInfo } from '@keyflow/testing';
+import { gatewayRequest, peekQueue, pollUntil, readStack, stackClient, type StackInfo } from '@keyflow/testing';
 
 /**
  * Group commit and batch messages on the real stack: the APIs put the writes that arrive while a confirm is awaited
@@ -22,17 +22,11 @@ function request(method: string, path: string, options: { body?: unknown; gatewa
   return gatewayRequest(method, path, { ...options, stack, timeoutMs: 60_000 });
 }
 
-/** Waits until every operation is finished and returns their records. */
-async function finished(ids: string[]): Promise<Array<Record<string, unknown>>> {
-  const records: Array<Record<string, unknown>> = [];
-  for (const id of ids) {
-    const record = await pollUntil(
-      () => request('GET', `/v1/operations/${id}`),
-      (r) => r.status === 200 && r.json.status !== undefined && r.json.status !== 'accepted',
-      { what: `operation ${id} to finish`, timeoutMs: 60_000, intervalMs: 100 },
-    );
-    records.push(record.json);
-  }
+/** Waits until every operation is finished (applied, conflict or failed) and returns their records. */
+async function finished(ids: string[]) {
+  const client = stackClient({ stack });
+  const records = [];
+  for (const id of ids) records.push(await client.settled(id, { timeoutMs: 60_000 }));
   return records;
 }
 

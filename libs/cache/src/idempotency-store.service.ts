@@ -55,10 +55,14 @@ export class IdempotencyStore {
     this.gatewayKeyTtlSeconds = options.gatewayKeyTtlSeconds ?? 600;
   }
 
-  /** Claims `key` for `record`; returns the existing record when the key was already claimed. */
-  async claim(key: string, record: IdempotencyRecord): Promise<IdempotencyRecord | undefined> {
+  /**
+   * Claims `key` for `record` within `scope` (the user who sent it: keys are per user, so one user can neither find
+   * nor squat another's); returns the existing record when the key was already claimed in that scope.
+   */
+  async claim(key: string, record: IdempotencyRecord, scope = ''): Promise<IdempotencyRecord | undefined> {
     const ttl = key.startsWith(GATEWAY_KEY_PREFIX) ? this.gatewayKeyTtlSeconds : this.ttlSeconds;
-    const previous = await this.redis.set(this.prefix + key, JSON.stringify(record), 'EX', ttl, 'NX', 'GET');
+    const name = scope === '' ? this.prefix + key : `${this.prefix}${scope}:${key}`;
+    const previous = await this.redis.set(name, JSON.stringify(record), 'EX', ttl, 'NX', 'GET');
     return previous ? (JSON.parse(previous) as IdempotencyRecord) : undefined;
   }
 }

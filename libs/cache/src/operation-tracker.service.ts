@@ -6,6 +6,8 @@ export interface AcceptedOperation {
   key: string;
   type: OperationType;
   acceptedAt: string;
+  /** The user whose request made it (see `WriteMessage.owner`). */
+  owner?: string;
 }
 
 export interface OperationTrackerOptions {

@@ -11,24 +11,40 @@ export type Applied = components['schemas']['WriteAppliedDto'];
 export type Operation = components['schemas']['OperationResponseDto'];
 export type ListItem = components['schemas']['KvListItemDto'];
 export type ListPage = components['schemas']['KvListResponseDto'];
-export type SessionUser = components['schemas']['AuthSessionResponseDto'];
 export type Me = components['schemas']['AuthMeResponseDto'];
+export type Session = components['schemas']['AuthSessionResponseDto'];
+export type CreatedToken = components['schemas']['TokenCreatedResponseDto'];
+export type Status = components['schemas']['StatusResponseDto'];
 export type SessionInfo = components['schemas']['AuthSessionInfoResponseDto'];
 export type TokenInfo = components['schemas']['TokenResponseDto'];
-export type CreatedToken = components['schemas']['TokenCreatedResponseDto'];
 export type ClusterView = components['schemas']['ClusterResponseDto'];
 export type ClusterProcess = components['schemas']['ClusterProcessDto'];
-export type InstanceStatus = components['schemas']['StatusResponseDto'];
 export type DeadLetterPage = components['schemas']['DeadLetterListResponseDto'];
 export type DeadLetterReplay = components['schemas']['DeadLetterReplayResponseDto'];
 
-/** An answer together with the API instance that served it (`X-Served-By`, set by every instance). */
+/** An answer together with who served it. */
 export interface Served<T> {
   data: T;
+  /** The API instance that answered (`X-Served-By`, set by every instance). */
   servedBy: string | undefined;
   /** The gateway address the request reached (`X-Gateway-Address`, set by every nginx gateway); none direct. */
   gateway: string | undefined;
 }
+export type BulkOperation = components['schemas']['KvBulkOperationDto'];
+export type BulkResult = components['schemas']['KvBulkResponseDto'];
+export type RestoreResult = components['schemas']['RestoreResponseDto'];
+
+/** `GET /v1/backup`: the NDJSON stream of one snapshot, and how many lines it holds (a short stream is a cut one). */
+export interface Backup {
+  keys: number;
+  snapshot: string;
+  body: ReadableStream<Uint8Array>;
+}
+
+/** The headers of a backup answer (see the API's `@keyflow/contracts`; repeated here to keep this package leaf). */
+const BACKUP_KEYS_HEADER = 'x-keyflow-backup-keys';
+const BACKUP_SNAPSHOT_HEADER = 'x-keyflow-backup-snapshot';
+const NDJSON = 'application/x-ndjson';
 
 export interface ListOptions {
   /** Keys per page, 1–1000 (the API's default: 100). */
@@ -82,15 +98,15 @@ export type WriteResult =
   | { status: 'applied'; operationId: string; key: string; version: number; created: boolean }
   | { status: 'deleted'; key: string };
 
-/**
- * A random (v4) UUID. `crypto.randomUUID` exists only in secure contexts: a browser page served over plain HTTP from a
- * name other than localhost (the console at http://api.keyflow.test) has `getRandomValues` alone.
- */
 export interface UuidSource {
   randomUUID?: () => string;
   getRandomValues(array: Uint8Array): Uint8Array;
 }
 
+/**
+ * A random (v4) UUID. `crypto.randomUUID` exists only in secure contexts: a browser page served over plain HTTP from a
+ * name other than localhost (the console at http://api.keyflow.test) has `getRandomValues` alone.
+ */
 export function randomUuid(crypto: UuidSource = globalThis.crypto): string {
   if (typeof crypto.randomUUID === 'function') return crypto.randomUUID();
   const b = crypto.getRandomValues(new Uint8Array(16));
@@ -118,24 +134,38 @@ function writeHeaders(options: WriteOptions): Record<string, string> {
  */
 export class KeyflowClient {
   readonly raw: Client<paths>;
-  private readonly baseUrl: string;
-  private readonly credentials: Record<string, string>;
+  readonly baseUrl: string;
+  private token: string | undefined;
+  private cookie: string | undefined;
   private readonly fetchFn: typeof fetch;
+  private readonly transport: (request: Request) => Promise<Response>;
 
   constructor(options: KeyflowClientOptions) {
     const retry = { ...DEFAULT_RETRY, ...options.retry };
     const base = options.fetch ?? globalThis.fetch.bind(globalThis);
     this.baseUrl = options.baseUrl.replace(/\/+$/, '');
     this.fetchFn = base;
-    this.credentials = {
-      ...(options.token ? { authorization: `Bearer ${options.token}` } : {}),
-      ...(options.cookie ? { cookie: options.cookie } : {}),
-    };
-    this.raw = createClient<paths>({
-      baseUrl: options.baseUrl.replace(/\/+$/, ''),
-      fetch: retryingFetch(base, retry, options.timeoutMs ?? 30_000),
-      headers: this.credentials,
+    this.token = options.token;
+    this.cookie = options.cookie;
+    this.transport = retryingFetch(base, retry, options.timeoutMs ?? 30_000);
+    this.raw = createClient<paths>({ baseUrl: this.baseUrl, fetch: this.transport });
+    // Credentials are read per request: `login` and `logout` change them for every call after.
+    this.raw.use({
+      onRequest: ({ request }) => {
+        for (const [name, value] of Object.entries(this.credentials())) {
+          if (!request.headers.has(name)) request.headers.set(name, value);
+        }
+        return request;
+      },
     });
+  }
+
+  /** The headers that say who calls: the bearer token, else the session cookie (a browser adds its own). */
+  private credentials(): Record<string, string> {
+    return {
+      ...(this.token ? { authorization: `Bearer ${this.token}` } : {}),
+      ...(this.cookie ? { cookie: this.cookie } : {}),
+    };
   }
 
   /**
@@ -144,7 +174,7 @@ export class KeyflowClient {
    */
   watch(prefix: string, options: WatchOptions = {}): AsyncGenerator<WatchEvent> {
     const query = new URLSearchParams({ prefix });
-    return watchEvents(this.fetchFn, `${this.baseUrl}/v1/watch?${query.toString()}`, this.credentials, options);
+    return watchEvents(this.fetchFn, `${this.baseUrl}/v1/watch?${query.toString()}`, this.credentials(), options);
   }
 
   /** The entry, or undefined when the key does not exist (404). `strong`: read the primary, past the cache. */
@@ -170,6 +200,30 @@ export class KeyflowClient {
       return { status: 'accepted', operationId: accepted.operationId, key: accepted.key };
     }
     const applied = data as Applied;
+    return {
+      status: 'applied',
+      operationId: applied.operationId,
+      key,
+      version: applied.version,
+      created: response.status === 201,
+    };
+  }
+
+  /**
+   * `put` with the value as JSON text, sent exactly as given (inside `{"value": …}`): nothing is parsed and
+   * serialised again on the way, so a number JavaScript cannot hold (`12345678901234567890`, `1.0`) reaches the API
+   * as written — and is refused there with a 400 if keyflow could not store it exactly. The CLI writes this way.
+   */
+  async putJson(key: string, valueJson: string, options: PutOptions = {}): Promise<WriteResult> {
+    const ttl = options.ttl === undefined ? '' : `,"ttl":${JSON.stringify(options.ttl)}`;
+    const response = await this.send('PUT', `/v1/kv/${encodeURIComponent(key)}`, {
+      body: `{"value":${valueJson}${ttl}}`,
+      headers: { 'content-type': 'application/json', ...writeHeaders(options) },
+      signal: options.signal,
+    });
+    const body = (await response.json()) as Accepted | Applied;
+    if (response.status === 202) return { status: 'accepted', operationId: body.operationId, key: body.key };
+    const applied = body as Applied;
     return {
       status: 'applied',
       operationId: applied.operationId,
@@ -221,62 +275,119 @@ export class KeyflowClient {
     } while (cursor);
   }
 
-  /** Logs in: the answer sets the session cookie (a browser keeps it; elsewhere read `Set-Cookie`). */
-  async login(username: string, password: string): Promise<Served<SessionUser>> {
-    const { data, error, response } = await this.raw.POST('/v1/auth/login', { body: { username, password } });
-    if (error !== undefined || data === undefined) throw problemOf(response, error);
-    return served(data, response);
-  }
-
-  /** Ends the session on every instance. */
-  async logout(): Promise<void> {
-    const { error, response } = await this.raw.POST('/v1/auth/logout');
-    if (response.status !== 204) throw problemOf(response, error);
-  }
-
-  /** Who is calling (a session or a token), and which instance answered. */
-  async me(): Promise<Served<Me>> {
-    const { data, error, response } = await this.raw.GET('/v1/auth/me');
-    if (error !== undefined || data === undefined) throw problemOf(response, error);
-    return served(data, response);
-  }
-
-  /** The session of this cookie: when it began and when it ends (400 for a bearer token, which has none). */
-  async session(): Promise<Served<SessionInfo>> {
-    const { data, error, response } = await this.raw.GET('/v1/auth/session');
-    if (error !== undefined || data === undefined) throw problemOf(response, error);
-    return served(data, response);
-  }
-
-  /** The caller's API tokens, newest first (revoked ones too); never the tokens themselves. */
-  async listTokens(): Promise<TokenInfo[]> {
-    const { data, error, response } = await this.raw.GET('/v1/auth/tokens');
-    if (error !== undefined || data === undefined) throw problemOf(response, error);
-    return data.items;
-  }
-
-  /** A new API token; its secret is in this answer only. */
-  async createToken(name: string): Promise<CreatedToken> {
-    const { data, error, response } = await this.raw.POST('/v1/auth/tokens', { body: { name } });
+  /** An accepted write's operation: `accepted` until a worker applied it, then `applied`, `conflict` or `failed`. */
+  async operation(id: string, signal?: AbortSignal): Promise<Operation> {
+    const { data, error, response } = await this.raw.GET('/v1/operations/{id}', { params: { path: { id } }, signal });
     if (error !== undefined || data === undefined) throw problemOf(response, error);
     return data;
   }
 
-  async revokeToken(id: string): Promise<void> {
-    const { error, response } = await this.raw.DELETE('/v1/auth/tokens/{id}', { params: { path: { id } } });
-    if (response.status !== 204) throw problemOf(response, error);
+  /**
+   * An accepted write's outcome: polls its operation until a worker has applied it (or found a conflict, or failed
+   * it). Rejects with a `TimeoutError` when it is still `accepted` after `timeoutMs` (default 30 s) — the write is
+   * not lost then, only not applied yet.
+   */
+  async settled(
+    id: string,
+    {
+      timeoutMs = 30_000,
+      intervalMs = 50,
+      signal,
+    }: { timeoutMs?: number; intervalMs?: number; signal?: AbortSignal } = {},
+  ): Promise<Operation> {
+    const deadline = AbortSignal.any([AbortSignal.timeout(timeoutMs), ...(signal ? [signal] : [])]);
+    for (let delay = intervalMs; ; delay = Math.min(delay * 2, 1_000)) {
+      const operation = await this.operation(id, deadline);
+      if (operation.status !== 'accepted') return operation;
+      await new Promise<void>((resolve, reject) => {
+        if (deadline.aborted) return reject(deadline.reason as Error);
+        const timer = setTimeout(resolve, delay);
+        deadline.addEventListener('abort', () => (clearTimeout(timer), reject(deadline.reason as Error)), {
+          once: true,
+        });
+      });
+    }
   }
 
-  /** The answering instance and its dependencies (`GET /v1/status`). */
-  async status(): Promise<Served<InstanceStatus>> {
-    const { data, error, response } = await this.raw.GET('/v1/status');
+  /**
+   * Up to 1000 puts and deletes in one request (`POST /v1/kv`): each its own write, with its own operation id and
+   * outcome. Idempotent like every write here: one Idempotency-Key for the request, sent again with its retries,
+   * so each operation takes effect once.
+   */
+  async bulk(
+    operations: BulkOperation[],
+    options: Omit<WriteOptions, 'ifMatch' | 'ifNoneMatch'> = {},
+  ): Promise<BulkResult> {
+    const { data, error, response } = await this.raw.POST('/v1/kv', {
+      params: { header: writeHeaders(options) },
+      body: { operations },
+      signal: options.signal,
+    });
+    if (error !== undefined || data === undefined) throw problemOf(response, error);
+    return data;
+  }
+
+  /**
+   * Logs in with a username and password (`POST /v1/auth/login`). In a browser, the browser keeps the session
+   * cookie; elsewhere this client keeps it and sends it with every call after (a token, if given, still wins).
+   */
+  async login(username: string, password: string, signal?: AbortSignal): Promise<Session> {
+    const { data, error, response } = await this.raw.POST('/v1/auth/login', { body: { username, password }, signal });
+    if (error !== undefined || data === undefined) throw problemOf(response, error);
+    const cookie = response.headers.getSetCookie?.().find((c) => c.startsWith('keyflow_session='));
+    if (cookie) this.cookie = cookie.split(';')[0];
+    return data;
+  }
+
+  /** Ends the session on every instance, and forgets its cookie. */
+  async logout(signal?: AbortSignal): Promise<void> {
+    const { error, response } = await this.raw.POST('/v1/auth/logout', { signal });
+    if (error !== undefined) throw problemOf(response, error);
+    this.cookie = undefined;
+  }
+
+  /** The session cookie (`keyflow_session=…`) `login` keeps outside a browser, to hand to another client. */
+  get sessionCookie(): string | undefined {
+    return this.cookie;
+  }
+
+  /** Who is calling, and which API instance answered. */
+  async me(signal?: AbortSignal): Promise<Me> {
+    const { data, error, response } = await this.raw.GET('/v1/auth/me', { signal });
+    if (error !== undefined || data === undefined) throw problemOf(response, error);
+    return data;
+  }
+
+  /** A new API token, shown only in this answer (`token`); keyflow keeps only its hash. */
+  async createToken(name: string, signal?: AbortSignal): Promise<CreatedToken> {
+    const { data, error, response } = await this.raw.POST('/v1/auth/tokens', { body: { name }, signal });
+    if (error !== undefined || data === undefined) throw problemOf(response, error);
+    return data;
+  }
+
+  /** Revokes a token, at once on every instance. */
+  async revokeToken(id: string, signal?: AbortSignal): Promise<void> {
+    const { error, response } = await this.raw.DELETE('/v1/auth/tokens/{id}', { params: { path: { id } }, signal });
+    if (error !== undefined) throw problemOf(response, error);
+  }
+
+  /** The session of this cookie: when it began and when it ends (400 for a bearer token, which has none). */
+  async session(signal?: AbortSignal): Promise<Served<SessionInfo>> {
+    const { data, error, response } = await this.raw.GET('/v1/auth/session', { signal });
     if (error !== undefined || data === undefined) throw problemOf(response, error);
     return served(data, response);
   }
 
+  /** The caller's live API tokens; never the tokens themselves. */
+  async listTokens(signal?: AbortSignal): Promise<TokenInfo[]> {
+    const { data, error, response } = await this.raw.GET('/v1/auth/tokens', { signal });
+    if (error !== undefined || data === undefined) throw problemOf(response, error);
+    return data.tokens;
+  }
+
   /** Every process of the deployment, the database primary and the queues (admins only). */
-  async cluster(): Promise<Served<ClusterView>> {
-    const { data, error, response } = await this.raw.GET('/v1/admin/cluster');
+  async cluster(signal?: AbortSignal): Promise<Served<ClusterView>> {
+    const { data, error, response } = await this.raw.GET('/v1/admin/cluster', { signal });
     if (error !== undefined || data === undefined) throw problemOf(response, error);
     return served(data, response);
   }
@@ -297,11 +408,66 @@ export class KeyflowClient {
     return data;
   }
 
-  /** An accepted write's operation: `accepted` until a worker applied it, then `applied`, `conflict` or `failed`. */
-  async operation(id: string, signal?: AbortSignal): Promise<Operation> {
-    const { data, error, response } = await this.raw.GET('/v1/operations/{id}', { params: { path: { id } }, signal });
+  /** The answering instance's view of its dependencies. */
+  async status(signal?: AbortSignal): Promise<Status> {
+    const { data, error, response } = await this.raw.GET('/v1/status', { signal });
     if (error !== undefined || data === undefined) throw problemOf(response, error);
     return data;
+  }
+
+  /**
+   * One consistent snapshot of every live key (under `prefix`), as an NDJSON stream (admins only). The stream is
+   * read for as long as it runs: it has no timeout and is not retried.
+   */
+  async backup({ prefix, signal }: { prefix?: string; signal?: AbortSignal } = {}): Promise<Backup> {
+    const query = prefix === undefined ? '' : `?${new URLSearchParams({ prefix }).toString()}`;
+    const response = await this.send('GET', `/v1/backup${query}`, {
+      headers: { accept: NDJSON },
+      signal,
+      stream: true,
+    });
+    const keys = Number(response.headers.get(BACKUP_KEYS_HEADER));
+    if (response.body === null || !Number.isSafeInteger(keys)) {
+      throw new Error(`the backup answer lacks its ${BACKUP_KEYS_HEADER} header or its body`);
+    }
+    return { keys, snapshot: response.headers.get(BACKUP_SNAPSHOT_HEADER) ?? '', body: response.body };
+  }
+
+  /** Restores backup lines (NDJSON, at most 2 MiB a request); never overwrites a key that exists in any form. */
+  async restore(lines: string, signal?: AbortSignal): Promise<RestoreResult> {
+    const response = await this.send('POST', '/v1/backup/restore', {
+      body: lines,
+      headers: { 'content-type': NDJSON },
+      signal,
+    });
+    return (await response.json()) as RestoreResult;
+  }
+
+  /**
+   * A request the typed client cannot make (a body sent as it is, a stream read as it comes), with the
+   * credentials; the same retries unless `stream`. Any answer but 2xx throws `KeyflowProblem`.
+   */
+  private async send(
+    method: string,
+    path: string,
+    init: { body?: string; headers?: Record<string, string>; signal?: AbortSignal | undefined; stream?: boolean },
+  ): Promise<Response> {
+    const request = new Request(`${this.baseUrl}${path}`, {
+      method,
+      headers: { ...this.credentials(), ...init.headers },
+      ...(init.body === undefined ? {} : { body: init.body }),
+      ...(init.signal ? { signal: init.signal } : {}),
+    });
+    const response = await (init.stream ? this.fetchFn(request) : this.transport(request));
+    if (response.ok) return response;
+    const text = await response.text().catch(() => '');
+    let body: unknown;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      body = undefined;
+    }
+    throw problemOf(response, body);
   }
 }
 

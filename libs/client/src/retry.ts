@@ -59,11 +59,23 @@ export function retryingFetch(
     const attempts = repeatable ? Math.max(1, policy.attempts) : 1;
     // `Prefer: wait=N` asks the API to hold the answer up to N seconds: the attempt may take that much longer.
     const waitS = Number(/wait=(\d+)/.exec(request.headers.get('prefer') ?? '')?.[1] ?? 0);
+    // A request sent again needs its body again: read once, it is sent from memory by every attempt (cloning the
+    // request instead tees its body stream, which costs about 3x the CPU per write).
+    const body = repeatable && attempts > 1 && request.body !== null ? await request.arrayBuffer() : undefined;
     for (let attempt = 1; ; attempt++) {
       const signal = AbortSignal.any([request.signal, AbortSignal.timeout(timeoutMs + waitS * 1000)]);
       try {
-        // Only a request that may be sent again is cloned (its body read twice); the last attempt sends it as it is.
-        const response = await base(new Request(attempt < attempts ? request.clone() : request, { signal }));
+        const sent =
+          body === undefined
+            ? new Request(request, { signal })
+            : new Request(request.url, {
+                method: request.method,
+                headers: request.headers,
+                credentials: request.credentials,
+                body,
+                signal,
+              });
+        const response = await base(sent);
         if (attempt >= attempts || !isRetryableStatus(response.status)) return response;
         await response.body?.cancel();
         await sleep(retryDelayMs(attempt, policy, response.headers.get('retry-after')), request.signal);

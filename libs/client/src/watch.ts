@@ -57,10 +57,9 @@ export async function* watchEvents(
       });
       if (!response.ok) {
         const body: unknown = await response.json().catch(() => undefined);
-        if (!isRetryableStatus(response.status)) {
-          throw new KeyflowProblem(toProblem(response.status, response.statusText, body), response);
-        }
-        reason = `status ${response.status}`;
+        const problem = toProblem(response.status, response.statusText, body);
+        if (!isRetryableStatus(response.status)) throw new KeyflowProblem(problem, response);
+        reason = `${response.status} ${problem.title}${problem.detail ? `: ${problem.detail}` : ''}`;
       } else if (response.body === null) {
         reason = 'no stream in the answer';
       } else {

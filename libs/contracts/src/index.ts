@@ -9,3 +9,4 @@ export * from './messages/write-batch';
 export * from './config/env-config.util';
 export * from './backup/backup-line.util';
 export * from './messages/change-event';
+export * from './auth/grant.util';

@@ -26,6 +26,14 @@ describe(TokenCache.name, () => {
     expect(await cache.get('unknown')).toBeUndefined();
   });
 
+  it('should send an invalidated token to the database, and refuse fills from lookups that raced the change', async () => {
+    await cache.fill('h3', { username: 'before' });
+    expect(await cache.get('h3')).toEqual({ username: 'before' });
+    await cache.invalidate('h3');
+    await cache.fill('h3', { username: 'read before the change' });
+    expect(await cache.get('h3')).toBeUndefined();
+  });
+
   it('should never let a lookup that raced a revocation put the token back', async () => {
     await cache.revoke('h2');
     await cache.fill('h2', { username: 'stale read' });

@@ -15,9 +15,13 @@ export interface TokenCacheOptions {
   localMaxEntries?: number;
   /** The pub/sub channel revocations are announced on. */
   channel?: string;
+  /** How long an invalidated entry refuses fills (see `invalidate`). */
+  staleTtlMs?: number;
 }
 
 const REVOKED = 'revoked';
+/** Written over an entry whose owner changed: lookups go to the database, and nothing may be filled meanwhile. */
+const STALE = 'stale';
 
 /**
  * The owners of API tokens, cached by token hash so that a request costs neither a database query nor, mostly, a
@@ -39,6 +43,7 @@ export class TokenCache<T> {
   private readonly localTtlMs: number;
   private readonly localMaxEntries: number;
   private readonly channel: string;
+  private readonly staleTtlMs: number;
   private readonly local = new Map<string, { owner: T; until: number }>();
   private generation = 0;
   private subscriber?: Cluster;
@@ -53,6 +58,7 @@ export class TokenCache<T> {
     this.localTtlMs = options.localTtlMs ?? 900;
     this.localMaxEntries = options.localMaxEntries ?? 10_000;
     this.channel = options.channel ?? `${this.prefix}revoked`;
+    this.staleTtlMs = options.staleTtlMs ?? 5_000;
   }
 
   /**
@@ -78,7 +84,7 @@ export class TokenCache<T> {
     if (known) this.local.delete(tokenHash);
     const generation = this.generation;
     const raw = await this.redis.get(this.prefix + tokenHash);
-    if (raw === null) return undefined;
+    if (raw === null || raw === STALE) return undefined;
     if (raw === REVOKED) return REVOKED;
     const owner = JSON.parse(raw) as T;
     if (this.localTtlMs > 0 && generation === this.generation) this.remember(tokenHash, owner, now);
@@ -93,6 +99,17 @@ export class TokenCache<T> {
   async revoke(tokenHash: string): Promise<void> {
     this.forget(tokenHash);
     await this.redis.set(this.prefix + tokenHash, REVOKED, 'PX', this.revokedTtlMs);
+    await this.redis.publish(this.channel, tokenHash);
+  }
+
+  /**
+   * The token's owner changed (grants, disabled): every instance must look it up again. The entry becomes a short
+   * marker rather than disappearing, because `fill` only adds (NX): a lookup that read the database before the change
+   * and fills after this cannot put the old owner back while the marker lives (`staleTtlMs`, longer than a lookup).
+   */
+  async invalidate(tokenHash: string): Promise<void> {
+    this.forget(tokenHash);
+    await this.redis.set(this.prefix + tokenHash, STALE, 'PX', this.staleTtlMs);
     await this.redis.publish(this.channel, tokenHash);
   }
 

@@ -8,3 +8,4 @@ export * from './process-errors.util';
 export * from './gateway-client.util';
 export * from './management-client.util';
 export * from './openapi-contract.util';
+export * from './stack-client.util';

@@ -236,6 +236,22 @@ export const topologySchema = z
         /** Absent: no rate limit. */
         rateLimit: rateLimitSchema.optional(),
         /**
+         * Logins per client address and gateway (`POST /v1/auth/login`), on top of the API's own per-user counts: a
+         * login costs an argon2 hash, so a flood is refused before it reaches an API.
+         */
+        loginRateLimit: z
+          .object({ requestsPerMinute: count(1).default(30), burst: count(0).default(10) })
+          .strict()
+          .default({}),
+        /**
+         * Addresses (or CIDR ranges) of a load balancer in front that terminates TLS: from them, and only from them,
+         * the gateway believes X-Forwarded-Proto (so cookies are Secure and the CSRF check expects https) and takes
+         * the client's address from X-Forwarded-For (so per-address limits count clients, not the balancer).
+         */
+        trustedForwarders: z
+          .array(z.string().regex(/^[0-9a-fA-F.:]+(\/\d{1,3})?$/, 'must be an IP address or a CIDR range'))
+          .default([]),
+        /**
          * The web console's built files (apps/console: index.html and assets/), which every gateway serves at `/`.
          * A relative path is relative to the directory the configs are rendered from (the repository root for
          * `npm start`); containers give the absolute path they mount or copy the files to.

@@ -2,7 +2,7 @@ import { BaselineService, type BaselineResult } from './baseline/baseline.servic
 import { scenarioDefinitions, type CliOptions } from './cli/cli-options.util';
 import { assertLoadableTarget } from './cli/loopback.util';
 import { apiProcesses, appProcesses, readStackInfo, tierProcesses } from './cli/stack-info.util';
-import { KvHttpClient, type HttpOutcome } from './http/kv-http.client';
+import { KeyflowClient, KeyflowProblem } from '@keyflow/client';
 import { ScenarioRunner, type ScenarioResult } from './load/scenario-runner.service';
 import { processProbes, redisMasterProbes } from './metrics/memory-sampler.service';
 import { formatConsoleTable } from './report/report-format.util';
@@ -166,18 +166,21 @@ export class BenchService {
     return { report, files, exitCode };
   }
 
-  /** One GET of a key that does not exist: any HTTP answer proves the target is there. */
+  /** One GET of a key that does not exist, with @keyflow/client: any HTTP answer proves the target is there. */
   private async preflight(target: string, token: string | undefined): Promise<true | TargetUnreachableError> {
-    const client = new KvHttpClient(target, { connections: 1, token, timeoutMs: 5000 });
+    const client = new KeyflowClient({
+      baseUrl: target,
+      ...(token ? { token } : {}),
+      timeoutMs: 5_000,
+      retry: { attempts: 1 },
+    });
     try {
-      const outcome: HttpOutcome = await client.send({
-        method: 'GET',
-        path: '/v1/kv/lt-preflight',
-        expectedStatuses: [200, 404],
-      });
-      return outcome.status === 0 ? new TargetUnreachableError(target, outcome.failure ?? 'no answer') : true;
-    } finally {
-      await client.close();
+      await client.get('lt-preflight');
+      return true;
+    } catch (error: unknown) {
+      if (error instanceof KeyflowProblem) return true;
+      const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+      return new TargetUnreachableError(target, cause?.code ?? cause?.message ?? String(error));
     }
   }
 }

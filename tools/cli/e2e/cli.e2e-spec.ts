@@ -213,7 +213,10 @@ describe('keyflow CLI', () => {
     it('should log in, store a token for the gateway in a 0600 file, and use it from then on', async () => {
       const username = `cli${run}`;
       const password = 'correct horse battery staple';
-      const created = await gatewayRequest('POST', '/v1/users', { body: { username, password }, stack });
+      const created = await gatewayRequest('POST', '/v1/users', {
+        body: { username, password, grants: [{ prefix: key(''), access: 'write' }] },
+        stack,
+      });
       expect(created.status).toBe(201);
 
       const login = await keyflow(['login', '--username', username, '--password-stdin', '--json'], {

@@ -7,9 +7,15 @@ import { UsageError } from './usage.exception';
 import { CliError } from './cli.exception';
 import { checkBackupLines, inFileTerms, readLines, restoreChunks } from './backup-file.util';
 import { credentialsFilePath, resolveConnection, storeCredential, type ConfigSources } from './config.util';
-import { ApiError, KeyflowClient, type RestoreAnswer } from './keyflow-client';
+import {
+  KeyflowClient,
+  KeyflowProblem,
+  problemOf,
+  type PutOptions,
+  type RestoreResult,
+  type WatchEvent,
+} from '@keyflow/client';
 import { count, formatEntry, formatEvent, formatListItem, formatWrite, Progress, type Output } from './output.util';
-import { SseParser } from '@keyflow/client';
 import type { Terminal } from './terminal.util';
 
 /** What a command needs from outside: where to print, the terminal (stdin, prompts), the settings' sources. */
@@ -27,22 +33,49 @@ export interface CommandContext {
 }
 
 /** Runs one command; returns its exit code. Errors propagate (main prints them). */
-export async function runCommand({ command, json }: CliOptions, context: CommandContext): Promise<number> {
+export async function runCommand(options: CliOptions, context: CommandContext): Promise<number> {
   const connection = resolveConnection(context.sources);
-  const client = new KeyflowClient(connection.url, command.name === 'login' ? undefined : connection.token);
+  // @keyflow/client: reads and writes (each with its own Idempotency-Key) are retried after a lost connection, a
+  // timeout or a 503, so a retried write is never applied twice.
+  const client = new KeyflowClient({
+    baseUrl: connection.url,
+    ...(options.command.name !== 'login' && connection.token ? { token: connection.token } : {}),
+  });
+  try {
+    return await run(client, options, context);
+  } catch (err) {
+    throw unreachable(err, connection.url);
+  }
+}
+
+/** A request that got no answer at all (refused, reset, timed out) as a `CliError` naming the service. */
+function unreachable(err: unknown, url: string): unknown {
+  if (!(err instanceof TypeError || (err instanceof DOMException && err.name === 'TimeoutError'))) return err;
+  const cause = (err as { cause?: { message?: string } }).cause?.message ?? err.message;
+  return new CliError(`cannot reach ${url}: ${cause}`);
+}
+
+async function run(client: KeyflowClient, { command, json }: CliOptions, context: CommandContext): Promise<number> {
   const { output } = context;
   switch (command.name) {
-    case 'get':
-      output.out(formatEntry(await client.getKey(command.key, { strong: command.strong }), json));
+    case 'get': {
+      // Not `client.get`: a missing key is an error here, with the service's own problem document.
+      const { data, error, response } = await client.raw.GET('/v1/kv/{key}', {
+        params: { path: { key: command.key }, query: command.strong ? { consistency: 'strong' } : {} },
+      });
+      if (error !== undefined || data === undefined) throw problemOf(response, error);
+      output.out(formatEntry(data, json));
       return 0;
+    }
     case 'put': {
       const value = command.value ?? (await valueFromStdin(context.terminal));
-      const answer = await client.putKey(command.key, value, command);
-      output.out(formatWrite(command.key, answer, json));
+      // The value goes as the user wrote it (`putJson`): the CLI never re-serialises a value.
+      const answer = await client.putJson(command.key, value, writeOptions(command));
+      output.out(formatWrite(answer, json));
       return 0;
     }
     case 'del':
-      output.out(formatWrite(command.key, await client.deleteKey(command.key, command), json));
+      output.out(formatWrite(await client.delete(command.key, writeOptions(command)), json));
       return 0;
     case 'ls':
       return list(client, command, json, output);
@@ -55,6 +88,17 @@ export async function runCommand({ command, json }: CliOptions, context: Command
     case 'login':
       return login(client, command, json, context);
   }
+}
+
+/** The command's conditions and wait as @keyflow/client takes them (`--if-match '"3"'` is version 3). */
+function writeOptions(command: { ifMatch?: string; ifNoneMatch?: boolean; wait?: number; ttl?: number }): PutOptions {
+  const { ifMatch } = command;
+  return {
+    ...(ifMatch !== undefined ? { ifMatch: ifMatch === '*' ? '*' : Number(ifMatch.replaceAll('"', '')) } : {}),
+    ...(command.ifNoneMatch ? { ifNoneMatch: '*' } : {}),
+    ...(command.wait !== undefined ? { wait: command.wait } : {}),
+    ...(command.ttl !== undefined ? { ttl: command.ttl } : {}),
+  };
 }
 
 async function valueFromStdin(terminal: Terminal): Promise<string> {
@@ -70,29 +114,20 @@ async function valueFromStdin(terminal: Terminal): Promise<string> {
 
 /** Every page of the prefix, in key order, printed as it arrives. */
 async function list(client: KeyflowClient, command: Extract<Command, { name: 'ls' }>, json: boolean, output: Output) {
-  let cursor: string | undefined;
   let listed = 0;
-  do {
-    const page = await client.listPage(command.prefix, { ...command, ...(cursor !== undefined ? { cursor } : {}) });
-    for (const item of page.items) output.out(formatListItem(item, json));
-    listed += page.items.length;
-    cursor = page.cursor ?? undefined;
-  } while (cursor !== undefined);
+  for await (const item of client.list(command.prefix, command)) {
+    output.out(formatListItem(item, json));
+    listed++;
+  }
   if (!json) output.err(`${count(listed)} key${listed === 1 ? '' : 's'}`);
   return 0;
 }
 
-const RECONNECT_FIRST_MS = 500;
-const RECONNECT_MAX_MS = 5_000;
-
-/** Problems worth reconnecting after: the gateway or an API instance is away for a moment. */
-const retryable = (err: unknown): boolean =>
-  err instanceof CliError || (err instanceof ApiError && [502, 503, 504].includes(err.status));
-
 /**
- * Follows the prefix's changes. A dropped connection (the stream ends, or the gateway or an API goes away) is
- * reconnected with `Last-Event-ID`, the revision of the last event printed, so the service resumes right after it:
- * nothing missed, nothing printed twice. Any other answer (410: that revision is too old, re-list; 401; 404) ends it.
+ * Follows the prefix's changes with @keyflow/client's watch: a dropped connection (the stream ends, or the gateway or
+ * an API goes away) is reconnected with `Last-Event-ID`, the revision of the last event printed, so the service
+ * resumes right after it: nothing missed, nothing printed twice. Each reconnection is said on stderr. Any other
+ * answer (410: that revision is too old, re-list; 401; 404) ends it with the problem.
  */
 async function watch(
   client: KeyflowClient,
@@ -102,51 +137,22 @@ async function watch(
 ): Promise<number> {
   const { output } = context;
   const stop = new AbortController();
-  const interrupted = context.interrupted();
-  void interrupted.then(() => stop.abort());
-  let lastEventId: string | undefined;
+  void context.interrupted().then(() => stop.abort());
   let received = 0;
-  let delay = RECONNECT_FIRST_MS;
-  while (!stop.signal.aborted) {
-    try {
-      const body = await client.watch(command.prefix, {
-        ...(lastEventId !== undefined ? { lastEventId } : {}),
-        ...(command.fromRevision !== undefined ? { fromRevision: command.fromRevision } : {}),
-        signal: stop.signal,
-      });
-      delay = RECONNECT_FIRST_MS;
-      const parser = new SseParser();
-      const decoder = new TextDecoder();
-      for await (const chunk of Readable.fromWeb(body)) {
-        for (const event of parser.push(decoder.decode(chunk as Uint8Array, { stream: true }))) {
-          if (event.id !== undefined) lastEventId = event.id;
-          output.out(formatEvent(event, json));
-          if (command.maxEvents !== undefined && ++received >= command.maxEvents) {
-            stop.abort();
-            return 0;
-          }
-        }
-      }
-      if (stop.signal.aborted) return 0;
-      output.err(`watch: the stream ended; reconnecting${lastEventId ? ` after revision ${lastEventId}` : ''}`);
-    } catch (err) {
-      if (stop.signal.aborted) return 0;
-      if (!retryable(err) && !isDroppedStream(err)) throw err;
-      output.err(
-        `watch: ${err instanceof Error ? err.message : String(err)}; reconnecting in ${delay} ms${lastEventId ? ` after revision ${lastEventId}` : ''}`,
-      );
+  const events = client.watch(command.prefix, {
+    ...(command.fromRevision !== undefined ? { fromRevision: Number(command.fromRevision) } : {}),
+    signal: stop.signal,
+    onReconnect: (reason, after) =>
+      output.err(`watch: ${reason}; reconnecting${after !== undefined ? ` after revision ${after}` : ''}`),
+  });
+  for await (const event of events as AsyncIterable<WatchEvent>) {
+    output.out(formatEvent(event, json));
+    if (command.maxEvents !== undefined && ++received >= command.maxEvents) {
+      stop.abort();
+      break;
     }
-    await Promise.race([new Promise((resolve) => setTimeout(resolve, delay)), interrupted]);
-    delay = Math.min(delay * 2, RECONNECT_MAX_MS);
   }
   return 0;
-}
-
-/** A response body cut in the middle (the server or a proxy went away): undici's `terminated`, a reset socket. */
-function isDroppedStream(err: unknown): boolean {
-  const cause = (err as { cause?: { message?: unknown } } | null)?.cause?.message;
-  const message = err instanceof Error ? `${err.message} ${typeof cause === 'string' ? cause : ''}` : '';
-  return err instanceof TypeError || /terminated|ECONNRESET|socket|other side closed/i.test(message);
 }
 
 /**
@@ -210,17 +216,17 @@ async function importBackup(
   const checking = new Progress('import: checked', output, { quiet: command.quiet, every: 50_000 });
   const total = await checkBackupLines(readLines(command.in), command.in, () => checking.add(1));
   const progress = new Progress('import', output, { total, quiet: command.quiet });
-  const totals: RestoreAnswer = { received: 0, restored: 0, existing: 0, expired: 0 };
+  const totals: RestoreResult = { received: 0, restored: 0, existing: 0, expired: 0 };
   for await (const chunk of restoreChunks(readLines(command.in))) {
-    let answer: RestoreAnswer;
+    let answer: RestoreResult;
     try {
       answer = await client.restore(chunk.body);
     } catch (err) {
       const done = `lines 1–${chunk.firstLine - 1} were restored (run the import again to continue: existing keys are left alone)`;
-      if (err instanceof ApiError) {
-        throw new ApiError({
+      if (err instanceof KeyflowProblem) {
+        throw new KeyflowProblem({
           ...err.problem,
-          detail: `${inFileTerms(err.problem.detail, chunk, command.in)}; ${chunk.firstLine > 1 ? done : 'nothing was imported'}`,
+          detail: `${inFileTerms(err.problem.detail ?? err.title, chunk, command.in)}; ${chunk.firstLine > 1 ? done : 'nothing was imported'}`,
         });
       }
       throw err;
@@ -254,12 +260,12 @@ async function login(
   if (command.passwordStdin) password = (await terminal.readStdin()).replace(/\r?\n$/, '');
   else if (terminal.stdinIsTty) password = await terminal.prompt('password: ', { hidden: true });
   else throw new UsageError('no terminal to ask the password on: pass it on stdin with --password-stdin', 'login');
-  const cookie = await client.login(username, password);
+  await client.login(username, password);
   const name = command.tokenName ?? `keyflow-cli@${hostname()}`;
-  const token = await client.createToken(cookie, name);
-  await client.logout(cookie).catch(() => undefined);
+  const token = await client.createToken(name);
+  await client.logout().catch(() => undefined);
   const file = credentialsFilePath(context.sources);
-  storeCredential(file, client.url, {
+  storeCredential(file, client.baseUrl, {
     token: token.token,
     tokenId: token.id,
     tokenName: token.name,
@@ -268,8 +274,14 @@ async function login(
   });
   context.output.out(
     json
-      ? JSON.stringify({ url: client.url, username, tokenId: token.id, tokenName: token.name, credentialsFile: file })
-      : `logged in to ${client.url} as ${username}; API token "${token.name}" (${token.id}) stored in ${file}`,
+      ? JSON.stringify({
+          url: client.baseUrl,
+          username,
+          tokenId: token.id,
+          tokenName: token.name,
+          credentialsFile: file,
+        })
+      : `logged in to ${client.baseUrl} as ${username}; API token "${token.name}" (${token.id}) stored in ${file}`,
   );
   return 0;
 }

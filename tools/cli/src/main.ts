@@ -2,7 +2,7 @@ import { parseCli, usage } from './cli-args.util';
 import { CliError } from './cli.exception';
 import { runCommand } from './commands';
 import { defaultSources } from './config.util';
-import { ApiError } from './keyflow-client';
+import { KeyflowProblem } from '@keyflow/client';
 import { formatProblem, type Output } from './output.util';
 import { processTerminal } from './terminal.util';
 import { UsageError } from './usage.exception';
@@ -40,7 +40,7 @@ async function main(argv: string[]): Promise<number> {
       console.error(`keyflow: ${err.message}\n\n${usage(err.command as Parameters<typeof usage>[0])}`);
       return EXIT_USAGE;
     }
-    if (err instanceof ApiError) console.error(formatProblem(err.problem, options.json));
+    if (err instanceof KeyflowProblem) console.error(formatProblem(err.problem, options.json));
     else if (err instanceof CliError) console.error(`keyflow: ${err.message}`);
     else throw err;
     return EXIT_FAILED;

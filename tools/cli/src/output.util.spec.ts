@@ -25,33 +25,48 @@ describe('output', () => {
   });
 
   it('should say what a write did', () => {
-    const accepted = { status: 202, body: { operationId: 'op-1', key: 'k', status: 'accepted' } };
-    expect(formatWrite('k', accepted, false)).toBe(
-      'accepted: k (operation op-1; --wait <s> to wait until it is applied)',
-    );
-    expect(formatWrite('k', { status: 201, body: { version: 1 } }, false)).toBe('created: k at version 1');
-    expect(formatWrite('k', { status: 200, body: { version: 4 } }, false)).toBe('applied: k at version 4');
-    expect(formatWrite('k', { status: 204, body: {} }, false)).toBe('deleted: k');
-    expect(formatWrite('k', accepted, true)).toBe(JSON.stringify(accepted.body));
-    expect(formatWrite('k', { status: 204, body: {} }, true)).toBe('{"key":"k","status":"applied"}');
+    const accepted = { status: 'accepted', operationId: 'op-1', key: 'k' } as const;
+    expect(formatWrite(accepted, false)).toBe('accepted: k (operation op-1; --wait <s> to wait until it is applied)');
+    const applied = { status: 'applied', operationId: 'op-2', key: 'k', version: 4, created: false } as const;
+    expect(formatWrite({ ...applied, version: 1, created: true }, false)).toBe('created: k at version 1');
+    expect(formatWrite(applied, false)).toBe('applied: k at version 4');
+    expect(formatWrite({ status: 'deleted', key: 'k' }, false)).toBe('deleted: k');
+    // As JSON: what the API answered.
+    expect(JSON.parse(formatWrite(accepted, true))).toEqual({ operationId: 'op-1', key: 'k', status: 'accepted' });
+    expect(JSON.parse(formatWrite(applied, true))).toEqual({
+      operationId: 'op-2',
+      key: 'k',
+      status: 'applied',
+      version: 4,
+    });
+    expect(formatWrite({ status: 'deleted', key: 'k' }, true)).toBe('{"key":"k","status":"applied"}');
   });
 
   it('should print watch events', () => {
-    const put = { event: 'put', id: '5', data: '{"key":"k","version":2,"value":[1],"revision":"5"}' };
+    const put = { kind: 'put', revision: 5, key: 'k', version: 2, value: [1], updatedAt: entry.updatedAt } as const;
     expect(formatEvent(put, false)).toBe('put k v2 [1]');
-    expect(formatEvent({ event: 'expire', data: '{"key":"k","version":3}' }, false)).toBe('expire k v3');
+    expect(formatEvent({ kind: 'expire', revision: 6, key: 'k', version: 3, updatedAt: entry.updatedAt }, false)).toBe(
+      'expire k v3',
+    );
     expect(JSON.parse(formatEvent(put, true))).toEqual({
       event: 'put',
+      revision: 5,
       key: 'k',
       version: 2,
       value: [1],
-      revision: '5',
+      updatedAt: entry.updatedAt,
     });
-    expect(formatEvent({ event: 'message', data: 'not json' }, true)).toBe('{"event":"message","data":"not json"}');
+    // A put of null prints its value.
+    expect(formatEvent({ ...put, value: null }, false)).toBe('put k v2 null');
   });
 
   it('should print a problem with its detail and status', () => {
-    const problem = { status: 404, title: 'Key not found', detail: 'no value is stored under key "k"' };
+    const problem = {
+      type: 'about:blank',
+      status: 404,
+      title: 'Key not found',
+      detail: 'no value is stored under key "k"',
+    };
     expect(formatProblem(problem, false)).toBe('keyflow: no value is stored under key "k" (HTTP 404 Key not found)');
     expect(JSON.parse(formatProblem(problem, true))).toEqual(problem);
   });

@@ -1,5 +1,4 @@
-import type { SseEvent } from '@keyflow/client';
-import type { KvEntry, Problem, WriteAnswer } from './keyflow-client';
+import type { Entry, ListItem, ProblemDocument, WatchEvent, WriteResult } from '@keyflow/client';
 
 /** Where a command prints: results on `out` (stdout), progress and problems on `err` (stderr). */
 export interface Output {
@@ -8,14 +7,14 @@ export interface Output {
 }
 
 /** A key as `get` prints it: the whole entry as JSON, or for people a header line and the value, indented. */
-export function formatEntry(entry: KvEntry, json: boolean): string {
+export function formatEntry(entry: Entry, json: boolean): string {
   if (json) return JSON.stringify(entry);
   const expiry = entry.expiresAt ? `, expires ${entry.expiresAt}` : '';
   return `${entry.key}  (version ${entry.version}, updated ${entry.updatedAt}${expiry})\n${JSON.stringify(entry.value, null, 2)}`;
 }
 
 /** A listed key: one JSON line, or `key  v3  <value on one line>` (values longer than a line are cut). */
-export function formatListItem(entry: Partial<KvEntry> & { key: string }, json: boolean): string {
+export function formatListItem(entry: Pick<ListItem, 'key'> & Partial<ListItem>, json: boolean): string {
   if (json) return JSON.stringify(entry);
   const version = entry.version !== undefined ? `  v${entry.version}` : '';
   if (!('value' in entry)) return `${entry.key}${version}`;
@@ -23,38 +22,32 @@ export function formatListItem(entry: Partial<KvEntry> & { key: string }, json: 
   return `${entry.key}${version}  ${value.length > 100 ? `${value.slice(0, 99)}…` : value}`;
 }
 
-/** What a write answered: accepted (202), applied (200, 201), deleted (204). */
-export function formatWrite(key: string, answer: WriteAnswer, json: boolean): string {
-  if (json) return JSON.stringify(answer.status === 204 ? { key, status: 'applied' } : answer.body);
-  switch (answer.status) {
-    case 202:
-      return `accepted: ${key} (operation ${answer.body.operationId ?? '?'}; --wait <s> to wait until it is applied)`;
-    case 201:
-      return `created: ${key} at version ${answer.body.version ?? '?'}`;
-    case 204:
-      return `deleted: ${key}`;
-    default:
-      return `applied: ${key} at version ${answer.body.version ?? '?'}`;
+/** What a write answered: accepted (202), applied (200, 201), deleted (204); as JSON, the API's own answer. */
+export function formatWrite(result: WriteResult, json: boolean): string {
+  const { key } = result;
+  switch (result.status) {
+    case 'accepted':
+      return json
+        ? JSON.stringify({ operationId: result.operationId, key, status: 'accepted' })
+        : `accepted: ${key} (operation ${result.operationId}; --wait <s> to wait until it is applied)`;
+    case 'applied':
+      if (json)
+        return JSON.stringify({ operationId: result.operationId, key, status: 'applied', version: result.version });
+      return `${result.created ? 'created' : 'applied'}: ${key} at version ${result.version}`;
+    case 'deleted':
+      return json ? JSON.stringify({ key, status: 'applied' }) : `deleted: ${key}`;
   }
 }
 
 /** A watch event: one JSON line `{"event", …data}`, or `put user:42 v4 {"name":"Ada"}`. */
-export function formatEvent(event: SseEvent, json: boolean): string {
-  let data: Record<string, unknown>;
-  try {
-    data = JSON.parse(event.data) as Record<string, unknown>;
-  } catch {
-    data = { data: event.data };
-  }
-  if (json) return JSON.stringify({ event: event.event, ...data });
-  const key = typeof data.key === 'string' ? data.key : '?';
-  const version = typeof data.version === 'number' ? ` v${data.version}` : '';
-  const value = 'value' in data ? ` ${JSON.stringify(data.value)}` : '';
-  return `${event.event} ${key}${version}${value}`;
+export function formatEvent({ kind, ...data }: WatchEvent, json: boolean): string {
+  if (json) return JSON.stringify({ event: kind, ...data });
+  const value = data.value !== undefined ? ` ${JSON.stringify(data.value)}` : '';
+  return `${kind} ${data.key} v${data.version}${value}`;
 }
 
 /** An error answer: one line for people (`keyflow: <detail> (HTTP 404)`), or the problem document as JSON. */
-export function formatProblem(problem: Problem, json: boolean): string {
+export function formatProblem(problem: ProblemDocument, json: boolean): string {
   if (json) return JSON.stringify(problem);
   return `keyflow: ${problem.detail} (HTTP ${problem.status}${problem.title ? ` ${problem.title}` : ''})`;
 }

@@ -1,3 +1,4 @@
+import { KeyflowClient, KeyflowProblem } from '@keyflow/client';
 import type { StackLaunchSpec, StackProcess } from '@keyflow/testing';
 import type { Endpoint, Topology } from '@keyflow/topology';
 import { existsSync, readFileSync } from 'node:fs';
@@ -171,15 +172,18 @@ export class AppsService implements StackComponent {
   private async tokenWorks(topology: Topology, token: string): Promise<boolean> {
     const api = topology.api.instances[0];
     if (!api) return true;
+    const client = new KeyflowClient({
+      baseUrl: `http://${api.host}:${api.port}`,
+      token,
+      timeoutMs: 5_000,
+      retry: { attempts: 1 },
+    });
     try {
-      const res = await fetch(`http://${api.host}:${api.port}/v1/auth/me`, {
-        headers: { authorization: `Bearer ${token}` },
-        signal: AbortSignal.timeout(5_000),
-      });
-      await res.body?.cancel();
-      return res.status !== 401;
-    } catch {
+      await client.me();
       return true;
+    } catch (error) {
+      // Only the API's own "who?" says the token is gone; an API that is not up yet proves nothing.
+      return !(error instanceof KeyflowProblem && error.status === 401);
     }
   }
 

@@ -9,7 +9,7 @@ import type { Principal } from './principal';
  *
  * - `public`: anyone (health, login).
  * - `authenticated`: a session or a bearer token, whatever the method.
- * - `admin`: a session or a bearer token of an admin user.
+ * - `admin`: a session or a bearer token of an admin user, not narrowed by a token's grants.
  */
 export type AccessLevel = 'public' | 'authenticated' | 'admin';
 
@@ -24,3 +24,12 @@ export const CurrentPrincipal = createParamDecorator((_data: unknown, ctx: Execu
   if (!principal) throw new DomainError(ErrorCode.UNAUTHENTICATED, 'this request needs credentials');
   return principal;
 });
+
+/**
+ * The caller, if the guard authenticated one: absent only on reads the topology leaves open to anonymous callers
+ * (`auth.readsRequireAuth: false`). Key routes pass it to `requireKeyAccess`.
+ */
+export const OptionalPrincipal = createParamDecorator(
+  (_data: unknown, ctx: ExecutionContext): Principal | undefined =>
+    ctx.switchToHttp().getRequest<FastifyRequest>().principal,
+);

@@ -20,6 +20,8 @@ import {
   AuthMeResponseDto,
   AuthSessionInfoResponseDto,
   AuthSessionResponseDto,
+  PasswordChangeDto,
+  PasswordChangedResponseDto,
   TokenCreateDto,
   TokenCreatedResponseDto,
   TokenListResponseDto,
@@ -92,6 +94,7 @@ export class AuthController {
       username: principal.username,
       role: principal.role,
       authenticatedBy: principal.via,
+      grants: [...principal.grants],
       instance: this.config.KEYFLOW_INSTANCE,
     };
   }
@@ -124,29 +127,62 @@ export class AuthController {
     };
   }
 
-  @Get('tokens')
+  @Post('password')
   @Access('authenticated')
+  @HttpCode(200)
   @ApiCookieAuth()
   @ApiBearerAuth()
-  @ApiOperation({ summary: "The caller's API tokens", description: 'Newest first, revoked ones too; never the tokens.' })
-  @ApiOkResponse({ type: TokenListResponseDto })
-  @ApiProblemResponses(401)
-  async listTokens(@CurrentPrincipal() principal: Principal): Promise<TokenListResponseDto> {
-    return { items: await this.auth.listTokens(principal) };
+  @ApiOperation({
+    summary: 'Change your password',
+    description:
+      'The current password is required (a wrong one counts as a failed login, with the same limits). Every other ' +
+      'session of yours ends at once on every instance; this one stays. API tokens keep working: revoke them apart.',
+  })
+  @ApiOkResponse({ type: PasswordChangedResponseDto })
+  @ApiProblemResponses(400, 401, 403, 429)
+  changePassword(
+    @CurrentPrincipal() principal: Principal,
+    @Body() body: PasswordChangeDto,
+    @Req() request: FastifyRequest,
+  ): Promise<PasswordChangedResponseDto> {
+    return this.auth.changePassword(principal, body.currentPassword, body.newPassword, request.ip);
   }
 
   @Post('tokens')
   @Access('authenticated')
   @ApiCookieAuth()
   @ApiBearerAuth()
-  @ApiOperation({ summary: 'Create a bearer token for a machine client', description: 'The token is shown once.' })
+  @ApiOperation({
+    summary: 'Create a bearer token for a machine client',
+    description:
+      'The token is shown once. `grants` narrows it to a subset of your own (403 names what you do not have); ' +
+      '`expiresIn` (seconds) makes it expire. A token never outlives, nor allows more than, the token that made it.',
+  })
   @ApiCreatedResponse({ type: TokenCreatedResponseDto })
   @ApiProblemResponses(400, 401, 403)
   createToken(
     @CurrentPrincipal() principal: Principal,
     @Body() body: TokenCreateDto,
   ): Promise<TokenCreatedResponseDto> {
-    return this.auth.createToken(principal, body.name);
+    return this.auth.createToken(principal, {
+      name: body.name,
+      ...(body.grants !== undefined ? { grants: body.grants } : {}),
+      ...(body.expiresIn !== undefined ? { expiresIn: body.expiresIn } : {}),
+    });
+  }
+
+  @Get('tokens')
+  @Access('authenticated')
+  @ApiCookieAuth()
+  @ApiBearerAuth()
+  @ApiOperation({
+    summary: 'List your tokens',
+    description: 'Id, name, grants, created, expires and last used (to the minute); never the token itself.',
+  })
+  @ApiOkResponse({ type: TokenListResponseDto })
+  @ApiProblemResponses(401)
+  async listTokens(@CurrentPrincipal() principal: Principal): Promise<TokenListResponseDto> {
+    return { tokens: await this.auth.listTokens(principal) };
   }
 
   @Delete('tokens/:id')

@@ -5,6 +5,7 @@ import type { FastifyRequest } from 'fastify';
 import { API_CONFIG, type ApiConfig } from '../config/api.config';
 import { ACCESS_KEY, type AccessLevel } from './access.decorator';
 import { AuthService, type Credentials } from './auth.service';
+import { isUnrestricted } from './key-access.util';
 import { foreignOrigin } from './same-origin.util';
 
 export const SESSION_COOKIE = 'keyflow_session';
@@ -66,8 +67,13 @@ export class AuthGuard implements CanActivate {
         );
       }
     }
-    if (level === 'admin' && principal.role !== 'admin') {
-      throw new DomainError(ErrorCode.FORBIDDEN, 'only an admin may do this');
+    if (level === 'admin' && (principal.role !== 'admin' || !isUnrestricted(principal))) {
+      throw new DomainError(
+        ErrorCode.FORBIDDEN,
+        principal.role === 'admin'
+          ? 'only an admin may do this, with a credential not narrowed by grants'
+          : 'only an admin may do this',
+      );
     }
     request.principal = principal;
     return true;

@@ -10,12 +10,14 @@ import { AuthController } from './auth.controller';
 import { AuthGuard } from './auth.guard';
 import { AuthService } from './auth.service';
 import { UsersController } from './users.controller';
+import { UsersService } from './users.service';
 
 /** Users, sessions, tokens, and the global guard that decides who may call what. */
 @Module({
   controllers: [AuthController, UsersController],
   providers: [
     AuthService,
+    UsersService,
     { provide: APP_GUARD, useClass: AuthGuard },
     // The primary, not a replica: a revoked token or a new user must be seen at once.
     { provide: UserRepository, inject: [WRITE_POOL], useFactory: (pool: Pool) => new UserRepository(pool) },

@@ -1,5 +1,14 @@
 import { Inject, Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
-import { DomainError, ErrorCode } from '@keyflow/contracts';
+import {
+  ALL_KEYS,
+  describeBadGrants,
+  DomainError,
+  ErrorCode,
+  type Grant,
+  grantsBeyond,
+  intersectGrants,
+  normaliseGrants,
+} from '@keyflow/contracts';
 import { type TokenOwner, type TokenRecord, UserRepository, type UserRecord, type UserRole } from '@keyflow/db';
 import { LoginThrottle, SessionStore, TokenCache } from '@keyflow/session';
 import { generateApiToken, hashApiToken, hashPassword, isApiTokenShaped, verifyPassword } from './credentials.util';
@@ -15,13 +24,26 @@ export interface CreatedToken {
   id: string;
   name: string;
   token: string;
+  grants: Grant[] | null;
   createdAt: string;
+  expiresAt?: string;
+}
+
+export interface TokenRequest {
+  name: string;
+  /** A subset of the creator's grants; absent: whatever the creator may do (see `createToken`). */
+  grants?: Grant[];
+  /** Seconds until the token expires; absent: never (or when the creating token does). */
+  expiresIn?: number;
 }
 
 const WRONG_CREDENTIALS = 'wrong username or password';
 
+/** How often (at most) one instance records that a token was used. */
+const TOKEN_TOUCH_INTERVAL_MS = 60_000;
+
 /** Sessions and login counters live only in Redis: while a node fails over, say so (503) rather than fail (500). */
-async function needRedis<T>(work: Promise<T>, what: string): Promise<T> {
+export async function needRedis<T>(work: Promise<T>, what: string): Promise<T> {
   try {
     return await work;
   } catch (err) {
@@ -33,15 +55,29 @@ async function needRedis<T>(work: Promise<T>, what: string): Promise<T> {
   }
 }
 
+/** Grants as a request body gave them, checked (400 naming each bad one) and without anything redundant. */
+export function checkedGrants(grants: unknown): Grant[] {
+  const problems = describeBadGrants(grants);
+  if (problems.length > 0) throw new DomainError(ErrorCode.INVALID_REQUEST, problems.join('; '));
+  return normaliseGrants(grants as Grant[]);
+}
+
+/** What a user's credentials allow: an admin everything, anyone else their grants. */
+export function userGrants(role: UserRole, grants: readonly Grant[]): Grant[] {
+  return role === 'admin' ? [...ALL_KEYS] : normaliseGrants(grants);
+}
+
 /**
- * Logging in and out, sessions, API tokens and users. Sessions and the token cache live in the Redis cluster
- * and users and tokens in the database, so every instance accepts every session and sees every revocation.
+ * Logging in and out, sessions, passwords and API tokens. Sessions and the token cache live in the Redis cluster and
+ * users and tokens in the database, so every instance accepts every session and sees every revocation.
  */
 @Injectable()
 export class AuthService implements OnModuleInit, OnModuleDestroy {
   private readonly logger = new Logger(AuthService.name);
   /** Verified against when the username is unknown, so a miss costs as much time as a wrong password. */
   private decoyHash = '';
+  /** When this instance last recorded each token's use (bounded: cleared when it grows past 10,000). */
+  private readonly tokenTouched = new Map<string, number>();
 
   constructor(
     private readonly users: UserRepository,
@@ -64,7 +100,8 @@ export class AuthService implements OnModuleInit, OnModuleDestroy {
 
   /**
    * Checks the password and opens a new session; a session the caller already had is destroyed (rotation).
-   * Every failure is the same 401, whether the user exists or not.
+   * Every failure is the same 401, whether the user exists or not; a disabled account says so, but only to someone
+   * who knows its password.
    */
   async login(
     username: string,
@@ -72,23 +109,18 @@ export class AuthService implements OnModuleInit, OnModuleDestroy {
     clientAddress: string,
     previousSessionId?: string,
   ): Promise<{ sessionId: string; user: UserRecord }> {
-    const verdict = await needRedis(this.throttle.attempt(username, clientAddress), 'the login rate limiter');
-    if (!verdict.allowed) {
-      this.logger.warn({ clientAddress }, 'login throttled for a username');
-      throw new DomainError(
-        ErrorCode.RATE_LIMITED,
-        `too many login attempts; try again in ${verdict.retryAfterSeconds} s`,
-        { retryAfterSeconds: verdict.retryAfterSeconds },
-      );
-    }
-    const found = await this.users.findByUsername(username);
-    const ok = await verifyPassword(found?.passwordHash ?? this.decoyHash, password);
-    if (!found || !ok) throw new DomainError(ErrorCode.UNAUTHENTICATED, WRONG_CREDENTIALS);
+    const found = await this.checkPassword(username, password, clientAddress);
     const { passwordHash: _hash, ...user } = found;
+    if (user.disabledAt) throw new DomainError(ErrorCode.UNAUTHENTICATED, 'this account is disabled');
     await needRedis(this.throttle.succeeded(username, clientAddress), 'the login rate limiter');
     if (previousSessionId) await needRedis(this.sessions.destroy(previousSessionId), 'the session store');
     const sessionId = await needRedis(
-      this.sessions.create({ userId: user.id, username: user.username, role: user.role }),
+      this.sessions.create({
+        userId: user.id,
+        username: user.username,
+        role: user.role,
+        grants: user.grants,
+      }),
       'the session store',
     );
     return { sessionId, user };
@@ -96,6 +128,27 @@ export class AuthService implements OnModuleInit, OnModuleDestroy {
 
   async logout(principal: Principal): Promise<void> {
     if (principal.sessionId) await needRedis(this.sessions.destroy(principal.sessionId), 'the session store');
+  }
+
+  /**
+   * Changes the caller's password; the old one must be given (a wrong one counts as a failed login). Every other
+   * session of the user ends at once, on every instance; the caller's own session (if it is one) stays. API tokens
+   * are not passwords and keep working: revoke them separately.
+   */
+  async changePassword(
+    principal: Principal,
+    currentPassword: string,
+    newPassword: string,
+    clientAddress: string,
+  ): Promise<{ sessionsEnded: number }> {
+    await this.checkPassword(principal.username, currentPassword, clientAddress);
+    await this.users.setPasswordHash(principal.userId, await hashPassword(newPassword));
+    const sessionsEnded = await needRedis(
+      this.sessions.destroyAllOf(principal.userId, principal.sessionId),
+      'the session store',
+    );
+    this.logger.log({ username: principal.username, sessionsEnded }, 'password changed');
+    return { sessionsEnded };
   }
 
   /**
@@ -107,27 +160,58 @@ export class AuthService implements OnModuleInit, OnModuleDestroy {
     if (sessionId === undefined) return undefined;
     const session = await needRedis(this.sessions.touch(sessionId), 'the session store');
     if (!session) return undefined;
+    const role = session.role as UserRole;
     return {
       userId: session.userId,
       username: session.username,
-      role: session.role as UserRole,
+      role,
+      grants: userGrants(role, session.grants),
       via: 'session',
       sessionId,
       sessionStartedAt: session.createdAt,
     };
   }
 
-  async createToken(principal: Principal, name: string): Promise<CreatedToken> {
+  /**
+   * A token with at most the creator's grants. Without `grants`, a token made from a session or an unrestricted
+   * token acts with whatever its owner may do (now and after any change); one made by a restricted token gets that
+   * token's grants. Asking for more than the caller has is 403, naming what is beyond it. A token made by an expiring
+   * token expires with it at the latest.
+   */
+  async createToken(principal: Principal, request: TokenRequest): Promise<CreatedToken> {
+    let grants: Grant[] | null = principal.tokenGrants ? [...principal.tokenGrants] : null;
+    if (request.grants !== undefined) {
+      grants = checkedGrants(request.grants);
+      const beyond = grantsBeyond(grants, principal.grants);
+      if (beyond.length > 0) {
+        throw new DomainError(
+          ErrorCode.FORBIDDEN,
+          `a token cannot have more than its creator: you do not have ${beyond
+            .map((g) => `${g.access} on ${JSON.stringify(g.prefix)}`)
+            .join(', ')}`,
+        );
+      }
+    }
+    const now = new Date();
+    const expiries = [
+      ...(request.expiresIn !== undefined ? [now.getTime() + request.expiresIn * 1000] : []),
+      ...(principal.tokenExpiresAt ? [Date.parse(principal.tokenExpiresAt)] : []),
+    ];
+    const expiresAt = expiries.length > 0 ? new Date(Math.min(...expiries)).toISOString() : undefined;
     const token = generateApiToken();
-    const { id, createdAt } = await this.users.createToken({
-      userId: principal.userId,
-      name,
-      tokenHash: hashApiToken(token),
-    });
-    return { id, name, token, createdAt };
+    const { id, createdAt } = await this.users.createToken(
+      {
+        userId: principal.userId,
+        name: request.name,
+        tokenHash: hashApiToken(token),
+        grants,
+        ...(expiresAt ? { expiresAt } : {}),
+      },
+      now,
+    );
+    return { id, name: request.name, token, grants, createdAt, ...(expiresAt ? { expiresAt } : {}) };
   }
 
-  /** The caller's own tokens, newest first; revoked ones too, with when. */
   listTokens(principal: Principal): Promise<TokenRecord[]> {
     return this.users.listTokens(principal.userId);
   }
@@ -144,12 +228,21 @@ export class AuthService implements OnModuleInit, OnModuleDestroy {
     await needRedis(this.tokens.revoke(hash), 'the shared token cache');
   }
 
-  async createUser(input: { username: string; password: string; role: UserRole }): Promise<UserRecord> {
-    return this.users.create({
-      username: input.username,
-      passwordHash: await hashPassword(input.password),
-      role: input.role,
-    });
+  /** Counts the attempt, then checks the password; any failure is the same 401 (or 429 past the limit). */
+  private async checkPassword(username: string, password: string, clientAddress: string) {
+    const verdict = await needRedis(this.throttle.attempt(username, clientAddress), 'the login rate limiter');
+    if (!verdict.allowed) {
+      this.logger.warn({ clientAddress }, 'login throttled for a username');
+      throw new DomainError(
+        ErrorCode.RATE_LIMITED,
+        `too many login attempts; try again in ${verdict.retryAfterSeconds} s`,
+        { retryAfterSeconds: verdict.retryAfterSeconds },
+      );
+    }
+    const found = await this.users.findByUsername(username);
+    const ok = await verifyPassword(found?.passwordHash ?? this.decoyHash, password);
+    if (!found || !ok) throw new DomainError(ErrorCode.UNAUTHENTICATED, WRONG_CREDENTIALS);
+    return found;
   }
 
   private async fromToken(token: string): Promise<Principal | undefined> {
@@ -158,7 +251,8 @@ export class AuthService implements OnModuleInit, OnModuleDestroy {
     // The cache only saves a query: while Redis fails over, the database answers (and is the truth anyway).
     const cached = await this.tokens.get(hash).catch(() => undefined);
     if (cached === 'revoked') return undefined;
-    let owner = cached;
+    // An entry cached by a build before grants is not trusted: the database answers.
+    let owner = cached && Array.isArray(cached.userGrants) ? cached : undefined;
     if (!owner) {
       owner = await this.users.findActiveToken(hash);
       if (!owner) return undefined;
@@ -166,6 +260,29 @@ export class AuthService implements OnModuleInit, OnModuleDestroy {
         this.logger.warn({ err }, 'token cache fill failed');
       });
     }
-    return { userId: owner.userId, username: owner.username, role: owner.role, via: 'token', tokenId: owner.tokenId };
+    if (owner.expiresAt !== undefined && Date.parse(owner.expiresAt) <= Date.now()) return undefined;
+    this.touchToken(owner.tokenId);
+    const held = userGrants(owner.role, owner.userGrants);
+    return {
+      userId: owner.userId,
+      username: owner.username,
+      role: owner.role,
+      grants: owner.tokenGrants ? intersectGrants(held, owner.tokenGrants) : held,
+      via: 'token',
+      tokenId: owner.tokenId,
+      tokenGrants: owner.tokenGrants,
+      ...(owner.expiresAt ? { tokenExpiresAt: owner.expiresAt } : {}),
+    };
+  }
+
+  /** "Last used", to the minute, off the request's path: a failure to record it is only logged. */
+  private touchToken(tokenId: string): void {
+    const now = Date.now();
+    if (now - (this.tokenTouched.get(tokenId) ?? 0) < TOKEN_TOUCH_INTERVAL_MS) return;
+    if (this.tokenTouched.size >= 10_000) this.tokenTouched.clear();
+    this.tokenTouched.set(tokenId, now);
+    this.users.touchToken(tokenId, new Date(now)).catch((err: unknown) => {
+      this.logger.warn({ err }, 'could not record a token use');
+    });
   }
 }

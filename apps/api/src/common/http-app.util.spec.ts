@@ -10,6 +10,7 @@ import { KvService, type WriteResult } from '../kv/kv.service';
 import type { WriteOptions } from '../kv/write-preconditions.util';
 import { StoreController } from '../store/store.controller';
 import { problem } from '../../e2e/problem.util';
+import { actAs, TEST_PRINCIPAL } from '../testing/principal.util';
 import { createHttpApp } from './http-app.util';
 
 /**
@@ -43,6 +44,7 @@ beforeAll(async () => {
     },
     { instance: 'api-test', logger: false },
   );
+  actAs(app);
   await app.init();
   await app.getHttpAdapter().getInstance().ready();
 });
@@ -82,7 +84,7 @@ describe(createHttpApp.name, () => {
         {
           key: 'k',
           value: { n: 1.5, max: 9007199254740991, tiny: 5e-324, s: 'é 🙂 \u0001', ok: [-0, 0.1, 1e21] },
-          options: { waitMs: 0 },
+          options: { waitMs: 0, owner: TEST_PRINCIPAL.userId },
         },
       ]);
     });
@@ -90,7 +92,7 @@ describe(createHttpApp.name, () => {
     it('should take a charset parameter and a byte order mark as before', async () => {
       const r = await put('/v1/kv/k', '\ufeff{"value":"é"}', { 'content-type': 'application/json; charset=utf-8' });
       expect(r.statusCode).toBe(202);
-      expect(puts).toEqual([{ key: 'k', value: 'é', options: { waitMs: 0 } }]);
+      expect(puts).toEqual([{ key: 'k', value: 'é', options: { waitMs: 0, owner: TEST_PRINCIPAL.userId } }]);
     });
 
     it('should refuse a number a double cannot hold exactly with 400, before the service sees it', async () => {
@@ -307,6 +309,7 @@ describe(`${createHttpApp.name} under memory pressure`, () => {
         loadShedding: { maxHeapUsedBytes: 1, maxRssBytes: 0, retryAfterSeconds: 3, sampleIntervalMs: 10 },
       },
     );
+    actAs(shedding);
     await shedding.init();
     await shedding.getHttpAdapter().getInstance().ready();
   });

@@ -33,6 +33,7 @@ const DOMAIN_STATUS: Record<ErrorCode, { status: number; title: string }> = {
   [ErrorCode.RATE_LIMITED]: { status: HttpStatus.TOO_MANY_REQUESTS, title: 'Too many requests' },
   [ErrorCode.USER_EXISTS]: { status: HttpStatus.CONFLICT, title: 'User exists' },
   [ErrorCode.TOKEN_NOT_FOUND]: { status: HttpStatus.NOT_FOUND, title: 'Token not found' },
+  [ErrorCode.USER_NOT_FOUND]: { status: HttpStatus.NOT_FOUND, title: 'User not found' },
   [ErrorCode.AUTH_UNAVAILABLE]: { status: HttpStatus.SERVICE_UNAVAILABLE, title: 'Sign-in unavailable' },
   [ErrorCode.REVISION_GONE]: { status: HttpStatus.GONE, title: 'Revision no longer retained' },
   [ErrorCode.WATCH_UNAVAILABLE]: { status: HttpStatus.SERVICE_UNAVAILABLE, title: 'Watch unavailable' },

@@ -60,7 +60,7 @@ export class KvBulkService {
   ) {}
 
   async write(operations: BulkOperation[], options: WriteOptions): Promise<BulkWriteResult> {
-    if (options.idempotencyKey) await this.claim(options.idempotencyKey, operations);
+    if (options.idempotencyKey) await this.claim(options.idempotencyKey, operations, options.owner);
     const deadline = Date.now() + options.waitMs;
     const results: BulkWriteResult['results'] = [];
 
@@ -81,6 +81,7 @@ export class KvBulkService {
             ...(operation.condition ? { condition: operation.condition } : {}),
             ...(operation.op === 'put' && operation.ttl !== undefined ? { ttl: operation.ttl } : {}),
             ...(options.idempotencyKey ? { idempotencyKey: `${options.idempotencyKey}#${index}` } : {}),
+            ...(options.owner ? { owner: options.owner } : {}),
           };
           try {
             const result =
@@ -110,7 +111,7 @@ export class KvBulkService {
    * Claims the bulk's own key for this exact list of operations: a retry of the same request goes on (each operation
    * then finds its own derived key), a different request under the key is refused before anything is sent.
    */
-  private async claim(idempotencyKey: string, operations: BulkOperation[]): Promise<void> {
+  private async claim(idempotencyKey: string, operations: BulkOperation[], owner?: string): Promise<void> {
     const fingerprint = createHash('sha256')
       .update(
         JSON.stringify([
@@ -125,11 +126,11 @@ export class KvBulkService {
       .digest('base64url');
     let previous;
     try {
-      previous = await this.idempotency.claim(idempotencyKey, {
-        fingerprint,
-        operationId: randomUUID(),
-        acceptedAt: new Date().toISOString(),
-      });
+      previous = await this.idempotency.claim(
+        idempotencyKey,
+        { fingerprint, operationId: randomUUID(), acceptedAt: new Date().toISOString() },
+        owner,
+      );
     } catch {
       throw new DomainError(ErrorCode.BROKER_UNAVAILABLE, 'idempotency keys are unavailable right now; retry shortly', {
         retryAfterSeconds: 1,

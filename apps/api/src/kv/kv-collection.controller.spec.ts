@@ -6,6 +6,7 @@ import { DomainError, ErrorCode } from '@keyflow/contracts';
 import { KvListRepository, type KvListQuery } from '@keyflow/db';
 import { problem } from '../../e2e/problem.util';
 import { createHttpApp } from '../common/http-app.util';
+import { actAs, TEST_PRINCIPAL } from '../testing/principal.util';
 import { KvBulkService } from './kv-bulk.service';
 import { KvCollectionController } from './kv-collection.controller';
 import { KvListService } from './kv-list.service';
@@ -71,6 +72,7 @@ beforeAll(async () => {
     },
     { instance: 'api-test', logger: false },
   );
+  actAs(app);
   await app.init();
   await app.getHttpAdapter().getInstance().ready();
 });
@@ -168,10 +170,14 @@ describe(KvCollectionController.name, () => {
         { operationId: expect.any(String), key: 'a', status: 'accepted' },
       ]);
       expect(puts.map((p) => [p.key, p.value, p.options])).toEqual([
-        ['a', { x: 1 }, { waitMs: 0, ttl: 30 }],
-        ['a', [1.5], { waitMs: 0 }],
+        ['a', { x: 1 }, { waitMs: 0, ttl: 30, owner: TEST_PRINCIPAL.userId }],
+        ['a', [1.5], { waitMs: 0, owner: TEST_PRINCIPAL.userId }],
       ]);
-      expect(fakeKv.delete).toHaveBeenCalledWith('b', { waitMs: 0, condition: { kind: 'version', version: 4 } });
+      expect(fakeKv.delete).toHaveBeenCalledWith('b', {
+        waitMs: 0,
+        owner: TEST_PRINCIPAL.userId,
+        condition: { kind: 'version', version: 4 },
+      });
     });
 
     it('should refuse the whole request, naming the operation, when one value cannot be stored as written', async () => {

@@ -13,6 +13,9 @@ import {
 } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { DomainError, ErrorCode } from '@keyflow/contracts';
+import { CurrentPrincipal, OptionalPrincipal } from '../auth/access.decorator';
+import { requireKeyAccess, requirePrefixScope } from '../auth/key-access.util';
+import type { Principal } from '../auth/principal';
 import { ApiProblemResponses } from '../common/api-problems.decorator';
 import { sendBulkResult } from './bulk-response.util';
 import { parseBulkOperations } from './bulk-operations.util';
@@ -43,6 +46,8 @@ export class KvCollectionController {
       'exists from the first page to the last exactly once, even while other keys are written; a key created or',
       'deleted meanwhile may or may not appear. Deleted and expired keys never appear. Values read back exactly as',
       '`GET /v1/kv/{key}` answers them; `keysOnly=true` leaves them out. Reads a replica unless `consistency=strong`.',
+      'Only keys your grants let you read are listed: a prefix wider than your grants lists the granted keys under it',
+      '(such a listing may end with an empty page), and a prefix outside all of them is refused with 403.',
     ].join(' '),
   })
   @ApiQuery({ name: 'prefix', required: false, type: String, example: 'user:', description: 'Default: every key.' })
@@ -76,12 +81,14 @@ export class KvCollectionController {
       },
     },
   })
-  @ApiProblemResponses(400, 401, 503)
+  @ApiProblemResponses(400, 401, 403, 503)
   async list(
     @Query() query: Record<string, unknown>,
+    @OptionalPrincipal() principal: Principal | undefined,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<string> {
-    const page = await this.lists.list(parseListQuery(query));
+    const listQuery = parseListQuery(query);
+    const page = await this.lists.list(listQuery, requirePrefixScope(principal, listQuery.prefix));
     void reply.type('application/json');
     return page.json;
   }
@@ -96,7 +103,8 @@ export class KvCollectionController {
       'applied in request order. Answered 202 once the broker has confirmed every operation (follow each at',
       '`/v1/operations/{operationId}`); with `Prefer: wait=N`, 200 with every outcome once all are applied (202 with',
       'those known if N seconds pass first). The request is checked whole first: one bad operation refuses it, naming',
-      'the operation (`operations[7].key: …`), and nothing is written. `Idempotency-Key` makes a retry safe: each',
+      'the operation (`operations[7].key: …`), and nothing is written; so does a key your grants do not let you',
+      'write (403). `Idempotency-Key` makes a retry safe: each',
       'operation takes effect once. If some operations could not be accepted, the answer is a problem (503) whose',
       '`operations` member says, per operation, which were accepted; retry with the same Idempotency-Key.',
     ].join(' '),
@@ -154,6 +162,7 @@ export class KvCollectionController {
   async write(
     @Body() body: KvBulkRequestDto,
     @Headers() headers: WriteHeaders,
+    @CurrentPrincipal() principal: Principal,
     @Req() request: FastifyRequest,
     @Res() reply: FastifyReply,
   ): Promise<void> {
@@ -164,11 +173,24 @@ export class KvCollectionController {
       );
     }
     const operations = parseBulkOperations(body.operations);
+    // Every key is checked before anything is sent: a bulk request with one key outside the grants writes nothing.
+    operations.forEach((operation, index) => {
+      try {
+        requireKeyAccess(principal, operation.key, 'write');
+      } catch (err) {
+        if (!(err instanceof DomainError)) throw err;
+        throw new DomainError(ErrorCode.FORBIDDEN, `operations[${index}]: ${err.message}; nothing was written`);
+      }
+    });
     const { waitMs, idempotencyKey } = parseWriteHeaders({
       ...(headers.prefer !== undefined ? { prefer: headers.prefer } : {}),
       ...(headers['idempotency-key'] !== undefined ? { 'idempotency-key': headers['idempotency-key'] } : {}),
     });
-    const result = await this.bulk.write(operations, { waitMs, ...(idempotencyKey ? { idempotencyKey } : {}) });
+    const result = await this.bulk.write(operations, {
+      waitMs,
+      owner: principal.userId,
+      ...(idempotencyKey ? { idempotencyKey } : {}),
+    });
     sendBulkResult(request, reply, result, waitMs > 0);
   }
 }

@@ -14,6 +14,9 @@ import {
   ApiTags,
 } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
+import { CurrentPrincipal, OptionalPrincipal } from '../auth/access.decorator';
+import { requireKeyAccess } from '../auth/key-access.util';
+import type { Principal } from '../auth/principal';
 import { ApiProblemResponses } from '../common/api-problems.decorator';
 import { KeyPipe } from '../common/key.pipe';
 import { type Consistency, ConsistencyPipe } from './consistency.pipe';
@@ -80,12 +83,14 @@ export class KvController {
     description: '`strong` reads the database primary and skips the cache: it sees every write applied so far.',
   })
   @ApiOkResponse({ type: KvEntryResponseDto, headers: { ETag: ETAG_HEADER } })
-  @ApiProblemResponses(400, 401, 404, 503)
+  @ApiProblemResponses(400, 401, 403, 404, 503)
   async get(
     @Param('key', KeyPipe) key: string,
     @Query('consistency', ConsistencyPipe) consistency: Consistency,
+    @OptionalPrincipal() principal: Principal | undefined,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<string> {
+    requireKeyAccess(principal, key, 'read');
     const read = await this.kv.get(key, { strong: consistency === 'strong' });
     void reply.header('etag', etag(read.version)).type('application/json');
     return entryBody(read);
@@ -122,9 +127,15 @@ export class KvController {
     @Param('key', KeyPipe) key: string,
     @Body() body: KvPutDto,
     @Headers() headers: WriteHeadersDto,
+    @CurrentPrincipal() principal: Principal,
     @Res() reply: FastifyReply,
   ): Promise<void> {
-    const options = { ...parseWriteHeaders(headers), ...(body.ttl !== undefined ? { ttl: body.ttl } : {}) };
+    requireKeyAccess(principal, key, 'write');
+    const options = {
+      ...parseWriteHeaders(headers),
+      ...(body.ttl !== undefined ? { ttl: body.ttl } : {}),
+      owner: principal.userId,
+    };
     sendWriteResult(reply, await this.kv.put(key, body.value, options));
   }
 
@@ -142,8 +153,10 @@ export class KvController {
   async delete(
     @Param('key', KeyPipe) key: string,
     @Headers() headers: WriteHeadersDto,
+    @CurrentPrincipal() principal: Principal,
     @Res() reply: FastifyReply,
   ): Promise<void> {
-    sendWriteResult(reply, await this.kv.delete(key, parseWriteHeaders(headers)));
+    requireKeyAccess(principal, key, 'write');
+    sendWriteResult(reply, await this.kv.delete(key, { ...parseWriteHeaders(headers), owner: principal.userId }));
   }
 }

@@ -17,6 +17,8 @@ import { OperationsService } from '../operations/operations.service';
 import { KvService } from './kv.service';
 import type { OperationWaiter } from './operation-waiter.service';
 
+/** Sees every operation: these specs are about when one is known, not whose it is. */
+const ADMIN = { userId: '2c3d4e5f-6a7b-4c8d-9e0f-1a2b3c4d5e6f', admin: true };
 const entry: KvEntry = {
   key: 'k',
   valueJson: '{"a":1}',
@@ -77,12 +79,12 @@ function setup({
   const claims = new Map<string, IdempotencyRecord>();
   const idempotency = {
     failClaims: false,
-    claim: vi.fn((key: string, record: IdempotencyRecord) => {
+    claim: vi.fn((key: string, record: IdempotencyRecord, scope = '') => {
       if (idempotency.failClaims) {
         return Promise.reject(new Error("OOM command not allowed when used memory > 'maxmemory'."));
       }
-      const previous = claims.get(key);
-      if (!previous) claims.set(key, record);
+      const previous = claims.get(`${scope}:${key}`);
+      if (!previous) claims.set(`${scope}:${key}`, record);
       return Promise.resolve(previous);
     }),
   };
@@ -322,6 +324,23 @@ describe(KvService.name, () => {
       expect(published[0]?.condition).toEqual({ kind: 'version', version: 3 });
     });
 
+    it("should make the same Idempotency-Key from two users two requests, each user's operation theirs", async () => {
+      const { service, published, lookup } = setup();
+      const alice = { userId: '0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d', admin: false };
+      const bob = { userId: '1b2c3d4e-5f6a-4b7c-8d9e-0f1a2b3c4d5e', admin: false };
+      const first = await service.put('k', 'alice', { waitMs: 0, idempotencyKey: 'shared', owner: alice.userId });
+      const second = await service.put('k', 'bob', { waitMs: 0, idempotencyKey: 'shared', owner: bob.userId });
+      expect([first.replayed, second.replayed]).toEqual([false, false]);
+      expect(published.map((m) => [m.value, m.owner])).toEqual([
+        ['alice', alice.userId],
+        ['bob', bob.userId],
+      ]);
+      const [aliceOp, bobOp] = published.map((m) => m.id);
+      expect(aliceOp).not.toBe(bobOp);
+      await expect(lookup.find(aliceOp ?? '', alice)).resolves.toMatchObject({ id: aliceOp, status: 'accepted' });
+      await expect(lookup.find(aliceOp ?? '', bob)).rejects.toMatchObject({ code: ErrorCode.OPERATION_NOT_FOUND });
+    });
+
     it('should publish once for a repeated idempotent request and refuse the key for another request', async () => {
       const { service, publisher } = setup();
       const first = await service.put('k', { a: 1 }, { waitMs: 0, idempotencyKey: 'abc' });
@@ -344,7 +363,9 @@ describe(KvService.name, () => {
       });
       expect(tracker.markAccepted).not.toHaveBeenCalled();
       // Not accepted, so not reported as accepted; once a worker applies it, the database answers.
-      await expect(lookup.find(published[0]?.id ?? '')).rejects.toMatchObject({ code: ErrorCode.OPERATION_NOT_FOUND });
+      await expect(lookup.find(published[0]?.id ?? '', ADMIN)).rejects.toMatchObject({
+        code: ErrorCode.OPERATION_NOT_FOUND,
+      });
     });
 
     describe('when the outcome of an idempotent write is unknown', () => {
@@ -368,7 +389,7 @@ describe(KvService.name, () => {
           accepted: { operationId: id, key: 'k', status: 'accepted' },
           replayed: true,
         });
-        await expect(lookup.find(id)).resolves.toMatchObject({ id, key: 'k', status: 'accepted' });
+        await expect(lookup.find(id, ADMIN)).resolves.toMatchObject({ id, key: 'k', status: 'accepted' });
       });
 
       it('should refuse a repeat with 503 and the operation id when its own publish is not confirmed either', async () => {
@@ -391,7 +412,7 @@ describe(KvService.name, () => {
           operationId: id,
           detail: expect.stringContaining('same Idempotency-Key'),
         });
-        expect(claims.get('xyz')).toMatchObject({ operationId: id });
+        expect(claims.get(':xyz')).toMatchObject({ operationId: id });
 
         const retry = await service.put('k', { a: 1 }, { waitMs: 0, idempotencyKey: 'xyz' });
         expect(retry).toEqual({
@@ -401,7 +422,7 @@ describe(KvService.name, () => {
         });
         expect(published).toHaveLength(2);
         expect(published[1]).toEqual(published[0]);
-        await expect(lookup.find(id)).resolves.toMatchObject({ id, status: 'accepted' });
+        await expect(lookup.find(id, ADMIN)).resolves.toMatchObject({ id, status: 'accepted' });
 
         // Confirmed now: later repeats answer from the record and publish nothing more.
         await service.put('k', { a: 1 }, { waitMs: 0, idempotencyKey: 'xyz' });
@@ -476,7 +497,7 @@ describe(KvService.name, () => {
         const err = await rejection(service.put('k', 1));
         const id = published[0]?.id ?? '';
         expect(toProblem(err).problem).toMatchObject({ status: 503, operationId: id });
-        await expect(lookup.find(id)).rejects.toMatchObject({ code: ErrorCode.OPERATION_NOT_FOUND });
+        await expect(lookup.find(id, ADMIN)).rejects.toMatchObject({ code: ErrorCode.OPERATION_NOT_FOUND });
       });
 
       it('should record the operation on a retry with the same key, and only then answer 202', async () => {
@@ -488,7 +509,7 @@ describe(KvService.name, () => {
         const id = published[0]?.id ?? '';
         expect(retry).toMatchObject({ kind: 'accepted', accepted: { operationId: id }, replayed: true });
         expect(published.map((m) => m.id)).toEqual([id, id]);
-        await expect(lookup.find(id)).resolves.toMatchObject({ id, status: 'accepted' });
+        await expect(lookup.find(id, ADMIN)).resolves.toMatchObject({ id, status: 'accepted' });
       });
 
       it('should answer every 202 it gives from the operation lookup', async () => {
@@ -500,7 +521,7 @@ describe(KvService.name, () => {
         ]) {
           const result = await write;
           const id = result.kind === 'accepted' ? result.accepted.operationId : '';
-          await expect(lookup.find(id)).resolves.toMatchObject({ id, status: 'accepted' });
+          await expect(lookup.find(id, ADMIN)).resolves.toMatchObject({ id, status: 'accepted' });
         }
       });
     });

@@ -157,6 +157,7 @@ export class KvService {
       ...(type === 'put' ? { value } : {}),
       ...(options.condition ? { condition: options.condition } : {}),
       ...acceptedWithExpiry(new Date().toISOString(), ttl),
+      ...(options.owner ? { owner: options.owner } : {}),
     };
     if (!options.idempotencyKey) return this.publishAccepted(message, valueJson, options, false);
 
@@ -164,11 +165,11 @@ export class KvService {
     const fingerprint = createHash('sha256')
       .update(JSON.stringify([type, key, valueJson ?? null, options.condition ?? null, ...(ttl ? [ttl] : [])]))
       .digest('base64url');
-    const previous = await this.claim(options.idempotencyKey, {
-      fingerprint,
-      operationId: message.id,
-      acceptedAt: message.acceptedAt,
-    });
+    const previous = await this.claim(
+      options.idempotencyKey,
+      { fingerprint, operationId: message.id, acceptedAt: message.acceptedAt },
+      options.owner,
+    );
     if (!previous) return this.publishAccepted(message, valueJson, options, false);
     if (previous.fingerprint !== fingerprint) {
       throw new DomainError(
@@ -187,9 +188,9 @@ export class KvService {
     return this.repeat(original, valueJson, options);
   }
 
-  private async claim(idempotencyKey: string, record: IdempotencyRecord) {
+  private async claim(idempotencyKey: string, record: IdempotencyRecord, owner: string | undefined) {
     try {
-      return await this.idempotency.claim(idempotencyKey, record);
+      return await this.idempotency.claim(idempotencyKey, record, owner);
     } catch {
       // Without the record we could not tell a repeat from a new request: refuse rather than risk a double write.
       // Nothing was published, so this 503 carries no operation id: the write did not happen. Also what a full
@@ -212,7 +213,7 @@ export class KvService {
     options: WriteOptions,
     replayed: boolean,
   ): Promise<WriteResult> {
-    const { id, key, type, acceptedAt } = message;
+    const { id, key, type, acceptedAt, owner } = message;
     const wait = options.waitMs > 0 ? this.waiter.waitFor(id, options.waitMs) : undefined;
     const endConfirm = this.metrics.publishConfirm.startTimer();
     try {
@@ -231,7 +232,7 @@ export class KvService {
     // every operation a client is told is accepted can be looked up. If the record cannot be written the write
     // is still in the queue and will be applied, but is not reported as accepted.
     try {
-      await this.tracker.markAccepted({ id, key, type, acceptedAt });
+      await this.tracker.markAccepted({ id, key, type, acceptedAt, ...(owner ? { owner } : {}) });
     } catch (err) {
       wait?.cancel();
       this.logger.warn({ err, operationId: id }, 'could not record an accepted operation');

@@ -17,6 +17,11 @@ export interface WriteOptions {
   idempotencyKey?: string;
   /** A put's time to live in seconds (the body's `ttl`); a put without it never expires. */
   ttl?: number;
+  /**
+   * The id of the user making the write: the operation is theirs, and so is its Idempotency-Key (the same key from
+   * two users names two requests).
+   */
+  owner?: string;
 }
 
 const ETAG = /^"(\d{1,15})"$/;

@@ -19,7 +19,14 @@ export class OperationsService {
    * The database is read first, and from the primary: once a worker recorded the outcome there it cuts the
    * tracker's record to a minute (memory), so the record must not be what a finished operation depends on.
    */
-  async find(id: string): Promise<OperationResponseDto> {
+  /**
+   * Operations belong to the user whose request made them (`WriteMessage.owner`): to anyone else, an admin aside,
+   * another user's operation is exactly as unknown as an id never issued (404, the same detail), so ids cannot be
+   * probed. One without a recorded owner (a worker's own expiry delete, or from before owners were recorded) is
+   * admins' only.
+   */
+  async find(id: string, viewer: { userId: string; admin: boolean }): Promise<OperationResponseDto> {
+    const visible = (owner: string | undefined) => viewer.admin || owner === viewer.userId;
     let finished;
     try {
       finished = await this.operations.find(id);
@@ -28,7 +35,11 @@ export class OperationsService {
         throw new DomainError(ErrorCode.DATABASE_UNAVAILABLE, 'the database is unavailable; retry shortly');
       throw err;
     }
-    if (finished) return finished;
+    if (finished) {
+      if (!visible(finished.ownerId)) throw notFound(id);
+      const { ownerId: _owner, ...answer } = finished;
+      return answer;
+    }
     let accepted;
     try {
       accepted = await this.tracker.findAccepted(id);
@@ -41,7 +52,14 @@ export class OperationsService {
         },
       );
     }
-    if (accepted) return { ...accepted, status: 'accepted' };
-    throw new DomainError(ErrorCode.OPERATION_NOT_FOUND, `no operation with id ${id} is known`);
+    if (accepted && visible(accepted.owner)) {
+      const { owner: _owner, ...answer } = accepted;
+      return { ...answer, status: 'accepted' };
+    }
+    throw notFound(id);
   }
+}
+
+function notFound(id: string): DomainError {
+  return new DomainError(ErrorCode.OPERATION_NOT_FOUND, `no operation with id ${id} is known`);
 }

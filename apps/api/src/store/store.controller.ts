@@ -9,6 +9,9 @@ import {
   ApiTags,
 } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
+import { CurrentPrincipal, OptionalPrincipal } from '../auth/access.decorator';
+import { requireKeyAccess } from '../auth/key-access.util';
+import type { Principal } from '../auth/principal';
 import { ApiProblemResponses } from '../common/api-problems.decorator';
 import { KeyPipe } from '../common/key.pipe';
 import { OperationAcceptedDto } from '../kv/dto/kv.dto';
@@ -35,11 +38,17 @@ export class StoreController {
   })
   @ApiOkResponse({ type: StorePutResponseDto })
   @ApiProblemResponses(400, 401, 403, 413, 415, 503)
-  async put(@Body() body: StorePutDto, @Res({ passthrough: true }) reply: FastifyReply): Promise<StorePutResponseDto> {
+  async put(
+    @Body() body: StorePutDto,
+    @CurrentPrincipal() principal: Principal,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<StorePutResponseDto> {
     const key = new KeyPipe().transform(body.key);
+    requireKeyAccess(principal, key, 'write');
     const result = await this.kv.put(key, body.value, {
       waitMs: 0,
       ...(body.ttl !== undefined ? { ttl: body.ttl } : {}),
+      owner: principal.userId,
     });
     const operationId = result.kind === 'accepted' ? result.accepted.operationId : result.outcome.id;
     void reply.header('location', `/v1/operations/${operationId}`);
@@ -50,8 +59,13 @@ export class StoreController {
   @ApiOperation({ summary: 'Read a key (reference API)' })
   @ApiParam({ name: 'key', example: 'user:42' })
   @ApiOkResponse({ type: StoreGetResponseDto })
-  @ApiProblemResponses(400, 401, 404, 503)
-  async get(@Param('key', KeyPipe) key: string, @Res({ passthrough: true }) reply: FastifyReply): Promise<string> {
+  @ApiProblemResponses(400, 401, 403, 404, 503)
+  async get(
+    @Param('key', KeyPipe) key: string,
+    @OptionalPrincipal() principal: Principal | undefined,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<string> {
+    requireKeyAccess(principal, key, 'read');
     const read = await this.kv.get(key);
     void reply.header('etag', `"${read.version}"`).type('application/json');
     return `{"value":${read.valueJson}${expiresAtMember(read)}}`;
@@ -63,7 +77,12 @@ export class StoreController {
   @ApiParam({ name: 'key', example: 'user:42' })
   @ApiAcceptedResponse({ type: OperationAcceptedDto })
   @ApiProblemResponses(400, 401, 403, 503)
-  async delete(@Param('key', KeyPipe) key: string, @Res() reply: FastifyReply): Promise<void> {
-    sendWriteResult(reply, await this.kv.delete(key));
+  async delete(
+    @Param('key', KeyPipe) key: string,
+    @CurrentPrincipal() principal: Principal,
+    @Res() reply: FastifyReply,
+  ): Promise<void> {
+    requireKeyAccess(principal, key, 'write');
+    sendWriteResult(reply, await this.kv.delete(key, { waitMs: 0, owner: principal.userId }));
   }
 }

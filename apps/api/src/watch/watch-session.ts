@@ -13,6 +13,8 @@ export interface WatchSink {
 
 export interface WatchSessionOptions {
   prefix: string;
+  /** When the caller's grants cover only part of the prefix: the granted prefixes under it; other keys are skipped. */
+  only?: readonly string[];
   /** Resume after this revision; undefined: start with the next change published. */
   after?: number;
   /** How long a look-back for a `redo` change may take before the watch ends. */
@@ -82,6 +84,11 @@ export class WatchSession {
     for (const listener of this.ended) listener(reason);
   }
 
+  private shows(key: string): boolean {
+    const { prefix, only } = this.options;
+    return key.startsWith(prefix) && (only === undefined || only.some((p) => key.startsWith(p)));
+  }
+
   private drain(): void {
     if (this.draining || !this.sink || this.closed) return;
     this.draining = true;
@@ -111,7 +118,7 @@ export class WatchSession {
       this.expected = undefined;
     }
     const head = message.head;
-    if (!head || !head.key.startsWith(this.options.prefix)) return;
+    if (!head || !this.shows(head.key)) return;
     let decision = this.deduper.decide(head);
     if (decision.action === 'look-back') {
       const { fromMs } = decision;
@@ -120,7 +127,7 @@ export class WatchSession {
         fromMs,
         message.offset,
         (earlier) => {
-          if (earlier.head?.key.startsWith(this.options.prefix)) this.deduper.observe(earlier.head);
+          if (earlier.head && this.shows(earlier.head.key)) this.deduper.observe(earlier.head);
         },
         this.options.lookBackTimeoutMs,
       );

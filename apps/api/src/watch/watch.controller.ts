@@ -11,6 +11,9 @@ import {
 } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { DomainError, ErrorCode } from '@keyflow/contracts';
+import { OptionalPrincipal } from '../auth/access.decorator';
+import { requirePrefixScope } from '../auth/key-access.util';
+import type { Principal } from '../auth/principal';
 import { ApiProblemResponses } from '../common/api-problems.decorator';
 import { API_CONFIG, type ApiConfig } from '../config/api.config';
 import { openEventStream } from './event-stream.util';
@@ -81,6 +84,7 @@ export class WatchController {
       'that revision, none twice and none missing, for at least the last 24 hours; an older revision gets 410: list',
       'the keys again, then watch. `fromRevision=0` replays the whole retained history.',
       'A `: ping` comment comes every 15 s; a stream ends after an hour at most (reconnect with `Last-Event-ID`).',
+      'Only changes to keys your grants let you read are sent; a prefix outside all of them is refused with 403.',
     ].join(' '),
   })
   @ApiProduces('text/event-stream')
@@ -100,15 +104,22 @@ export class WatchController {
     description: 'The event stream; it stays open.',
     content: { 'text/event-stream': { schema: { type: 'string' }, example: EXAMPLE } },
   })
-  @ApiProblemResponses(400, 401, 410, 503)
+  @ApiProblemResponses(400, 401, 403, 410, 503)
   async watch(
     @Query('prefix') prefix: unknown,
     @Query('fromRevision') fromRevision: unknown,
     @Headers('last-event-id') lastEventId: string | undefined,
+    @OptionalPrincipal() principal: Principal | undefined,
     @Res() reply: FastifyReply,
   ): Promise<void> {
     const after = resumeRevision(lastEventId, single(fromRevision, 'fromRevision'));
-    const session = await this.watches.open({ prefix: checkedPrefix(prefix), after });
+    const watched = checkedPrefix(prefix);
+    const scope = requirePrefixScope(principal, watched);
+    const session = await this.watches.open({
+      prefix: watched,
+      ...(scope.kind === 'some' ? { only: scope.prefixes } : {}),
+      after,
+    });
     openEventStream(reply, session, this.config.WATCH_HEARTBEAT_MS);
   }
 }

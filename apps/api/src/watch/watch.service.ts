@@ -13,6 +13,8 @@ const LOOK_BACK_TIMEOUT_MS = 15_000;
 
 export interface WatchRequest {
   prefix: string;
+  /** Only keys under these (the caller's grants under the prefix); absent: every key under it. */
+  only?: readonly string[];
   /** Resume after this revision (`Last-Event-ID` or `fromRevision`). */
   after?: number;
 }
@@ -61,7 +63,12 @@ export class WatchService implements BeforeApplicationShutdown {
         this.reader,
         // A watch from now sees every change published from its start on; a resumed one, nothing before its revision.
         new ChangeDeduper(request.after === undefined ? Date.now() : Infinity),
-        { prefix: request.prefix, after: request.after, lookBackTimeoutMs: LOOK_BACK_TIMEOUT_MS },
+        {
+          prefix: request.prefix,
+          ...(request.only ? { only: request.only } : {}),
+          after: request.after,
+          lookBackTimeoutMs: LOOK_BACK_TIMEOUT_MS,
+        },
       );
       await session.start();
       this.sessions.add(session);

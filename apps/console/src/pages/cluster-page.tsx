@@ -1,4 +1,4 @@
-import type { ClusterView, DeadLetterPage, DeadLetterReplay, InstanceStatus } from '@keyflow/client';
+import type { ClusterView, DeadLetterPage, DeadLetterReplay, Status } from '@keyflow/client';
 import { useCallback, useEffect, useState } from 'preact/hooks';
 import { api, isUnauthenticated, problemOf } from '../api';
 import { formatDuration, formatTime, problemMessage } from '../lib/format.util';
@@ -12,7 +12,7 @@ const DEAD_LETTER_PAGE = 20;
  */
 export function ClusterPage({ onSessionLost }: { onSessionLost: () => void }) {
   const [cluster, setCluster] = useState<{ view: ClusterView; servedBy: string | undefined }>();
-  const [status, setStatus] = useState<InstanceStatus>();
+  const [status, setStatus] = useState<Status>();
   const [error, setError] = useState<string>();
   const [paused, setPaused] = useState(false);
   const [letters, setLetters] = useState<DeadLetterPage>();
@@ -22,7 +22,7 @@ export function ClusterPage({ onSessionLost }: { onSessionLost: () => void }) {
     try {
       const [c, s] = await Promise.all([api.cluster(), api.status()]);
       setCluster({ view: c.data, servedBy: c.servedBy });
-      setStatus(s.data);
+      setStatus(s);
       setError(undefined);
       // The letters only when there are some: listing holds the queue's head for a moment.
       setLetters(c.data.deadLetters ? await api.deadLetters({ limit: DEAD_LETTER_PAGE }) : undefined);

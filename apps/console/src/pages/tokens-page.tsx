@@ -18,6 +18,13 @@ async function copyText(text: string, fallback: HTMLInputElement | null): Promis
   return document.execCommand('copy');
 }
 
+/** A token's grants in a few words: `null` acts as its owner. */
+function grantsText(grants: TokenInfo['grants']): string {
+  if (grants === null) return 'as you';
+  if (grants.length === 0) return 'nothing';
+  return grants.map((g) => `${g.access} ${g.prefix === '' ? 'every key' : `“${g.prefix}”`}`).join(', ');
+}
+
 export function TokensPage({ onSessionLost }: { onSessionLost: () => void }) {
   const [tokens, setTokens] = useState<TokenInfo[]>();
   const [name, setName] = useState('');
@@ -140,7 +147,9 @@ export function TokensPage({ onSessionLost }: { onSessionLost: () => void }) {
               <tr>
                 <th scope="col">Name</th>
                 <th scope="col">Created</th>
-                <th scope="col">State</th>
+                <th scope="col">Access</th>
+                <th scope="col">Expires</th>
+                <th scope="col">Last used</th>
                 <th scope="col">
                   <span class="visually-hidden">Actions</span>
                 </th>
@@ -151,18 +160,19 @@ export function TokensPage({ onSessionLost }: { onSessionLost: () => void }) {
                 <tr key={t.id} data-testid="token-row">
                   <td>{t.name}</td>
                   <td>{formatTime(t.createdAt, now)}</td>
-                  <td>{t.revokedAt ? `revoked ${formatTime(t.revokedAt, now)}` : 'active'}</td>
+                  <td>{grantsText(t.grants)}</td>
+                  <td>{t.expiresAt ? formatTime(t.expiresAt, now) : 'never'}</td>
+                  <td>{t.lastUsedAt ? formatTime(t.lastUsedAt, now) : 'never'}</td>
                   <td>
-                    {!t.revokedAt &&
-                      (confirmRevoke === t.id ? (
-                        <button type="button" class="danger" onClick={() => void revoke(t.id)}>
-                          Really revoke “{t.name}”?
-                        </button>
-                      ) : (
-                        <button type="button" class="danger" onClick={() => setConfirmRevoke(t.id)}>
-                          Revoke
-                        </button>
-                      ))}
+                    {confirmRevoke === t.id ? (
+                      <button type="button" class="danger" onClick={() => void revoke(t.id)}>
+                        Really revoke “{t.name}”?
+                      </button>
+                    ) : (
+                      <button type="button" class="danger" onClick={() => setConfirmRevoke(t.id)}>
+                        Revoke
+                      </button>
+                    )}
                   </td>
                 </tr>
               ))}

@@ -358,7 +358,7 @@ describe(renderAll.name, () => {
         'proxy_set_header X-Request-Id $request_id;',
         'proxy_set_header X-Real-IP $remote_addr;',
         'proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;',
-        'proxy_set_header X-Forwarded-Proto $scheme;',
+        'proxy_set_header X-Forwarded-Proto $keyflow_forwarded_proto;',
         'proxy_set_header Host $http_host;',
         'add_header X-Request-Id $request_id always;',
         'proxy_read_timeout 65s;',
@@ -530,11 +530,43 @@ describe(renderAll.name, () => {
       expect(conf).not.toContain('return 308');
     });
 
-    it('should render no TLS and no rate limit unless the topology asks', () => {
+    it('should render no TLS and no general rate limit unless the topology asks', () => {
       const conf = nginx(local());
-      for (const directive of ['ssl', 'limit_req', '/_gateway/problem/429', '/_gateway/problem/497', 'return 308']) {
+      for (const directive of [
+        'ssl',
+        'zone=keyflow_per_client',
+        '/_gateway/problem/429',
+        '/_gateway/problem/497',
+        'return 308',
+        'set_real_ip_from',
+      ]) {
         expect(conf).not.toContain(directive);
       }
+    });
+
+    it('should limit logins per client address, answering 429 problem+json that names the login limit', () => {
+      const conf = nginx(withGateway({ loginRateLimit: { requestsPerMinute: 12, burst: 3 } }));
+      expect(conf).toContain('limit_req_zone $binary_remote_addr zone=keyflow_logins:1m rate=12r/m;');
+      const login = section(conf, 'location = /v1/auth/login {');
+      expect(login).toContain('limit_req zone=keyflow_logins burst=3 nodelay;');
+      expect(login).toContain('limit_req_status 430;');
+      expect(login).toContain('error_page 430 =429 /_gateway/problem/430;');
+      expect(login).toContain('proxy_next_upstream off;');
+      const page = section(conf, 'location = /_gateway/problem/430 {');
+      expect(page).toContain('add_header Retry-After 5 always;');
+      expect(page).toContain('This client sent more than 12 logins per minute to this gateway; retry later.');
+    });
+
+    it('should believe X-Forwarded-Proto https and X-Forwarded-For only from trusted forwarders', () => {
+      const none = nginx(local());
+      expect(none).toContain('"1:http:https" https;');
+      expect(section(none, 'geo $realip_remote_addr $keyflow_trusted_forwarder {')).not.toContain(' 1;');
+      const conf = nginx(withGateway({ trustedForwarders: ['10.1.0.0/16', '192.0.2.7'] }));
+      const geo = section(conf, 'geo $realip_remote_addr $keyflow_trusted_forwarder {');
+      expect(geo).toContain('10.1.0.0/16 1;');
+      expect(geo).toContain('192.0.2.7 1;');
+      expect(conf).toContain('set_real_ip_from 10.1.0.0/16;');
+      expect(conf).toContain('real_ip_header X-Forwarded-For;');
     });
 
     it('should limit requests per client and answer 429 as problem+json with Retry-After', () => {

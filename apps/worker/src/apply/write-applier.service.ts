@@ -50,6 +50,7 @@ function toWriteOp(message: WriteMessage): WriteOp {
     acceptedAt: message.acceptedAt,
     ...(message.type === 'put' && message.expiresAt ? { expiresAt: message.expiresAt } : {}),
     ...(message.type === 'delete' && message.cause ? { cause: message.cause } : {}),
+    ...(message.owner ? { owner: message.owner } : {}),
   };
 }
 
@@ -68,8 +69,15 @@ function toCommitted(entry: KvEntry): CommittedEntry {
   };
 }
 
-function toTracked({ id, key, type, acceptedAt }: Pick<WriteMessage, 'id' | 'key' | 'type' | 'acceptedAt'>) {
-  return { id, key, type, acceptedAt } satisfies AcceptedOperation;
+/** The tracker record the API wrote when it accepted the operation, content for content. */
+function toTracked({
+  id,
+  key,
+  type,
+  acceptedAt,
+  owner,
+}: Pick<WriteMessage, 'id' | 'key' | 'type' | 'acceptedAt' | 'owner'>) {
+  return { id, key, type, acceptedAt, ...(owner ? { owner } : {}) } satisfies AcceptedOperation;
 }
 
 /**
@@ -170,7 +178,10 @@ export class WriteApplier {
     }
   }
 
-  async recordFailed(message: Pick<WriteMessage, 'id' | 'key' | 'type' | 'acceptedAt'>, reason: string): Promise<void> {
+  async recordFailed(
+    message: Pick<WriteMessage, 'id' | 'key' | 'type' | 'acceptedAt' | 'owner'>,
+    reason: string,
+  ): Promise<void> {
     await this.operations.recordFailed(message, reason);
     await this.markFinished([message]);
   }
@@ -180,7 +191,7 @@ export class WriteApplier {
    * records in Redis are cut from 24 h to a minute (see `OperationTracker`). Best effort: a record that is not
    * cut expires on its own, so a Redis failure here must not fail or retry the batch.
    */
-  private async markFinished(messages: Array<Pick<WriteMessage, 'id' | 'key' | 'type' | 'acceptedAt'>>) {
+  private async markFinished(messages: Array<Pick<WriteMessage, 'id' | 'key' | 'type' | 'acceptedAt' | 'owner'>>) {
     if (messages.length === 0) return;
     await this.tracker
       .markFinished(messages.map(toTracked))

@@ -148,6 +148,7 @@ interface LetterWrite {
   key: string;
   type: 'put' | 'delete';
   acceptedAt: string;
+  owner?: string;
   replyTo?: string;
 }
 
@@ -167,6 +168,7 @@ function writesOf(content: Buffer): LetterWrite[] {
         key: facts.key ?? '',
         type: facts.type === 'delete' ? 'delete' : 'put',
         acceptedAt: facts.acceptedAt ?? new Date().toISOString(),
+        ...(w.ok && w.message.owner ? { owner: w.message.owner } : {}),
         ...(w.ok && w.replyTo ? { replyTo: w.replyTo } : {}),
       },
     ];

@@ -25,7 +25,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Readiness: Redis, RabbitMQ and the database are all reachable */
+        /**
+         * Readiness: Redis, RabbitMQ and the database are all reachable
+         * @description Checked at most once a second per instance; every caller within that second gets the same answer.
+         */
         get: operations["HealthController_ready"];
         put?: never;
         post?: never;
@@ -187,6 +190,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/auth/password": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Change your password
+         * @description The current password is required (a wrong one counts as a failed login, with the same limits). Every other session of yours ends at once on every instance; this one stays. API tokens keep working: revoke them apart.
+         */
+        post: operations["AuthController_changePassword"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/auth/session": {
         parameters: {
             query?: never;
@@ -215,14 +238,14 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * The caller's API tokens
-         * @description Newest first, revoked ones too; never the tokens.
+         * List your tokens
+         * @description Id, name, grants, created, expires and last used (to the minute); never the token itself.
          */
         get: operations["AuthController_listTokens"];
         put?: never;
         /**
          * Create a bearer token for a machine client
-         * @description The token is shown once.
+         * @description The token is shown once. `grants` narrows it to a subset of your own (403 names what you do not have); `expiresIn` (seconds) makes it expire. A token never outlives, nor allows more than, the token that made it.
          */
         post: operations["AuthController_createToken"];
         delete?: never;
@@ -300,13 +323,13 @@ export interface paths {
         };
         /**
          * List keys by prefix
-         * @description Live keys whose name starts with `prefix`, in UTF-8 byte order, `limit` at a time (1–1000, default 100). Pass the answer’s `cursor` to get the next page; it is `null` on the last page. Paging returns every key that exists from the first page to the last exactly once, even while other keys are written; a key created or deleted meanwhile may or may not appear. Deleted and expired keys never appear. Values read back exactly as `GET /v1/kv/{key}` answers them; `keysOnly=true` leaves them out. Reads a replica unless `consistency=strong`.
+         * @description Live keys whose name starts with `prefix`, in UTF-8 byte order, `limit` at a time (1–1000, default 100). Pass the answer’s `cursor` to get the next page; it is `null` on the last page. Paging returns every key that exists from the first page to the last exactly once, even while other keys are written; a key created or deleted meanwhile may or may not appear. Deleted and expired keys never appear. Values read back exactly as `GET /v1/kv/{key}` answers them; `keysOnly=true` leaves them out. Reads a replica unless `consistency=strong`. Only keys your grants let you read are listed: a prefix wider than your grants lists the granted keys under it (such a listing may end with an empty page), and a prefix outside all of them is refused with 403.
          */
         get: operations["KvCollectionController_list"];
         put?: never;
         /**
          * Write many keys (bulk)
-         * @description Up to 1000 puts and deletes, 8 MiB in all. Each operation is a single write, as `PUT`/`DELETE /v1/kv/{key}` would make it: its own operation id, version, `ifMatch` condition (checked when applied) and outcome. It is not a transaction: some operations may be applied and others end in `conflict`. Operations on one key are applied in request order. Answered 202 once the broker has confirmed every operation (follow each at `/v1/operations/{operationId}`); with `Prefer: wait=N`, 200 with every outcome once all are applied (202 with those known if N seconds pass first). The request is checked whole first: one bad operation refuses it, naming the operation (`operations[7].key: …`), and nothing is written. `Idempotency-Key` makes a retry safe: each operation takes effect once. If some operations could not be accepted, the answer is a problem (503) whose `operations` member says, per operation, which were accepted; retry with the same Idempotency-Key.
+         * @description Up to 1000 puts and deletes, 8 MiB in all. Each operation is a single write, as `PUT`/`DELETE /v1/kv/{key}` would make it: its own operation id, version, `ifMatch` condition (checked when applied) and outcome. It is not a transaction: some operations may be applied and others end in `conflict`. Operations on one key are applied in request order. Answered 202 once the broker has confirmed every operation (follow each at `/v1/operations/{operationId}`); with `Prefer: wait=N`, 200 with every outcome once all are applied (202 with those known if N seconds pass first). The request is checked whole first: one bad operation refuses it, naming the operation (`operations[7].key: …`), and nothing is written; so does a key your grants do not let you write (403). `Idempotency-Key` makes a retry safe: each operation takes effect once. If some operations could not be accepted, the answer is a problem (503) whose `operations` member says, per operation, which were accepted; retry with the same Idempotency-Key.
          */
         post: operations["KvCollectionController_write"];
         delete?: never;
@@ -352,7 +375,7 @@ export interface paths {
         };
         /**
          * Follow a write
-         * @description `accepted` until a worker applies it; then `applied` with the version, or `failed` with the reason.
+         * @description `accepted` until a worker applies it; then `applied` with the version, or `failed` with the reason. An operation belongs to the user whose request made it: anyone else gets 404 (admins see every operation).
          */
         get: operations["OperationsController_find"];
         put?: never;
@@ -390,13 +413,54 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get?: never;
+        /** List users (admins only) */
+        get: operations["UsersController_list"];
         put?: never;
         /**
          * Create a user (admins only)
-         * @description The password is stored as an argon2id hash.
+         * @description The password is stored as an argon2id hash. A new user may read and write exactly what `grants` says: nothing when it is absent.
          */
         post: operations["UsersController_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/users/{username}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /**
+         * Disable or enable a user (admins only)
+         * @description `{"disabled": true}` refuses the user’s logins and ends their sessions and tokens at once on every instance; `false` lets them log in again (their unexpired, unrevoked tokens work again). You cannot disable yourself.
+         */
+        patch: operations["UsersController_update"];
+        trace?: never;
+    };
+    "/v1/users/{username}/grants": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Set what a user may read and write (admins only)
+         * @description Replaces the user’s grants. Their sessions and tokens act with the new ones from their next request, on every instance (a token keeps its own narrower grants, within the new ones).
+         */
+        put: operations["UsersController_setGrants"];
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -412,7 +476,7 @@ export interface paths {
         };
         /**
          * Watch changes under a key prefix (Server-Sent Events)
-         * @description A `text/event-stream` of every applied write to a key starting with `prefix`, in order per key: one event per write, `event: put|delete|expire` (`expire`: the key’s time to live ran out), `id: <revision>`, and `data: {"key","version","value"?,"revision","updatedAt"}` (`value` for puts only, exactly as stored; `version` the version the write gave the key). Conflicts and failed writes produce no event. Revisions grow along the stream (with gaps); versions per key rise strictly. Without `Last-Event-ID` or `fromRevision` the stream starts now. With either, it sends every change after that revision, none twice and none missing, for at least the last 24 hours; an older revision gets 410: list the keys again, then watch. `fromRevision=0` replays the whole retained history. A `: ping` comment comes every 15 s; a stream ends after an hour at most (reconnect with `Last-Event-ID`).
+         * @description A `text/event-stream` of every applied write to a key starting with `prefix`, in order per key: one event per write, `event: put|delete|expire` (`expire`: the key’s time to live ran out), `id: <revision>`, and `data: {"key","version","value"?,"revision","updatedAt"}` (`value` for puts only, exactly as stored; `version` the version the write gave the key). Conflicts and failed writes produce no event. Revisions grow along the stream (with gaps); versions per key rise strictly. Without `Last-Event-ID` or `fromRevision` the stream starts now. With either, it sends every change after that revision, none twice and none missing, for at least the last 24 hours; an older revision gets 410: list the keys again, then watch. `fromRevision=0` replays the whole retained history. A `: ping` comment comes every 15 s; a stream ends after an hour at most (reconnect with `Last-Event-ID`). Only changes to keys your grants let you read are sent; a prefix outside all of them is refused with 403.
          */
         get: operations["WatchController_watch"];
         put?: never;
@@ -442,6 +506,20 @@ export interface components {
              * @enum {string}
              */
             authenticatedBy: "session" | "token";
+            /**
+             * @description What this request may read and write (a token: what both it and its owner are granted).
+             * @example [
+             *       {
+             *         "prefix": "app/",
+             *         "access": "read"
+             *       },
+             *       {
+             *         "prefix": "app/cache/",
+             *         "access": "write"
+             *       }
+             *     ]
+             */
+            grants: components["schemas"]["GrantDto"][];
             /**
              * @description The API instance that served this request.
              * @example api-1
@@ -639,6 +717,19 @@ export interface components {
             /** @enum {string} */
             status: "up" | "down";
         };
+        GrantDto: {
+            /**
+             * @description `write` implies `read`.
+             * @example read
+             * @enum {string}
+             */
+            access: "read" | "write";
+            /**
+             * @description Every key that starts with this (`""`: every key). At most 512 bytes, no control characters.
+             * @example app/
+             */
+            prefix: string;
+        };
         KvBulkOperationDto: {
             /**
              * @description Apply only if the key is at this version (`3` or `"\"3\""`), or exists (`"*"`), like `If-Match`.
@@ -835,6 +926,25 @@ export interface components {
              */
             version?: number;
         };
+        PasswordChangedResponseDto: {
+            /**
+             * @description How many of your other sessions ended.
+             * @example 2
+             */
+            sessionsEnded: number;
+        };
+        PasswordChangeDto: {
+            /**
+             * Format: password
+             * @description Your password now.
+             */
+            currentPassword: string;
+            /**
+             * Format: password
+             * @description 12–1024 characters.
+             */
+            newPassword: string;
+        };
         ProblemDto: {
             /** @example the key is 600 bytes of UTF-8; the limit is 512 */
             detail: string;
@@ -975,6 +1085,25 @@ export interface components {
         TokenCreatedResponseDto: {
             /** Format: date-time */
             createdAt: string;
+            /**
+             * Format: date-time
+             * @description Absent: the token does not expire.
+             */
+            expiresAt?: string;
+            /**
+             * @description As asked for, or as the creator has (see request).
+             * @example [
+             *       {
+             *         "prefix": "app/",
+             *         "access": "read"
+             *       },
+             *       {
+             *         "prefix": "app/cache/",
+             *         "access": "write"
+             *       }
+             *     ]
+             */
+            grants: components["schemas"]["GrantDto"][] | null;
             /** Format: uuid */
             id: string;
             /** @example ci-pipeline */
@@ -987,29 +1116,82 @@ export interface components {
         };
         TokenCreateDto: {
             /**
+             * @description Seconds until the token expires (1 to 315360000); absent: it does not expire.
+             * @example 86400
+             */
+            expiresIn?: number;
+            /**
+             * @description A subset of your own grants (403 otherwise). Absent: the token acts with whatever you may do, now and later (a token made by a restricted token gets that token’s grants).
+             * @example [
+             *       {
+             *         "prefix": "app/",
+             *         "access": "read"
+             *       },
+             *       {
+             *         "prefix": "app/cache/",
+             *         "access": "write"
+             *       }
+             *     ]
+             */
+            grants?: components["schemas"]["GrantDto"][];
+            /**
              * @description A label to recognise the token by; 1–100 characters.
              * @example ci-pipeline
              */
             name: string;
         };
         TokenListResponseDto: {
-            /** @description Newest first; never the tokens themselves. */
-            items: components["schemas"]["TokenResponseDto"][];
+            /** @description Your unrevoked tokens (expired ones too), newest first. */
+            tokens: components["schemas"]["TokenResponseDto"][];
         };
         TokenResponseDto: {
             /** Format: date-time */
             createdAt: string;
-            /** Format: uuid */
-            id: string;
-            /** @example ci-pipeline */
-            name: string;
             /**
              * Format: date-time
-             * @description null while the token works.
+             * @description Absent: the token does not expire.
              */
-            revokedAt: string | null;
+            expiresAt?: string;
+            /**
+             * @description The token’s own grants; `null`: whatever its owner may do. It never allows more than its owner has.
+             * @example [
+             *       {
+             *         "prefix": "app/",
+             *         "access": "read"
+             *       },
+             *       {
+             *         "prefix": "app/cache/",
+             *         "access": "write"
+             *       }
+             *     ]
+             */
+            grants: components["schemas"]["GrantDto"][] | null;
+            /** Format: uuid */
+            id: string;
+            /**
+             * Format: date-time
+             * @description When it was last used, to the minute; absent: never.
+             */
+            lastUsedAt?: string;
+            /** @example ci-pipeline */
+            name: string;
         };
         UserCreateDto: {
+            /**
+             * @description What the user may read and write. Absent: nothing (admins have everything regardless).
+             * @default []
+             * @example [
+             *       {
+             *         "prefix": "app/",
+             *         "access": "read"
+             *       },
+             *       {
+             *         "prefix": "app/cache/",
+             *         "access": "write"
+             *       }
+             *     ]
+             */
+            grants: components["schemas"]["GrantDto"][];
             /**
              * Format: password
              * @description 12–1024 characters.
@@ -1027,15 +1209,59 @@ export interface components {
              */
             username: string;
         };
+        UserGrantsDto: {
+            /**
+             * @description The user’s new grants, replacing the old ones.
+             * @example [
+             *       {
+             *         "prefix": "app/",
+             *         "access": "read"
+             *       },
+             *       {
+             *         "prefix": "app/cache/",
+             *         "access": "write"
+             *       }
+             *     ]
+             */
+            grants: components["schemas"]["GrantDto"][];
+        };
+        UserListResponseDto: {
+            /** @description Every user, by name. */
+            users: components["schemas"]["UserResponseDto"][];
+        };
         UserResponseDto: {
             /** Format: date-time */
             createdAt: string;
+            disabled: boolean;
+            /**
+             * Format: date-time
+             * @description Since when the account is disabled.
+             */
+            disabledAt?: string;
+            /**
+             * @description What the user may read and write (ignored for admins).
+             * @example [
+             *       {
+             *         "prefix": "app/",
+             *         "access": "read"
+             *       },
+             *       {
+             *         "prefix": "app/cache/",
+             *         "access": "write"
+             *       }
+             *     ]
+             */
+            grants: components["schemas"]["GrantDto"][];
             /** Format: uuid */
             id: string;
             /** @enum {string} */
             role: "user" | "admin";
             /** @example ada */
             username: string;
+        };
+        UserUpdateDto: {
+            /** @description `true` ends the user’s sessions and stops their tokens at once, on every instance; `false` enables. */
+            disabled: boolean;
         };
         WriteAppliedDto: {
             /** @example user:42 */
@@ -1307,6 +1533,15 @@ export interface operations {
             };
             /** @description No credentials, or they are wrong, expired or revoked. Log in or send `Authorization: Bearer <token>`. */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Not allowed: a cookie-authenticated write from another origin (CSRF), or an admin-only route. */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1657,6 +1892,65 @@ export interface operations {
             };
             /** @description No credentials, or they are wrong, expired or revoked. Log in or send `Authorization: Bearer <token>`. */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+        };
+    };
+    AuthController_changePassword: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PasswordChangeDto"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PasswordChangedResponseDto"];
+                };
+            };
+            /** @description Invalid input: a bad key, malformed JSON, a missing or unknown field, a bad query parameter, or a value keyflow cannot store as written (a number a double does not hold exactly, U+0000, a lone surrogate, a repeated member name, nesting deeper than 64). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description No credentials, or they are wrong, expired or revoked. Log in or send `Authorization: Bearer <token>`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Not allowed: a cookie-authenticated write from another origin (CSRF), or an admin-only route. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Too many attempts; `Retry-After` says how many seconds to wait. */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2025,6 +2319,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
+            /** @description Not allowed: a cookie-authenticated write from another origin (CSRF), or an admin-only route. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
             /** @description A dependency (broker, database) is unavailable; nothing was written. Retry later. */
             503: {
                 headers: {
@@ -2182,6 +2485,15 @@ export interface operations {
             };
             /** @description No credentials, or they are wrong, expired or revoked. Log in or send `Authorization: Bearer <token>`. */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Not allowed: a cookie-authenticated write from another origin (CSRF), or an admin-only route. */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2515,6 +2827,43 @@ export interface operations {
             };
         };
     };
+    UsersController_list: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UserListResponseDto"];
+                };
+            };
+            /** @description No credentials, or they are wrong, expired or revoked. Log in or send `Authorization: Bearer <token>`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Not allowed: a cookie-authenticated write from another origin (CSRF), or an admin-only route. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+        };
+    };
     UsersController_create: {
         parameters: {
             query?: never;
@@ -2565,6 +2914,128 @@ export interface operations {
             };
             /** @description Already exists. */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+        };
+    };
+    UsersController_update: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                username: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UserUpdateDto"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UserResponseDto"];
+                };
+            };
+            /** @description Invalid input: a bad key, malformed JSON, a missing or unknown field, a bad query parameter, or a value keyflow cannot store as written (a number a double does not hold exactly, U+0000, a lone surrogate, a repeated member name, nesting deeper than 64). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description No credentials, or they are wrong, expired or revoked. Log in or send `Authorization: Bearer <token>`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Not allowed: a cookie-authenticated write from another origin (CSRF), or an admin-only route. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Nothing found under this key or id. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+        };
+    };
+    UsersController_setGrants: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                username: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UserGrantsDto"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UserResponseDto"];
+                };
+            };
+            /** @description Invalid input: a bad key, malformed JSON, a missing or unknown field, a bad query parameter, or a value keyflow cannot store as written (a number a double does not hold exactly, U+0000, a lone surrogate, a repeated member name, nesting deeper than 64). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description No credentials, or they are wrong, expired or revoked. Log in or send `Authorization: Bearer <token>`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Not allowed: a cookie-authenticated write from another origin (CSRF), or an admin-only route. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Nothing found under this key or id. */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2629,6 +3100,15 @@ export interface operations {
             };
             /** @description No credentials, or they are wrong, expired or revoked. Log in or send `Authorization: Bearer <token>`. */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Not allowed: a cookie-authenticated write from another origin (CSRF), or an admin-only route. */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -25,6 +25,7 @@ export enum ErrorCode {
   RATE_LIMITED = 'rate-limited',
   USER_EXISTS = 'user-exists',
   TOKEN_NOT_FOUND = 'token-not-found',
+  USER_NOT_FOUND = 'user-not-found',
   AUTH_UNAVAILABLE = 'auth-unavailable',
   /** A watch asked to resume after a revision older than the change stream still holds: re-list, then watch. */
   REVISION_GONE = 'revision-gone',
@@ -88,6 +89,7 @@ export interface DomainErrorDetails {
   [ErrorCode.RATE_LIMITED]: Required<Pick<DomainErrorFacts, 'retryAfterSeconds'>>;
   [ErrorCode.USER_EXISTS]: NoFacts;
   [ErrorCode.TOKEN_NOT_FOUND]: NoFacts;
+  [ErrorCode.USER_NOT_FOUND]: NoFacts;
   [ErrorCode.AUTH_UNAVAILABLE]: Pick<DomainErrorFacts, 'retryAfterSeconds'>;
   [ErrorCode.REVISION_GONE]: NoFacts;
   [ErrorCode.WATCH_UNAVAILABLE]: Pick<DomainErrorFacts, 'retryAfterSeconds'>;

@@ -27,6 +27,11 @@ export interface WriteMessage {
   expiresAt?: string;
   /** A delete that a worker published because the key's `expiresAt` passed (watchers see it as `expire`). */
   cause?: WriteCause;
+  /**
+   * The id of the user whose request made the write: the operation is theirs (`GET /v1/operations/{id}` answers 404
+   * to anyone else but an admin). Absent on the writes workers make themselves, and on messages from before v7.
+   */
+  owner?: string;
 }
 
 /** Why a write was made, when not by a client: `expire` is the versioned delete of a key whose TTL ran out. */
@@ -119,6 +124,7 @@ export function decodeWriteText(text: string): { message: WriteMessage; replyTo?
     problems.push('expiresAt must be an ISO timestamp, on a put');
   }
   if ('cause' in m && (m.type !== 'delete' || m.cause !== 'expire')) problems.push('cause must be expire, on a delete');
+  if ('owner' in m && (typeof m.owner !== 'string' || !UUID.test(m.owner))) problems.push('owner must be a UUID');
   const details: WriteFacts = {
     operationId: typeof m.id === 'string' && UUID.test(m.id) ? m.id : undefined,
     key: typeof m.key === 'string' ? m.key : undefined,

@@ -44,6 +44,8 @@ export interface WriteOp {
   expiresAt?: string;
   /** `expire`: the delete a worker published because the key's expiry passed (see `conditionHolds`). */
   cause?: WriteCause;
+  /** The user whose request made it, recorded with its outcome (see `OperationRecord.ownerId`). */
+  owner?: string;
 }
 
 /** A live key whose time to live ran out, as the expiry sweeper finds it. */
@@ -426,6 +428,7 @@ export class KvRepository {
           toRecord.map((o) => o.version),
           toRecord.map((o) => byId.get(o.id)?.acceptedAt ?? now),
           now,
+          toRecord.map((o) => byId.get(o.id)?.owner ?? null),
         ],
       });
     }

@@ -18,6 +18,8 @@ export interface OperationRecord {
   error?: string;
   acceptedAt: string;
   finishedAt: string;
+  /** The user whose request made it; absent for workers' own writes and operations recorded before v7. */
+  ownerId?: string;
 }
 
 /** What `npm run dlq` needs to know about a dead letter's operation. */
@@ -39,6 +41,7 @@ export interface DeadLetteredOperation {
   key: string;
   type: OperationType;
   acceptedAt: string;
+  owner?: string;
 }
 
 interface OperationRow {
@@ -50,6 +53,7 @@ interface OperationRow {
   error: string | null;
   accepted_at: Date;
   finished_at: Date;
+  owner_id: string | null;
 }
 
 interface DeadLetterRow {
@@ -77,6 +81,7 @@ export class OperationRepository {
       ...(row.error !== null ? { error: row.error } : {}),
       acceptedAt: row.accepted_at.toISOString(),
       finishedAt: row.finished_at.toISOString(),
+      ...(row.owner_id !== null ? { ownerId: row.owner_id } : {}),
     };
   }
 
@@ -85,7 +90,15 @@ export class OperationRepository {
    * having a dead letter either way, so retention keeps it until `npm run dlq` removed the letter (see RECORD_FAILED).
    */
   async recordFailed(op: DeadLetteredOperation, error: string): Promise<void> {
-    await this.pool.query(RECORD_FAILED, [op.id, op.key, op.type, error, op.acceptedAt, new Date().toISOString()]);
+    await this.pool.query(RECORD_FAILED, [
+      op.id,
+      op.key,
+      op.type,
+      error,
+      op.acceptedAt,
+      new Date().toISOString(),
+      op.owner ?? null,
+    ]);
   }
 
   /** Deletes up to `limit` operations finished before `before` and without a dead letter; returns how many went. */

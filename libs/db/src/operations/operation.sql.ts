@@ -1,6 +1,7 @@
 /** SQL for the kv_operations table (finished operations only; accepted ones live in the queue). */
 export const SELECT_OPERATION = `
-SELECT id::TEXT AS id, key, type, status, version::TEXT AS version, error, accepted_at, finished_at
+SELECT id::TEXT AS id, key, type, status, version::TEXT AS version, error, accepted_at, finished_at,
+       owner_id::TEXT AS owner_id
 FROM kv_operations
 WHERE id = $1::UUID`;
 
@@ -23,25 +24,27 @@ WHERE id = $1::UUID`;
 
 /**
  * Records a batch's finished operations in one statement, one array per column ($1 ids, $2 keys, $3 types, $4
- * statuses, $5 versions, $6 accepted-at; $7 the finish time of all), paired up by `unnest`. An operation recorded `failed` (dead-lettered)
+ * statuses, $5 versions, $6 accepted-at, $8 owners; $7 the finish time of all), paired up by `unnest`. An operation recorded `failed` (dead-lettered)
  * may later be replayed by an operator and applied: that outcome replaces the failure (and its replay check is
  * spent). Nothing else is ever overwritten, so a redelivery can never change a recorded outcome. The dead-letter
  * mark stays: the letter may still exist (the tool publishes a replay before it removes the letter).
  */
 export const RECORD_OPERATIONS = `
-INSERT INTO kv_operations (id, key, type, status, version, error, accepted_at, finished_at)
-SELECT id::UUID, k, typ, st, ver, NULL, acc, $7::TIMESTAMPTZ
-FROM unnest($1::TEXT[], $2::TEXT[], $3::TEXT[], $4::TEXT[], $5::BIGINT[], $6::TIMESTAMPTZ[]) AS t (id, k, typ, st, ver, acc)
+INSERT INTO kv_operations (id, key, type, status, version, error, accepted_at, finished_at, owner_id)
+SELECT id::UUID, k, typ, st, ver, NULL, acc, $7::TIMESTAMPTZ, own
+FROM unnest($1::TEXT[], $2::TEXT[], $3::TEXT[], $4::TEXT[], $5::BIGINT[], $6::TIMESTAMPTZ[], $8::UUID[])
+  AS t (id, k, typ, st, ver, acc, own)
 ON CONFLICT (id) DO UPDATE
 SET status = excluded.status, version = excluded.version, error = excluded.error, finished_at = excluded.finished_at,
-    replay_at_version = NULL
+    replay_at_version = NULL, owner_id = COALESCE(kv_operations.owner_id, excluded.owner_id)
 WHERE kv_operations.status = 'failed'`;
 
 export const RECORD_FAILED = `
-INSERT INTO kv_operations (id, key, type, status, version, error, accepted_at, finished_at, dead_lettered_at)
-VALUES ($1::UUID, $2, $3, 'failed', NULL, $4, $5::TIMESTAMPTZ, $6::TIMESTAMPTZ, $6::TIMESTAMPTZ)
+INSERT INTO kv_operations
+  (id, key, type, status, version, error, accepted_at, finished_at, dead_lettered_at, owner_id)
+VALUES ($1::UUID, $2, $3, 'failed', NULL, $4, $5::TIMESTAMPTZ, $6::TIMESTAMPTZ, $6::TIMESTAMPTZ, $7::UUID)
 ON CONFLICT (id) DO UPDATE
-SET dead_lettered_at = excluded.dead_lettered_at,
+SET dead_lettered_at = excluded.dead_lettered_at, owner_id = COALESCE(kv_operations.owner_id, excluded.owner_id),
     error = CASE WHEN kv_operations.replay_at_version IS NULL THEN kv_operations.error ELSE excluded.error END,
     finished_at = CASE WHEN kv_operations.replay_at_version IS NULL THEN kv_operations.finished_at ELSE excluded.finished_at END,
     replay_at_version = NULL`;

@@ -1,13 +1,20 @@
 import { randomUUID } from 'node:crypto';
 import type { Pool } from 'pg';
-import { DomainError, ErrorCode } from '@keyflow/contracts';
+import { DomainError, ErrorCode, type Grant } from '@keyflow/contracts';
 import {
   INSERT_TOKEN,
   INSERT_USER,
   REVOKE_TOKEN,
   SELECT_ACTIVE_TOKEN,
+  SELECT_TOKEN_HASHES_OF_USER,
   SELECT_TOKENS_OF_USER,
+  SELECT_USER_BY_ID,
   SELECT_USER_BY_USERNAME,
+  SELECT_USERS,
+  TOUCH_TOKEN,
+  UPDATE_USER_DISABLED,
+  UPDATE_USER_GRANTS,
+  UPDATE_USER_PASSWORD,
 } from './user.sql';
 
 export type UserRole = 'admin' | 'user';
@@ -16,6 +23,10 @@ export interface UserRecord {
   id: string;
   username: string;
   role: UserRole;
+  /** What the user may read and write (admins: everything, whatever is stored here). */
+  grants: Grant[];
+  /** Set while the account is disabled. */
+  disabledAt?: string;
   createdAt: string;
 }
 
@@ -23,34 +34,33 @@ export interface UserWithHash extends UserRecord {
   passwordHash: string;
 }
 
+/** Who a token acts for, and with what: its owner's grants now and its own (null: all of its owner's). */
 export interface TokenOwner {
   tokenId: string;
   userId: string;
   username: string;
   role: UserRole;
+  userGrants: Grant[];
+  tokenGrants: Grant[] | null;
+  expiresAt?: string;
 }
 
-/** A token as its owner sees it: never its hash. */
+/** A token as its owner sees it in a listing: never the secret, nor its hash. */
 export interface TokenRecord {
   id: string;
   name: string;
+  grants: Grant[] | null;
   createdAt: string;
-  /** null while it works. */
-  revokedAt: string | null;
-}
-
-interface TokenRow {
-  id: string;
-  name: string;
-  created_at: Date;
-  revoked_at: Date | null;
+  expiresAt?: string;
+  lastUsedAt?: string;
 }
 
 interface UserRow {
   id: string;
   username: string;
-  password_hash: string;
   role: UserRole;
+  grants: Grant[];
+  disabled_at: Date | null;
   created_at: Date;
 }
 
@@ -59,9 +69,32 @@ interface TokenOwnerRow {
   user_id: string;
   username: string;
   role: UserRole;
+  user_grants: Grant[];
+  token_grants: Grant[] | null;
+  expires_at: Date | null;
+}
+
+interface TokenRow {
+  id: string;
+  name: string;
+  grants: Grant[] | null;
+  created_at: Date;
+  expires_at: Date | null;
+  last_used_at: Date | null;
 }
 
 const UNIQUE_VIOLATION = '23505';
+
+function toUser(row: UserRow): UserRecord {
+  return {
+    id: row.id,
+    username: row.username,
+    role: row.role,
+    grants: row.grants,
+    ...(row.disabled_at ? { disabledAt: row.disabled_at.toISOString() } : {}),
+    createdAt: row.created_at.toISOString(),
+  };
+}
 
 /**
  * Users and their API tokens. Hashing is the caller's job: this repository only ever sees password hashes and
@@ -72,56 +105,116 @@ export class UserRepository {
 
   /** Throws `USER_EXISTS` when the username is taken. */
   async create(
-    user: { username: string; passwordHash: string; role: UserRole },
+    user: { username: string; passwordHash: string; role: UserRole; grants: Grant[] },
     now = new Date(),
   ): Promise<UserRecord> {
     const id = randomUUID();
     try {
-      await this.pool.query(INSERT_USER, [id, user.username, user.passwordHash, user.role, now.toISOString()]);
+      await this.pool.query(INSERT_USER, [
+        id,
+        user.username,
+        user.passwordHash,
+        user.role,
+        now.toISOString(),
+        JSON.stringify(user.grants),
+      ]);
     } catch (err) {
       if ((err as { code?: string }).code === UNIQUE_VIOLATION) {
         throw new DomainError(ErrorCode.USER_EXISTS, `a user named "${user.username}" already exists`);
       }
       throw err;
     }
-    return { id, username: user.username, role: user.role, createdAt: now.toISOString() };
+    return { id, username: user.username, role: user.role, grants: user.grants, createdAt: now.toISOString() };
   }
 
   async findByUsername(username: string): Promise<UserWithHash | undefined> {
-    const row = (await this.pool.query<UserRow>(SELECT_USER_BY_USERNAME, [username])).rows[0];
-    if (!row) return undefined;
-    return {
-      id: row.id,
-      username: row.username,
-      role: row.role,
-      createdAt: row.created_at.toISOString(),
-      passwordHash: row.password_hash,
-    };
+    const row = (await this.pool.query<UserRow & { password_hash: string }>(SELECT_USER_BY_USERNAME, [username]))
+      .rows[0];
+    return row ? { ...toUser(row), passwordHash: row.password_hash } : undefined;
   }
 
+  async findById(id: string): Promise<UserWithHash | undefined> {
+    const row = (await this.pool.query<UserRow & { password_hash: string }>(SELECT_USER_BY_ID, [id])).rows[0];
+    return row ? { ...toUser(row), passwordHash: row.password_hash } : undefined;
+  }
+
+  /** Every user by name, at most `limit`. */
+  async list(limit = 1_000): Promise<UserRecord[]> {
+    return (await this.pool.query<UserRow>(SELECT_USERS, [limit])).rows.map(toUser);
+  }
+
+  /** Replaces a user's grants; `undefined` when there is no such user. */
+  async setGrants(username: string, grants: Grant[]): Promise<UserRecord | undefined> {
+    const row = (await this.pool.query<UserRow>(UPDATE_USER_GRANTS, [username, JSON.stringify(grants)])).rows[0];
+    return row ? toUser(row) : undefined;
+  }
+
+  /** Disables or enables an account; `undefined` when there is no such user. */
+  async setDisabled(username: string, disabled: boolean, now = new Date()): Promise<UserRecord | undefined> {
+    const row = (await this.pool.query<UserRow>(UPDATE_USER_DISABLED, [username, disabled, now.toISOString()])).rows[0];
+    return row ? toUser(row) : undefined;
+  }
+
+  async setPasswordHash(userId: string, passwordHash: string, now = new Date()): Promise<void> {
+    await this.pool.query(UPDATE_USER_PASSWORD, [userId, passwordHash, now.toISOString()]);
+  }
+
+  /** `grants` null: the token acts with whatever its owner has. `expiresAt` absent: it never expires. */
   async createToken(
-    token: { userId: string; name: string; tokenHash: string },
+    token: { userId: string; name: string; tokenHash: string; grants?: Grant[] | null; expiresAt?: string },
     now = new Date(),
   ): Promise<{ id: string; createdAt: string }> {
     const id = randomUUID();
-    await this.pool.query(INSERT_TOKEN, [id, token.userId, token.name, token.tokenHash, now.toISOString()]);
+    await this.pool.query(INSERT_TOKEN, [
+      id,
+      token.userId,
+      token.name,
+      token.tokenHash,
+      now.toISOString(),
+      token.grants ? JSON.stringify(token.grants) : null,
+      token.expiresAt ?? null,
+    ]);
     return { id, createdAt: now.toISOString() };
   }
 
-  async findActiveToken(tokenHash: string): Promise<TokenOwner | undefined> {
-    const row = (await this.pool.query<TokenOwnerRow>(SELECT_ACTIVE_TOKEN, [tokenHash])).rows[0];
-    return row ? { tokenId: row.token_id, userId: row.user_id, username: row.username, role: row.role } : undefined;
+  /** The owner of a token that is neither revoked nor expired, of a user who is not disabled. */
+  async findActiveToken(tokenHash: string, now = new Date()): Promise<TokenOwner | undefined> {
+    const row = (await this.pool.query<TokenOwnerRow>(SELECT_ACTIVE_TOKEN, [tokenHash, now.toISOString()])).rows[0];
+    if (!row) return undefined;
+    return {
+      tokenId: row.token_id,
+      userId: row.user_id,
+      username: row.username,
+      role: row.role,
+      userGrants: row.user_grants,
+      tokenGrants: row.token_grants,
+      ...(row.expires_at ? { expiresAt: row.expires_at.toISOString() } : {}),
+    };
   }
 
-  /** The user's tokens, newest first, at most `limit` of them (revoked ones included). */
-  async listTokens(userId: string, limit = 1000): Promise<TokenRecord[]> {
+  /** A user's unrevoked tokens (expired ones included), newest first. */
+  async listTokens(userId: string, limit = 1_000): Promise<TokenRecord[]> {
     const { rows } = await this.pool.query<TokenRow>(SELECT_TOKENS_OF_USER, [userId, limit]);
     return rows.map((row) => ({
       id: row.id,
       name: row.name,
+      grants: row.grants,
       createdAt: row.created_at.toISOString(),
-      revokedAt: row.revoked_at ? row.revoked_at.toISOString() : null,
+      ...(row.expires_at ? { expiresAt: row.expires_at.toISOString() } : {}),
+      ...(row.last_used_at ? { lastUsedAt: row.last_used_at.toISOString() } : {}),
     }));
+  }
+
+  /** The hashes of a user's unrevoked tokens: what a token cache may hold for them. */
+  async tokenHashesOf(userId: string): Promise<string[]> {
+    return (await this.pool.query<{ token_hash: string }>(SELECT_TOKEN_HASHES_OF_USER, [userId])).rows.map(
+      (r) => r.token_hash,
+    );
+  }
+
+  /** Records a use of the token (written at most once a minute). */
+  async touchToken(id: string, now = new Date()): Promise<void> {
+    await this.pool.query(TOUCH_TOKEN, [id, now.toISOString()]);
   }
 
   /**

@@ -9,6 +9,12 @@ import {
 } from '../render.constant';
 import { hostPort, type NamedAddress, type RenderPaths } from './view-model.util';
 
+/**
+ * The status nginx gives a login over the login rate (`limit_req_status`), answered as 429 by its own problem page so
+ * that the detail names the login limit, not the general one. Unassigned in HTTP; never sent to a client.
+ */
+const LOGIN_LIMITED_STATUS = 430;
+
 export interface ProblemPageView {
   /** The status nginx raises internally (`494` for headers too large, `497` for plain HTTP on a TLS port). */
   code: number;
@@ -53,6 +59,8 @@ export interface NginxView {
   /** Plain-HTTP servers that only redirect to HTTPS. */
   redirects: Array<{ name: string; listen: string; target: string }>;
   rateLimit: { zone: string; rate: string; zoneSize: string; burst: number } | null;
+  loginRateLimit: { zone: string; rate: string; burst: number; status: number };
+  trustedForwarders: string[];
   problems: { notFound: string; pages: ProblemPageView[] };
   /** The web console's static files and the `add_header` values of their location (after the server's own). */
   console: { root: string; headers: string[] };
@@ -161,6 +169,13 @@ function nginxProblems(t: Topology, serverHeaders: string[], tls: boolean): Ngin
       `This client sent more than ${rateLimit.requestsPerSecond} requests per second to this gateway; retry later.`,
     ]);
   }
+  const logins = t.gateway.loginRateLimit;
+  pages.push([
+    LOGIN_LIMITED_STATUS,
+    429,
+    'Too Many Requests',
+    `This client sent more than ${logins.requestsPerMinute} logins per minute to this gateway; retry later.`,
+  ]);
   if (tls) pages.push([497, 400, 'Bad Request', 'This port speaks HTTPS: a plain HTTP request was sent to it.']);
   return {
     notFound: problemBody(404, 'Not Found', notFound),
@@ -175,7 +190,13 @@ function nginxProblems(t: Topology, serverHeaders: string[], tls: boolean): Ngin
           // Without "=<status>" nginx answers 494 and 497 with 400 whatever the page returns.
           errorPage: code === status ? `${code} ${location}` : `${code} =${status} ${location}`,
           body: problemBody(status, title, detail),
-          headers: status === 429 ? [...serverHeaders, 'Retry-After 1'] : [],
+          headers:
+            status === 429
+              ? [
+                  ...serverHeaders,
+                  `Retry-After ${code === LOGIN_LIMITED_STATUS ? Math.ceil(60 / logins.requestsPerMinute) : 1}`,
+                ]
+              : [],
         };
       }),
   };
@@ -289,6 +310,13 @@ export function buildNginxView(t: Topology, { runDir, outDir, baseDir }: RenderP
           burst: rateLimit.burst,
         }
       : null,
+    loginRateLimit: {
+      zone: 'keyflow_logins',
+      rate: `${t.gateway.loginRateLimit.requestsPerMinute}r/m`,
+      burst: t.gateway.loginRateLimit.burst,
+      status: LOGIN_LIMITED_STATUS,
+    },
+    trustedForwarders: t.gateway.trustedForwarders,
     problems: nginxProblems(t, serverHeaders, tls !== null),
     console: {
       root: isAbsolute(t.gateway.consoleRoot)
