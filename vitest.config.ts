@@ -13,6 +13,9 @@ const shared = {
       '@keyflow/client': resolve(__dirname, 'libs/client/src/index.ts'),
       '@keyflow/contracts': resolve(__dirname, 'libs/contracts/src/index.ts'),
       '@keyflow/db': resolve(__dirname, 'libs/db/src/index.ts'),
+      // Before '@keyflow/dead-letters', which would otherwise take it as a path below its own entry.
+      '@keyflow/dead-letters/testing': resolve(__dirname, 'libs/dead-letters/src/testing/index.ts'),
+      '@keyflow/dead-letters': resolve(__dirname, 'libs/dead-letters/src/index.ts'),
       '@keyflow/messaging': resolve(__dirname, 'libs/messaging/src/index.ts'),
       // Before '@keyflow/runtime', which would otherwise take it as a path below its own entry.
       '@keyflow/runtime/testing': resolve(__dirname, 'libs/runtime/src/testing/index.ts'),

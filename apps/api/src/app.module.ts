@@ -2,6 +2,8 @@ import { type DynamicModule, Module } from '@nestjs/common';
 import { RuntimeModule } from '@keyflow/runtime';
 import { AuthModule } from './auth/auth.module';
 import { BackupModule } from './backup/backup.module';
+import { ClusterModule } from './cluster/cluster.module';
+import { DeadLettersModule } from './dead-letters/dead-letters.module';
 import { API_CONFIG, type ApiConfig } from './config/api.config';
 import { HealthController } from './health/health.controller';
 import { StatusController } from './health/status.controller';
@@ -38,6 +40,8 @@ export class AppModule {
         InfrastructureModule,
         AuthModule,
         BackupModule,
+        ClusterModule,
+        DeadLettersModule,
         WatchModule,
       ],
       controllers: [

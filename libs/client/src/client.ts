@@ -15,6 +15,21 @@ export type Me = components['schemas']['AuthMeResponseDto'];
 export type Session = components['schemas']['AuthSessionResponseDto'];
 export type CreatedToken = components['schemas']['TokenCreatedResponseDto'];
 export type Status = components['schemas']['StatusResponseDto'];
+export type SessionInfo = components['schemas']['AuthSessionInfoResponseDto'];
+export type TokenInfo = components['schemas']['TokenResponseDto'];
+export type ClusterView = components['schemas']['ClusterResponseDto'];
+export type ClusterProcess = components['schemas']['ClusterProcessDto'];
+export type DeadLetterPage = components['schemas']['DeadLetterListResponseDto'];
+export type DeadLetterReplay = components['schemas']['DeadLetterReplayResponseDto'];
+
+/** An answer together with who served it. */
+export interface Served<T> {
+  data: T;
+  /** The API instance that answered (`X-Served-By`, set by every instance). */
+  servedBy: string | undefined;
+  /** The gateway address the request reached (`X-Gateway-Address`, set by every nginx gateway); none direct. */
+  gateway: string | undefined;
+}
 export type BulkOperation = components['schemas']['KvBulkOperationDto'];
 export type BulkResult = components['schemas']['KvBulkResponseDto'];
 export type RestoreResult = components['schemas']['RestoreResponseDto'];
@@ -83,7 +98,25 @@ export type WriteResult =
   | { status: 'applied'; operationId: string; key: string; version: number; created: boolean }
   | { status: 'deleted'; key: string };
 
-const newKey = (): string => `kf-${globalThis.crypto.randomUUID()}`;
+export interface UuidSource {
+  randomUUID?: () => string;
+  getRandomValues(array: Uint8Array): Uint8Array;
+}
+
+/**
+ * A random (v4) UUID. `crypto.randomUUID` exists only in secure contexts: a browser page served over plain HTTP from a
+ * name other than localhost (the console at http://api.keyflow.test) has `getRandomValues` alone.
+ */
+export function randomUuid(crypto: UuidSource = globalThis.crypto): string {
+  if (typeof crypto.randomUUID === 'function') return crypto.randomUUID();
+  const b = crypto.getRandomValues(new Uint8Array(16));
+  b[6] = ((b[6] ?? 0) & 0x0f) | 0x40;
+  b[8] = ((b[8] ?? 0) & 0x3f) | 0x80;
+  const hex = Array.from(b, (x: number) => x.toString(16).padStart(2, '0')).join('');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
+const newKey = (): string => `kf-${randomUuid()}`;
 
 function writeHeaders(options: WriteOptions): Record<string, string> {
   return {
@@ -338,6 +371,43 @@ export class KeyflowClient {
     if (error !== undefined) throw problemOf(response, error);
   }
 
+  /** The session of this cookie: when it began and when it ends (400 for a bearer token, which has none). */
+  async session(signal?: AbortSignal): Promise<Served<SessionInfo>> {
+    const { data, error, response } = await this.raw.GET('/v1/auth/session', { signal });
+    if (error !== undefined || data === undefined) throw problemOf(response, error);
+    return served(data, response);
+  }
+
+  /** The caller's live API tokens; never the tokens themselves. */
+  async listTokens(signal?: AbortSignal): Promise<TokenInfo[]> {
+    const { data, error, response } = await this.raw.GET('/v1/auth/tokens', { signal });
+    if (error !== undefined || data === undefined) throw problemOf(response, error);
+    return data.tokens;
+  }
+
+  /** Every process of the deployment, the database primary and the queues (admins only). */
+  async cluster(signal?: AbortSignal): Promise<Served<ClusterView>> {
+    const { data, error, response } = await this.raw.GET('/v1/admin/cluster', { signal });
+    if (error !== undefined || data === undefined) throw problemOf(response, error);
+    return served(data, response);
+  }
+
+  /** Dead-lettered writes from the head of the queue, which keeps them (admins only). */
+  async deadLetters(options: { offset?: number; limit?: number } = {}): Promise<DeadLetterPage> {
+    const { data, error, response } = await this.raw.GET('/v1/admin/dead-letters', { params: { query: options } });
+    if (error !== undefined || data === undefined) throw problemOf(response, error);
+    return data;
+  }
+
+  /** Replays one dead-lettered write where that cannot reorder or repeat it (admins only; never forced). */
+  async replayDeadLetter(operationId: string): Promise<DeadLetterReplay> {
+    const { data, error, response } = await this.raw.POST('/v1/admin/dead-letters/{operationId}/replay', {
+      params: { path: { operationId } },
+    });
+    if (error !== undefined || data === undefined) throw problemOf(response, error);
+    return data;
+  }
+
   /** The answering instance's view of its dependencies. */
   async status(signal?: AbortSignal): Promise<Status> {
     const { data, error, response } = await this.raw.GET('/v1/status', { signal });
@@ -399,6 +469,14 @@ export class KeyflowClient {
     }
     throw problemOf(response, body);
   }
+}
+
+function served<T>(data: T, response: Response): Served<T> {
+  return {
+    data,
+    servedBy: response.headers.get('x-served-by') ?? undefined,
+    gateway: response.headers.get('x-gateway-address') ?? undefined,
+  };
 }
 
 /** The problem of an error answer, as `KeyflowProblem`. */

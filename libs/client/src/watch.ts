@@ -67,7 +67,7 @@ export async function* watchEvents(
         options.onOpen?.();
         const parser = new SseParser();
         const decoder = new TextDecoder();
-        for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
+        for await (const chunk of chunks(response.body)) {
           for (const event of parser.push(decoder.decode(chunk, { stream: true }))) {
             if (!KINDS.has(event.event)) continue;
             const data = JSON.parse(event.data) as Omit<WatchEvent, 'kind'>;
@@ -87,5 +87,20 @@ export async function* watchEvents(
     failures++;
     options.onReconnect?.(reason, last);
     await new Promise((resolve) => setTimeout(resolve, retryDelayMs(failures, policy)));
+  }
+}
+
+/** A body's chunks through its reader, which every browser has (not all can iterate a stream with `for await`). */
+async function* chunks(body: ReadableStream<Uint8Array>): AsyncGenerator<Uint8Array> {
+  const reader = body.getReader();
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) return;
+      yield value;
+    }
+  } finally {
+    // Stopping early (the caller broke out, or aborted) must release the connection.
+    await reader.cancel().catch(() => undefined);
   }
 }

@@ -251,6 +251,15 @@ export const topologySchema = z
         trustedForwarders: z
           .array(z.string().regex(/^[0-9a-fA-F.:]+(\/\d{1,3})?$/, 'must be an IP address or a CIDR range'))
           .default([]),
+        /**
+         * The web console's built files (apps/console: index.html and assets/), which every gateway serves at `/`.
+         * A relative path is relative to the directory the configs are rendered from (the repository root for
+         * `npm start`); containers give the absolute path they mount or copy the files to.
+         */
+        consoleRoot: z
+          .string()
+          .regex(/^[^\s'"`;{}$#\\]+$/, 'must be a path without whitespace, quotes or any of ; { } $ # \\')
+          .default('dist/apps/console'),
         instances: z.array(endpointSchema).min(1),
       })
       .strict(),

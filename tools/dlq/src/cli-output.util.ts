@@ -1,5 +1,5 @@
 import { DEAD_LETTER_QUEUE } from '@keyflow/contracts';
-import type { Output } from './dlq.service';
+import type { Output } from '@keyflow/dead-letters';
 
 export const USAGE = `Inspect, replay and purge keyflow's dead letters (the ${DEAD_LETTER_QUEUE} quorum queue).
 

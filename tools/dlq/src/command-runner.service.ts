@@ -1,8 +1,6 @@
 import { createPool, KvRepository, OperationRepository } from '@keyflow/db';
+import { AmqpDeadLetterQueue, DbReplayStore, DlqService, type Output } from '@keyflow/dead-letters';
 import type { CliOptions, Command } from './cli-args.util';
-import { AmqpDeadLetterQueue } from './dead-letter-queue.service';
-import { DlqService, type Output } from './dlq.service';
-import { DbReplayStore } from './replay-store.service';
 
 /**
  * Runs one command against the broker (and the database when the command needs one) and returns its exit code.

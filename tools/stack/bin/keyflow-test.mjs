@@ -18,6 +18,8 @@ import { formatSummary, summarizeVitestReport } from './test-summary.mjs';
 const TOPOLOGY = 'deploy/topologies/test.yaml';
 /** Must match `stackDir` in the test topology. */
 const STACK_FILE = '/tmp/keyflow-test/stack.json';
+// What tests leave for people to look at (the console's screenshots): kept after the run, replaced by the next one.
+const OUTPUT_DIR = join(REPO_ROOT, 'test-results');
 
 const LOCK_FILE = '/tmp/keyflow-test.lock';
 
@@ -63,8 +65,13 @@ const reportFile = join(reportDir, 'vitest-report.json');
 const vitest = spawnSync(
   'npx',
   ['vitest', 'run', '--reporter=default', '--reporter=json', `--outputFile=${reportFile}`, ...process.argv.slice(2)],
-  { cwd: REPO_ROOT, stdio: 'inherit', env: { ...process.env, KEYFLOW_STACK_FILE: STACK_FILE } },
+  {
+    cwd: REPO_ROOT,
+    stdio: 'inherit',
+    env: { ...process.env, KEYFLOW_STACK_FILE: STACK_FILE, KEYFLOW_TEST_OUTPUT_DIR: OUTPUT_DIR },
+  },
 );
+if (existsSync(OUTPUT_DIR)) say(`test output (screenshots): ${OUTPUT_DIR}`);
 
 if (keep)
   say(

@@ -58,7 +58,7 @@ export function appLaunchSpec(
   kind: AppKind,
   instance: Endpoint,
   topology: Topology,
-  layout: Pick<StackLayout, 'repoRoot' | 'logs'>,
+  layout: Pick<StackLayout, 'repoRoot' | 'logs' | 'topologyFile'>,
   baseEnv: Record<string, string> = inheritedEnv(),
 ): StackLaunchSpec {
   return {
@@ -73,6 +73,8 @@ export function appLaunchSpec(
             READS_REQUIRE_AUTH: String(topology.auth.readsRequireAuth),
             // The gateways connect from their own addresses (nginx `proxy_bind $server_addr`): only they are believed.
             TRUSTED_PROXIES: topology.gateway.instances.map((g) => g.host).join(','),
+            // GET /v1/admin/cluster checks every process this file lists.
+            CLUSTER_TOPOLOGY: layout.topologyFile,
           }
         : {}),
     },

@@ -67,10 +67,11 @@ describe(formatUrls.name, () => {
   it('should list the gateway, its docs and the operator consoles', () => {
     const { topology, layout } = testTopology();
     const lines = formatUrls(buildStackInfo(topology, layout, new Date(), '/tmp/keyflow-test/conf/supervisord.conf'));
-    expect(lines.slice(0, 5)).toEqual([
+    expect(lines.slice(0, 6)).toEqual([
       '  Gateways:            http://127.0.0.31:18080, http://127.0.0.32:18080, http://127.0.0.33:18080',
       '  DNS round robin:     api.keyflow.test @ 127.0.0.1:18053  (dig @127.0.0.1 -p 18053 api.keyflow.test)',
       '  Admin token:         -',
+      '  Web console:         http://127.0.0.31:18080/',
       '  Swagger UI:          http://127.0.0.31:18080/docs',
       '  OpenAPI:             http://127.0.0.31:18080/docs/json',
     ]);

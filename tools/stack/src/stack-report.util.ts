@@ -102,6 +102,7 @@ export function formatUrls(info: StackInfo): string[] {
         ] as [string, string][])
       : []),
     ['Admin token', info.token ? 'in stack.json "token" (Authorization: Bearer …)' : '-'],
+    ['Web console', `${info.gateway}/`],
     ['Swagger UI', `${info.gateway}/docs`],
     ['OpenAPI', `${info.gateway}/docs/json`],
     ['RabbitMQ management', `${info.management}  (${info.managementUser} / ${info.managementPassword})`],

@@ -9,6 +9,7 @@ import {
   ApiTags,
 } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { DomainError, ErrorCode } from '@keyflow/contracts';
 import { ApiProblemResponses } from '../common/api-problems.decorator';
 import { API_CONFIG, type ApiConfig } from '../config/api.config';
 import { Access, CurrentPrincipal } from './access.decorator';
@@ -17,6 +18,7 @@ import { AuthService } from './auth.service';
 import {
   AuthLoginDto,
   AuthMeResponseDto,
+  AuthSessionInfoResponseDto,
   AuthSessionResponseDto,
   PasswordChangeDto,
   PasswordChangedResponseDto,
@@ -94,6 +96,34 @@ export class AuthController {
       authenticatedBy: principal.via,
       grants: [...principal.grants],
       instance: this.config.KEYFLOW_INSTANCE,
+    };
+  }
+
+  @Get('session')
+  @Access('authenticated')
+  @ApiCookieAuth()
+  @ApiOperation({
+    summary: 'The session of this cookie: who, which instance answered, when it began and when it ends',
+    description:
+      'Every request through any gateway and instance uses the same session (it lives in Redis). A bearer token has no session: 400.',
+  })
+  @ApiOkResponse({ type: AuthSessionInfoResponseDto })
+  @ApiProblemResponses(400, 401)
+  session(@CurrentPrincipal() principal: Principal): AuthSessionInfoResponseDto {
+    if (principal.via !== 'session' || principal.sessionStartedAt === undefined) {
+      throw new DomainError(ErrorCode.INVALID_REQUEST, 'a bearer token has no session; log in to get one');
+    }
+    const startedAt = principal.sessionStartedAt;
+    const idleExpiresAt = Date.now() + this.config.SESSION_IDLE_TIMEOUT_S * 1000;
+    const absoluteExpiresAt = startedAt + this.config.SESSION_ABSOLUTE_TIMEOUT_S * 1000;
+    return {
+      username: principal.username,
+      role: principal.role,
+      instance: this.config.KEYFLOW_INSTANCE,
+      startedAt: new Date(startedAt).toISOString(),
+      idleExpiresAt: new Date(idleExpiresAt).toISOString(),
+      absoluteExpiresAt: new Date(absoluteExpiresAt).toISOString(),
+      expiresAt: new Date(Math.min(idleExpiresAt, absoluteExpiresAt)).toISOString(),
     };
   }
 

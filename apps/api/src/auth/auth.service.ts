@@ -168,6 +168,7 @@ export class AuthService implements OnModuleInit, OnModuleDestroy {
       grants: userGrants(role, session.grants),
       via: 'session',
       sessionId,
+      sessionStartedAt: session.createdAt,
     };
   }
 

@@ -14,6 +14,8 @@ export interface Principal {
   /** How the caller proved it: a session cookie or a bearer token. */
   via: 'session' | 'token';
   sessionId?: string;
+  /** When the session began (epoch ms): its absolute limit counts from here. */
+  sessionStartedAt?: number;
   tokenId?: string;
   /** A token's own grants (null: all of its owner's); a token it creates may not have more. */
   tokenGrants?: readonly Grant[] | null;

@@ -79,6 +79,11 @@ const apiEnvSchema = z.object({
     .default('uniquelocal')
     .pipe(commaList())
     .pipe(z.array(z.string()).min(1, 'name at least one proxy (the gateways), e.g. 127.0.0.21,127.0.0.22')),
+  /**
+   * The topology file the deployment was made from: `GET /v1/admin/cluster` checks every process it lists. Optional;
+   * without it that route lists no processes (queues and dead letters still).
+   */
+  CLUSTER_TOPOLOGY: z.string().min(1).optional(),
   /** Origins besides the service's own allowed to send cookie-authenticated writes (a console on another host). */
   TRUSTED_ORIGINS: commaList(true).pipe(
     z.array(z.string().url('must be a comma-separated list of origins such as https://console.example')),

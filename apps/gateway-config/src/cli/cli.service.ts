@@ -31,7 +31,7 @@ function execute(command: CliCommand, io: CliOutput, cwd: string): number {
       const runDir = resolve(cwd, command.runDir ?? command.outDir);
       // The configs name the files where they are read at run time, which is not always where they are written.
       const confDir = resolve(cwd, command.confDir ?? command.outDir);
-      const files = renderAll(topology, { runDir, outDir: confDir });
+      const files = renderAll(topology, { runDir, outDir: confDir, baseDir: cwd });
       // nginx refuses to start when its prefix or error log directory is missing. 0755: when nginx runs as
       // root its workers run as nobody and must still reach their temp dirs in here.
       mkdirSync(runDir, { recursive: true, mode: 0o755 });

@@ -4,9 +4,10 @@ import { parse as parseYaml } from 'yaml';
 import { loadTopology, parseTopology, type Topology, type TopologyInput } from '@keyflow/topology';
 import { renderAll, type RenderedFile } from './render.service';
 import { pgPrimaryCheck } from './pg-check.util';
+import { CONSOLE_CSP } from './view-models/nginx.view-model';
 
 const TOPOLOGIES_DIR = join(__dirname, '../../../../deploy/topologies');
-const paths = { runDir: '/srv/keyflow/run', outDir: '/srv/keyflow/conf' };
+const paths = { runDir: '/srv/keyflow/run', outDir: '/srv/keyflow/conf', baseDir: '/srv/keyflow' };
 const local = (): Topology => loadTopology(join(TOPOLOGIES_DIR, 'local.yaml'));
 
 /** local.yaml with some parts replaced, validated like any topology file. */
@@ -117,6 +118,38 @@ describe(renderAll.name, () => {
       expect(root).toMatch(/if \(\$request_method !~ \^\(GET\|HEAD\|OPTIONS\)\$\) \{\s+return 418;\s+\}/);
       expect(root).toContain('proxy_next_upstream error timeout http_502 http_503 http_504;');
       expect(root).toContain('proxy_next_upstream_tries 2;');
+    });
+
+    it('should serve the console from the topology at / and /assets/ only, everything else still proxied', () => {
+      const conf = nginx();
+      const location = 'location ~ ^/(?:index\\.html)?$|^/assets/ {';
+      const console = section(conf, location);
+      expect(console).toContain('root /srv/keyflow/dist/apps/console;');
+      expect(console).toContain('index index.html;');
+      expect(console).not.toContain('proxy_pass');
+      const pattern = /^\/(?:index\.html)?$|^\/assets\//;
+      for (const path of ['/', '/index.html', '/assets/index-abc123.js']) expect(path).toMatch(pattern);
+      for (const path of ['/v1/kv', '/docs', '/store/x', '/health/ready', '/assets']) expect(path).not.toMatch(pattern);
+      const absolute = local();
+      absolute.gateway.consoleRoot = '/usr/share/keyflow/console';
+      expect(section(nginx(absolute), location)).toContain('root /usr/share/keyflow/console;');
+    });
+
+    it('should never cache index.html, cache hashed assets for a year, and send a strict CSP with the console', () => {
+      const conf = nginx();
+      const console = section(conf, 'location ~ ^/(?:index\\.html)?$|^/assets/ {');
+      const cache = section(conf, 'map $uri $keyflow_console_cache_control {');
+      expect(cache).toContain('default "no-cache";');
+      expect(cache).toContain('"~^/assets/" "public, max-age=31536000, immutable";');
+      expect(console).toContain('add_header Cache-Control $keyflow_console_cache_control always;');
+      expect(console).toContain(`add_header Content-Security-Policy "${CONSOLE_CSP}" always;`);
+      expect(CONSOLE_CSP).toContain("script-src 'self'");
+      expect(CONSOLE_CSP).not.toContain('unsafe');
+      expect(console).toContain('add_header X-Content-Type-Options nosniff always;');
+      expect(console).toContain('text/javascript js mjs;');
+      // add_header here replaces the server's: its request id and gateway address are repeated.
+      expect(console).toContain('add_header X-Request-Id $request_id always;');
+      expect(console).toContain('add_header X-Gateway-Address $server_addr:$server_port always;');
     });
 
     it('should stream GET /v1/watch unbuffered and keep it open past the default read timeout, on HTTP/1.1 keepalive', () => {

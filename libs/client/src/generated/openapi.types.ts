@@ -76,6 +76,66 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/admin/cluster": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Every process of the deployment and its health, the database primary, queue depths (admins only)
+         * @description Checked from the answering instance on each call, each check within 1.5 s. Processes come from the topology the instance was given (CLUSTER_TOPOLOGY); without one the list is empty.
+         */
+        get: operations["ClusterController_describe"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/dead-letters": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The writes the workers dead-lettered, from the head of the queue (admins only)
+         * @description The same as `npm run dlq -- list --json`; the letters stay in the queue.
+         */
+        get: operations["DeadLettersController_list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/dead-letters/{operationId}/replay": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Replay one dead-lettered write (admins only)
+         * @description The same as `npm run dlq -- replay --id <operationId>` without `--force`: the write goes back to its shard queue only if that cannot reorder or repeat it, and applies only at the key version checked now.
+         */
+        post: operations["DeadLettersController_replay"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/auth/login": {
         parameters: {
             query?: never;
@@ -144,6 +204,26 @@ export interface paths {
          * @description The current password is required (a wrong one counts as a failed login, with the same limits). Every other session of yours ends at once on every instance; this one stays. API tokens keep working: revoke them apart.
          */
         post: operations["AuthController_changePassword"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/auth/session": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The session of this cookie: who, which instance answered, when it began and when it ends
+         * @description Every request through any gateway and instance uses the same session (it lives in Redis). A bearer token has no session: 400.
+         */
+        get: operations["AuthController_session"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -453,6 +533,40 @@ export interface components {
             /** @example ada */
             username: string;
         };
+        AuthSessionInfoResponseDto: {
+            /**
+             * Format: date-time
+             * @description When it ends however active it is: the absolute timeout.
+             */
+            absoluteExpiresAt: string;
+            /**
+             * Format: date-time
+             * @description The earlier of the two: when the session ends if left alone.
+             */
+            expiresAt: string;
+            /**
+             * Format: date-time
+             * @description When it ends unless used again: the idle timeout, pushed forward by every request (this one too).
+             */
+            idleExpiresAt: string;
+            /**
+             * @description The API instance that served this request.
+             * @example api-1
+             */
+            instance: string;
+            /**
+             * @example user
+             * @enum {string}
+             */
+            role: "user" | "admin";
+            /**
+             * Format: date-time
+             * @description When the session began (the login).
+             */
+            startedAt: string;
+            /** @example ada */
+            username: string;
+        };
         AuthSessionResponseDto: {
             /**
              * @description The API instance that served this request.
@@ -495,6 +609,107 @@ export interface components {
              * @example 4
              */
             version?: number;
+        };
+        ClusterProcessDto: {
+            /** @example 127.0.0.1:3001 */
+            address: string;
+            /**
+             * @description Why it counts as down.
+             * @example connect ECONNREFUSED 127.0.0.1:3001
+             */
+            detail?: string;
+            /** @enum {string} */
+            kind: "gateway" | "api" | "worker" | "redis" | "rabbitmq" | "database" | "haproxy" | "dns" | "etcd";
+            /**
+             * @description How long the check took, in milliseconds.
+             * @example 4
+             */
+            latencyMs: number;
+            /** @example api-1 */
+            name: string;
+            /**
+             * @description Redis: master or replica; PostgreSQL: primary or replica.
+             * @example primary
+             */
+            role?: string;
+            /** @enum {string} */
+            status: "up" | "down";
+        };
+        ClusterResponseDto: {
+            /** Format: date-time */
+            checkedAt: string;
+            /** @enum {string|null} */
+            databaseKind: "postgres" | "cockroach" | null;
+            /**
+             * @description The node that takes writes now; null for CockroachDB (every node does) or when none answers.
+             * @example pg-1
+             */
+            databasePrimary: string | null;
+            /**
+             * @description Letters in the dead-letter queue.
+             * @example 0
+             */
+            deadLetters: number | null;
+            /**
+             * @description The instance that looked.
+             * @example api-1
+             */
+            instance: string;
+            /** @description Every process of the topology; empty without one. */
+            processes: components["schemas"]["ClusterProcessDto"][];
+            /** @description The shard queues, then the dead-letter queue. */
+            queues: components["schemas"]["QueueDepthDto"][];
+            /**
+             * @description null when this instance has no topology (CLUSTER_TOPOLOGY).
+             * @example local
+             */
+            topology: string | null;
+        };
+        DeadLetterDto: {
+            /**
+             * Format: date-time
+             * @description When the API accepted the write.
+             */
+            acceptedAt?: string;
+            /**
+             * @description The message’s size.
+             * @example 182
+             */
+            bytes: number;
+            /** Format: date-time */
+            deadLetteredAt?: string;
+            /** @example kv.shard.3 */
+            fromQueue?: string;
+            /** @example user:42 */
+            key?: string;
+            /** Format: uuid */
+            operationId?: string;
+            /**
+             * @description Why the broker dead-lettered it (or the worker’s reason).
+             * @example rejected
+             */
+            reason: string;
+            /** @example put */
+            type?: string;
+        };
+        DeadLetterListResponseDto: {
+            items: components["schemas"]["DeadLetterDto"][];
+            /** @example 0 */
+            offset: number;
+            /**
+             * @description Letters in the queue when asked.
+             * @example 3
+             */
+            total: number;
+        };
+        DeadLetterReplayResponseDto: {
+            /** @description What the replay did, as `npm run dlq -- replay` prints it. */
+            messages: string[];
+            /**
+             * @description `replayed`: back on its shard queue, to apply only at the key version checked now; `settled`: it had an outcome already, the letter is removed; `refused`: replaying it now could reorder writes (see messages); `failed`: the broker or database failed, the letter stays.
+             * @enum {string}
+             */
+            result: "replayed" | "settled" | "refused" | "failed";
         };
         DependencyStatusDto: {
             /** @example not connected to the broker */
@@ -759,6 +974,17 @@ export interface components {
              * @example https://keyflow.dev/problems/invalid-key
              */
             type: string;
+        };
+        QueueDepthDto: {
+            /** @example 1 */
+            consumers: number | null;
+            /**
+             * @description Ready messages; null when the broker did not say.
+             * @example 0
+             */
+            messages: number | null;
+            /** @example kv.shard.0 */
+            name: string;
         };
         RestoreResponseDto: {
             /**
@@ -1400,6 +1626,168 @@ export interface operations {
             };
         };
     };
+    ClusterController_describe: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ClusterResponseDto"];
+                };
+            };
+            /** @description No credentials, or they are wrong, expired or revoked. Log in or send `Authorization: Bearer <token>`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Not allowed: a cookie-authenticated write from another origin (CSRF), or an admin-only route. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+        };
+    };
+    DeadLettersController_list: {
+        parameters: {
+            query?: {
+                limit?: number;
+                /** @description Letters to skip from the head of the queue. */
+                offset?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeadLetterListResponseDto"];
+                };
+            };
+            /** @description Invalid input: a bad key, malformed JSON, a missing or unknown field, a bad query parameter, or a value keyflow cannot store as written (a number a double does not hold exactly, U+0000, a lone surrogate, a repeated member name, nesting deeper than 64). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description No credentials, or they are wrong, expired or revoked. Log in or send `Authorization: Bearer <token>`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Not allowed: a cookie-authenticated write from another origin (CSRF), or an admin-only route. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description A dependency (broker, database) is unavailable; nothing was written. Retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+        };
+    };
+    DeadLettersController_replay: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                operationId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeadLetterReplayResponseDto"];
+                };
+            };
+            /** @description Invalid input: a bad key, malformed JSON, a missing or unknown field, a bad query parameter, or a value keyflow cannot store as written (a number a double does not hold exactly, U+0000, a lone surrogate, a repeated member name, nesting deeper than 64). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description No credentials, or they are wrong, expired or revoked. Log in or send `Authorization: Bearer <token>`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Not allowed: a cookie-authenticated write from another origin (CSRF), or an admin-only route. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Nothing found under this key or id. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description A dependency (broker, database) is unavailable; nothing was written. Retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+        };
+    };
     AuthController_login: {
         parameters: {
             query?: never;
@@ -1563,6 +1951,43 @@ export interface operations {
             };
             /** @description Too many attempts; `Retry-After` says how many seconds to wait. */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+        };
+    };
+    AuthController_session: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuthSessionInfoResponseDto"];
+                };
+            };
+            /** @description Invalid input: a bad key, malformed JSON, a missing or unknown field, a bad query parameter, or a value keyflow cannot store as written (a number a double does not hold exactly, U+0000, a lone surrogate, a repeated member name, nesting deeper than 64). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description No credentials, or they are wrong, expired or revoked. Log in or send `Authorization: Bearer <token>`. */
+            401: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -10,6 +10,7 @@ import {
   buildCommand,
   cachedEverything,
   compiledPath,
+  CONSOLE_BUILD,
   STACK_BUILDS,
   WORKER_BUILD,
 } from './app-build.service';
@@ -24,7 +25,7 @@ interface BuildOptions {
 }
 
 function buildTarget(project: string): { executor: string; options: BuildOptions } {
-  const root = project === 'api' || project === 'worker' ? `apps/${project}` : `tools/${project}`;
+  const root = ['api', 'worker', 'console'].includes(project) ? `apps/${project}` : `tools/${project}`;
   const json = JSON.parse(readFileSync(join(process.cwd(), root, 'project.json'), 'utf8')) as {
     targets: { build: { executor: string; options: BuildOptions } };
   };
@@ -45,7 +46,7 @@ describe(compiledPath.name, () => {
 });
 
 describe('the build targets the stack runs', () => {
-  it.each(STACK_BUILDS.map((b) => [b.project, b] as const))(
+  it.each(STACK_BUILDS.filter((b) => b !== CONSOLE_BUILD).map((b) => [b.project, b] as const))(
     'should compile %s with tsc into the output path the stack expects, aliases rewritten, migrations copied',
     (project, build) => {
       const { executor, options } = buildTarget(project);
@@ -69,6 +70,19 @@ describe('the build targets the stack runs', () => {
   );
 });
 
+describe('the console build', () => {
+  it('should build the static console with Vite, cached by Nx, into the path the gateways serve', () => {
+    const target = buildTarget('console') as unknown as {
+      executor: string;
+      options: { command: string };
+      outputs: string[];
+    };
+    expect(target.executor).toBe('nx:run-commands');
+    expect(target.options.command).toContain('vite build --config apps/console/vite.config.mts');
+    expect(target.outputs).toEqual([`{workspaceRoot}/${CONSOLE_BUILD.outputPath}`]);
+  });
+});
+
 describe(buildCommand.name, () => {
   it("should run Nx's own CLI under a lock, without the daemon's help, one task at a time", () => {
     expect(buildCommand('/repo', STACK_BUILDS, '/usr/bin/node')).toEqual({
@@ -79,7 +93,7 @@ describe(buildCommand.name, () => {
         '/repo/node_modules/nx/bin/nx.js',
         'run-many',
         '--targets=build',
-        '--projects=api,worker',
+        '--projects=api,worker,console',
         '--outputStyle=static',
         '--parallel=1',
       ],

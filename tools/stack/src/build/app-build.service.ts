@@ -5,7 +5,7 @@ import { StackError } from '../stack.exception';
 import { tail } from '../util/log.util';
 import type { Progress } from '../util/progress.util';
 
-/** An Nx project the stack runs, and where its `build` target (`@nx/js:tsc`, `rootDir: "."`) writes. */
+/** An Nx project the stack runs, and where its `build` target writes (`@nx/js:tsc` with `rootDir: "."`, or Vite). */
 export interface BuiltProject {
   project: string;
   outputPath: string;
@@ -13,8 +13,10 @@ export interface BuiltProject {
 
 export const API_BUILD: BuiltProject = { project: 'api', outputPath: 'dist/apps/api' };
 export const WORKER_BUILD: BuiltProject = { project: 'worker', outputPath: 'dist/apps/worker' };
-/** Every project whose compiled output the stack runs. */
-export const STACK_BUILDS: readonly BuiltProject[] = [API_BUILD, WORKER_BUILD];
+/** The web console (Vite): static files the gateways serve at `/` (the topology's `gateway.consoleRoot`). */
+export const CONSOLE_BUILD: BuiltProject = { project: 'console', outputPath: 'dist/apps/console' };
+/** Every project whose output the stack runs or serves. */
+export const STACK_BUILDS: readonly BuiltProject[] = [API_BUILD, WORKER_BUILD, CONSOLE_BUILD];
 
 /** A compile of a cold workspace takes ~30 s on two cores; this only stops a hung one. */
 export const BUILD_TIMEOUT_MS = 10 * 60_000;

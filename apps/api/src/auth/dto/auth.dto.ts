@@ -91,6 +91,23 @@ export class AuthMeResponseDto extends AuthSessionResponseDto {
   grants!: GrantDto[];
 }
 
+export class AuthSessionInfoResponseDto extends AuthSessionResponseDto {
+  @ApiProperty({ format: 'date-time', description: 'When the session began (the login).' })
+  startedAt!: string;
+
+  @ApiProperty({
+    format: 'date-time',
+    description: 'When it ends unless used again: the idle timeout, pushed forward by every request (this one too).',
+  })
+  idleExpiresAt!: string;
+
+  @ApiProperty({ format: 'date-time', description: 'When it ends however active it is: the absolute timeout.' })
+  absoluteExpiresAt!: string;
+
+  @ApiProperty({ format: 'date-time', description: 'The earlier of the two: when the session ends if left alone.' })
+  expiresAt!: string;
+}
+
 export class TokenCreateDto {
   @ApiProperty({ example: 'ci-pipeline', description: 'A label to recognise the token by; 1–100 characters.' })
   @IsString()

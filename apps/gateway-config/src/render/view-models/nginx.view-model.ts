@@ -1,4 +1,4 @@
-import { join } from 'node:path';
+import { isAbsolute, join, resolve } from 'node:path';
 import type { LbAlgorithm, Topology } from '@keyflow/topology';
 import {
   BULK_WRITE_MAX_BODY_SIZE,
@@ -62,7 +62,26 @@ export interface NginxView {
   loginRateLimit: { zone: string; rate: string; burst: number; status: number };
   trustedForwarders: string[];
   problems: { notFound: string; pages: ProblemPageView[] };
+  /** The web console's static files and the `add_header` values of their location (after the server's own). */
+  console: { root: string; headers: string[] };
 }
+
+/**
+ * The console's Content-Security-Policy: its own scripts, styles and API only — no inline script or style, no
+ * eval, no other origin, no framing. `data:` images are for the empty favicon. The console is built to need no more.
+ */
+export const CONSOLE_CSP = [
+  "default-src 'self'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "img-src 'self' data:",
+  "connect-src 'self'",
+  "font-src 'self'",
+  "object-src 'none'",
+  "base-uri 'none'",
+  "form-action 'self'",
+  "frame-ancestors 'none'",
+].join('; ');
 
 /** nginx's balancing directive for the upstream block; round robin is nginx's default and needs none. */
 export function nginxBalanceDirective(algorithm: LbAlgorithm): string | null {
@@ -252,11 +271,13 @@ function nginxRedirects(t: Topology): NginxView['redirects'] {
   });
 }
 
-export function buildNginxView(t: Topology, { runDir, outDir }: RenderPaths): NginxView {
+export function buildNginxView(t: Topology, { runDir, outDir, baseDir }: RenderPaths): NginxView {
   const tls = tlsFiles(t, outDir);
   // HSTS only with an operator's certificate: a browser that pinned HSTS for a self-signed name is stuck.
   const serverHeaders = [
     'X-Request-Id $request_id',
+    // Which gateway address the client reached (the console's profile shows it: DNS round robin picks one).
+    'X-Gateway-Address $server_addr:$server_port',
     ...(t.gateway.tls.mode === 'files' ? ['Strict-Transport-Security "max-age=31536000"'] : []),
   ];
   const health = t.healthChecks.gateway;
@@ -297,5 +318,17 @@ export function buildNginxView(t: Topology, { runDir, outDir }: RenderPaths): Ng
     },
     trustedForwarders: t.gateway.trustedForwarders,
     problems: nginxProblems(t, serverHeaders, tls !== null),
+    console: {
+      root: isAbsolute(t.gateway.consoleRoot)
+        ? t.gateway.consoleRoot
+        : resolve(baseDir ?? process.cwd(), t.gateway.consoleRoot),
+      headers: [
+        `Content-Security-Policy "${CONSOLE_CSP}"`,
+        // $keyflow_console_cache_control: a year, immutable, for the content-hashed assets; revalidate index.html.
+        'Cache-Control $keyflow_console_cache_control',
+        'X-Content-Type-Options nosniff',
+        'Referrer-Policy no-referrer',
+      ],
+    },
   };
 }

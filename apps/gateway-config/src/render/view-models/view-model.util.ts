@@ -9,6 +9,8 @@ export interface RenderPaths {
   runDir: string;
   /** Absolute directory the rendered files are written to. */
   outDir: string;
+  /** What relative paths of the topology (`gateway.consoleRoot`) are relative to; the working directory by default. */
+  baseDir?: string;
 }
 
 export interface NamedAddress {

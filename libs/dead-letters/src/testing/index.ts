@@ -1,0 +1,2 @@
+export * from './fake-dead-letter-queue';
+export * from './fake-replay-store';
