@@ -25,7 +25,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Readiness: Redis, RabbitMQ and the database are all reachable */
+        /**
+         * Readiness: Redis, RabbitMQ and the database are all reachable
+         * @description Checked at most once a second per instance; every caller within that second gets the same answer.
+         */
         get: operations["HealthController_ready"];
         put?: never;
         post?: never;
