@@ -256,7 +256,7 @@ async function login(
   else throw new UsageError('no terminal to ask the password on: pass it on stdin with --password-stdin', 'login');
   const cookie = await client.login(username, password);
   const name = command.tokenName ?? `keyflow-cli@${hostname()}`;
-  const token = await client.createToken(cookie, name);
+  const token = await client.createToken(cookie, name, command.expiresIn);
   await client.logout(cookie).catch(() => undefined);
   const file = credentialsFilePath(context.sources);
   storeCredential(file, client.url, {

@@ -159,9 +159,10 @@ export class KeyflowClient {
     return cookie.split(';')[0] ?? cookie;
   }
 
-  createToken(cookie: string, name: string): Promise<CreatedToken> {
+  /** A token acting with all of the user's grants; `expiresIn` (seconds) makes it expire. */
+  createToken(cookie: string, name: string, expiresIn?: number): Promise<CreatedToken> {
     return this.json<CreatedToken>('POST', '/v1/auth/tokens', {
-      body: JSON.stringify({ name }),
+      body: JSON.stringify({ name, ...(expiresIn !== undefined ? { expiresIn } : {}) }),
       headers: { 'content-type': 'application/json', cookie },
       anonymous: true,
     });
