@@ -11,6 +11,7 @@ export type Applied = components['schemas']['WriteAppliedDto'];
 export type Operation = components['schemas']['OperationResponseDto'];
 export type ListItem = components['schemas']['KvListItemDto'];
 export type ListPage = components['schemas']['KvListResponseDto'];
+export type Grant = components['schemas']['GrantDto'];
 export type Me = components['schemas']['AuthMeResponseDto'];
 export type Session = components['schemas']['AuthSessionResponseDto'];
 export type CreatedToken = components['schemas']['TokenCreatedResponseDto'];
@@ -358,9 +359,16 @@ export class KeyflowClient {
     return data;
   }
 
-  /** A new API token, shown only in this answer (`token`); keyflow keeps only its hash. */
-  async createToken(name: string, signal?: AbortSignal): Promise<CreatedToken> {
-    const { data, error, response } = await this.raw.POST('/v1/auth/tokens', { body: { name }, signal });
+  /**
+   * A new API token, shown only in this answer (`token`); keyflow keeps only its hash. `grants` narrows it to a
+   * subset of the caller's own (403 otherwise); `expiresIn` (seconds) makes it expire.
+   */
+  async createToken(
+    name: string,
+    { grants, expiresIn, signal }: { grants?: Grant[]; expiresIn?: number; signal?: AbortSignal } = {},
+  ): Promise<CreatedToken> {
+    const body = { name, ...(grants ? { grants } : {}), ...(expiresIn !== undefined ? { expiresIn } : {}) };
+    const { data, error, response } = await this.raw.POST('/v1/auth/tokens', { body, signal });
     if (error !== undefined || data === undefined) throw problemOf(response, error);
     return data;
   }

@@ -58,6 +58,10 @@ describe(parseCli.name, () => {
     expect(parseCli(['import', '--in', 'dump.jsonl', '--quiet'])).toMatchObject({
       command: { name: 'import', in: 'dump.jsonl', quiet: true },
     });
+    expect(parseCli(['login', '--expires-in', '3600'])).toMatchObject({
+      command: { name: 'login', expiresIn: 3600 },
+    });
+    expect(() => parseCli(['login', '--expires-in', '0'])).toThrow('--expires-in must be a whole number of at least 1');
     expect(parseCli(['login', '--username', 'ada', '--password-stdin'])).toMatchObject({
       command: { name: 'login', username: 'ada', passwordStdin: true },
     });

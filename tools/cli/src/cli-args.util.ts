@@ -18,7 +18,7 @@ export type Command =
   | { name: 'watch'; prefix: string; fromRevision?: string; maxEvents?: number }
   | { name: 'export'; out?: string; prefix?: string; quiet: boolean }
   | { name: 'import'; in: string; quiet: boolean }
-  | { name: 'login'; username?: string; passwordStdin: boolean; tokenName?: string };
+  | { name: 'login'; username?: string; passwordStdin: boolean; tokenName?: string; expiresIn?: number };
 
 export type CommandName = Command['name'];
 
@@ -221,16 +221,23 @@ export const COMMANDS: Record<CommandName, CommandSpec> = {
       username: { type: 'string', arg: '<name>', description: 'who (default: asked)' },
       'password-stdin': { type: 'boolean', description: 'read the password from stdin (default: asked, not shown)' },
       'token-name': { type: 'string', arg: '<name>', description: 'the token’s label (default: keyflow-cli@<host>)' },
+      'expires-in': {
+        type: 'string',
+        arg: '<seconds>',
+        description: 'the token expires after this long (default: never); log in again then',
+      },
     },
     positionals: [0, 0],
     build: (_p, v) => {
       const username = str(v, 'username');
       const tokenName = str(v, 'token-name');
+      const expiresIn = integer(v, 'expires-in', 1);
       return {
         name: 'login',
         passwordStdin: v['password-stdin'] === true,
         ...(username !== undefined ? { username } : {}),
         ...(tokenName !== undefined ? { tokenName } : {}),
+        ...(expiresIn !== undefined ? { expiresIn } : {}),
       };
     },
     example: 'keyflow login --username ada',

@@ -262,7 +262,7 @@ async function login(
   else throw new UsageError('no terminal to ask the password on: pass it on stdin with --password-stdin', 'login');
   await client.login(username, password);
   const name = command.tokenName ?? `keyflow-cli@${hostname()}`;
-  const token = await client.createToken(name);
+  const token = await client.createToken(name, command.expiresIn !== undefined ? { expiresIn: command.expiresIn } : {});
   await client.logout().catch(() => undefined);
   const file = credentialsFilePath(context.sources);
   storeCredential(file, client.baseUrl, {

@@ -142,6 +142,7 @@ export class AuthService implements OnModuleInit, OnModuleDestroy {
     clientAddress: string,
   ): Promise<{ sessionsEnded: number }> {
     await this.checkPassword(principal.username, currentPassword, clientAddress);
+    await needRedis(this.throttle.succeeded(principal.username, clientAddress), 'the login rate limiter');
     await this.users.setPasswordHash(principal.userId, await hashPassword(newPassword));
     const sessionsEnded = await needRedis(
       this.sessions.destroyAllOf(principal.userId, principal.sessionId),

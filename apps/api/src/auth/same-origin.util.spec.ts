@@ -26,6 +26,11 @@ describe(foreignOrigin.name, () => {
     expect(foreignOrigin(headers, 'http')).toBe(expected);
   });
 
+  it('should take the scheme the request came over (https behind a TLS terminator the API trusts)', () => {
+    expect(foreignOrigin({ origin: `https://${host}`, host }, 'https')).toBeUndefined();
+    expect(foreignOrigin({ origin: `http://${host}`, host }, 'https')).toBe(`http://${host}`);
+  });
+
   it('should prefer Origin over Referer', () => {
     expect(foreignOrigin({ origin: 'http://evil.example', referer: `http://${host}/`, host }, 'http')).toBe(
       'http://evil.example',

@@ -71,6 +71,14 @@ describe(decodeWriteText.name, () => {
     expect(decodeError(JSON.stringify({ ...message, expiresAt: 'soon' })).message).toContain('expiresAt');
   });
 
+  it("should carry the owner's user id, and refuse one that is not a UUID", () => {
+    const owner = '0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d';
+    expect(decodeWriteText(JSON.stringify({ ...message, owner })).message.owner).toBe(owner);
+    expect(decodeError(JSON.stringify({ ...message, owner: 'alice' })).message).toBe(
+      'malformed write message: owner must be a UUID',
+    );
+  });
+
   it('should reject a put without a value', () => {
     const { value: _value, ...rest } = message;
     expect(decodeError(JSON.stringify(rest)).message).toBe('malformed write message: a put needs a value');
