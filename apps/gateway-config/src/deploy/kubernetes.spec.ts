@@ -84,6 +84,16 @@ const CUSTOM_RESOURCES: Record<string, (m: Manifest) => void> = {
     // Quorum queues with 3 members need 3 nodes.
     expect(m.spec?.replicas).toBeGreaterThanOrEqual(3);
   },
+  // The Messaging Topology Operator: keyflow's vhost, its user (no tags: no management access) and its rights.
+  'rabbitmq.com/v1beta1/Vhost': (m) => {
+    expect(m.spec).toEqual({ name: 'keyflow', rabbitmqClusterReference: { name: 'keyflow-rabbitmq' } });
+  },
+  'rabbitmq.com/v1beta1/User': (m) => {
+    expect(m.spec).toEqual({ tags: [], rabbitmqClusterReference: { name: 'keyflow-rabbitmq' } });
+  },
+  'rabbitmq.com/v1beta1/Permission': (m) => {
+    expect(m.spec).toMatchObject({ vhost: 'keyflow', rabbitmqClusterReference: { name: 'keyflow-rabbitmq' } });
+  },
 };
 
 const containerOf = (deployment: Manifest): Container =>
@@ -184,8 +194,8 @@ describe('deploy/kubernetes', () => {
       ...manifests()
         .filter((m) => m.kind === 'Secret')
         .map((m) => m.metadata.name),
-      // Created by the operators for the names in operators/*.yaml.
-      `${find('RabbitmqCluster', 'keyflow-rabbitmq').metadata.name}-default-user`,
+      // Created by the operators for the names in operators/*.yaml (the Topology Operator: <User>-user-credentials).
+      `${find('User', 'keyflow-app').metadata.name}-user-credentials`,
       // Made by the operator before the install (README.md, "Secrets"): no password is in this directory.
       ...OPERATOR_SECRETS,
     ]);
@@ -206,6 +216,12 @@ describe('deploy/kubernetes', () => {
           expect([...earlier, ...Object.keys(appConfig)], `${name} ${e.name} uses $(${variable})`).toContain(variable);
         }
       }
+    }
+    for (const name of ['keyflow-api', 'keyflow-worker']) {
+      const env = containerOf(find('Deployment', name)).env ?? [];
+      expect(env.find((e) => e.name === 'AMQP_URL')?.value).toBe(
+        'amqp://$(AMQP_USERNAME):$(AMQP_PASSWORD)@$(RABBITMQ_HOST):5672/keyflow',
+      );
     }
     expect(appConfig).toMatchObject({
       REDIS_NODES: 'keyflow-redis-redis-cluster:6379',
