@@ -125,9 +125,8 @@ describe('locked data stores (e2e)', () => {
         stack,
       });
       expect(badLogin.status).toBe(401);
-      expect((await gatewayRequest('DELETE', `/v1/kv/${key}`, { headers: { prefer: 'wait=10' }, stack })).status).toBe(
-        200,
-      );
+      const deleted = await gatewayRequest('DELETE', `/v1/kv/${key}`, { headers: { prefer: 'wait=10' }, stack });
+      expect(deleted.status).toBe(204);
       const refused = (await Promise.all(admins.map((a) => a.acl('LOG')))).flat() as unknown[][];
       const appUser = stack.credentials.redis.app.username;
       const byApps = refused.filter((entry) => entry.includes(appUser));
