@@ -36,6 +36,9 @@ const env = {
   PORT: process.env.PORT ?? (app === 'api' ? '3000' : '3100'),
   AMQP_URL: stack.amqpGateway ?? stack.amqp.join(','),
   REDIS_NODES: stack.redis.join(','),
+  // The apps' Redis ACL user (the URLs above carry their database and broker logins).
+  REDIS_USERNAME: stack.credentials?.redis.app.username,
+  REDIS_PASSWORD: stack.credentials?.redis.app.password,
   DATABASE_URL: stack.db.write ?? stack.db.primary,
   DATABASE_READ_URL: stack.db.read ?? stack.db.replica ?? stack.db.primary,
   KV_SHARDS: shards,

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Cluster } from 'ioredis';
 import { Pool } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { gatewayRequest, redisNodes, pollUntil, readStack, type StackInfo } from '@keyflow/testing';
+import { gatewayRequest, redisNodes, pollUntil, readStack, type StackInfo, redisLogin } from '@keyflow/testing';
 import { problem } from './problem.util';
 
 /**
@@ -29,11 +29,11 @@ const del = (k: string) => call('DELETE', `/v1/kv/${k}`, undefined, { prefer: 'w
 /** The cache entry, as KvCache names it. */
 const entryKey = (k: string) => `kv:{@${k}}`;
 
-/** The superuser on a node (trust on loopback), which `pg_wal_replay_pause()` needs. */
+/** The superuser on a node (with its password from the stack's secrets), which `pg_wal_replay_pause()` needs. */
 function superuserUrl(url: string): string {
   const u = new URL(url);
-  u.username = 'postgres';
-  u.password = '';
+  u.username = stack.credentials.dbSuperuser.username;
+  u.password = stack.credentials.dbSuperuser.password;
   return u.toString();
 }
 
@@ -69,7 +69,7 @@ async function onReplicas(k: string) {
 describe('cache consistency with a lagging replica (e2e)', () => {
   beforeAll(async () => {
     stack = readStack();
-    redis = new Cluster(redisNodes(stack));
+    redis = new Cluster(redisNodes(stack), { redisOptions: redisLogin('admin', stack) });
     const nodes = stack.db.replicas.map((url) => new Pool({ connectionString: superuserUrl(url), max: 1 }));
     const inRecovery = await Promise.all(
       nodes.map((pool) => pool.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r').then((res) => res.rows[0]?.r)),

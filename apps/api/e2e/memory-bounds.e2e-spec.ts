@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import Redis, { Cluster } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { gatewayRequest, readStack, redisNodes, type StackInfo } from '@keyflow/testing';
+import { gatewayRequest, readStack, redisNodes, type StackInfo, redisLogin } from '@keyflow/testing';
 
 /**
  * What keeps Redis memory bounded without evicting anything (issue 13, item 7): every node runs with a memory
@@ -19,7 +19,7 @@ function put(k: string, headers: Record<string, string>) {
 describe('memory bounds (e2e)', () => {
   beforeAll(async () => {
     stack = readStack();
-    redis = new Cluster(redisNodes(stack));
+    redis = new Cluster(redisNodes(stack), { redisOptions: redisLogin('admin', stack) });
     await redis.ping();
   });
 
@@ -29,7 +29,7 @@ describe('memory bounds (e2e)', () => {
 
   it('should run every Redis node with a memory limit that evicts nothing', async () => {
     for (const node of redisNodes(stack)) {
-      const direct = new Redis({ ...node, lazyConnect: true });
+      const direct = new Redis({ ...node, lazyConnect: true, ...redisLogin('admin', stack) });
       try {
         await direct.connect();
         expect(await direct.config('GET', 'maxmemory-policy')).toEqual(['maxmemory-policy', 'noeviction']);

@@ -10,6 +10,7 @@ import {
   startProcess,
   tryGatewayRequest,
   type StackInfo,
+  redisLogin,
 } from '@keyflow/testing';
 
 /**
@@ -35,7 +36,7 @@ const entryKey = (k: string) => `kv:{@${k}}`;
 describe('cache across a Redis master failover (e2e)', () => {
   beforeAll(async () => {
     stack = readStack();
-    redis = new Cluster(redisNodes(stack));
+    redis = new Cluster(redisNodes(stack), { redisOptions: redisLogin('admin', stack) });
     await redis.ping();
   });
 

@@ -14,6 +14,7 @@ import {
   tryGatewayRequest,
   type StackInfo,
   type StackProcess,
+  redisLogin,
 } from '@keyflow/testing';
 
 /**
@@ -350,7 +351,7 @@ async function waitForSyncStandby(): Promise<void> {
 }
 
 async function redisRole(host: string, port: number): Promise<string> {
-  const client = new Redis({ host, port, lazyConnect: true, maxRetriesPerRequest: 1 });
+  const client = new Redis({ host, port, lazyConnect: true, maxRetriesPerRequest: 1, ...redisLogin('admin') });
   try {
     await client.connect();
     const [role] = (await client.role()) as [string, ...unknown[]];

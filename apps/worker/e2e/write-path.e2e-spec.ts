@@ -25,7 +25,7 @@ describe('write path (e2e)', () => {
     it('should be quorum queues with a member on each of the 3 RabbitMQ nodes', async () => {
       const queues = await management<
         Array<{ name: string; type: string; members?: string[]; arguments: Record<string, unknown> }>
-      >('/queues/%2F?columns=name,type,members,arguments');
+      >(`/queues/${encodeURIComponent(stack.amqpVhost)}?columns=name,type,members,arguments`);
       const shards = queues.filter((q) => q.name.startsWith('kv.shard.'));
       expect(shards.length).toBeGreaterThanOrEqual(16);
       for (const queue of [...shards, ...queues.filter((q) => q.name === DEAD_LETTER_QUEUE)]) {
@@ -45,9 +45,11 @@ describe('write path (e2e)', () => {
       // the stack or of a worker, earlier suites): poll instead of reading them once.
       const shards = await pollUntil(
         async () =>
-          (await management<Array<{ name: string; consumers?: number }>>('/queues/%2F?columns=name,consumers')).filter(
-            (q) => q.name.startsWith('kv.shard.'),
-          ),
+          (
+            await management<Array<{ name: string; consumers?: number }>>(
+              `/queues/${encodeURIComponent(stack.amqpVhost)}?columns=name,consumers`,
+            )
+          ).filter((q) => q.name.startsWith('kv.shard.')),
         (queues) => queues.length === 16 && queues.every((q) => (q.consumers ?? 0) > 0),
         { what: 'a consumer on each of the 16 shard queues', timeoutMs: 30_000, intervalMs: 500 },
       );

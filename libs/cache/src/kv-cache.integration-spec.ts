@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import calculateSlot from 'cluster-key-slot';
 import Redis, { type Cluster } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { pollUntil, readStack } from '@keyflow/testing';
+import { pollUntil, readStack, redisLogin } from '@keyflow/testing';
 import { KvCache, type CachedEntry } from './kv-cache.service';
 import { createRedisCluster } from './redis-cluster.util';
 
@@ -16,7 +16,7 @@ describe(KvCache.name, () => {
   const keys = ['a', 'race', 'gone', 'nothing', 'spread-0', 'spread-1', 'lagging', 'expired', 'acked', 'same', 'ttl'];
 
   beforeAll(async () => {
-    redis = createRedisCluster({ nodes: readStack().redis });
+    redis = createRedisCluster({ nodes: readStack().redis, ...redisLogin('admin') });
     cache = new KvCache(redis, { negativeTtlMs: 300, tombstoneTtlMs: 300, valueTtlMs: 300 }, prefix);
     await redis.ping();
   });
@@ -109,7 +109,7 @@ describe(KvCache.name, () => {
       const slot = calculateSlot(cache.cacheKey('acked'));
       const [, , , replica] = slots.find(([start, end]) => slot >= start && slot <= end) ?? [];
       expect(replica).toBeDefined();
-      const direct = new Redis({ host: replica?.[0], port: replica?.[1], lazyConnect: true });
+      const direct = new Redis({ host: replica?.[0], port: replica?.[1], lazyConnect: true, ...redisLogin('admin') });
       try {
         await direct.connect();
         await direct.readonly();

@@ -3,6 +3,9 @@ import { Cluster, type ClusterOptions } from 'ioredis';
 export interface RedisClusterOptions {
   /** `host:port` of at least one node; the client discovers the rest. */
   nodes: string[];
+  /** The ACL user and its password (every node has the same users); none for a server without ACLs. */
+  username?: string | undefined;
+  password?: string | undefined;
   /** Per-command timeout: long enough for a loaded node, short enough that a failover degrades reads to the DB fast. */
   commandTimeoutMs?: number;
   /** Where client errors are reported (a Nest `Logger` fits); they are never thrown. */
@@ -38,6 +41,8 @@ export function createRedisCluster(options: RedisClusterOptions): Cluster {
       connectTimeout: 2_000,
       commandTimeout: options.commandTimeoutMs ?? 1_000,
       maxRetriesPerRequest: 2,
+      ...(options.username ? { username: options.username } : {}),
+      ...(options.password ? { password: options.password } : {}),
     },
   };
   const cluster = new Cluster(parseRedisNodes(options.nodes), clusterOptions);

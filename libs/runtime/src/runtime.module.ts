@@ -55,7 +55,13 @@ function clientProviders(config: RuntimeConfig, options: RuntimeOptions): Provid
     {
       provide: REDIS,
       useFactory: (): Cluster =>
-        createRedisCluster({ nodes: config.REDIS_NODES, commandTimeoutMs: options.redisCommandTimeoutMs, logger }),
+        createRedisCluster({
+          nodes: config.REDIS_NODES,
+          username: config.REDIS_USERNAME,
+          password: config.REDIS_PASSWORD,
+          commandTimeoutMs: options.redisCommandTimeoutMs,
+          logger,
+        }),
     },
     {
       provide: AMQP,

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Cluster } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRedisCluster } from '@keyflow/cache';
-import { readStack } from '@keyflow/testing';
+import { readStack, redisLogin } from '@keyflow/testing';
 import { LoginThrottle } from './login-throttle.service';
 
 describe(LoginThrottle.name, () => {
@@ -10,7 +10,7 @@ describe(LoginThrottle.name, () => {
   const prefix = () => `it-login:${randomBytes(4).toString('hex')}:`;
 
   beforeAll(() => {
-    redis = createRedisCluster({ nodes: readStack().redis });
+    redis = createRedisCluster({ nodes: readStack().redis, ...redisLogin('admin') });
   });
   afterAll(() => redis.disconnect());
 
@@ -37,7 +37,7 @@ describe(LoginThrottle.name, () => {
 
     it('should count parallel attempts exactly, across clients of the cluster', async () => {
       const p = prefix();
-      const other = createRedisCluster({ nodes: readStack().redis.slice(3) });
+      const other = createRedisCluster({ nodes: readStack().redis.slice(3), ...redisLogin('admin') });
       const throttles = [
         new LoginThrottle(redis, { prefix: p, maxPerUser: 5 }),
         new LoginThrottle(other, { prefix: p, maxPerUser: 5 }),

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Cluster } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRedisCluster } from '@keyflow/cache';
-import { readStack } from '@keyflow/testing';
+import { readStack, redisLogin } from '@keyflow/testing';
 import { SessionStore } from './session-store.service';
 
 describe(SessionStore.name, () => {
@@ -10,7 +10,7 @@ describe(SessionStore.name, () => {
   const prefix = `it-session:${randomBytes(4).toString('hex')}:`;
 
   beforeAll(() => {
-    redis = createRedisCluster({ nodes: readStack().redis });
+    redis = createRedisCluster({ nodes: readStack().redis, ...redisLogin('admin') });
   });
   afterAll(() => redis.disconnect());
 
@@ -18,7 +18,7 @@ describe(SessionStore.name, () => {
     const store = new SessionStore(redis, { prefix });
     const id = await store.create({ userId: 'u1', username: 'ada', role: 'user', grants: [] });
     expect(id).toMatch(/^[A-Za-z0-9_-]{43}$/);
-    const otherClient = createRedisCluster({ nodes: readStack().redis.slice(3) });
+    const otherClient = createRedisCluster({ nodes: readStack().redis.slice(3), ...redisLogin('admin') });
     const other = new SessionStore(otherClient, { prefix });
     expect(await other.touch(id)).toMatchObject({ userId: 'u1', username: 'ada', role: 'user', grants: [] });
     otherClient.disconnect();

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Cluster } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRedisCluster } from '@keyflow/cache';
-import { pollUntil, readStack } from '@keyflow/testing';
+import { pollUntil, readStack, redisLogin } from '@keyflow/testing';
 import { TokenCache } from './token-cache.service';
 
 describe(TokenCache.name, () => {
@@ -10,7 +10,7 @@ describe(TokenCache.name, () => {
   let cache: TokenCache<{ username: string }>;
 
   beforeAll(() => {
-    redis = createRedisCluster({ nodes: readStack().redis });
+    redis = createRedisCluster({ nodes: readStack().redis, ...redisLogin('admin') });
     cache = new TokenCache(redis, { prefix: `it-token:${randomBytes(4).toString('hex')}:` });
   });
   afterAll(async () => {

@@ -95,6 +95,19 @@ export function redisNodes(stack: StackInfo = readStack()): Array<{ host: string
 }
 
 /**
+ * A Redis ACL login of the stack, as ioredis options (`redisOptions` of a Cluster, or a node client's options):
+ * `app` can do only what the apps do (their commands, their key patterns), `admin` everything (INFO, ROLE,
+ * CONFIG, DEBUG, SCAN of any key).
+ */
+export function redisLogin(
+  who: 'app' | 'admin' = 'admin',
+  stack: StackInfo = readStack(),
+): { username: string; password: string } {
+  const { username, password } = stack.credentials.redis[who];
+  return { username, password };
+}
+
+/**
  * `gatewayRequest` for suites that kill servers under load: a request that fails (refused, cut, timed out, or
  * answered with something that is not JSON) answers status 0 instead of rejecting.
  */

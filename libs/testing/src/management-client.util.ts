@@ -21,7 +21,7 @@ export function peekQueue(
   stack: StackInfo = readStack(),
 ): Promise<Array<{ payload: string }>> {
   return managementRequest(
-    `/queues/%2F/${encodeURIComponent(queue)}/get`,
+    `/queues/${encodeURIComponent(stack.amqpVhost)}/${encodeURIComponent(queue)}/get`,
     { method: 'POST', body: JSON.stringify({ count, ackmode: 'ack_requeue_true', encoding: 'auto' }) },
     stack,
   );

@@ -58,6 +58,26 @@ export interface StackDbUrls {
   read: string;
 }
 
+/** A login to one of the stack's servers. */
+export interface StackCredential {
+  username: string;
+  password: string;
+}
+
+/**
+ * The logins tests and tools need beyond the URLs (which carry the apps' own), copied from `<stackDir>/secrets.json`
+ * (`secretsFile`); stack.json is mode 0600 like that file.
+ */
+export interface StackCredentials {
+  /** Redis ACL users: `app` has only the apps' commands and key patterns, `admin` everything. */
+  redis: { app: StackCredential; admin: StackCredential };
+  /** PostgreSQL's superuser (`postgres`): for tests that pause replay or read server settings. */
+  dbSuperuser: StackCredential;
+  /** Patroni's REST API write endpoints (switchover, restart). */
+  patroni: StackCredential;
+  haproxyStats: StackCredential;
+}
+
 export interface StackInfo {
   /**
    * `starting` while `up` runs, `up` once everything answered its health check, `failed` if `up` gave up,
@@ -73,16 +93,22 @@ export interface StackInfo {
   apis: string[];
   workers: string[];
   management: string;
+  /** RabbitMQ's administrator (the management UI and API); the apps' AMQP login is in the `amqp` URLs. */
   managementUser: string;
   managementPassword: string;
-  /** Direct node URLs, one per RabbitMQ node. */
+  /** Direct node URLs, one per RabbitMQ node, with the apps' login and vhost. */
   amqp: string[];
   /** Through HAProxy. */
   amqpGateway: string;
+  /** The apps' vhost (in every AMQP URL; management API paths such as `/queues/<vhost>` need it). */
+  amqpVhost: string;
   /** `host:port` of every Redis cluster node. */
   redis: string[];
   db: StackDbUrls;
   haproxyStats: string;
+  /** `<stackDir>/secrets.json` (mode 0600): every password of the stack. */
+  secretsFile: string;
+  credentials: StackCredentials;
   /** The admin user's API token (`Authorization: Bearer …`); set once the admin user exists. */
   token?: string;
   /** The DNS server answering for the gateways' name, when the topology runs one. */

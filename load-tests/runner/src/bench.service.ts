@@ -97,7 +97,10 @@ export class BenchService {
             await this.scenarioRunner.run(definitions[name], {
               target: { baseUrl: target, token },
               rssProcesses,
-              memoryProbes: () => [...redisMasterProbes(stack?.redis ?? []), ...processProbes(appProcesses(stack))],
+              memoryProbes: () => [
+                ...redisMasterProbes(stack?.redis ?? [], stack?.credentials?.redis.admin),
+                ...processProbes(appProcesses(stack)),
+              ],
               cpuProcesses: tierProcesses(stack),
               baselineGetRps: baseline?.get.rps,
               progressIntervalMs: options.progressIntervalMs,

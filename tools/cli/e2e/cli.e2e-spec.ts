@@ -6,7 +6,15 @@ import { join } from 'node:path';
 import { Cluster } from 'ioredis';
 import { Pool } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { findRepoRoot, gatewayRequest, pollUntil, readStack, redisNodes, type StackInfo } from '@keyflow/testing';
+import {
+  findRepoRoot,
+  gatewayRequest,
+  pollUntil,
+  readStack,
+  redisNodes,
+  type StackInfo,
+  redisLogin,
+} from '@keyflow/testing';
 
 /**
  * The `keyflow` CLI as a user runs it: the compiled command as a child process, against the test stack through its
@@ -269,7 +277,7 @@ describe('keyflow CLI', () => {
     beforeAll(() => {
       pool = new Pool({ connectionString: stack.db.write, max: 2 });
       pool.on('error', () => undefined);
-      redis = new Cluster(redisNodes(stack), { lazyConnect: true });
+      redis = new Cluster(redisNodes(stack), { lazyConnect: true, redisOptions: redisLogin('admin', stack) });
     });
     afterAll(async () => {
       await pool.end();

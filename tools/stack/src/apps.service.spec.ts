@@ -5,21 +5,24 @@ import { describe, expect, it } from 'vitest';
 import { APP_ENTRY, appEnv, appLaunchSpec, AppsService, CREATE_ADMIN_ENTRY, MIGRATE_ENTRY } from './apps.service';
 import type { AppBuildService } from './build/app-build.service';
 import { stackLayout } from './stack-layout.util';
-import { testTopology } from './stack.fixture';
+import { ensureSecrets } from './secrets.util';
+import { testSecrets, testTopology } from './stack.fixture';
 import { renderSupervisorConf } from './supervisor/supervisor-conf.util';
 
 describe(appEnv.name, () => {
-  it('should give an instance its identity and every connection through HAProxy', () => {
+  it("should give an instance its identity and every connection through HAProxy, with the apps' own logins", () => {
     const { topology } = testTopology();
-    expect(appEnv(topology, { name: 'api-2', host: '127.0.0.1', port: 13002 })).toEqual({
+    expect(appEnv(topology, { name: 'api-2', host: '127.0.0.1', port: 13002 }, testSecrets())).toEqual({
       NODE_ENV: 'production',
       KEYFLOW_INSTANCE: 'api-2',
       HOST: '127.0.0.1',
       PORT: '13002',
-      AMQP_URL: 'amqp://guest:guest@127.0.0.1:15710',
+      AMQP_URL: 'amqp://keyflow:amqp-app-pw@127.0.0.1:15710/keyflow',
       REDIS_NODES: '127.0.0.1:17101,127.0.0.1:17102,127.0.0.1:17103,127.0.0.1:17104,127.0.0.1:17105,127.0.0.1:17106',
-      DATABASE_URL: 'postgres://keyflow@127.0.0.1:16501/keyflow',
-      DATABASE_READ_URL: 'postgres://keyflow@127.0.0.1:16502/keyflow',
+      REDIS_USERNAME: 'keyflow',
+      REDIS_PASSWORD: 'redis-app-pw',
+      DATABASE_URL: 'postgres://keyflow:pg-app-pw@127.0.0.1:16501/keyflow',
+      DATABASE_READ_URL: 'postgres://keyflow:pg-app-pw@127.0.0.1:16502/keyflow',
       KV_SHARDS: '16',
     });
   });
@@ -28,7 +31,8 @@ describe(appEnv.name, () => {
 describe(appLaunchSpec.name, () => {
   it('should run the compiled app entry from the repository root and log under the stack', () => {
     const { topology, layout } = testTopology();
-    const spec = appLaunchSpec('worker', { name: 'worker-1', host: '127.0.0.1', port: 13101 }, topology, layout, {
+    const instance = { name: 'worker-1', host: '127.0.0.1', port: 13101 };
+    const spec = appLaunchSpec('worker', instance, topology, layout, testSecrets(), {
       PATH: '/usr/bin',
       NODE_ENV: 'development',
     });
@@ -63,6 +67,7 @@ describe(AppsService.name, () => {
       try {
         const layout = stackLayout('/repo', join(process.cwd(), 'deploy/topologies/test.yaml'), dir);
         mkdirSync(layout.run);
+        ensureSecrets(layout, topology);
         let started = 0;
         const build = { start: () => void started++ } as unknown as AppBuildService;
         const programs = new AppsService(layout, build).prepare({ topology, layout }).map((p) => p.spec);

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { API_BUILD, AppBuildService, compiledPath, WORKER_BUILD } from './build/app-build.service';
 import type { Health, StackComponent, StartContext, SupervisedProcess } from './stack-context';
 import { StackError } from './stack.exception';
+import { requireSecrets, type StackSecrets } from './secrets.util';
 import { amqpUrl, inheritedEnv, postgresUrl, writeJsonAtomic, writeLaunchSpec } from './stack-file.util';
 import { logFile, type StackLayout } from './stack-layout.util';
 import { tail } from './util/log.util';
@@ -31,26 +32,32 @@ export function nodeArgs(entry: string): string[] {
   return [entry];
 }
 
-/** The connection URLs every app gets: the DB and the broker through HAProxy, Redis node by node. */
-export function connectionEnv(topology: Topology): Record<string, string> {
+/**
+ * The connection settings every app gets: the DB and the broker through HAProxy, Redis node by node, each with the
+ * apps' own login from the stack's secrets (the application role, the `keyflow` vhost's user, the Redis ACL user).
+ */
+export function connectionEnv(topology: Topology, secrets: StackSecrets): Record<string, string> {
   const { haproxy } = topology;
+  const db = secrets.postgres.app;
   return {
-    AMQP_URL: amqpUrl(haproxy.host, haproxy.amqpPort),
+    AMQP_URL: amqpUrl(haproxy.host, haproxy.amqpPort, secrets.rabbitmq),
     REDIS_NODES: topology.redis.nodes.map((n) => `${n.host}:${n.port}`).join(','),
-    DATABASE_URL: postgresUrl(topology, haproxy.host, haproxy.dbWritePort),
-    DATABASE_READ_URL: postgresUrl(topology, haproxy.host, haproxy.dbReadPort),
+    REDIS_USERNAME: secrets.redis.app.username,
+    REDIS_PASSWORD: secrets.redis.app.password,
+    DATABASE_URL: postgresUrl(topology, haproxy.host, haproxy.dbWritePort, db),
+    DATABASE_READ_URL: postgresUrl(topology, haproxy.host, haproxy.dbReadPort, db),
     KV_SHARDS: String(topology.worker.shards),
   };
 }
 
 /** The app config of one api or worker instance (validated by the app's own env schema at boot). */
-export function appEnv(topology: Topology, instance: Endpoint): Record<string, string> {
+export function appEnv(topology: Topology, instance: Endpoint, secrets: StackSecrets): Record<string, string> {
   return {
     NODE_ENV: 'production',
     KEYFLOW_INSTANCE: instance.name,
     HOST: instance.host,
     PORT: String(instance.port),
-    ...connectionEnv(topology),
+    ...connectionEnv(topology, secrets),
   };
 }
 
@@ -59,6 +66,7 @@ export function appLaunchSpec(
   instance: Endpoint,
   topology: Topology,
   layout: Pick<StackLayout, 'repoRoot' | 'logs' | 'topologyFile'>,
+  secrets: StackSecrets,
   baseEnv: Record<string, string> = inheritedEnv(),
 ): StackLaunchSpec {
   return {
@@ -67,7 +75,7 @@ export function appLaunchSpec(
     args: nodeArgs(APP_ENTRY[kind]),
     env: {
       ...baseEnv,
-      ...appEnv(topology, instance),
+      ...appEnv(topology, instance, secrets),
       ...(kind === 'api'
         ? {
             READS_REQUIRE_AUTH: String(topology.auth.readsRequireAuth),
@@ -116,7 +124,7 @@ export class AppsService implements StackComponent {
   async migrate({ topology, progress }: StartContext): Promise<void> {
     await this.built(progress);
     this.requireEntry(MIGRATE_ENTRY, 'migrations');
-    const env = { ...inheritedEnv(), NODE_ENV: 'production', ...connectionEnv(topology) };
+    const env = { ...inheritedEnv(), NODE_ENV: 'production', ...connectionEnv(topology, requireSecrets(this.layout)) };
     const res = await run(process.execPath, nodeArgs(MIGRATE_ENTRY), {
       cwd: this.layout.repoRoot,
       env,
@@ -149,7 +157,8 @@ export class AppsService implements StackComponent {
     }
     await this.built(progress);
     this.requireEntry(CREATE_ADMIN_ENTRY, 'admin user');
-    const env = { ...inheritedEnv(), NODE_ENV: 'production', DATABASE_URL: connectionEnv(topology).DATABASE_URL };
+    const { DATABASE_URL } = connectionEnv(topology, requireSecrets(this.layout));
+    const env = { ...inheritedEnv(), NODE_ENV: 'production', DATABASE_URL };
     const res = await run(process.execPath, nodeArgs(CREATE_ADMIN_ENTRY), {
       cwd: this.layout.repoRoot,
       env,
@@ -196,7 +205,7 @@ export class AppsService implements StackComponent {
     ];
     return kinds.flatMap(({ kind, instances }) =>
       instances.map((instance) => {
-        const spec = appLaunchSpec(kind, instance, topology, layout);
+        const spec = appLaunchSpec(kind, instance, topology, layout, requireSecrets(layout));
         // For benchmarks that run an instance with other settings outside the supervisor (runUnsupervised).
         writeLaunchSpec(layout, spec);
         const url = new URL(spec.healthUrl ?? '');

@@ -3,13 +3,19 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { buildStackInfo, inheritedEnv, readStackFile, StackRecord } from './stack-file.util';
-import { testTopology } from './stack.fixture';
+import { testSecrets, testTopology } from './stack.fixture';
 
 describe(buildStackInfo.name, () => {
   it('should describe every URL of the test topology before any process runs', () => {
     const { topology, layout } = testTopology();
     expect(
-      buildStackInfo(topology, layout, new Date('2030-01-02T03:04:05Z'), '/tmp/keyflow-test/conf/supervisord.conf'),
+      buildStackInfo(
+        topology,
+        layout,
+        new Date('2030-01-02T03:04:05Z'),
+        '/tmp/keyflow-test/conf/supervisord.conf',
+        testSecrets(),
+      ),
     ).toEqual({
       state: 'starting',
       name: 'test',
@@ -21,23 +27,30 @@ describe(buildStackInfo.name, () => {
       apis: ['http://127.0.0.1:13001', 'http://127.0.0.1:13002'],
       workers: ['http://127.0.0.1:13101', 'http://127.0.0.1:13102'],
       management: 'http://127.0.0.1:15801',
-      managementUser: 'guest',
-      managementPassword: 'guest',
-      amqp: [
-        'amqp://guest:guest@127.0.0.1:15711',
-        'amqp://guest:guest@127.0.0.1:15712',
-        'amqp://guest:guest@127.0.0.1:15713',
-      ],
-      amqpGateway: 'amqp://guest:guest@127.0.0.1:15710',
+      managementUser: 'keyflow-admin',
+      managementPassword: 'amqp-admin-pw',
+      amqp: [15711, 15712, 15713].map((p) => `amqp://keyflow:amqp-app-pw@127.0.0.1:${p}/keyflow`),
+      amqpGateway: 'amqp://keyflow:amqp-app-pw@127.0.0.1:15710/keyflow',
+      amqpVhost: 'keyflow',
       redis: [17101, 17102, 17103, 17104, 17105, 17106].map((p) => `127.0.0.1:${p}`),
       db: {
-        primary: 'postgres://keyflow@127.0.0.1:16501/keyflow',
-        replica: 'postgres://keyflow@127.0.0.1:16502/keyflow',
-        replicas: [15501, 15502, 15503].map((p) => `postgres://keyflow@127.0.0.1:${p}/keyflow`),
-        write: 'postgres://keyflow@127.0.0.1:16501/keyflow',
-        read: 'postgres://keyflow@127.0.0.1:16502/keyflow',
+        primary: 'postgres://keyflow:pg-app-pw@127.0.0.1:16501/keyflow',
+        replica: 'postgres://keyflow:pg-app-pw@127.0.0.1:16502/keyflow',
+        replicas: [15501, 15502, 15503].map((p) => `postgres://keyflow:pg-app-pw@127.0.0.1:${p}/keyflow`),
+        write: 'postgres://keyflow:pg-app-pw@127.0.0.1:16501/keyflow',
+        read: 'postgres://keyflow:pg-app-pw@127.0.0.1:16502/keyflow',
       },
       haproxyStats: 'http://127.0.0.1:18404/stats',
+      secretsFile: '/tmp/keyflow-test/secrets.json',
+      credentials: {
+        redis: {
+          app: { username: 'keyflow', password: 'redis-app-pw' },
+          admin: { username: 'keyflow-admin', password: 'redis-admin-pw' },
+        },
+        dbSuperuser: { username: 'postgres', password: 'pg-super-pw' },
+        patroni: { username: 'patroni', password: 'patroni-pw' },
+        haproxyStats: { username: 'admin', password: 'stats-pw' },
+      },
       dns: { server: '127.0.0.1:18053', name: 'api.keyflow.test' },
       supervisor: { config: '/tmp/keyflow-test/conf/supervisord.conf' },
       patroni: ['http://127.0.0.1:18008', 'http://127.0.0.1:18009', 'http://127.0.0.1:18010'],
@@ -55,7 +68,7 @@ describe(StackRecord.name, () => {
     const file = join(dir, 'stack.json');
     const { topology, layout } = testTopology();
     const record = new StackRecord(
-      buildStackInfo(topology, layout, new Date(), '/tmp/keyflow-test/conf/supervisord.conf'),
+      buildStackInfo(topology, layout, new Date(), '/tmp/keyflow-test/conf/supervisord.conf', testSecrets()),
       file,
     );
 

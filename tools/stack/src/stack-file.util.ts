@@ -2,19 +2,20 @@ import type { StackInfo, StackLaunchSpec, StackProcess } from '@keyflow/testing'
 import type { Topology } from '@keyflow/topology';
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { type Credential, secretsFile, type StackSecrets } from './secrets.util';
 import type { StackLayout } from './stack-layout.util';
 
-export const RABBITMQ_USER = 'guest';
-export const RABBITMQ_PASSWORD = 'guest';
-
 const http = (e: { host: string; port: number }): string => `http://${e.host}:${e.port}`;
+const login = (c: Credential): string => `${encodeURIComponent(c.username)}:${encodeURIComponent(c.password)}`;
 
-export function postgresUrl(topology: Topology, host: string, port: number): string {
-  return `postgres://${topology.database.user}@${host}:${port}/${topology.database.name}`;
+/** The database URL the apps use: the application role with its password (mask it before printing). */
+export function postgresUrl(topology: Topology, host: string, port: number, credential: Credential): string {
+  return `postgres://${login(credential)}@${host}:${port}/${topology.database.name}`;
 }
 
-export function amqpUrl(host: string, port: number): string {
-  return `amqp://${RABBITMQ_USER}:${RABBITMQ_PASSWORD}@${host}:${port}`;
+/** The broker URL the apps use: their own user and vhost. */
+export function amqpUrl(host: string, port: number, rabbitmq: StackSecrets['rabbitmq']): string {
+  return `amqp://${login(rabbitmq.app)}@${host}:${port}/${encodeURIComponent(rabbitmq.vhost)}`;
 }
 
 /** Everything stack.json says about a topology before any process runs (`processes` fills in as they start). */
@@ -23,6 +24,7 @@ export function buildStackInfo(
   layout: StackLayout,
   startedAt: Date,
   supervisorConfig: string,
+  secrets: StackSecrets,
 ): StackInfo {
   const { haproxy, database, rabbitmq } = topology;
   const firstRabbit = rabbitmq.nodes[0];
@@ -30,8 +32,9 @@ export function buildStackInfo(
   if (!database.nodes.length || !firstRabbit || !firstGateway) {
     throw new Error('topology has no database, RabbitMQ or gateway node');
   }
-  const write = postgresUrl(topology, haproxy.host, haproxy.dbWritePort);
-  const read = postgresUrl(topology, haproxy.host, haproxy.dbReadPort);
+  const app = secrets.postgres.app;
+  const write = postgresUrl(topology, haproxy.host, haproxy.dbWritePort, app);
+  const read = postgresUrl(topology, haproxy.host, haproxy.dbReadPort, app);
   return {
     state: 'starting',
     name: topology.name,
@@ -43,20 +46,28 @@ export function buildStackInfo(
     apis: topology.api.instances.map(http),
     workers: topology.worker.instances.map(http),
     management: `http://${firstRabbit.host}:${firstRabbit.managementPort}`,
-    managementUser: RABBITMQ_USER,
-    managementPassword: RABBITMQ_PASSWORD,
-    amqp: rabbitmq.nodes.map((n) => amqpUrl(n.host, n.port)),
-    amqpGateway: amqpUrl(haproxy.host, haproxy.amqpPort),
+    managementUser: secrets.rabbitmq.admin.username,
+    managementPassword: secrets.rabbitmq.admin.password,
+    amqp: rabbitmq.nodes.map((n) => amqpUrl(n.host, n.port, secrets.rabbitmq)),
+    amqpGateway: amqpUrl(haproxy.host, haproxy.amqpPort, secrets.rabbitmq),
+    amqpVhost: secrets.rabbitmq.vhost,
     redis: topology.redis.nodes.map((n) => `${n.host}:${n.port}`),
     // Which node is primary changes on failover: the stable URLs go through HAProxy, which follows Patroni.
     db: {
       primary: write,
       replica: read,
-      replicas: database.nodes.map((n) => postgresUrl(topology, n.host, n.port)),
+      replicas: database.nodes.map((n) => postgresUrl(topology, n.host, n.port, app)),
       write,
       read,
     },
     haproxyStats: `http://${haproxy.host}:${haproxy.statsPort}/stats`,
+    secretsFile: secretsFile(layout),
+    credentials: {
+      redis: { app: secrets.redis.app, admin: secrets.redis.admin },
+      dbSuperuser: secrets.postgres.superuser,
+      patroni: secrets.postgres.restApi,
+      haproxyStats: secrets.haproxyStats,
+    },
     ...(topology.dns
       ? {
           dns: {

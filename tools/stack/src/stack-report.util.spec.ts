@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { buildStackInfo } from './stack-file.util';
-import { testTopology } from './stack.fixture';
+import { testSecrets, testTopology } from './stack.fixture';
 import {
   expectedCommandLine,
   expectedEnvironment,
@@ -66,7 +66,9 @@ describe(stopCommand.name, () => {
 describe(formatUrls.name, () => {
   it('should list the gateway, its docs and the operator consoles', () => {
     const { topology, layout } = testTopology();
-    const lines = formatUrls(buildStackInfo(topology, layout, new Date(), '/tmp/keyflow-test/conf/supervisord.conf'));
+    const secrets = testSecrets();
+    const info = buildStackInfo(topology, layout, new Date(), '/tmp/keyflow-test/conf/supervisord.conf', secrets);
+    const lines = formatUrls(info);
     expect(lines.slice(0, 6)).toEqual([
       '  Gateways:            http://127.0.0.31:18080, http://127.0.0.32:18080, http://127.0.0.33:18080',
       '  DNS round robin:     api.keyflow.test @ 127.0.0.1:18053  (dig @127.0.0.1 -p 18053 api.keyflow.test)',
@@ -76,6 +78,19 @@ describe(formatUrls.name, () => {
       '  OpenAPI:             http://127.0.0.31:18080/docs/json',
     ]);
     expect(lines.at(-1)).toBe(`  Logs:                ${join('/tmp/keyflow-test', 'logs')}`);
+  });
+
+  it('should say where the passwords are and print none of them', () => {
+    const { topology, layout } = testTopology();
+    const secrets = testSecrets();
+    const text = formatUrls(
+      buildStackInfo(topology, layout, new Date(), '/tmp/keyflow-test/conf/supervisord.conf', secrets),
+    ).join('\n');
+    expect(text).toContain('/tmp/keyflow-test/secrets.json');
+    expect(text).toContain('postgres://keyflow:***@127.0.0.1:16501/keyflow');
+    const passwords = JSON.stringify(secrets).match(/"password":"([^"]+)"/g) ?? [];
+    expect(passwords.length).toBeGreaterThan(5);
+    for (const entry of passwords) expect(text).not.toContain(entry.split('"')[3]);
   });
 });
 

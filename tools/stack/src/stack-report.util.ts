@@ -2,6 +2,7 @@ import type { StackInfo, StackProcess } from '@keyflow/testing';
 import type { Topology } from '@keyflow/topology';
 import { relative } from 'node:path';
 import { DEFAULT_TOPOLOGY } from './cli/cli-args.util';
+import { maskUrl } from './secrets.util';
 
 export interface PortClaim {
   what: string;
@@ -105,14 +106,15 @@ export function formatUrls(info: StackInfo): string[] {
     ['Web console', `${info.gateway}/`],
     ['Swagger UI', `${info.gateway}/docs`],
     ['OpenAPI', `${info.gateway}/docs/json`],
-    ['RabbitMQ management', `${info.management}  (${info.managementUser} / ${info.managementPassword})`],
-    ['HAProxy stats', info.haproxyStats],
+    ['RabbitMQ management', `${info.management}  (user ${info.managementUser})`],
+    ['HAProxy stats', `${info.haproxyStats}  (user ${info.credentials.haproxyStats.username})`],
+    ['Passwords', `${info.secretsFile}  (mode 0600; never printed)`],
     ['APIs', info.apis.join(', ')],
     ['Workers', info.workers.join(', ')],
-    ['DB write / read', `${info.db.write}  /  ${info.db.read}`],
-    ['PostgreSQL nodes', info.db.replicas.join(', ') || '-'],
+    ['DB write / read', `${maskUrl(info.db.write)}  /  ${maskUrl(info.db.read)}`],
+    ['PostgreSQL nodes', info.db.replicas.map(maskUrl).join(', ') || '-'],
     ['Patroni (who leads)', info.patroni.map((p) => `${p}/cluster`)[0] ?? '-'],
-    ['AMQP (HAProxy)', info.amqpGateway],
+    ['AMQP (HAProxy)', maskUrl(info.amqpGateway)],
     ['Redis cluster', info.redis.join(',')],
     ['Logs', `${info.stackDir}/logs`],
   ];

@@ -18,6 +18,7 @@ import { NginxService } from './servers/nginx.service';
 import { PostgresService, requireFailover } from './servers/postgres.service';
 import { RabbitmqService } from './servers/rabbitmq.service';
 import { RedisService } from './servers/redis.service';
+import { ensureSecrets, maskUrl, secretsFile } from './secrets.util';
 import type { Health, ProcessControl, StackComponent, StartContext, SupervisedProcess } from './stack-context';
 import { StackError } from './stack.exception';
 import { buildStackInfo, readStackFile, StackRecord } from './stack-file.util';
@@ -94,6 +95,10 @@ export class StackService {
     }
     const supervisor = new SupervisorService(layout);
     for (const dir of [layout.conf, layout.run, layout.logs, layout.data]) mkdirSync(dir, { recursive: true });
+    // Before any config is written: every server's config and every app's environment carries them.
+    const { secrets, created } = ensureSecrets(layout, topology);
+    if (created)
+      this.progress.line('secrets', `generated the servers' passwords in ${secretsFile(layout)} (mode 0600)`);
 
     const components = this.components(topology, layout);
     const running = supervisor.pid();
@@ -131,7 +136,7 @@ export class StackService {
       this.progress.line('supervisor', `supervisord up (pid ${pid}), ${supervised.length} programs`);
     }
 
-    const info = buildStackInfo(topology, layout, new Date(), supervisor.paths.config);
+    const info = buildStackInfo(topology, layout, new Date(), supervisor.paths.config, secrets);
     const record = new StackRecord(
       {
         ...info,
@@ -233,6 +238,8 @@ export class StackService {
     await this.down(topologyFile, { forReset: true });
     for (const dir of [layout.data, layout.conf, layout.run]) rmSync(dir, { recursive: true, force: true });
     rmSync(layout.stackFile, { force: true });
+    // The servers that knew these passwords are gone with their data: the next `up` makes new ones.
+    rmSync(secretsFile(layout), { force: true });
     this.progress.line('reset', `deleted ${layout.data} (logs kept in ${layout.logs})`);
     return 0;
   }
@@ -320,8 +327,8 @@ export class StackService {
 
   private components(topology: Topology, layout: StackLayout): Components {
     return {
-      postgres: new PostgresService(),
-      redis: new RedisService(),
+      postgres: new PostgresService(layout),
+      redis: new RedisService(layout),
       rabbitmq: new RabbitmqService(layout),
       haproxy: new HaproxyService(layout),
       apps: new AppsService(layout),
@@ -383,7 +390,7 @@ export class StackService {
     return undefined;
   }
 
-  /** guest may only log in from loopback; HAProxy connects from 127.0.0.1, so it works through HAProxy too. */
+  /** The apps' broker login, through HAProxy, to their own vhost. */
   private async checkAmqpGateway(info: StackInfo): Promise<void> {
     await waitUntil(
       async () => {
@@ -391,9 +398,13 @@ export class StackService {
         await conn.close();
         return true;
       },
-      { timeoutMs: 30_000, intervalMs: 500, what: `AMQP login as guest through HAProxy (${info.amqpGateway})` },
+      {
+        timeoutMs: 30_000,
+        intervalMs: 500,
+        what: `the apps' AMQP login through HAProxy (${maskUrl(info.amqpGateway)})`,
+      },
     );
-    this.progress.line('haproxy', 'AMQP login as guest through HAProxy works');
+    this.progress.line('haproxy', "the apps' AMQP login through HAProxy works");
   }
 
   private async checkPortsFree(topology: Topology): Promise<void> {
@@ -422,13 +433,13 @@ export class StackService {
       case 'named':
         return new NamedService(layout);
       case 'redis':
-        return new RedisService();
+        return new RedisService(layout);
       case 'rabbitmq':
       case 'epmd':
         return new RabbitmqService(layout);
       case 'postgres':
       case 'etcd':
-        return new PostgresService();
+        return new PostgresService(layout);
     }
   }
 

@@ -106,7 +106,13 @@ describe('deploy/compose/docker-compose.yml', () => {
         DATABASE_READ_URL: `postgresql://${database.user}@${haproxy.host}:${haproxy.dbReadPort}/${database.name}?sslmode=disable`,
         KV_SHARDS: String(worker.shards),
       });
-      expect(env.AMQP_URL).toMatch(new RegExp(`^amqp://keyflow:[^@]+@${haproxy.host}:${haproxy.amqpPort}$`));
+      expect(env.AMQP_URL).toBe(
+        `amqp://keyflow:\${KEYFLOW_AMQP_PASSWORD:?run deploy/compose/make-secrets.sh}@${haproxy.host}:${haproxy.amqpPort}/keyflow`,
+      );
+      expect(env).toMatchObject({
+        REDIS_USERNAME: 'keyflow',
+        REDIS_PASSWORD: '${KEYFLOW_REDIS_APP_PASSWORD:?run deploy/compose/make-secrets.sh}',
+      });
       const probe = services[app.host]?.healthcheck?.test.join(' ') ?? '';
       expect(probe).toContain(`http://127.0.0.1:${app.port}/health/ready`);
     }
@@ -180,9 +186,34 @@ describe('deploy/compose/docker-compose.yml', () => {
     topology.rabbitmq.nodes.forEach((n, i) => {
       expect(conf).toContain(`cluster_formation.classic_config.nodes.${i + 1} = rabbit@${n.host}`);
       const service = compose().services[n.host];
-      expect(service?.environment?.RABBITMQ_ERLANG_COOKIE).toBe('${KEYFLOW_ERLANG_COOKIE:-keyflow-compose-cookie}');
+      expect(service?.environment?.RABBITMQ_ERLANG_COOKIE).toBe(
+        '${KEYFLOW_ERLANG_COOKIE:?run deploy/compose/make-secrets.sh}',
+      );
     });
     expect(readFileSync(join(COMPOSE_DIR, 'rabbitmq/enabled_plugins'), 'utf8')).toContain('rabbitmq_prometheus');
+  });
+
+  it('should take every password from deploy/compose/.env (made by make-secrets.sh, ignored by git), none by default', () => {
+    const text = readFileSync(COMPOSE_FILE, 'utf8');
+    const variables = [...text.matchAll(/\$\{(KEYFLOW_[A-Z_]+)([^}]*)\}/g)];
+    expect(variables.length).toBeGreaterThan(10);
+    for (const [whole, , rest] of variables) expect(rest, whole).toBe(':?run deploy/compose/make-secrets.sh');
+    const made = readFileSync(join(COMPOSE_DIR, 'make-secrets.sh'), 'utf8');
+    for (const name of new Set(variables.map(([, name]) => name))) expect(made).toContain(`${name}=$(pw)`);
+    expect(readFileSync(join(REPO_ROOT, '.gitignore'), 'utf8').split('\n')).toContain('deploy/compose/.env');
+    expect(text).not.toMatch(/guest/);
+  });
+
+  it("should turn off Redis's default user and keep the apps' user off server commands and other keys", () => {
+    const { services } = compose();
+    const script = services['redis-1']?.command?.[0] ?? '';
+    expect(script).toContain('user default off');
+    const app = script.split('\n').find((l) => l.startsWith('user keyflow on')) ?? '';
+    expect(app).toContain('-@all');
+    expect(app).not.toMatch(/~\*|\+@all|\+config|\+flushall|\+keys\b/);
+    expect(script).toContain('masteruser keyflow-replica');
+    expect(services['redis-1']?.healthcheck?.test).toEqual(['CMD', 'redis-cli', '--user', 'keyflow-admin', 'ping']);
+    expect(services.haproxy?.environment).toMatchObject({ HAPROXY_STATS_USER: 'admin' });
   });
 
   it('should create the Redis cluster with one replica per master and start CockroachDB nodes that join each other', () => {

@@ -1,10 +1,13 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Ajv from 'ajv';
 import { describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
 import { loadTopology } from '@keyflow/topology';
 import { renderAll } from '../render/render.service';
+
+/** The Secrets the operator makes before installing (README.md, "Secrets"); their values are in no file here. */
+const OPERATOR_SECRETS = ['keyflow-db', 'keyflow-redis'];
 
 const REPO_ROOT = join(__dirname, '../../../..');
 const K8S_DIR = join(REPO_ROOT, 'deploy/kubernetes');
@@ -80,6 +83,16 @@ const CUSTOM_RESOURCES: Record<string, (m: Manifest) => void> = {
   'rabbitmq.com/v1beta1/RabbitmqCluster': (m) => {
     // Quorum queues with 3 members need 3 nodes.
     expect(m.spec?.replicas).toBeGreaterThanOrEqual(3);
+  },
+  // The Messaging Topology Operator: keyflow's vhost, its user (no tags: no management access) and its rights.
+  'rabbitmq.com/v1beta1/Vhost': (m) => {
+    expect(m.spec).toEqual({ name: 'keyflow', rabbitmqClusterReference: { name: 'keyflow-rabbitmq' } });
+  },
+  'rabbitmq.com/v1beta1/User': (m) => {
+    expect(m.spec).toEqual({ tags: [], rabbitmqClusterReference: { name: 'keyflow-rabbitmq' } });
+  },
+  'rabbitmq.com/v1beta1/Permission': (m) => {
+    expect(m.spec).toMatchObject({ vhost: 'keyflow', rabbitmqClusterReference: { name: 'keyflow-rabbitmq' } });
   },
 };
 
@@ -181,8 +194,10 @@ describe('deploy/kubernetes', () => {
       ...manifests()
         .filter((m) => m.kind === 'Secret')
         .map((m) => m.metadata.name),
-      // Created by the operators for the names in operators/*.yaml.
-      `${find('RabbitmqCluster', 'keyflow-rabbitmq').metadata.name}-default-user`,
+      // Created by the operators for the names in operators/*.yaml (the Topology Operator: <User>-user-credentials).
+      `${find('User', 'keyflow-app').metadata.name}-user-credentials`,
+      // Made by the operator before the install (README.md, "Secrets"): no password is in this directory.
+      ...OPERATOR_SECRETS,
     ]);
     for (const name of ['keyflow-api', 'keyflow-worker']) {
       const container = containerOf(find('Deployment', name));
@@ -202,6 +217,12 @@ describe('deploy/kubernetes', () => {
         }
       }
     }
+    for (const name of ['keyflow-api', 'keyflow-worker']) {
+      const env = containerOf(find('Deployment', name)).env ?? [];
+      expect(env.find((e) => e.name === 'AMQP_URL')?.value).toBe(
+        'amqp://$(AMQP_USERNAME):$(AMQP_PASSWORD)@$(RABBITMQ_HOST):5672/keyflow',
+      );
+    }
     expect(appConfig).toMatchObject({
       REDIS_NODES: 'keyflow-redis-redis-cluster:6379',
       RABBITMQ_HOST: 'keyflow-rabbitmq',
@@ -209,14 +230,37 @@ describe('deploy/kubernetes', () => {
     expect(appConfig.DATABASE_HOST).toBe(`${find('CrdbCluster', 'keyflow-cockroachdb').metadata.name}-public`);
   });
 
-  it('should configure the Bitnami redis-cluster chart for 3 masters with a replica each', () => {
+  it('should configure the Bitnami redis-cluster chart for 3 masters with a replica each, behind a password', () => {
     const values = parse(readFileSync(join(K8S_DIR, 'operators/redis-cluster-values.yaml'), 'utf8')) as {
       cluster: { nodes: number; replicas: number };
       usePassword: boolean;
+      existingSecret?: string;
+      existingSecretPasswordKey?: string;
     };
     expect(values.cluster).toEqual({ nodes: 6, replicas: 1 });
-    // keyflow's REDIS_NODES carries no password.
-    expect(values.usePassword).toBe(false);
+    expect(values).toMatchObject({
+      usePassword: true,
+      existingSecret: 'keyflow-redis',
+      existingSecretPasswordKey: 'password',
+    });
+    for (const name of ['keyflow-api', 'keyflow-worker']) {
+      const env = containerOf(find('Deployment', name)).env ?? [];
+      expect(env.find((e) => e.name === 'REDIS_PASSWORD')?.valueFrom?.secretKeyRef).toEqual({
+        name: 'keyflow-redis',
+        key: 'password',
+      });
+    }
+  });
+
+  it('should hold no password: no Secret object, every credential from a secretKeyRef', () => {
+    expect(manifests().filter((m) => m.kind === 'Secret')).toEqual([]);
+    const text = readdirSync(K8S_DIR)
+      .filter((f) => f.endsWith('.yaml'))
+      .map((f) => readFileSync(join(K8S_DIR, f), 'utf8'))
+      .join('\n');
+    expect(text).not.toMatch(/change-me|password: [^\s{]/i);
+    const readme = readFileSync(join(K8S_DIR, 'README.md'), 'utf8');
+    for (const name of OPERATOR_SECRETS) expect(readme).toContain(`kubectl -n keyflow create secret generic ${name}`);
   });
 
   it('should run the migrations as a Job with the worker image', () => {

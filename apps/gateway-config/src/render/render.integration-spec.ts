@@ -21,6 +21,11 @@ import { HAPROXY_CFG_FILE, NGINX_CONF_FILE, RUN_FILES } from './render.constant'
 import { renderAll } from './render.service';
 import { writeRenderedFiles } from './render-writer.util';
 
+/** The stats page's login, as the stack or a Compose/Kubernetes secret gives it to HAProxy. */
+const STATS_LOGIN_ENV = { HAPROXY_STATS_USER: 'stats', HAPROXY_STATS_PASSWORD: 'render-spec-secret' };
+const basic = (user: string, password: string): string =>
+  `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
+
 const PG_BIN = '/usr/lib/postgresql/15/bin';
 const RUNNING_AS_ROOT = process.getuid?.() === 0;
 
@@ -443,7 +448,9 @@ describe(renderAll.name, () => {
         tinyTopology({ gatewayPort: 15, apiPorts: [16], rabbitPorts, haproxyPorts: ports }),
         tempDir('haproxy'),
       );
-      const started = await runCommand('haproxy', ['-D', '-f', join(dirs.outDir, HAPROXY_CFG_FILE)]);
+      const started = await runCommand('haproxy', ['-D', '-f', join(dirs.outDir, HAPROXY_CFG_FILE)], {
+        env: { ...process.env, ...STATS_LOGIN_ENV },
+      });
       expect(started).toMatchObject({ code: 0 });
       const pid = await waitForPidFile(join(dirs.runDir, RUN_FILES.haproxyPid), 'haproxy');
       daemons.push({ pid, what: 'haproxy' });
@@ -466,12 +473,20 @@ describe(renderAll.name, () => {
       expect(echoed).toBe('AMQP\x00\x00\x09\x01');
     });
 
-    it('should serve Prometheus metrics and the stats page', async () => {
+    it('should serve Prometheus metrics, and the stats page only with its login', async () => {
       const metrics = await httpRequest(ports.statsPort, { path: '/metrics' });
       expect(metrics.status).toBe(200);
       expect(metrics.body).toContain('haproxy_process_');
       expect(metrics.body).toMatch(/haproxy_backend_status\{proxy="amqp",state="UP"\} 1/);
-      const stats = await httpRequest(ports.statsPort, { path: '/stats' });
+      const anonymous = await httpRequest(ports.statsPort, { path: '/stats' });
+      expect(anonymous.status).toBe(401);
+      const wrong = await httpRequest(ports.statsPort, {
+        path: '/stats',
+        headers: { authorization: basic('stats', 'x') },
+      });
+      expect(wrong.status).toBe(401);
+      const login = basic(STATS_LOGIN_ENV.HAPROXY_STATS_USER, STATS_LOGIN_ENV.HAPROXY_STATS_PASSWORD);
+      const stats = await httpRequest(ports.statsPort, { path: '/stats', headers: { authorization: login } });
       expect(stats.status).toBe(200);
       expect(stats.headers['content-type']).toContain('text/html');
     });
@@ -579,7 +594,10 @@ describe(renderAll.name, () => {
         },
       });
       const dirs = renderInto(topology, dir);
-      expect(await runCommand('haproxy', ['-D', '-f', join(dirs.outDir, HAPROXY_CFG_FILE)])).toMatchObject({ code: 0 });
+      const env = { ...process.env, ...STATS_LOGIN_ENV };
+      expect(await runCommand('haproxy', ['-D', '-f', join(dirs.outDir, HAPROXY_CFG_FILE)], { env })).toMatchObject({
+        code: 0,
+      });
       daemons.push({ pid: await waitForPidFile(join(dirs.runDir, RUN_FILES.haproxyPid), 'haproxy'), what: 'haproxy' });
     });
 

@@ -90,6 +90,8 @@ function describeToolChecks(label: string, load: () => Topology): void {
       const haproxy = await runSandboxed('haproxy', ['-c', '-f', join(outDir, HAPROXY_CFG_FILE)], {
         dir,
         hosts: loopbackHosts(topology),
+        // The stats login comes from the environment (a secret); without it HAProxy refuses the config.
+        env: { HAPROXY_STATS_USER: 'stats', HAPROXY_STATS_PASSWORD: 'tools-spec-secret' },
       });
       expect(haproxy.stderr).not.toMatch(/WARNING|ALERT/);
       expect(haproxy).toMatchObject({ code: 0 });

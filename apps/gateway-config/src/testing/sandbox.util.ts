@@ -27,7 +27,7 @@ export function loopbackHosts(t: Topology): Record<string, string> {
 export function runSandboxed(
   command: string,
   args: string[],
-  options: { dir: string; hosts?: Record<string, string>; interfaces?: string[] },
+  options: { dir: string; hosts?: Record<string, string>; interfaces?: string[]; env?: Record<string, string> },
 ): Promise<CommandResult> {
   const hostsFile = join(options.dir, 'sandbox-hosts');
   const lines = ['127.0.0.1 localhost', ...Object.entries(options.hosts ?? {}).map(([name, ip]) => `${ip} ${name}`)];
@@ -37,15 +37,19 @@ export function runSandboxed(
     return `ip link add ${name} type veth peer name kfpeer${i}; ip link set ${name} up; `;
   });
   const script = `set -e; ip link set lo up; ${links.join('')}mount --bind "$0" /etc/hosts; exec "$@"`;
-  return runCommand('unshare', [
-    '--net',
-    '--mount',
-    ...(RUNNING_AS_ROOT ? [] : ['--map-root-user']),
-    'sh',
-    '-c',
-    script,
-    hostsFile,
-    command,
-    ...args,
-  ]);
+  return runCommand(
+    'unshare',
+    [
+      '--net',
+      '--mount',
+      ...(RUNNING_AS_ROOT ? [] : ['--map-root-user']),
+      'sh',
+      '-c',
+      script,
+      hostsFile,
+      command,
+      ...args,
+    ],
+    options.env ? { env: { ...process.env, ...options.env } } : {},
+  );
 }

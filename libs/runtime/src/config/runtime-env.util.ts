@@ -24,6 +24,9 @@ export function runtimeEnv(defaults: RuntimeEnvDefaults) {
     PORT: z.coerce.number().int().min(1).max(65535).default(defaults.port),
     AMQP_URL: amqpUrls(),
     REDIS_NODES: redisNodes(),
+    // The apps' ACL user on every Redis node (the stack and the deploy files set both; unset: no ACL login).
+    REDIS_USERNAME: z.string().min(1).optional(),
+    REDIS_PASSWORD: z.string().min(1).optional(),
     DATABASE_URL: postgresUrl(),
     DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(defaults.poolSize),
     LOG_LEVEL: z.enum(LOG_LEVELS).default('log'),

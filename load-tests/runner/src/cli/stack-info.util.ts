@@ -34,6 +34,15 @@ export const stackInfoSchema = z
     management: z.string().url().optional(),
     managementUser: z.string().optional(),
     managementPassword: z.string().optional(),
+    amqpVhost: z.string().optional(),
+    /** Logins beyond the URLs (Redis ACL users, the PostgreSQL superuser), from the stack's secrets file. */
+    credentials: z
+      .object({
+        redis: z.object({ admin: z.object({ username: z.string(), password: z.string() }) }).passthrough(),
+        dbSuperuser: z.object({ username: z.string(), password: z.string() }),
+      })
+      .passthrough()
+      .optional(),
   })
   .passthrough();
 

@@ -30,15 +30,22 @@ export interface MemoryReport {
   series: MemorySeries[];
 }
 
+/** A Redis ACL login (`stack.json`: `credentials.redis.admin`; INFO and ROLE are beyond the apps' user). */
+export interface RedisLogin {
+  username: string;
+  password: string;
+}
+
 /**
  * A client of one Redis node (`host:port`), not of the cluster: what the runner reads (`INFO`, `ROLE`) is per node.
  * It connects on first use, gives up a command after one retry, and keeps errors to the commands that hit them.
  */
-export function redisNodeClient(node: string): Redis {
+export function redisNodeClient(node: string, login?: RedisLogin): Redis {
   const at = node.lastIndexOf(':');
   const client = new Redis({
     host: node.slice(0, at),
     port: Number(node.slice(at + 1)),
+    ...(login ? { username: login.username, password: login.password } : {}),
     lazyConnect: true,
     maxRetriesPerRequest: 1,
     enableOfflineQueue: true,
@@ -57,9 +64,9 @@ export function parseUsedMemory(info: string): number | undefined {
  * A probe per Redis node (`host:port`) that reads `INFO memory` while the node is a master; replicas hold the
  * same data and are skipped (a node that changes role during the run is followed while it is a master).
  */
-export function redisMasterProbes(nodes: readonly string[]): MemoryProbe[] {
+export function redisMasterProbes(nodes: readonly string[], login?: RedisLogin): MemoryProbe[] {
   return nodes.map((node) => {
-    const client = redisNodeClient(node);
+    const client = redisNodeClient(node, login);
     return {
       name: `redis ${node}`,
       kind: 'redis' as const,

@@ -51,6 +51,7 @@ describe(QueueDepthReader.name, () => {
         url: '',
         user: '',
         password: '',
+        vhost: '',
       },
     );
     const result = await reader.waitUntilDrained(10_000, 10);
@@ -61,7 +62,7 @@ describe(QueueDepthReader.name, () => {
 
   it('should give up after the timeout with what is left', async () => {
     const api = await managementApi([5]);
-    const reader = new QueueDepthReader({ url: api.url, user: 'guest', password: 'guest' });
+    const reader = new QueueDepthReader({ url: api.url, user: 'u', password: 'p', vhost: 'keyflow' });
     expect(await reader.waitUntilDrained(30, 10)).toMatchObject({
       initialMessages: 5,
       drainedAfterMs: null,

@@ -5,6 +5,8 @@ export interface ManagementApi {
   url: string;
   user: string;
   password: string;
+  /** The vhost of keyflow's queues (`stack.json`: `amqpVhost`). */
+  vhost: string;
 }
 
 export interface QueueDepth {
@@ -26,7 +28,7 @@ export interface QueueDrainResult {
 /** `shardQueueName(n)` of @keyflow/contracts. */
 const SHARD_QUEUE = /^kv\.shard\.\d+$/;
 
-/** Sums the `messages` of every shard queue in a `GET /api/queues/%2F` answer. */
+/** Sums the `messages` of every shard queue in a `GET /api/queues/<vhost>` answer. */
 export function shardQueueDepth(queues: unknown): QueueDepth {
   if (!Array.isArray(queues)) throw new Error('the management API did not answer a list of queues');
   let messages = 0;
@@ -52,7 +54,8 @@ export class QueueDepthReader {
   ) {}
 
   async depth(): Promise<QueueDepth> {
-    const url = `${this.api.url.replace(/\/+$/, '')}/api/queues/%2F?columns=name,messages`;
+    const vhost = encodeURIComponent(this.api.vhost);
+    const url = `${this.api.url.replace(/\/+$/, '')}/api/queues/${vhost}?columns=name,messages`;
     const response = await fetch(url, {
       headers: { authorization: `Basic ${Buffer.from(`${this.api.user}:${this.api.password}`).toString('base64')}` },
       signal: AbortSignal.timeout(5000),
@@ -85,11 +88,15 @@ export function managementApiOf(stack: {
   management?: string | undefined;
   managementUser?: string | undefined;
   managementPassword?: string | undefined;
+  amqpVhost?: string | undefined;
 }): ManagementApi | undefined {
-  if (stack.management === undefined) return undefined;
+  if (stack.management === undefined || stack.managementUser === undefined || stack.managementPassword === undefined) {
+    return undefined;
+  }
   return {
     url: stack.management,
-    user: stack.managementUser ?? 'guest',
-    password: stack.managementPassword ?? 'guest',
+    user: stack.managementUser,
+    password: stack.managementPassword,
+    vhost: stack.amqpVhost ?? '/',
   };
 }

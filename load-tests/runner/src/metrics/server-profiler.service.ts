@@ -4,7 +4,7 @@ import { promisify } from 'node:util';
 import { Client } from 'pg';
 import { loadTopology } from '@keyflow/topology';
 import type { StackInfo } from '../cli/stack-info.util';
-import { redisNodeClient } from './memory-sampler.service';
+import { redisNodeClient, type RedisLogin } from './memory-sampler.service';
 import { managementApiOf, type ManagementApi } from './queue-depth.service';
 import {
   counterDelta,
@@ -34,10 +34,10 @@ export interface ServerProfile {
 const message = (error: unknown): string => (error instanceof Error ? error.message : String(error));
 
 /** Every Redis node's command counters (masters and replicas: a replica applies the writes too). */
-async function redisSnapshot(nodes: readonly string[]): Promise<RedisCommandStat[]> {
+async function redisSnapshot(nodes: readonly string[], login?: RedisLogin): Promise<RedisCommandStat[]> {
   const all = await Promise.all(
     nodes.map(async (node) => {
-      const client = redisNodeClient(node);
+      const client = redisNodeClient(node, login);
       try {
         return parseCommandStats(await client.info('commandstats'));
       } finally {
@@ -156,7 +156,7 @@ export class ServerProfiler {
     const api = managementApiOf(stack);
     const dbUrl = stack.db?.write;
     const [redis, statements, io] = await Promise.all([
-      settle(redisSnapshot(stack.redis)),
+      settle(redisSnapshot(stack.redis, stack.credentials?.redis.admin)),
       dbUrl === undefined ? { error: 'stack.json has no db.write URL' } : settle(statementSnapshot(dbUrl)),
       api === undefined ? { error: 'stack.json has no management API' } : settle(rabbitIoSnapshot(api)),
     ]);
@@ -170,7 +170,7 @@ export class ServerProfiler {
     const api = managementApiOf(this.stack);
     const dbUrl = this.stack.db?.write;
     const [redis, statements, io, threads] = await Promise.all([
-      settle(redisSnapshot(this.stack.redis)),
+      settle(redisSnapshot(this.stack.redis, this.stack.credentials?.redis.admin)),
       dbUrl === undefined ? { error: 'no db.write URL' } : settle(statementSnapshot(dbUrl)),
       api === undefined ? { error: 'no management API' } : settle(rabbitIoSnapshot(api)),
       this.threads,

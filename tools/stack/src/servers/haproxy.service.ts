@@ -1,5 +1,7 @@
 import type { StackProcess } from '@keyflow/testing';
 import { join } from 'node:path';
+import { requireSecrets } from '../secrets.util';
+import { inheritedEnv } from '../stack-file.util';
 import type { Health, StackComponent, StartContext, SupervisedProcess } from '../stack-context';
 import { StackError } from '../stack.exception';
 import type { StackLayout } from '../stack-layout.util';
@@ -14,8 +16,17 @@ export class HaproxyService implements StackComponent {
     return join(this.layout.conf, 'haproxy.cfg');
   }
 
+  /** haproxy.cfg reads the stats page's login from these (it holds no password itself). */
+  private statsEnv(): Record<string, string> {
+    const { username, password } = requireSecrets(this.layout).haproxyStats;
+    return { HAPROXY_STATS_USER: username, HAPROXY_STATS_PASSWORD: password };
+  }
+
   async validate(): Promise<void> {
-    const res = await run('haproxy', ['-c', '-f', this.configFile], { check: false });
+    const res = await run('haproxy', ['-c', '-f', this.configFile], {
+      check: false,
+      env: { ...process.env, ...this.statsEnv() },
+    });
     if (res.code !== 0) {
       throw new StackError(`haproxy -c rejected ${this.configFile}`, `${res.stdout}${res.stderr}`.trim());
     }
@@ -31,6 +42,7 @@ export class HaproxyService implements StackComponent {
           // -db: stay in the foreground, under the supervisor.
           command: 'haproxy',
           args: ['-db', '-f', this.configFile],
+          env: { ...inheritedEnv(), ...this.statsEnv() },
           cwd: layout.run,
           priority: 200,
           startSecs: 1,
@@ -59,14 +71,15 @@ export class HaproxyService implements StackComponent {
       ),
     );
     // Writes must reach the primary: the primary check marks a standby down within a couple of seconds.
-    const { user, name } = topology.database;
-    const psqlArgs = ['-X', '-A', '-t', '-h', host, '-p', String(dbWritePort), '-U', user, '-d', name];
+    const app = requireSecrets(this.layout).postgres.app;
+    const psqlArgs = ['-X', '-A', '-t', '-h', host, '-p', String(dbWritePort), '-U', app.username];
+    psqlArgs.push('-d', topology.database.name);
     await waitUntil(
       async () => {
         const probe = await run('psql', [...psqlArgs, '-c', 'SELECT pg_is_in_recovery()'], {
           check: false,
           timeoutMs: 5_000,
-          env: { ...process.env, PGCONNECT_TIMEOUT: '2' },
+          env: { ...process.env, PGCONNECT_TIMEOUT: '2', PGPASSWORD: app.password },
         });
         return probe.code === 0 && probe.stdout.trim() === 'f';
       },

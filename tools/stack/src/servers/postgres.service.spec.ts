@@ -1,6 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { testTopology } from '../stack.fixture';
-import { clusterParameters, patroniConfig, postgresProcessName, requireFailover } from './postgres.service';
+import { testSecrets, testTopology } from '../stack.fixture';
+import {
+  clusterParameters,
+  patroniConfig,
+  PG_HBA,
+  postgresProcessName,
+  requireFailover,
+  scramVerifier,
+} from './postgres.service';
 
 describe(postgresProcessName.name, () => {
   it('should name processes after the node without its pg- prefix', () => {
@@ -29,11 +36,15 @@ describe(patroniConfig.name, () => {
     const db = requireFailover(topology.database);
     const node = db.nodes[1];
     if (!node) throw new Error('the test topology has no second database node');
-    const config = patroniConfig(node, db, layout, { superuser: 's', replication: 'r', rewind: 'w' });
+    const config = patroniConfig(node, db, layout, testSecrets().postgres);
     expect(config).toMatchObject({
       scope: 'keyflow-test',
       name: 'pg-2',
-      restapi: { listen: '127.0.0.1:18009', connect_address: '127.0.0.1:18009' },
+      restapi: {
+        listen: '127.0.0.1:18009',
+        connect_address: '127.0.0.1:18009',
+        authentication: { username: 'patroni', password: 'patroni-pw' },
+      },
       etcd: { hosts: '127.0.0.1:12379' },
       bootstrap: {
         dcs: {
@@ -48,9 +59,32 @@ describe(patroniConfig.name, () => {
       postgresql: {
         listen: '127.0.0.1:15502',
         data_dir: '/tmp/keyflow-test/data/postgres/pg-2',
-        authentication: { superuser: { username: 'postgres', password: 's' } },
+        authentication: {
+          superuser: { username: 'postgres', password: 'pg-super-pw' },
+          replication: { username: 'replicator', password: 'pg-repl-pw' },
+          rewind: { username: 'rewinder', password: 'pg-rewind-pw' },
+        },
+        pg_hba: PG_HBA,
       },
     });
+  });
+
+  it('should ask every connection for a SCRAM password, the local socket included, and trust none', () => {
+    expect(PG_HBA.length).toBeGreaterThan(0);
+    for (const line of PG_HBA) expect(line).toMatch(/\sscram-sha-256$/);
+    expect(PG_HBA.some((l) => l.startsWith('local '))).toBe(true);
+  });
+});
+
+describe(scramVerifier.name, () => {
+  it("should make a verifier in PostgreSQL's format (salt, stored key, server key), never holding the password", () => {
+    // That PostgreSQL accepts it is proven by every stack start: the apps log in with the password it was made from.
+    const salt = Buffer.from('c2FsdHNhbHRzYWx0c2FsdA==', 'base64');
+    const verifier = scramVerifier('pencil', salt);
+    expect(verifier).toMatch(/^SCRAM-SHA-256\$4096:c2FsdHNhbHRzYWx0c2FsdA==\$[A-Za-z0-9+/]{43}=:[A-Za-z0-9+/]{43}=$/);
+    expect(verifier).toBe(scramVerifier('pencil', salt));
+    expect(verifier).not.toContain('pencil');
+    expect(scramVerifier('pencil')).not.toBe(scramVerifier('pencil'));
   });
 });
 

@@ -1,10 +1,11 @@
 import type { StackProcess } from '@keyflow/testing';
 import type { Topology } from '@keyflow/topology';
 import { execFileSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createHash, createHmac, pbkdf2Sync, randomBytes } from 'node:crypto';
+import { chmodSync, chownSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
+import { type Credential, requireSecrets, type StackSecrets } from '../secrets.util';
 import type { Health, StackComponent, StartContext, SupervisedProcess } from '../stack-context';
 import { StackError } from '../stack.exception';
 import type { StackLayout } from '../stack-layout.util';
@@ -13,8 +14,6 @@ import { httpJson, httpStatus, waitUntil } from '../util/wait.util';
 
 export const PG_BIN = '/usr/lib/postgresql/15/bin';
 const OS_USER = 'postgres';
-/** initdb's bootstrap superuser; trust auth on loopback, so any OS user may connect as it. */
-const SUPERUSER = 'postgres';
 
 type Database = Topology['database'];
 type DbNode = Database['nodes'][number];
@@ -53,25 +52,36 @@ export function clusterParameters(): Record<string, string | number> {
   };
 }
 
-const PG_HBA = [
-  'local   all          all                 trust',
-  'host    all          all   127.0.0.1/32  trust',
-  'local   replication  all                 trust',
-  'host    replication  all   127.0.0.1/32  trust',
+/**
+ * Every connection logs in with a password (SCRAM), the local socket included: no `trust`, no `peer`, so no OS
+ * user (root included) reaches a role without its password, and `COPY … TO PROGRAM` stays with the superuser.
+ */
+export const PG_HBA = [
+  'local   all          all                 scram-sha-256',
+  'host    all          all   127.0.0.1/32  scram-sha-256',
+  'local   replication  all                 scram-sha-256',
+  'host    replication  all   127.0.0.1/32  scram-sha-256',
 ];
 
-interface Secrets {
-  superuser: string;
-  replication: string;
-  rewind: string;
+/**
+ * A SCRAM-SHA-256 verifier of `password` (what PostgreSQL stores): `ALTER ROLE … PASSWORD '<verifier>'` sets the
+ * password without the password itself ever being in a statement, a command line or a server log.
+ */
+export function scramVerifier(password: string, salt = randomBytes(16), iterations = 4096): string {
+  const salted = pbkdf2Sync(password.normalize('NFKC'), salt, iterations, 32, 'sha256');
+  const hmac = (key: Buffer, text: string): Buffer => createHmac('sha256', key).update(text).digest();
+  const storedKey = createHash('sha256').update(hmac(salted, 'Client Key')).digest();
+  const serverKey = hmac(salted, 'Server Key');
+  const b64 = (b: Buffer): string => b.toString('base64');
+  return `SCRAM-SHA-256$${iterations}:${b64(salt)}$${b64(storedKey)}:${b64(serverKey)}`;
 }
 
-/** Patroni's configuration of one node (YAML); `secrets` are the passwords of the roles Patroni creates. */
+/** Patroni's configuration of one node (YAML): the roles Patroni creates and its REST API's login. */
 export function patroniConfig(
   node: DbNode,
   db: Database & { failover: Failover },
   layout: Pick<StackLayout, 'data' | 'run'>,
-  secrets: Secrets,
+  secrets: StackSecrets['postgres'],
 ): Record<string, unknown> {
   const f = db.failover;
   const restApi = `${node.host}:${node.restApiPort ?? 8008}`;
@@ -79,7 +89,13 @@ export function patroniConfig(
     scope: f.scope,
     namespace: '/keyflow/',
     name: node.name,
-    restapi: { listen: restApi, connect_address: restApi },
+    // Reads (GET/OPTIONS /primary, /replica, /cluster: HAProxy's checks, the stack's) stay open; the write
+    // endpoints (switchover, failover, restart, reinitialize, config) need this login.
+    restapi: {
+      listen: restApi,
+      connect_address: restApi,
+      authentication: { username: secrets.restApi.username, password: secrets.restApi.password },
+    },
     // etcd's v2 API, not etcd3: Patroni 3.0.2 (Debian 12) with etcd3 lets a primary that hung past its lease take
     // the leader key back from the replica just promoted (measured; fixed upstream in 3.0.3, patroni#2689). The v2
     // client renews the key only while it still holds it (test-and-set on its own name).
@@ -111,9 +127,9 @@ export function patroniConfig(
       pgpass: join(layout.data, 'postgres', `.pgpass-${node.name}`),
       pg_hba: PG_HBA,
       authentication: {
-        superuser: { username: SUPERUSER, password: secrets.superuser },
-        replication: { username: 'replicator', password: secrets.replication },
-        rewind: { username: 'rewinder', password: secrets.rewind },
+        superuser: { ...secrets.superuser },
+        replication: { ...secrets.replication },
+        rewind: { ...secrets.rewind },
       },
       parameters: {
         unix_socket_directories: join(layout.run, 'postgres'),
@@ -148,6 +164,8 @@ interface PatroniMember {
 export class PostgresService implements StackComponent {
   private ids: [number, number] | undefined;
 
+  constructor(private readonly layout: StackLayout) {}
+
   prepare({ topology, layout }: Pick<StartContext, 'topology' | 'layout'>): SupervisedProcess[] {
     const db = requireFailover(topology.database);
     const etcd = db.failover.etcd;
@@ -155,7 +173,7 @@ export class PostgresService implements StackComponent {
     this.ownedDir(base, 0o700);
     this.ownedDir(join(layout.run, 'postgres'));
     mkdirSync(join(layout.data, 'etcd'), { recursive: true, mode: 0o700 });
-    const secrets = this.secrets(layout);
+    const secrets = requireSecrets(layout).postgres;
     const etcdUrl = (port: number): string => `http://${etcd.host}:${port}`;
     const etcdName = `keyflow-${topology.name}`;
     const programs: SupervisedProcess[] = [
@@ -317,20 +335,33 @@ export class PostgresService implements StackComponent {
     );
   }
 
-  /** The application's role and database, made once through the primary (Patroni makes only its own roles). */
+  /**
+   * The application's role and database, made through the primary (Patroni makes only its own roles). The role
+   * owns keyflow's database (and so its schema: it runs the migrations) and nothing else: no superuser, no
+   * CREATEDB/CREATEROLE, no replication, no server-file or program roles. Its password is set on every start from
+   * the secrets file (a SCRAM verifier, never the password), so an edited file takes effect at the next `up`.
+   */
   private async ensureAppDatabase(db: Database, leader: DbNode): Promise<void> {
-    const role = (await this.psql(leader, [`SELECT 1 FROM pg_roles WHERE rolname = '${db.user}'`])).trim();
-    if (role !== '1') await this.psql(leader, [`CREATE ROLE ${db.user} LOGIN`]);
+    const app = requireSecrets(this.layout).postgres.app;
+    const role = (await this.psql(leader, [`SELECT 1 FROM pg_roles WHERE rolname = '${app.username}'`])).trim();
+    const limits = 'LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS';
+    const password = `PASSWORD '${scramVerifier(app.password)}'`;
+    await this.psql(leader, [`${role === '1' ? 'ALTER' : 'CREATE'} ROLE ${app.username} ${limits} ${password}`]);
     const database = (await this.psql(leader, [`SELECT 1 FROM pg_database WHERE datname = '${db.name}'`])).trim();
-    if (database !== '1') await this.psql(leader, [`CREATE DATABASE ${db.name} OWNER ${db.user}`]);
+    if (database !== '1') await this.psql(leader, [`CREATE DATABASE ${db.name} OWNER ${app.username}`]);
+    // Only the application role (and the superuser) may connect to keyflow's database.
+    await this.psql(leader, [`REVOKE ALL ON DATABASE ${db.name} FROM PUBLIC`]);
     // The view `npm run bench` reads; creating an extension needs the superuser. Every role may read the view
     // (its own statements' text included), so the application role needs nothing more.
     await this.psql(leader, ['CREATE EXTENSION IF NOT EXISTS pg_stat_statements'], db.name);
   }
 
+  /** psql as the superuser; the password goes in PGPASSWORD, never on the command line. */
   private psql(node: Pick<DbNode, 'host' | 'port'>, statements: string[], database = 'postgres'): Promise<string> {
-    const args = ['-h', node.host, '-p', String(node.port), '-U', SUPERUSER, '-d', database, '-X', '-A', '-t'];
-    return run('psql', [...args, '-v', 'ON_ERROR_STOP=1', ...statements.flatMap((s) => ['-c', s])]).then(
+    const su: Credential = requireSecrets(this.layout).postgres.superuser;
+    const args = ['-h', node.host, '-p', String(node.port), '-U', su.username, '-d', database, '-X', '-A', '-t'];
+    const env = { ...process.env, PGPASSWORD: su.password };
+    return run('psql', [...args, '-v', 'ON_ERROR_STOP=1', ...statements.flatMap((s) => ['-c', s])], { env }).then(
       (r) => r.stdout,
     );
   }
@@ -346,16 +377,6 @@ export class PostgresService implements StackComponent {
         'every directory above the stack dir must be traversable (chmod o+x), or set an absolute stackDir such as /tmp/keyflow',
       );
     }
-  }
-
-  /** Passwords of Patroni's roles: made on the first start, kept with the data (mode 0600). */
-  private secrets(layout: Pick<StackLayout, 'data'>): Secrets {
-    const file = join(layout.data, 'postgres-secrets.json');
-    if (existsSync(file)) return JSON.parse(readFileSync(file, 'utf8')) as Secrets;
-    const make = (): string => randomBytes(18).toString('base64url');
-    const secrets = { superuser: make(), replication: make(), rewind: make() };
-    writeFileSync(file, JSON.stringify(secrets), { mode: 0o600 });
-    return secrets;
   }
 
   /** A directory the postgres user owns (as root), so Patroni and PostgreSQL can write there. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { testTopology } from '../stack.fixture';
+import { testSecrets, testTopology } from '../stack.fixture';
 import { rabbitmqConfig, rabbitmqEnv, rabbitmqNodeName } from './rabbitmq.service';
 
 const rmq2 = { name: 'rmq2', host: '127.0.0.1', port: 15712, managementPort: 15802, distPort: 25802 };
@@ -7,8 +7,11 @@ const rmq2 = { name: 'rmq2', host: '127.0.0.1', port: 15712, managementPort: 158
 describe(rabbitmqConfig.name, () => {
   it('should listen on loopback, discover its peers from the fixed node list and spread queue leaders', () => {
     // The whole file, exactly.
-    expect(rabbitmqConfig(rmq2, testTopology().topology)).toMatchInlineSnapshot(`
+    expect(rabbitmqConfig(rmq2, testTopology().topology, testSecrets().rabbitmq)).toMatchInlineSnapshot(`
       "listeners.tcp.1 = 127.0.0.1:15712
+      default_user = keyflow-admin
+      default_pass = amqp-admin-pw
+      default_user_tags.administrator = true
       management.tcp.ip = 127.0.0.1
       management.tcp.port = 15802
       cluster_formation.peer_discovery_backend = classic_config

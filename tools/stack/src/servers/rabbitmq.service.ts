@@ -5,7 +5,8 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Health, StackComponent, StartContext, SupervisedProcess } from '../stack-context';
 import { StackError } from '../stack.exception';
-import { inheritedEnv, RABBITMQ_PASSWORD, RABBITMQ_USER, readLaunchSpec, writeLaunchSpec } from '../stack-file.util';
+import { type Credential, requireSecrets, type StackSecrets } from '../secrets.util';
+import { inheritedEnv, readLaunchSpec, writeLaunchSpec } from '../stack-file.util';
 import { logFile, type StackLayout } from '../stack-layout.util';
 import { tail } from '../util/log.util';
 import { run, type RunResult, terminate, waitForExit } from '../util/process.util';
@@ -25,10 +26,21 @@ export function rabbitmqProcessName(node: Pick<RabbitNode, 'name'>): string {
   return `rabbitmq-${node.name}`;
 }
 
-/** Peer discovery from a fixed list: fresh nodes started together form one cluster without a join step. */
-export function rabbitmqConfig(node: RabbitNode, topology: Pick<Topology, 'rabbitmq'>): string {
+/**
+ * Peer discovery from a fixed list: fresh nodes started together form one cluster without a join step. A fresh
+ * node's first user is the stack's administrator, not guest/guest (`ensure` makes the apps' user and vhost and
+ * deletes a guest that an older stack's data still has).
+ */
+export function rabbitmqConfig(
+  node: RabbitNode,
+  topology: Pick<Topology, 'rabbitmq'>,
+  secrets: StackSecrets['rabbitmq'],
+): string {
   return [
     `listeners.tcp.1 = ${node.host}:${node.port}`,
+    `default_user = ${secrets.admin.username}`,
+    `default_pass = ${secrets.admin.password}`,
+    'default_user_tags.administrator = true',
     `management.tcp.ip = ${node.host}`,
     `management.tcp.port = ${node.managementPort}`,
     'cluster_formation.peer_discovery_backend = classic_config',
@@ -123,7 +135,9 @@ export class RabbitmqService implements StackComponent {
     for (const node of nodes) {
       const name = rabbitmqProcessName(node);
       mkdirSync(join(layout.logs, name), { recursive: true });
-      writeFileSync(join(layout.conf, `${name}.conf`), rabbitmqConfig(node, topology));
+      // It holds the administrator's first password: readable by its owner only.
+      const conf = join(layout.conf, `${name}.conf`);
+      writeFileSync(conf, rabbitmqConfig(node, topology, requireSecrets(layout).rabbitmq), { mode: 0o600 });
       const spec: StackLaunchSpec = {
         name,
         command: join(RABBITMQ_BIN, 'rabbitmq-server'),
@@ -187,6 +201,60 @@ export class RabbitmqService implements StackComponent {
       );
     }
     progress.line('rabbitmq', `${nodes.length} nodes clustered (${running.sort().join(', ')})`);
+    await this.ensureUsers(first);
+    const { app, vhost, admin } = requireSecrets(layout).rabbitmq;
+    progress.line(
+      'rabbitmq',
+      `users: ${admin.username} (administrator), ${app.username} (vhost ${vhost} only); no guest`,
+    );
+  }
+
+  /**
+   * The apps' vhost and user, the administrator's password (both set on every start, so an edited secrets file
+   * takes effect), and no guest. Users are cluster-wide: one node's management API does it for all.
+   */
+  private async ensureUsers(node: RabbitNode): Promise<void> {
+    const { app, vhost, admin } = requireSecrets(this.layout).rabbitmq;
+    const login = await this.managementLogin(node);
+    const call = async (method: string, path: string, body?: unknown): Promise<number> => {
+      const res = await fetch(`http://${node.host}:${node.managementPort}/api${path}`, {
+        method,
+        headers: { authorization: basicAuth(login), 'content-type': 'application/json' },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+        signal: AbortSignal.timeout(10_000),
+      });
+      const text = await res.text();
+      if (!res.ok && res.status !== 404)
+        throw new StackError(`RabbitMQ management ${method} ${path}: ${res.status}`, text);
+      return res.status;
+    };
+    const all = { configure: '.*', write: '.*', read: '.*' };
+    const v = encodeURIComponent(vhost);
+    await call('PUT', `/vhosts/${v}`, { description: "keyflow's queues and streams" });
+    await call('PUT', `/users/${encodeURIComponent(admin.username)}`, {
+      password: admin.password,
+      tags: 'administrator',
+    });
+    await call('PUT', `/permissions/${v}/${encodeURIComponent(admin.username)}`, all);
+    await call('PUT', `/users/${encodeURIComponent(app.username)}`, { password: app.password, tags: '' });
+    await call('PUT', `/permissions/${v}/${encodeURIComponent(app.username)}`, all);
+    if (login.username !== admin.username || (await call('GET', '/users/guest')) !== 404) {
+      await call('DELETE', '/users/guest');
+    }
+  }
+
+  /**
+   * The administrator, or guest on a node whose data comes from a stack older than its secrets file (once: the
+   * first `up` with secrets makes the administrator and deletes guest).
+   */
+  private async managementLogin(node: Pick<RabbitNode, 'host' | 'managementPort'>): Promise<Credential> {
+    const admin = requireSecrets(this.layout).rabbitmq.admin;
+    const res = await fetch(`http://${node.host}:${node.managementPort}/api/whoami`, {
+      headers: { authorization: basicAuth(admin) },
+      signal: AbortSignal.timeout(5_000),
+    });
+    await res.body?.cancel();
+    return res.status === 401 ? { username: 'guest', password: 'guest' } : admin;
   }
 
   async stop(proc: StackProcess): Promise<string> {
@@ -266,12 +334,17 @@ export class RabbitmqService implements StackComponent {
     return JSON.parse(res.stdout) as ClusterStatus;
   }
 
-  private managementNodes(
+  private async managementNodes(
     node: Pick<RabbitNode, 'host' | 'managementPort'>,
   ): Promise<{ name: string; running: boolean }[]> {
+    const login = await this.managementLogin(node);
     return httpJson(`http://${node.host}:${node.managementPort}/api/nodes?columns=name,running`, {
-      auth: { user: RABBITMQ_USER, password: RABBITMQ_PASSWORD },
+      auth: { user: login.username, password: login.password },
       timeoutMs: 5_000,
     });
   }
+}
+
+function basicAuth(c: Credential): string {
+  return `Basic ${Buffer.from(`${c.username}:${c.password}`).toString('base64')}`;
 }

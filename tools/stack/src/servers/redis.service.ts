@@ -1,7 +1,9 @@
 import { isAlive, type StackProcess } from '@keyflow/testing';
 import type { Topology } from '@keyflow/topology';
+import { createHash } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { type Credential, requireSecrets, type StackSecrets } from '../secrets.util';
 import type { Health, StackComponent, StartContext, SupervisedProcess } from '../stack-context';
 import type { StackLayout } from '../stack-layout.util';
 import { run, terminate, waitForExit } from '../util/process.util';
@@ -14,12 +16,78 @@ export function redisProcessName(node: Pick<RedisNode, 'port'>): string {
 }
 
 /**
+ * The key patterns the apps use, one per feature: the read cache and its floors (`kv:`), operation records
+ * (`op:`), idempotency claims (`idem:`), the token cache (`token:`) and its revocation channel, sessions
+ * (`session:`), the login throttle (`login:`), and the worker's own keys (`keyflow:workers`,
+ * `keyflow:apply-failures:`). A feature with a new prefix adds it here, or its commands get NOPERM.
+ */
+export const APP_KEY_PATTERNS = ['kv:*', 'op:*', 'idem:*', 'token:*', 'session:*', 'login:*', 'keyflow:*'];
+export const APP_CHANNELS = ['token:revoked'];
+/**
+ * The commands the apps send (ioredis included: cluster topology, scripts by hash with EVAL as the fallback,
+ * the token cache's subscriber), and those the Lua scripts call. Nothing that reads or changes the server
+ * (CONFIG, FLUSHALL, KEYS, DEBUG, SHUTDOWN, ACL, MODULE, REPLICAOF, CLUSTER changes) and no key outside the patterns.
+ */
+export const APP_COMMANDS = [
+  ...['ping', 'auth', 'hello', 'client|setname', 'client|getname', 'quit', 'readonly', 'readwrite'],
+  // CLUSTER SLOTS is how ioredis learns the topology; INFO is its subscriber connection's ready check.
+  ...['cluster|slots', 'cluster|info', 'info'],
+  ...['get', 'set', 'getex', 'del', 'unlink', 'exists', 'expire', 'pexpire', 'ttl', 'pttl', 'incr', 'decr', 'mget'],
+  ...['hget', 'hset', 'hgetall', 'hdel'],
+  // Each user's set of session ids (`session:user:<id>`): ended all at once on a password change or a disable.
+  ...['sadd', 'srem', 'smembers'],
+  ...['zadd', 'zrem', 'zrangebyscore', 'zremrangebyscore', 'zrange', 'zcard'],
+  ...['evalsha', 'eval', 'script|load', 'script|exists'],
+  // The worker's cache commit waits until the master's replica has it (WAIT 1 …) and asks ROLE how many it has.
+  'wait',
+  'role',
+  ...['publish', 'subscribe', 'unsubscribe'],
+];
+
+const sha256 = (password: string): string => createHash('sha256').update(password).digest('hex');
+
+/**
+ * The ACL of every node (the same on all, in each node's config): `default` is off, so a client that does not
+ * log in can do nothing (NOAUTH); the apps' user reaches only its key patterns with its commands; the admin user
+ * is for the stack and the tests; the replication user is what replicas log in to their master with.
+ * Passwords are given as SHA-256 (`#…`), so the configs hold no password but `masterauth`.
+ */
+export function redisAclUsers(secrets: StackSecrets['redis']): string[] {
+  const user = (c: Credential, rules: string): string => `user ${c.username} on #${sha256(c.password)} ${rules}`;
+  return [
+    'user default off resetkeys resetchannels -@all',
+    user(secrets.admin, '~* &* +@all'),
+    user(secrets.replication, 'resetkeys resetchannels -@all +psync +replconf +ping'),
+    user(
+      secrets.app,
+      [
+        'resetkeys',
+        ...APP_KEY_PATTERNS.map((p) => `~${p}`),
+        'resetchannels',
+        ...APP_CHANNELS.map((c) => `&${c}`),
+        '-@all',
+        ...APP_COMMANDS.map((c) => `+${c}`),
+      ].join(' '),
+    ),
+  ];
+}
+
+/**
  * One cluster node. It runs in the foreground (`daemonize no`) under the supervisor, and rejoins its cluster from
  * its nodes.conf whenever it starts again.
  */
-export function redisConfig(node: RedisNode, topology: Pick<Topology, 'redis'>, layout: StackLayout): string {
+export function redisConfig(
+  node: RedisNode,
+  topology: Pick<Topology, 'redis'>,
+  layout: StackLayout,
+  secrets: StackSecrets['redis'],
+): string {
   const name = redisProcessName(node);
   return [
+    ...redisAclUsers(secrets),
+    // A replica logs in to its master (after a failover, any node may be either).
+    `masteruser ${secrets.replication.username}`,
+    `masterauth ${secrets.replication.password}`,
     `port ${node.port}`,
     `bind ${node.host}`,
     `dir ${join(layout.data, name)}`,
@@ -56,12 +124,21 @@ export function parseClusterInfo(text: string): Record<string, string> {
 
 /** The Redis cluster: every `redis.nodes` entry; `redis-cli --cluster create` only when no cluster exists yet. */
 export class RedisService implements StackComponent {
+  constructor(private readonly layout: StackLayout) {}
+
+  /** The admin login: the stack's own tools never use the apps' user. */
+  private get admin(): Credential {
+    return requireSecrets(this.layout).redis.admin;
+  }
+
   prepare({ topology, layout }: Pick<StartContext, 'topology' | 'layout'>): SupervisedProcess[] {
+    const secrets = requireSecrets(layout).redis;
     return topology.redis.nodes.map((node) => {
       const name = redisProcessName(node);
       mkdirSync(join(layout.data, name), { recursive: true });
       const conf = join(layout.conf, `${name}.conf`);
-      writeFileSync(conf, redisConfig(node, topology, layout));
+      // It holds masterauth: readable by its owner only.
+      writeFileSync(conf, redisConfig(node, topology, layout, secrets), { mode: 0o600 });
       return {
         spec: {
           name,
@@ -97,14 +174,19 @@ export class RedisService implements StackComponent {
     const infos = await Promise.all(nodes.map(async (n) => parseClusterInfo(await this.cli(n, ['CLUSTER', 'INFO']))));
     const blank = infos.every((i) => i['cluster_known_nodes'] === '1' && i['cluster_slots_assigned'] === '0');
     if (blank) {
-      await run('redis-cli', [
-        '--cluster',
-        'create',
-        ...nodes.map((n) => `${n.host}:${n.port}`),
-        '--cluster-replicas',
-        String(topology.redis.replicasPerMaster),
-        '--cluster-yes',
-      ]);
+      await run(
+        'redis-cli',
+        [
+          ...['--user', this.admin.username],
+          '--cluster',
+          'create',
+          ...nodes.map((n) => `${n.host}:${n.port}`),
+          '--cluster-replicas',
+          String(topology.redis.replicasPerMaster),
+          '--cluster-yes',
+        ],
+        { env: this.cliEnv() },
+      );
       progress.line('redis', 'new cluster created');
     }
     await Promise.all(
@@ -135,10 +217,8 @@ export class RedisService implements StackComponent {
   async stop(proc: StackProcess): Promise<string> {
     if (!isAlive(proc.pid)) return 'not running';
     // SHUTDOWN flushes the append-only file; nothing is discarded.
-    await run('redis-cli', ['-h', proc.host ?? '127.0.0.1', '-p', String(proc.port), 'SHUTDOWN'], {
-      check: false,
-      timeoutMs: 10_000,
-    });
+    const args = ['--user', this.admin.username, '-h', proc.host ?? '127.0.0.1', '-p', String(proc.port), 'SHUTDOWN'];
+    await run('redis-cli', args, { check: false, timeoutMs: 10_000, env: this.cliEnv() });
     if (await waitForExit(proc.pid, 10_000)) return 'stopped';
     return terminate(proc.pid, 10_000);
   }
@@ -152,7 +232,13 @@ export class RedisService implements StackComponent {
   }
 
   private async cli(node: Pick<RedisNode, 'host' | 'port'>, args: string[]): Promise<string> {
-    const res = await run('redis-cli', ['-h', node.host, '-p', String(node.port), ...args], { timeoutMs: 5_000 });
+    const login = ['--user', this.admin.username, '-h', node.host, '-p', String(node.port)];
+    const res = await run('redis-cli', [...login, ...args], { timeoutMs: 5_000, env: this.cliEnv() });
     return res.stdout;
+  }
+
+  /** redis-cli takes the password from REDISCLI_AUTH: never on a command line that `ps` shows. */
+  private cliEnv(): NodeJS.ProcessEnv {
+    return { ...process.env, REDISCLI_AUTH: this.admin.password };
   }
 }
