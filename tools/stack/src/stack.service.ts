@@ -115,10 +115,14 @@ export class StackService {
       mode = existsSync(`${layout.data}/admin-token.json`) ? 'resuming from the data on disk' : 'fresh start';
       this.progress.line('stack', mode);
       await this.render(layout);
-      await Promise.all([components.nginx.validate(), components.haproxy.validate(), components.named?.validate()]);
+      await Promise.all([
+        components.nginx.validate(topology),
+        components.haproxy.validate(),
+        components.named?.validate(),
+      ]);
       this.progress.line(
         'config',
-        `rendered and checked nginx.conf, haproxy.cfg${components.named ? ', named.conf' : ''} in ${layout.conf}`,
+        `rendered and checked nginx-<gateway>.conf ×${topology.gateway.instances.length}, haproxy.cfg${components.named ? ', named.conf' : ''} in ${layout.conf}`,
       );
     }
     const supervised = this.prepare(components, topology, layout);
@@ -341,7 +345,7 @@ export class StackService {
       process.execPath,
       [
         ...['-r', '@swc-node/register', 'apps/gateway-config/src/main.ts', 'render'],
-        ...['--topology', layout.topologyFile, '--out', layout.conf, '--run-dir', layout.run],
+        ...['--topology', layout.topologyFile, '--out', layout.conf, '--run-dir', layout.run, '--per-gateway'],
       ],
       { cwd: this.repoRoot, timeoutMs: 60_000 },
     );

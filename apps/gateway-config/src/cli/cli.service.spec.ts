@@ -39,6 +39,25 @@ describe(runCli.name, () => {
       expect(readFileSync(join(out, 'nginx.conf'), 'utf8')).toContain(`pid ${join(out, 'nginx.pid')};`);
     });
 
+    it('should also write one nginx-<gateway>.conf per gateway with --per-gateway', () => {
+      const out = join(tmp, 'conf');
+      const { code, out: lines } = run([
+        'render',
+        '--topology',
+        'deploy/topologies/local.yaml',
+        '--out',
+        out,
+        '--per-gateway',
+      ]);
+      expect(code).toBe(EXIT_OK);
+      expect(lines.filter((l) => l.includes('nginx-'))).toEqual(
+        [1, 2, 3].map((n) => `wrote ${join(out, `nginx-gateway-${n}.conf`)}`),
+      );
+      expect(readFileSync(join(out, 'nginx-gateway-3.conf'), 'utf8')).toContain(
+        `pid ${join(out, 'nginx-gateway-3.pid')};`,
+      );
+    });
+
     it('should resolve relative --out and --run-dir against the working directory and create both', () => {
       const topology = join(REPO_ROOT, 'deploy/topologies/test.yaml');
       const { code } = run(['render', `--topology=${topology}`, '--out', 'conf', '--run-dir', 'run'], tmp);

@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { loadTopology, TopologyError } from '@keyflow/topology';
-import { renderAll } from '../render/render.service';
+import { renderAll, renderGatewayConfigs } from '../render/render.service';
 import { writeRenderedFiles } from '../render/render-writer.util';
 import { parseCliArgs, USAGE, type CliCommand } from './cli-args.util';
 import { CliUsageError } from './cli-usage.exception';
@@ -31,7 +31,11 @@ function execute(command: CliCommand, io: CliOutput, cwd: string): number {
       const runDir = resolve(cwd, command.runDir ?? command.outDir);
       // The configs name the files where they are read at run time, which is not always where they are written.
       const confDir = resolve(cwd, command.confDir ?? command.outDir);
-      const files = renderAll(topology, { runDir, outDir: confDir });
+      const paths = { runDir, outDir: confDir };
+      const files = [
+        ...renderAll(topology, paths),
+        ...(command.perGateway ? renderGatewayConfigs(topology, paths) : []),
+      ];
       // nginx refuses to start when its prefix or error log directory is missing. 0755: when nginx runs as
       // root its workers run as nobody and must still reach their temp dirs in here.
       mkdirSync(runDir, { recursive: true, mode: 0o755 });

@@ -2,7 +2,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { loadTopology, parseTopology, type Topology, type TopologyInput } from '@keyflow/topology';
-import { renderAll, type RenderedFile } from './render.service';
+import { renderAll, renderGatewayConfigs, type RenderedFile } from './render.service';
+import { buildNginxView } from './view-models/nginx.view-model';
 import { pgPrimaryCheck } from './pg-check.util';
 
 const TOPOLOGIES_DIR = join(__dirname, '../../../../deploy/topologies');
@@ -729,5 +730,27 @@ describe(renderAll.name, () => {
     it('should render no keepalived config without haproxy.redundancy', () => {
       expect(renderAll(local(), paths).some((f) => f.file.startsWith('keepalived'))).toBe(false);
     });
+  });
+});
+
+describe(renderGatewayConfigs.name, () => {
+  it('should render one config per gateway, each listening on its own address with its own pid, logs and temp dirs', () => {
+    const files = renderGatewayConfigs(local(), paths);
+    expect(files.map((f) => f.file)).toEqual(['nginx-gateway-1.conf', 'nginx-gateway-2.conf', 'nginx-gateway-3.conf']);
+    const conf = file(files, 'nginx-gateway-2.conf');
+    expect([...conf.matchAll(/^\s+listen (\S+); # (\S+)$/gm)].map((m) => [m[1], m[2]])).toEqual([
+      ['127.0.0.22:8080', 'gateway-2'],
+    ]);
+    expect(conf).toMatch(/^pid \/srv\/keyflow\/run\/nginx-gateway-2\.pid;$/m);
+    expect(conf).toMatch(/^error_log \/srv\/keyflow\/run\/nginx-gateway-2-error\.log warn;$/m);
+    expect(conf).toMatch(/^\s+access_log \/srv\/keyflow\/run\/nginx-gateway-2-access\.log /m);
+    for (const m of conf.matchAll(/^\s+\w+_temp_path (\S+);$/gm)) expect(m[1]).toMatch(/-gateway-2$/);
+    // Everything else is the whole tier's nginx.conf.
+    const all = file(renderAll(local(), paths), 'nginx.conf');
+    expect(section(conf, 'upstream keyflow_api')).toBe(section(all, 'upstream keyflow_api'));
+  });
+
+  it('should refuse a gateway the topology does not have', () => {
+    expect(() => buildNginxView(local(), paths, 'gateway-9')).toThrow('no gateway "gateway-9" in topology "local"');
   });
 });

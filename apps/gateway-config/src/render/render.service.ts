@@ -12,7 +12,7 @@ import { loadTemplate, type Template } from './templates.util';
 import { buildHaproxyView, type HaproxyView } from './view-models/haproxy.view-model';
 import { buildKeepalivedViews, type KeepalivedView } from './view-models/keepalived.view-model';
 import { buildNamedConfView, buildZoneView, type NamedConfView, type ZoneView } from './view-models/named.view-model';
-import { buildNginxView, type NginxView } from './view-models/nginx.view-model';
+import { buildNginxView, nginxFileNames, type NginxView } from './view-models/nginx.view-model';
 import { buildPrometheusView, type PrometheusView } from './view-models/prometheus.view-model';
 import type { RenderPaths } from './view-models/view-model.util';
 
@@ -86,4 +86,19 @@ export function renderAll(topology: Topology, paths: RenderPaths): RenderedFile[
     files.push({ file: keepalivedFile(view.peer), content: t.keepalived(view) });
   }
   return files;
+}
+
+/**
+ * One `nginx-<gateway>.conf` per gateway instance: each gateway address as its own nginx process, with its own
+ * pid file, logs and temp dirs, so one can die alone (the local stack supervises each). `nginx.conf` (from
+ * `renderAll`) stays the config of one nginx serving every gateway, as a container runs it.
+ */
+export function renderGatewayConfigs(topology: Topology, paths: RenderPaths): RenderedFile[] {
+  assertUsablePath('runDir', paths.runDir);
+  assertUsablePath('outDir', paths.outDir);
+  const t = compiledTemplates();
+  return topology.gateway.instances.map((g) => ({
+    file: nginxFileNames(g.name).conf,
+    content: t.nginx(buildNginxView(topology, paths, g.name)),
+  }));
 }

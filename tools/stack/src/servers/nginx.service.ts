@@ -1,4 +1,5 @@
 import type { StackProcess } from '@keyflow/testing';
+import type { Endpoint, Topology } from '@keyflow/topology';
 import { join } from 'node:path';
 import type { Health, StackComponent, StartContext, SupervisedProcess } from '../stack-context';
 import { StackError } from '../stack.exception';
@@ -6,23 +7,44 @@ import type { StackLayout } from '../stack-layout.util';
 import { run, terminateTree } from '../util/process.util';
 import { httpStatus, waitUntil } from '../util/wait.util';
 
-/** The gateway: one private nginx (prefix = run dir, in the foreground) serving every `gateway.instances` listener. */
+/** The supervisor's (and stack.json's) name of one gateway's nginx: `nginx-gateway-1`. */
+export function gatewayProcessName(gateway: string): string {
+  return `nginx-${gateway}`;
+}
+
+/** Where a gateway answers its health check: the plain-HTTP port (the TLS one needs the stack's CA). */
+export function gatewayHealthUrl(g: Endpoint): string {
+  return `http://${g.host}:${g.port}/health/ready`;
+}
+
+/**
+ * The gateways: one private nginx per `gateway.instances` entry (prefix = run dir, in the foreground), each from
+ * its own `nginx-<gateway>.conf` with its own pid file, logs and temp dirs. One gateway can die alone; the
+ * supervisor brings it back while the others keep serving.
+ */
 export class NginxService implements StackComponent {
   constructor(private readonly layout: StackLayout) {}
 
-  get configFile(): string {
-    return join(this.layout.conf, 'nginx.conf');
+  configFile(gateway: string): string {
+    return join(this.layout.conf, `nginx-${gateway}.conf`);
   }
 
   /** Without `-e`, nginx opens /var/log/nginx/error.log before it reads the config. */
-  private get flags(): string[] {
-    return ['-p', this.layout.run, '-c', this.configFile, '-e', join(this.layout.run, 'nginx-error.log')];
+  private flags(gateway: string): string[] {
+    return [
+      ...['-p', this.layout.run, '-c', this.configFile(gateway)],
+      ...['-e', join(this.layout.run, `nginx-${gateway}-error.log`)],
+    ];
   }
 
-  async validate(): Promise<void> {
-    const res = await run('nginx', ['-t', ...this.flags], { check: false });
-    if (res.code !== 0)
-      throw new StackError(`nginx -t rejected ${this.configFile}`, `${res.stdout}${res.stderr}`.trim());
+  async validate(topology: Topology): Promise<void> {
+    await Promise.all(
+      topology.gateway.instances.map(async (g) => {
+        const res = await run('nginx', ['-t', ...this.flags(g.name)], { check: false });
+        if (res.code !== 0)
+          throw new StackError(`nginx -t rejected ${this.configFile(g.name)}`, `${res.stdout}${res.stderr}`.trim());
+      }),
+    );
   }
 
   prepare({ topology, layout }: Pick<StartContext, 'topology' | 'layout'>): SupervisedProcess[] {
@@ -31,33 +53,34 @@ export class NginxService implements StackComponent {
         'the local stack runs nginx under its supervisor: set gateway.daemon: false in the topology',
       );
     }
-    const gateways = topology.gateway.instances;
-    const first = gateways[0];
-    return [
-      {
-        spec: {
-          name: 'nginx',
-          group: 'nginx',
-          command: 'nginx',
-          args: this.flags,
-          cwd: layout.run,
-          priority: 400,
-          startSecs: 1,
-          startRetries: 10,
-          // SIGQUIT: finish the requests in flight, then exit.
-          stopSignal: 'QUIT',
-          stopWaitSecs: 15,
-        },
-        proc: {
-          name: 'nginx',
-          kind: 'nginx',
-          host: first?.host,
-          port: first?.port,
-          ports: gateways.map((g) => g.port),
-          healthUrl: first ? `http://${first.host}:${first.port}/health/ready` : undefined,
-        },
+    if (topology.gateway.listenAll) {
+      throw new StackError(
+        'the local stack runs one nginx per gateway address: set gateway.listenAll: false in the topology',
+      );
+    }
+    return topology.gateway.instances.map((g) => ({
+      spec: {
+        name: gatewayProcessName(g.name),
+        group: 'nginx',
+        command: 'nginx',
+        args: this.flags(g.name),
+        cwd: layout.run,
+        priority: 400,
+        startSecs: 1,
+        startRetries: 10,
+        // SIGQUIT: finish the requests in flight, then exit.
+        stopSignal: 'QUIT',
+        stopWaitSecs: 15,
       },
-    ];
+      proc: {
+        name: gatewayProcessName(g.name),
+        kind: 'nginx',
+        host: g.host,
+        port: g.port,
+        ports: [g.port],
+        healthUrl: gatewayHealthUrl(g),
+      },
+    }));
   }
 
   async ensure({ topology, progress, supervisor }: StartContext): Promise<void> {
@@ -65,14 +88,17 @@ export class NginxService implements StackComponent {
     const gateways = topology.gateway.instances;
     await Promise.all(
       gateways.map((g) => {
-        const url = `http://${g.host}:${g.port}/health/ready`;
+        const url = gatewayHealthUrl(g);
         return waitUntil(async () => (await httpStatus(url)) === 200, {
           timeoutMs: 30_000,
           what: `${url} to answer 200`,
         });
       }),
     );
-    progress.line('nginx', `gateway up: ${gateways.map((g) => `http://${g.host}:${g.port}`).join(', ')}`);
+    progress.line(
+      'nginx',
+      `${gateways.length} gateways up, one nginx each: ${gateways.map((g) => `http://${g.host}:${g.port}`).join(', ')}`,
+    );
   }
 
   stop(proc: StackProcess): Promise<string> {

@@ -231,7 +231,49 @@ function nginxRedirects(t: Topology): NginxView['redirects'] {
   });
 }
 
-export function buildNginxView(t: Topology, { runDir, outDir }: RenderPaths): NginxView {
+/**
+ * The file names one nginx process uses: `nginx.conf`, `nginx.pid`, … for the whole gateway tier, or
+ * `nginx-<gateway>.conf`, `nginx-<gateway>.pid`, … for one gateway's own process (see `gatewayTopology`).
+ */
+export function nginxFileNames(gateway?: string): {
+  conf: string;
+  pid: string;
+  errorLog: string;
+  accessLog: string;
+  tempSuffix: string;
+} {
+  if (!gateway) {
+    return {
+      conf: NGINX_CONF_FILE,
+      pid: RUN_FILES.nginxPid,
+      errorLog: RUN_FILES.nginxErrorLog,
+      accessLog: RUN_FILES.nginxAccessLog,
+      tempSuffix: '',
+    };
+  }
+  return {
+    conf: `nginx-${gateway}.conf`,
+    pid: `nginx-${gateway}.pid`,
+    errorLog: `nginx-${gateway}-error.log`,
+    accessLog: `nginx-${gateway}-access.log`,
+    tempSuffix: `-${gateway}`,
+  };
+}
+
+/** The topology as one gateway's own nginx sees it: only that gateway's listeners. */
+export function gatewayTopology(t: Topology, gateway: string): Topology {
+  const instance = t.gateway.instances.find((g) => g.name === gateway);
+  if (!instance) throw new Error(`no gateway "${gateway}" in topology "${t.name}"`);
+  return { ...t, gateway: { ...t.gateway, instances: [instance] } };
+}
+
+/**
+ * The view of nginx.conf. With `gateway`, the config of that gateway's own nginx process: its listeners only, and
+ * its own pid file, logs and temp dirs, so several gateways on one host run (and die) independently.
+ */
+export function buildNginxView(topology: Topology, { runDir, outDir }: RenderPaths, gateway?: string): NginxView {
+  const t = gateway ? gatewayTopology(topology, gateway) : topology;
+  const names = nginxFileNames(gateway);
   const tls = tlsFiles(t, outDir);
   // HSTS only with an operator's certificate: a browser that pinned HSTS for a self-signed name is stuck.
   const serverHeaders = [
@@ -245,11 +287,14 @@ export function buildNginxView(t: Topology, { runDir, outDir }: RenderPaths): Ng
     daemon: t.gateway.daemon ? 'on' : 'off',
     startHint: t.gateway.daemon ? 'Started detached by the stack:' : 'Runs in the foreground (a container):',
     runDir,
-    confFile: join(outDir, NGINX_CONF_FILE),
-    pidFile: join(runDir, RUN_FILES.nginxPid),
-    errorLog: join(runDir, RUN_FILES.nginxErrorLog),
-    accessLog: t.gateway.accessLog ? join(runDir, RUN_FILES.nginxAccessLog) : null,
-    tempPaths: Object.entries(NGINX_TEMP_PATHS).map(([directive, dir]) => ({ directive, path: join(runDir, dir) })),
+    confFile: join(outDir, names.conf),
+    pidFile: join(runDir, names.pid),
+    errorLog: join(runDir, names.errorLog),
+    accessLog: t.gateway.accessLog ? join(runDir, names.accessLog) : null,
+    tempPaths: Object.entries(NGINX_TEMP_PATHS).map(([directive, dir]) => ({
+      directive,
+      path: join(runDir, `${dir}${names.tempSuffix}`),
+    })),
     clientMaxBodySize: t.gateway.clientMaxBodySize,
     bulkMaxBodySize: bulkMaxBodySize(t),
     largeClientHeaderBuffers: `${LARGE_HEADER_BUFFERS.count} ${LARGE_HEADER_BUFFERS.size}`,
