@@ -68,8 +68,17 @@ export interface StackInfo {
   topology: string;
   stackDir: string;
   startedAt: string;
+  /** The first of `gateways`. */
   gateway: string;
+  /**
+   * Where each gateway serves every route: its HTTPS URL, or its plain-HTTP one when the topology serves plain HTTP
+   * too (`gateway.tls.plainHttp: serve`, the test stack, so suites need no CA).
+   */
   gateways: string[];
+  /** Each gateway's HTTPS URL, when TLS is on. Trust `ca` to reach them. */
+  httpsGateways?: string[];
+  /** The stack's own certificate authority (PEM), which signed the gateways' certificate (`tls.mode: local-ca`). */
+  ca?: string;
   apis: string[];
   workers: string[];
   management: string;

@@ -21,9 +21,9 @@ describe(parseTopology.name, () => {
   describe('defaults', () => {
     it('should give a topology without the optional sections working defaults', () => {
       const { dns: _dns, auth: _auth, ...bare } = local();
-      const { daemon: _daemon, ...gateway } = bare.gateway;
+      const { daemon: _daemon, tls: _tls, ...gateway } = bare.gateway;
       const t = parseTopology({ ...bare, gateway });
-      expect(t.gateway).toMatchObject({ listenAll: false, daemon: true, tls: { mode: 'off' } });
+      expect(t.gateway).toMatchObject({ listenAll: false, daemon: true, tls: { mode: 'off', plainHttp: 'redirect' } });
       expect(t.gateway.rateLimit).toBeUndefined();
       expect(t.healthChecks).toEqual({
         gateway: { maxFails: 2, failTimeout: '5s' },
@@ -151,15 +151,15 @@ describe(parseTopology.name, () => {
           gateway: {
             ...t.gateway,
             instances: [
-              { name: 'gateway-1', host: 'gw.internal', port: 8080 },
-              { name: 'gateway-2', host: '127.0.0.22', port: 8081 },
+              { name: 'gateway-1', host: 'gw.internal', port: 8443 },
+              { name: 'gateway-2', host: '127.0.0.22', port: 8444 },
             ],
           },
           dns: { ...dns, name: 'ns1' },
         }),
         problems: [
           'gateway.instances.0.host: must be an IP address when dns is set (it becomes an A record)',
-          'gateway.instances: every gateway must use the same port when dns is set (clients only learn addresses), found 8080, 8081',
+          'gateway.instances: every gateway must use the same port when dns is set (clients only learn addresses), found 8443, 8444',
           'dns.name: "ns1" is the zone\'s name server record; choose another name',
         ],
       },

@@ -18,8 +18,9 @@ describe(topologyPorts.name, () => {
     expect(ports).toContainEqual({ what: 'redis 17101 cluster bus', host: '127.0.0.1', port: 27101 });
     expect(ports).toContainEqual({ what: 'epmd', host: '127.0.0.1', port: 4371 });
     expect(ports).toContainEqual({ what: 'rabbitmq rmq2 distribution', host: '127.0.0.1', port: 25802 });
-    // gateways, apis, workers, redis + buses, epmd, rabbitmq, postgres + patroni, etcd, haproxy, named
-    expect(ports).toHaveLength(3 + 2 + 2 + 12 + 1 + 9 + 6 + 2 + 4 + 1);
+    expect(ports).toContainEqual({ what: 'gateway-2 plain HTTP', host: '127.0.0.32', port: 18080 });
+    // gateways (HTTPS + plain), apis, workers, redis + buses, epmd, rabbitmq, postgres + patroni, etcd, haproxy, named
+    expect(ports).toHaveLength(6 + 2 + 2 + 12 + 1 + 9 + 6 + 2 + 4 + 1);
     expect(new Set(ports.map((p) => `${p.host}:${p.port}`)).size).toBe(ports.length);
   });
 });
@@ -67,8 +68,10 @@ describe(formatUrls.name, () => {
   it('should list the gateway, its docs and the operator consoles', () => {
     const { topology, layout } = testTopology();
     const lines = formatUrls(buildStackInfo(topology, layout, new Date(), '/tmp/keyflow-test/conf/supervisord.conf'));
-    expect(lines.slice(0, 5)).toEqual([
+    expect(lines.slice(0, 7)).toEqual([
       '  Gateways:            http://127.0.0.31:18080, http://127.0.0.32:18080, http://127.0.0.33:18080',
+      '  Gateways (HTTPS):    https://127.0.0.31:18443, https://127.0.0.32:18443, https://127.0.0.33:18443',
+      '  CA certificate:      /tmp/keyflow-test/conf/ca.crt  (curl --cacert …, NODE_EXTRA_CA_CERTS=…)',
       '  DNS round robin:     api.keyflow.test @ 127.0.0.1:18053  (dig @127.0.0.1 -p 18053 api.keyflow.test)',
       '  Admin token:         -',
       '  Swagger UI:          http://127.0.0.31:18080/docs',

@@ -12,7 +12,12 @@ export interface PortClaim {
 /** Every TCP port the stack will listen on, so `up` can refuse to start over something already there. */
 export function topologyPorts(t: Topology): PortClaim[] {
   return [
-    ...t.gateway.instances.map((g) => ({ what: g.name, host: g.host, port: g.port })),
+    ...t.gateway.instances.flatMap((g) => [
+      { what: g.name, host: g.host, port: g.port },
+      ...(t.gateway.tls.mode !== 'off' && t.gateway.tls.redirectHttpPort !== undefined
+        ? [{ what: `${g.name} plain HTTP`, host: g.host, port: t.gateway.tls.redirectHttpPort }]
+        : []),
+    ]),
     ...t.api.instances.map((a) => ({ what: a.name, host: a.host, port: a.port })),
     ...t.worker.instances.map((w) => ({ what: w.name, host: w.host, port: w.port })),
     ...t.redis.nodes.flatMap((r) => [
@@ -93,6 +98,12 @@ export function resetCommand(topologyFile: string, repoRoot: string): string {
 export function formatUrls(info: StackInfo): string[] {
   const rows: [string, string][] = [
     ['Gateways', info.gateways.join(', ')],
+    ...(info.httpsGateways && info.httpsGateways.join() !== info.gateways.join()
+      ? ([['Gateways (HTTPS)', info.httpsGateways.join(', ')]] as [string, string][])
+      : []),
+    ...(info.ca
+      ? ([['CA certificate', `${info.ca}  (curl --cacert …, NODE_EXTRA_CA_CERTS=…)`]] as [string, string][])
+      : []),
     ...(info.dns
       ? ([
           [

@@ -33,8 +33,21 @@ describe(runCli.name, () => {
         `wrote ${join(out, 'haproxy.cfg')}`,
         `wrote ${join(out, 'named.conf')}`,
         `wrote ${join(out, 'keyflow.test.zone')}`,
+        // local.yaml's TLS: the stack's own CA and the gateway certificate it signs.
+        `wrote ${join(out, 'ca.crt')}`,
+        `wrote ${join(out, 'gateway.crt')}`,
+        `wrote ${join(out, 'gateway.key')}`,
       ]);
       expect(statSync(join(out, 'nginx.conf')).mode & 0o777).toBe(0o644);
+      expect(statSync(join(out, 'gateway.key')).mode & 0o777).toBe(0o600);
+      expect(statSync(join(out, 'ca.key')).mode & 0o777).toBe(0o600);
+      // A second render keeps the CA and the certificate clients already trust.
+      const again = run(['render', '--topology', 'deploy/topologies/local.yaml', '--out', out]);
+      expect(again.out.filter((l) => /\.(crt|key)$/.test(l))).toEqual([
+        `kept ${join(out, 'ca.crt')}`,
+        `kept ${join(out, 'gateway.crt')}`,
+        `kept ${join(out, 'gateway.key')}`,
+      ]);
       // Without --run-dir the out dir holds the run-time files too.
       expect(readFileSync(join(out, 'nginx.conf'), 'utf8')).toContain(`pid ${join(out, 'nginx.pid')};`);
     });

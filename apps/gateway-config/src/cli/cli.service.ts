@@ -5,6 +5,7 @@ import { renderAll, renderGatewayConfigs } from '../render/render.service';
 import { writeRenderedFiles } from '../render/render-writer.util';
 import { parseCliArgs, USAGE, type CliCommand } from './cli-args.util';
 import { CliUsageError } from './cli-usage.exception';
+import { ensureLocalCa } from './local-ca.util';
 import { ensureSelfSignedCert } from './self-signed-cert.util';
 
 export interface CliOutput {
@@ -40,6 +41,13 @@ function execute(command: CliCommand, io: CliOutput, cwd: string): number {
       // root its workers run as nobody and must still reach their temp dirs in here.
       mkdirSync(runDir, { recursive: true, mode: 0o755 });
       for (const written of writeRenderedFiles(files, outDir)) io.out(`wrote ${written}`);
+      if (topology.gateway.tls.mode === 'local-ca') {
+        const ca = ensureLocalCa(topology, outDir);
+        for (const f of [ca.caFile, ca.certFile, ca.keyFile]) {
+          const made = f === ca.caFile ? ca.created.includes('ca') : ca.created.includes('certificate');
+          io.out(`${made ? 'wrote' : 'kept'} ${f}`);
+        }
+      }
       if (topology.gateway.tls.mode === 'self-signed') {
         const cert = ensureSelfSignedCert(topology, outDir);
         const verb = cert.created ? 'wrote' : 'kept';

@@ -17,6 +17,9 @@ export function keepalivedFile(peer: string): string {
 /** The certificate and key `render` generates into the out dir for `gateway.tls.mode: self-signed`. */
 export const SELF_SIGNED_TLS = { cert: 'gateway.crt', key: 'gateway.key' } as const;
 
+/** The certificate authority `render` creates beside the gateway certificate for `gateway.tls.mode: local-ca`. */
+export const LOCAL_CA_TLS = { ca: 'ca.crt', caKey: 'ca.key' } as const;
+
 /**
  * Files nginx and HAProxy create in the run dir at run time. The stack relies on these names
  * (pid files to stop them, the stats socket to drain servers), so treat them as an interface.

@@ -3,6 +3,7 @@ import type { Endpoint, Topology } from '@keyflow/topology';
 import { join } from 'node:path';
 import type { Health, StackComponent, StartContext, SupervisedProcess } from '../stack-context';
 import { StackError } from '../stack.exception';
+import { gatewayUrls } from '../stack-file.util';
 import type { StackLayout } from '../stack-layout.util';
 import { run, terminateTree } from '../util/process.util';
 import { httpStatus, waitUntil } from '../util/wait.util';
@@ -12,9 +13,17 @@ export function gatewayProcessName(gateway: string): string {
   return `nginx-${gateway}`;
 }
 
-/** Where a gateway answers its health check: the plain-HTTP port (the TLS one needs the stack's CA). */
-export function gatewayHealthUrl(g: Endpoint): string {
-  return `http://${g.host}:${g.port}/health/ready`;
+/**
+ * Where a gateway answers its health check: over plain HTTP, which serves `/health/` even when it redirects every
+ * other route to HTTPS.
+ */
+export function gatewayHealthUrl(topology: Topology, g: Endpoint): string {
+  const { mode, redirectHttpPort } = topology.gateway.tls;
+  if (mode === 'off') return `http://${g.host}:${g.port}/health/ready`;
+  if (redirectHttpPort === undefined) {
+    throw new StackError('the local stack checks gateways over plain HTTP: set gateway.tls.redirectHttpPort');
+  }
+  return `http://${g.host}:${redirectHttpPort}/health/ready`;
 }
 
 /**
@@ -22,6 +31,11 @@ export function gatewayHealthUrl(g: Endpoint): string {
  * its own `nginx-<gateway>.conf` with its own pid file, logs and temp dirs. One gateway can die alone; the
  * supervisor brings it back while the others keep serving.
  */
+function tlsPlainPort(topology: Topology): number[] | undefined {
+  const { mode, redirectHttpPort } = topology.gateway.tls;
+  return mode !== 'off' && redirectHttpPort !== undefined ? [redirectHttpPort] : undefined;
+}
+
 export class NginxService implements StackComponent {
   constructor(private readonly layout: StackLayout) {}
 
@@ -77,8 +91,8 @@ export class NginxService implements StackComponent {
         kind: 'nginx',
         host: g.host,
         port: g.port,
-        ports: [g.port],
-        healthUrl: gatewayHealthUrl(g),
+        ports: [g.port, ...(tlsPlainPort(topology) ?? [])],
+        healthUrl: gatewayHealthUrl(topology, g),
       },
     }));
   }
@@ -88,16 +102,17 @@ export class NginxService implements StackComponent {
     const gateways = topology.gateway.instances;
     await Promise.all(
       gateways.map((g) => {
-        const url = gatewayHealthUrl(g);
+        const url = gatewayHealthUrl(topology, g);
         return waitUntil(async () => (await httpStatus(url)) === 200, {
           timeoutMs: 30_000,
           what: `${url} to answer 200`,
         });
       }),
     );
+    const { https, gateways: urls } = gatewayUrls(topology);
     progress.line(
       'nginx',
-      `${gateways.length} gateways up, one nginx each: ${gateways.map((g) => `http://${g.host}:${g.port}`).join(', ')}`,
+      `${gateways.length} gateways up, one nginx each: ${(https.length ? https : urls).join(', ')}`,
     );
   }
 

@@ -48,10 +48,15 @@ export interface NginxView {
   upstreams: NamedAddress[];
   /** `add_header` values of every gateway server block. */
   serverHeaders: string[];
-  servers: Array<{ name: string; listen: string }>;
+  /** `ssl`: a TLS listener (with the certificate); otherwise plain HTTP (`tls.plainHttp: serve`, or TLS off). */
+  servers: Array<{ name: string; listen: string; ssl: boolean }>;
   tls: { certFile: string; keyFile: string } | null;
-  /** Plain-HTTP servers that only redirect to HTTPS. */
+  /**
+   * Plain-HTTP servers that redirect to HTTPS, except the paths in `plainPaths` (health checks, the seed's
+   * `/store`), which they serve as the HTTPS servers do.
+   */
   redirects: Array<{ name: string; listen: string; target: string }>;
+  plainPaths: string[];
   rateLimit: { zone: string; rate: string; zoneSize: string; burst: number } | null;
   problems: { notFound: string; pages: ProblemPageView[] };
 }
@@ -181,6 +186,7 @@ export function tlsFiles(t: Topology, outDir: string): { certFile: string; keyFi
     case 'off':
       return null;
     case 'self-signed':
+    case 'local-ca':
       return { certFile: join(outDir, SELF_SIGNED_TLS.cert), keyFile: join(outDir, SELF_SIGNED_TLS.key) };
     case 'files':
       // The schema requires both in files mode.
@@ -209,9 +215,23 @@ function nginxListeners(t: Topology, ssl: boolean): Array<{ name: string; listen
   }));
 }
 
+/**
+ * With `tls.plainHttp: serve`, the plain HTTP port of each gateway is a full server like the HTTPS one (a test
+ * stack), instead of a redirect.
+ */
+function plainServers(t: Topology): NginxView['servers'] {
+  const port = t.gateway.tls.redirectHttpPort;
+  if (port === undefined || t.gateway.tls.mode === 'off' || t.gateway.tls.plainHttp !== 'serve') return [];
+  const plain = { ...t, gateway: { ...t.gateway, instances: t.gateway.instances.map((g) => ({ ...g, port })) } };
+  return nginxListeners(plain, false).map(({ name, listen }) => ({ name, listen, ssl: false }));
+}
+
+/** Served on the plain HTTP port rather than redirected: load balancers' health checks and the seed's routes. */
+export const PLAIN_HTTP_PATHS = ['/health/', '/store'] as const;
+
 function nginxRedirects(t: Topology): NginxView['redirects'] {
   const port = t.gateway.tls.redirectHttpPort;
-  if (port === undefined || t.gateway.tls.mode === 'off') return [];
+  if (port === undefined || t.gateway.tls.mode === 'off' || t.gateway.tls.plainHttp === 'serve') return [];
   const target = (httpsPort: number): string => `https://$host${httpsPort === 443 ? '' : `:${httpsPort}`}$request_uri`;
   const instances = t.gateway.instances;
   if (t.gateway.listenAll) {
@@ -302,9 +322,13 @@ export function buildNginxView(topology: Topology, { runDir, outDir }: RenderPat
     upstreamHealth: `max_fails=${health.maxFails} fail_timeout=${health.failTimeout}`,
     upstreams: t.api.instances.map((a) => ({ name: a.name, address: hostPort(a.host, a.port) })),
     serverHeaders,
-    servers: nginxListeners(t, tls !== null).map(({ name, listen }) => ({ name, listen })),
+    servers: [
+      ...nginxListeners(t, tls !== null).map(({ name, listen }) => ({ name, listen, ssl: tls !== null })),
+      ...plainServers(t),
+    ],
     tls,
     redirects: nginxRedirects(t),
+    plainPaths: [...PLAIN_HTTP_PATHS],
     rateLimit: rateLimit
       ? {
           zone: 'keyflow_per_client',
