@@ -20,7 +20,7 @@ function problemsOf(patch: (t: TopologyInput) => unknown): string[] {
 describe(parseTopology.name, () => {
   describe('defaults', () => {
     it('should give a topology without the optional sections working defaults', () => {
-      const { dns: _dns, auth: _auth, ...bare } = local();
+      const { dns: _dns, auth: _auth, monitoring: _monitoring, ...bare } = local();
       const { daemon: _daemon, tls: _tls, ...gateway } = bare.gateway;
       const t = parseTopology({ ...bare, gateway });
       expect(t.gateway).toMatchObject({ listenAll: false, daemon: true, tls: { mode: 'off', plainHttp: 'redirect' } });
@@ -44,6 +44,7 @@ describe(parseTopology.name, () => {
       const t = parseTopology({
         ...local(),
         gateway: { ...local().gateway, rateLimit: { requestsPerSecond: 10 } },
+        // local.yaml's monitoring replaced by the least one can ask for.
         rabbitmq: {
           ...local().rabbitmq,
           nodes: local().rabbitmq.nodes.map((n, i) => ({ ...n, prometheusPort: 15790 + i })),
@@ -56,7 +57,7 @@ describe(parseTopology.name, () => {
       expect(t.monitoring).toEqual({
         scrapeInterval: '15s',
         prometheus: { host: '127.0.0.1', port: 9090 },
-        exporters: { redis: { port: 9121 }, postgres: { port: 9187, authModule: 'keyflow' } },
+        exporters: { redis: { port: 9121 }, postgres: { port: 9187, authModule: 'keyflow', multiTarget: true } },
       });
     });
 
@@ -173,6 +174,7 @@ describe(parseTopology.name, () => {
             tls: { mode: 'self-signed', redirectHttpPort: 3001 },
           },
           dns: { ...dns, server: { host: '127.0.0.1', port: 5501 } },
+          rabbitmq: { ...t.rabbitmq, nodes: t.rabbitmq.nodes.map(({ prometheusPort: _p, ...n }) => n) },
           monitoring: { prometheus: { host: '127.0.0.1', port: 8080 }, exporters: { redis: { port: 7001 } } },
         }),
         problems: [

@@ -68,6 +68,10 @@ function crossCheck(t: Topology): string[] {
     t.rabbitmq.nodes.forEach((n, i) =>
       claim(`rabbitmq.nodes.${i}.prometheusPort`, n.host, n.prometheusPort ?? RABBITMQ_PROMETHEUS_PORT),
     );
+    const node = t.monitoring.exporters.node;
+    if (node) claim('monitoring.exporters.node.port', node.host ?? prometheus.host, node.port);
+    const alertmanager = t.monitoring.alertmanager;
+    if (alertmanager) claim('monitoring.alertmanager.port', alertmanager.host, alertmanager.port);
   }
   if (t.haproxy.redundancy) problems.push(...redundancyProblems(t));
 

@@ -173,12 +173,31 @@ export const monitoringSchema = z
          * Prometheus host. Unused for cockroach, whose nodes serve metrics themselves on `/_status/vars`.
          */
         postgres: z
-          .object({ host: host.optional(), port: port.default(9187), authModule: name.default('keyflow') })
+          .object({
+            host: host.optional(),
+            port: port.default(9187),
+            authModule: name.default('keyflow'),
+            /**
+             * true: `/probe?target=` per node (postgres_exporter 0.12+). false: one exporter given every node's DSN
+             * (0.11, Debian 12's), scraped on `/metrics`; each node's series carry its `server` label.
+             */
+            multiTarget: z.boolean().default(true),
+          })
           .strict()
           .default({}),
+        /** prometheus-node-exporter of the host; absent: not scraped. */
+        node: z
+          .object({ host: host.optional(), port: port.default(9100) })
+          .strict()
+          .optional(),
       })
       .strict()
       .default({}),
+    /** When set, Prometheus loads keyflow's alert rules (`keyflow-alerts.yml`) and sends alerts here. */
+    alertmanager: z
+      .object({ host, port: port.default(9093) })
+      .strict()
+      .optional(),
   })
   .strict();
 

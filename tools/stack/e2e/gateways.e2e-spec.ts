@@ -7,7 +7,7 @@ import { currentPid, killProcess, pollUntil, readStack, startProcess } from '@ke
  */
 async function healthStatus(url: string): Promise<number> {
   try {
-    const res = await fetch(`${url}/health/ready`, { signal: AbortSignal.timeout(2_000) });
+    const res = await fetch(url, { signal: AbortSignal.timeout(2_000) });
     await res.body?.cancel();
     return res.status;
   } catch {
@@ -19,9 +19,7 @@ describe('gateways (e2e)', { timeout: 60_000 }, () => {
   it('should run one nginx process per gateway address', async () => {
     const stack = readStack();
     const gateways = stack.processes.filter((p) => p.kind === 'nginx');
-    expect(gateways.map((p) => `${p.host}:${p.port}`).sort()).toEqual(
-      stack.gateways.map((g) => new URL(g).host).sort(),
-    );
+    expect(gateways.map((p) => p.host).sort()).toEqual(stack.gateways.map((g) => new URL(g).hostname).sort());
     const pids = await Promise.all(gateways.map((p) => currentPid(p.name)));
     expect(pids.every((pid) => pid > 0)).toBe(true);
     expect(new Set(pids).size).toBe(gateways.length);
@@ -31,8 +29,8 @@ describe('gateways (e2e)', { timeout: 60_000 }, () => {
     const stack = readStack();
     const [victim, ...others] = stack.processes.filter((p) => p.kind === 'nginx');
     if (!victim || !others.length) throw new Error('the test stack needs at least two gateways');
-    const victimUrl = `http://${victim.host}:${victim.port}`;
-    const otherUrls = others.map((o) => `http://${o.host}:${o.port}`);
+    const victimUrl = victim.healthUrl ?? '';
+    const otherUrls = others.map((o) => o.healthUrl ?? '');
     const oldPid = await killProcess(victim.name, 'SIGKILL');
     expect(oldPid).toBeGreaterThan(0);
     // While it is down (or restarting), the others answer every time.

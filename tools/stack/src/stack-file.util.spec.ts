@@ -42,6 +42,8 @@ describe(buildStackInfo.name, () => {
       },
       haproxyStats: 'http://127.0.0.1:18404/stats',
       dns: { server: '127.0.0.1:18053', name: 'api.keyflow.test' },
+      prometheus: 'http://127.0.0.1:19090',
+      alertmanager: 'http://127.0.0.1:19093',
       supervisor: { config: '/tmp/keyflow-test/conf/supervisord.conf' },
       patroni: ['http://127.0.0.1:18008', 'http://127.0.0.1:18009', 'http://127.0.0.1:18010'],
       processes: [],

@@ -89,6 +89,8 @@ export function buildStackInfo(
           },
         }
       : {}),
+    ...(topology.monitoring?.prometheus ? { prometheus: http(topology.monitoring.prometheus) } : {}),
+    ...(topology.monitoring?.alertmanager ? { alertmanager: http(topology.monitoring.alertmanager) } : {}),
     supervisor: { config: supervisorConfig },
     patroni: database.nodes.flatMap((n) => (n.restApiPort ? [`http://${n.host}:${n.restApiPort}`] : [])),
     processes: [],

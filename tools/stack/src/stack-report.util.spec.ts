@@ -19,8 +19,10 @@ describe(topologyPorts.name, () => {
     expect(ports).toContainEqual({ what: 'epmd', host: '127.0.0.1', port: 4371 });
     expect(ports).toContainEqual({ what: 'rabbitmq rmq2 distribution', host: '127.0.0.1', port: 25802 });
     expect(ports).toContainEqual({ what: 'gateway-2 plain HTTP', host: '127.0.0.32', port: 18080 });
-    // gateways (HTTPS + plain), apis, workers, redis + buses, epmd, rabbitmq, postgres + patroni, etcd, haproxy, named
-    expect(ports).toHaveLength(6 + 2 + 2 + 12 + 1 + 9 + 6 + 2 + 4 + 1);
+    expect(ports).toContainEqual({ what: 'rabbitmq rmq3 prometheus', host: '127.0.0.1', port: 15893 });
+    // gateways (HTTPS + plain), apis, workers, redis + buses, epmd, rabbitmq, postgres + patroni, etcd, haproxy, named,
+    // prometheus, alertmanager, redis/postgres/node exporters, rabbitmq_prometheus
+    expect(ports).toHaveLength(6 + 2 + 2 + 12 + 1 + 9 + 6 + 2 + 4 + 1 + 5 + 3);
     expect(new Set(ports.map((p) => `${p.host}:${p.port}`)).size).toBe(ports.length);
   });
 });

@@ -1,5 +1,5 @@
 import type { StackInfo, StackProcess } from '@keyflow/testing';
-import type { Topology } from '@keyflow/topology';
+import { RABBITMQ_PROMETHEUS_PORT, type Topology } from '@keyflow/topology';
 import { relative } from 'node:path';
 import { DEFAULT_TOPOLOGY } from './cli/cli-args.util';
 
@@ -45,6 +45,28 @@ export function topologyPorts(t: Topology): PortClaim[] {
     { what: 'haproxy amqp', host: t.haproxy.host, port: t.haproxy.amqpPort },
     { what: 'haproxy stats', host: t.haproxy.host, port: t.haproxy.statsPort },
     ...(t.dns ? [{ what: 'named (DNS)', host: t.dns.server.host, port: t.dns.server.port }] : []),
+    ...monitoringPorts(t),
+  ];
+}
+
+function monitoringPorts(t: Topology): PortClaim[] {
+  const m = t.monitoring;
+  const prometheus = m?.prometheus;
+  if (!m || !prometheus) return [];
+  const { redis, postgres, node } = m.exporters;
+  return [
+    { what: 'prometheus', host: prometheus.host, port: prometheus.port },
+    ...(m.alertmanager ? [{ what: 'alertmanager', host: m.alertmanager.host, port: m.alertmanager.port }] : []),
+    { what: 'redis exporter', host: redis.host ?? prometheus.host, port: redis.port },
+    ...(t.database.kind === 'postgres'
+      ? [{ what: 'postgres exporter', host: postgres.host ?? prometheus.host, port: postgres.port }]
+      : []),
+    ...(node ? [{ what: 'node exporter', host: node.host ?? prometheus.host, port: node.port }] : []),
+    ...t.rabbitmq.nodes.map((n) => ({
+      what: `rabbitmq ${n.name} prometheus`,
+      host: n.host,
+      port: n.prometheusPort ?? RABBITMQ_PROMETHEUS_PORT,
+    })),
   ];
 }
 
@@ -80,6 +102,8 @@ export function expectedCommandLine(proc: StackProcess): string {
       return proc.program ? 'patroni' : (proc.dataDir ?? 'postgres');
     case 'etcd':
       return 'etcd';
+    case 'monitoring':
+      return 'prometheus';
   }
 }
 
@@ -117,6 +141,10 @@ export function formatUrls(info: StackInfo): string[] {
     ['OpenAPI', `${info.gateway}/docs/json`],
     ['RabbitMQ management', `${info.management}  (${info.managementUser} / ${info.managementPassword})`],
     ['HAProxy stats', info.haproxyStats],
+    ...(info.prometheus
+      ? ([['Prometheus', `${info.prometheus}  (targets: /targets, alerts: /alerts)`]] as [string, string][])
+      : []),
+    ...(info.alertmanager ? ([['Alertmanager', info.alertmanager]] as [string, string][]) : []),
     ['APIs', info.apis.join(', ')],
     ['Workers', info.workers.join(', ')],
     ['DB write / read', `${info.db.write}  /  ${info.db.read}`],

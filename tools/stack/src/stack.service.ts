@@ -14,6 +14,7 @@ import { createInterface } from 'node:readline/promises';
 import { AppsService } from './apps.service';
 import { HaproxyService } from './servers/haproxy.service';
 import { NamedService } from './servers/named.service';
+import { MonitoringService } from './servers/monitoring.service';
 import { NginxService } from './servers/nginx.service';
 import { PostgresService, requireFailover } from './servers/postgres.service';
 import { RabbitmqService } from './servers/rabbitmq.service';
@@ -44,7 +45,7 @@ import { canConnect, waitUntil } from './util/wait.util';
  * before its primary (see `stopPostgres`), so no replica sees the primary go and tries to take over.
  */
 const STOP_ORDER: string[][] = [
-  ['apps', 'nginx', 'named'],
+  ['apps', 'nginx', 'named', 'monitoring'],
   ['haproxy'],
   ['redis', 'rabbitmq', 'postgres'],
   ['etcd', 'epmd'],
@@ -62,6 +63,7 @@ interface Components {
   apps: AppsService;
   nginx: NginxService;
   named: NamedService | undefined;
+  monitoring: MonitoringService;
 }
 
 /**
@@ -160,6 +162,7 @@ export class StackService {
       await components.apps.ensureAdmin(ctx, { verify: true });
       await components.nginx.ensure(ctx);
       await components.named?.ensure(ctx);
+      await components.monitoring.ensure(ctx);
     } catch (err) {
       await this.recordPids(record, supervisor);
       record.setState('failed');
@@ -331,12 +334,14 @@ export class StackService {
       apps: new AppsService(layout),
       nginx: new NginxService(layout),
       named: topology.dns ? new NamedService(layout) : undefined,
+      monitoring: new MonitoringService(),
     };
   }
 
   private prepare(c: Components, topology: Topology, layout: StackLayout): SupervisedProcess[] {
     const parts: StackComponent[] = [c.postgres, c.redis, c.rabbitmq, c.haproxy, c.apps, c.nginx];
     if (c.named) parts.push(c.named);
+    parts.push(c.monitoring);
     return parts.flatMap((part) => part.prepare({ topology, layout }));
   }
 
@@ -433,6 +438,8 @@ export class StackService {
       case 'postgres':
       case 'etcd':
         return new PostgresService();
+      case 'monitoring':
+        return new MonitoringService();
     }
   }
 
@@ -462,7 +469,7 @@ export class StackService {
       `stopping ${new Set([...known.map((p) => p.pid), ...marked]).size} process(es) left from an earlier run`,
     );
     for (const kinds of [
-      ['api', 'worker', 'nginx', 'named'],
+      ['api', 'worker', 'nginx', 'named', 'monitoring'],
       ['haproxy'],
       ['redis', 'rabbitmq', 'postgres'],
       ['etcd', 'epmd'],

@@ -33,6 +33,9 @@ describe(runCli.name, () => {
         `wrote ${join(out, 'haproxy.cfg')}`,
         `wrote ${join(out, 'named.conf')}`,
         `wrote ${join(out, 'keyflow.test.zone')}`,
+        `wrote ${join(out, 'prometheus.yml')}`,
+        `wrote ${join(out, 'keyflow-alerts.yml')}`,
+        `wrote ${join(out, 'alertmanager.yml')}`,
         // local.yaml's TLS: the stack's own CA and the gateway certificate it signs.
         `wrote ${join(out, 'ca.crt')}`,
         `wrote ${join(out, 'gateway.crt')}`,

@@ -4,6 +4,9 @@ export const HAPROXY_CFG_FILE = 'haproxy.cfg';
 /** BIND9's config; the zone it serves is `zoneFile(dns.zone)` beside it. Rendered when the topology has `dns`. */
 export const NAMED_CONF_FILE = 'named.conf';
 export const PROMETHEUS_FILE = 'prometheus.yml';
+/** keyflow's alert rules (deploy/monitoring/keyflow-alerts.yml), copied beside prometheus.yml with an Alertmanager. */
+export const ALERT_RULES_FILE = 'keyflow-alerts.yml';
+export const ALERTMANAGER_FILE = 'alertmanager.yml';
 
 export function zoneFile(zone: string): string {
   return `${zone}.zone`;

@@ -88,6 +88,9 @@ describe(renderAll.name, () => {
         ['haproxy.cfg', undefined],
         ['named.conf', undefined],
         ['keyflow.test.zone', undefined],
+        ['prometheus.yml', undefined],
+        ['keyflow-alerts.yml', undefined],
+        ['alertmanager.yml', undefined],
       ]);
     });
 
@@ -114,7 +117,15 @@ describe(renderAll.name, () => {
 
     it('should render the cockroach variant as in the snapshot', () => {
       const files = renderAll(variant(cockroach), paths);
-      expect(files.map((f) => f.file)).toEqual(['nginx.conf', 'haproxy.cfg', 'named.conf', 'keyflow.test.zone']);
+      expect(files.map((f) => f.file)).toEqual([
+        'nginx.conf',
+        'haproxy.cfg',
+        'named.conf',
+        'keyflow.test.zone',
+        'prometheus.yml',
+        'keyflow-alerts.yml',
+        'alertmanager.yml',
+      ]);
       expect(file(files, 'haproxy.cfg')).toMatchSnapshot();
     });
   });

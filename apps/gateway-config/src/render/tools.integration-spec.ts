@@ -2,6 +2,7 @@ import { mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadTopology, parseTopology, type Topology, type TopologyInput } from '@keyflow/topology';
+import { ensureLocalCa } from '../cli/local-ca.util';
 import { ensureSelfSignedCert } from '../cli/self-signed-cert.util';
 import { runCommand } from '../testing/processes.util';
 import { loopbackHosts, runSandboxed } from '../testing/sandbox.util';
@@ -55,6 +56,7 @@ function render(original: Topology, prefix: string): Rendered {
   const files = renderAll(topology, { outDir, runDir });
   writeRenderedFiles(files, outDir);
   if (topology.gateway.tls.mode === 'self-signed') ensureSelfSignedCert(topology, outDir);
+  if (topology.gateway.tls.mode === 'local-ca') ensureLocalCa(topology, outDir);
   return { topology, dir, outDir, runDir, files: files.map((f) => f.file) };
 }
 
