@@ -356,11 +356,14 @@ export const topologySchema = z
         /**
          * DNS servers HAProxy asks at run time for server addresses (e.g. Docker's 127.0.0.11:53), so a server that
          * comes back with a new address is found again; servers not resolvable at start wait instead of failing it.
-         * Absent: addresses are resolved once, at start.
+         * `resolv.conf`: the servers of the container's own /etc/resolv.conf (Kubernetes, whose DNS address differs per
+         * cluster). Absent: addresses are resolved once, at start.
          */
         resolvers: z
-          .array(z.object({ host: ipAddress, port: port.default(53) }).strict())
-          .min(1)
+          .union([
+            z.array(z.object({ host: ipAddress, port: port.default(53) }).strict()).min(1),
+            z.literal('resolv.conf'),
+          ])
           .optional(),
         /** Absent: one HAProxy. Present: keepalived configs for an active-passive pair on the virtual IP. */
         redundancy: redundancySchema.optional(),

@@ -97,6 +97,16 @@ function describeToolChecks(label: string, load: () => Topology): void {
       expect(haproxy).toMatchObject({ code: 0 });
     });
 
+    if (topology.haproxy.resolvers !== undefined)
+      it('should pass haproxy -c while no server name resolves yet (servers wait for DNS instead of failing start)', async () => {
+        const { outDir, dir } = get();
+        // No hosts entries and no reachable DNS server in the sandbox: every Compose or Kubernetes name is unknown.
+        const haproxy = await runSandboxed('haproxy', ['-c', '-f', join(outDir, HAPROXY_CFG_FILE)], { dir });
+        expect(haproxy.stderr).not.toMatch(/ALERT/);
+        expect(haproxy.stderr).toMatch(/could not resolve address/);
+        expect(haproxy).toMatchObject({ code: 0 });
+      });
+
     if (topology.dns !== undefined)
       it('should pass named-checkconf and named-checkzone', async () => {
         const { outDir } = get();

@@ -32,11 +32,14 @@ export function runSandboxed(
   const hostsFile = join(options.dir, 'sandbox-hosts');
   const lines = ['127.0.0.1 localhost', ...Object.entries(options.hosts ?? {}).map(([name, ip]) => `${ip} ${name}`)];
   writeFileSync(hostsFile, `${lines.join('\n')}\n`);
+  // The sandbox's DNS server is its own loopback, where nothing answers: names resolve only through the hosts file.
+  const resolvFile = join(options.dir, 'sandbox-resolv.conf');
+  writeFileSync(resolvFile, 'nameserver 127.0.0.1\n');
   const links = (options.interfaces ?? []).map((name, i) => {
     if (!/^[a-zA-Z0-9._-]{1,15}$/.test(name)) throw new Error(`not an interface name: ${name}`);
     return `ip link add ${name} type veth peer name kfpeer${i}; ip link set ${name} up; `;
   });
-  const script = `set -e; ip link set lo up; ${links.join('')}mount --bind "$0" /etc/hosts; exec "$@"`;
+  const script = `set -e; ip link set lo up; ${links.join('')}mount --bind "$0" /etc/hosts; mount --bind "${resolvFile}" /etc/resolv.conf; exec "$@"`;
   return runCommand('unshare', [
     '--net',
     '--mount',
