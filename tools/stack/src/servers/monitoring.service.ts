@@ -89,7 +89,13 @@ export function monitoringPrograms(topology: Topology, layout: StackLayout): Mon
     programs.push({
       name: 'postgres-exporter',
       command: 'prometheus-postgres-exporter',
-      args: [`--web.listen-address=${postgres.host ?? prometheus.host}:${postgres.port}`],
+      args: [
+        `--web.listen-address=${postgres.host ?? prometheus.host}:${postgres.port}`,
+        // 0.11's newer collectors register their series once per DSN and fail the whole scrape (500) with several
+        // DSNs; the classic metrics (pg_up, pg_replication_*, pg_stat_*) carry a `server` label and stay.
+        '--no-collector.database',
+        '--no-collector.bgwriter',
+      ],
       env: { DATA_SOURCE_NAME: postgresExporterDsn(topology) },
       host: postgres.host ?? prometheus.host,
       port: postgres.port,
