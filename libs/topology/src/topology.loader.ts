@@ -74,6 +74,11 @@ function crossCheck(t: Topology): string[] {
     if (alertmanager) claim('monitoring.alertmanager.port', alertmanager.host, alertmanager.port);
   }
   if (t.haproxy.redundancy) problems.push(...redundancyProblems(t));
+  if (t.gateway.resolver && t.api.instances.length !== 1) {
+    problems.push(
+      `gateway.resolver: needs exactly one api instance (one name that resolves to every API), found ${t.api.instances.length}`,
+    );
+  }
 
   const names = [...namedServers(t).map((x) => x.name), ...(t.haproxy.redundancy?.peers.map((x) => x.name) ?? [])];
   const dupes = names.filter((n, i) => names.indexOf(n) !== i);

@@ -273,6 +273,15 @@ export const topologySchema = z
         tls: tlsSchema.default({}),
         /** Absent: no rate limit. */
         rateLimit: rateLimitSchema.optional(),
+        /**
+         * DNS servers nginx asks at run time for the API's address (Kubernetes: the cluster DNS), so the gateway starts
+         * before the API's name resolves and follows it when it moves. Needs exactly one `api.instances` entry: a name
+         * (a Service) that resolves to every API. Absent: the API names are resolved once, at start.
+         */
+        resolver: z
+          .object({ servers: z.array(host).min(1), valid: duration.default('10s') })
+          .strict()
+          .optional(),
         instances: z.array(endpointSchema).min(1),
       })
       .strict(),

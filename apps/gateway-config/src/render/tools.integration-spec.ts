@@ -5,7 +5,7 @@ import { loadTopology, parseTopology, type Topology, type TopologyInput } from '
 import { ensureLocalCa } from '../cli/local-ca.util';
 import { ensureSelfSignedCert } from '../cli/self-signed-cert.util';
 import { runCommand } from '../testing/processes.util';
-import { loopbackHosts, runSandboxed } from '../testing/sandbox.util';
+import { loopbackHosts, resolverHosts, runSandboxed } from '../testing/sandbox.util';
 import { tempDirs } from '../testing/temp-dir.util';
 import {
   HAPROXY_CFG_FILE,
@@ -96,6 +96,15 @@ function describeToolChecks(label: string, load: () => Topology): void {
       expect(haproxy.stderr).not.toMatch(/WARNING|ALERT/);
       expect(haproxy).toMatchObject({ code: 0 });
     });
+
+    if (topology.gateway.resolver !== undefined)
+      it('should pass nginx -t while the API name does not resolve yet (found at run time)', async () => {
+        const { outDir, runDir, dir } = get();
+        const args = ['-p', runDir, '-c', join(outDir, NGINX_CONF_FILE), '-e', join(runDir, RUN_FILES.nginxErrorLog)];
+        const nginx = await runSandboxed('nginx', ['-t', ...args], { dir, hosts: resolverHosts(topology) });
+        expect(nginx.stderr).toContain('test is successful');
+        expect(nginx.code).toBe(0);
+      });
 
     if (topology.haproxy.resolvers !== undefined)
       it('should pass haproxy -c while no server name resolves yet (servers wait for DNS instead of failing start)', async () => {

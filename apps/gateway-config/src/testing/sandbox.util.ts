@@ -11,9 +11,10 @@ const RUNNING_AS_ROOT = process.getuid?.() === 0;
  * loopback address, as Docker's DNS would map them to container addresses.
  */
 export function loopbackHosts(t: Topology): Record<string, string> {
-  const names = [...namedServers(t), ...t.redis.nodes, t.haproxy]
-    .map((x) => x.host)
-    .filter((h) => isIP(h) === 0 && h !== 'localhost');
+  const names = [
+    ...[...namedServers(t), ...t.redis.nodes, t.haproxy].map((x) => x.host),
+    ...(t.gateway.resolver?.servers ?? []),
+  ].filter((h) => isIP(h) === 0 && h !== 'localhost');
   return Object.fromEntries([...new Set(names)].map((name, i) => [name, `127.0.1.${i + 1}`]));
 }
 
@@ -51,4 +52,10 @@ export function runSandboxed(
     command,
     ...args,
   ]);
+}
+
+/** Only the DNS servers nginx is told to ask at run time (`gateway.resolver`): every other name stays unknown. */
+export function resolverHosts(t: Topology): Record<string, string> {
+  const names = (t.gateway.resolver?.servers ?? []).filter((h) => isIP(h) === 0);
+  return Object.fromEntries(names.map((name, i) => [name, `127.0.2.${i + 1}`]));
 }

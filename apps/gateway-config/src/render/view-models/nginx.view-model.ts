@@ -43,6 +43,10 @@ export interface NginxView {
   /** `large_client_header_buffers`: the longest request line and header line, and how many fit. */
   largeClientHeaderBuffers: string;
   balanceDirective: string | null;
+  /** Run-time DNS for the API's name (`gateway.resolver`): no upstream block, proxy_pass to `$keyflow_api`. */
+  resolver: { servers: string; valid: string; upstream: string } | null;
+  /** `http://keyflow_api` (the upstream block) or `http://$keyflow_api` (resolved at run time). */
+  proxyTarget: string;
   /** nginx's passive health check per upstream server, e.g. `max_fails=2 fail_timeout=5s`. */
   upstreamHealth: string;
   upstreams: NamedAddress[];
@@ -291,6 +295,13 @@ export function gatewayTopology(t: Topology, gateway: string): Topology {
  * The view of nginx.conf. With `gateway`, the config of that gateway's own nginx process: its listeners only, and
  * its own pid file, logs and temp dirs, so several gateways on one host run (and die) independently.
  */
+function resolverView(t: Topology): NginxView['resolver'] {
+  const resolver = t.gateway.resolver;
+  const [api] = t.api.instances;
+  if (!resolver || !api) return null;
+  return { servers: resolver.servers.join(' '), valid: resolver.valid, upstream: hostPort(api.host, api.port) };
+}
+
 export function buildNginxView(topology: Topology, { runDir, outDir }: RenderPaths, gateway?: string): NginxView {
   const t = gateway ? gatewayTopology(topology, gateway) : topology;
   const names = nginxFileNames(gateway);
@@ -319,6 +330,8 @@ export function buildNginxView(topology: Topology, { runDir, outDir }: RenderPat
     bulkMaxBodySize: bulkMaxBodySize(t),
     largeClientHeaderBuffers: `${LARGE_HEADER_BUFFERS.count} ${LARGE_HEADER_BUFFERS.size}`,
     balanceDirective: nginxBalanceDirective(t.gateway.algorithm),
+    resolver: resolverView(t),
+    proxyTarget: t.gateway.resolver ? 'http://$keyflow_api' : 'http://keyflow_api',
     upstreamHealth: `max_fails=${health.maxFails} fail_timeout=${health.failTimeout}`,
     upstreams: t.api.instances.map((a) => ({ name: a.name, address: hostPort(a.host, a.port) })),
     serverHeaders,
