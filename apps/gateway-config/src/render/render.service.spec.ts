@@ -359,7 +359,8 @@ describe(renderAll.name, () => {
 
     it('should take the body size limit and the access log switch from the topology', () => {
       expect(nginx()).toContain('client_max_body_size 2m;');
-      expect(nginx()).toContain('access_log /srv/keyflow/run/nginx-access.log combined buffer=64k flush=1s;');
+      expect(nginx()).toContain('access_log /srv/keyflow/run/nginx-access.log keyflow_json buffer=64k flush=1s;');
+      expect(nginx()).toContain('"requestId":"$request_id"');
       const quiet = nginx(
         variant((t) => ({ ...t, gateway: { ...t.gateway, clientMaxBodySize: '64k', accessLog: false } })),
       );

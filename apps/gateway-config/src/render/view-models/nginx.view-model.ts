@@ -36,6 +36,8 @@ export interface NginxView {
   pidFile: string;
   errorLog: string;
   accessLog: string | null;
+  /** The `service` of each access log line: `nginx`, or `nginx-<gateway>` for one gateway's own process. */
+  serviceName: string;
   tempPaths: Array<{ directive: string; path: string }>;
   clientMaxBodySize: string;
   /** `client_max_body_size` of bulk writes (`location = /v1/kv`): the larger of 8m and `clientMaxBodySize`. */
@@ -322,6 +324,7 @@ export function buildNginxView(topology: Topology, { runDir, outDir }: RenderPat
     pidFile: join(runDir, names.pid),
     errorLog: join(runDir, names.errorLog),
     accessLog: t.gateway.accessLog ? join(runDir, names.accessLog) : null,
+    serviceName: gateway ? `nginx-${gateway}` : 'nginx',
     tempPaths: Object.entries(NGINX_TEMP_PATHS).map(([directive, dir]) => ({
       directive,
       path: join(runDir, `${dir}${names.tempSuffix}`),
