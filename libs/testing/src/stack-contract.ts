@@ -10,7 +10,18 @@ import { findRepoRoot } from './repo-root.util';
  * integration and e2e tests. Every URL points at loopback; every process listed belongs to the stack.
  */
 export type StackProcessKind =
-  'api' | 'worker' | 'nginx' | 'haproxy' | 'named' | 'redis' | 'rabbitmq' | 'epmd' | 'postgres' | 'etcd';
+  | 'api'
+  | 'worker'
+  | 'nginx'
+  | 'haproxy'
+  | 'named'
+  | 'redis'
+  | 'rabbitmq'
+  | 'epmd'
+  | 'postgres'
+  | 'etcd'
+  /** Prometheus, Alertmanager and the exporters. */
+  | 'monitoring';
 
 /**
  * Every process of a stack runs under the stack's own supervisord, which sets this variable in its environment;
@@ -88,8 +99,17 @@ export interface StackInfo {
   topology: string;
   stackDir: string;
   startedAt: string;
+  /** The first of `gateways`. */
   gateway: string;
+  /**
+   * Where each gateway serves every route: its HTTPS URL, or its plain-HTTP one when the topology serves plain HTTP
+   * too (`gateway.tls.plainHttp: serve`, the test stack, so suites need no CA).
+   */
   gateways: string[];
+  /** Each gateway's HTTPS URL, when TLS is on. Trust `ca` to reach them. */
+  httpsGateways?: string[];
+  /** The stack's own certificate authority (PEM), which signed the gateways' certificate (`tls.mode: local-ca`). */
+  ca?: string;
   apis: string[];
   workers: string[];
   management: string;
@@ -113,6 +133,9 @@ export interface StackInfo {
   token?: string;
   /** The DNS server answering for the gateways' name, when the topology runs one. */
   dns?: { server: string; name: string };
+  /** Prometheus's and Alertmanager's URLs, when the topology has monitoring. */
+  prometheus?: string;
+  alertmanager?: string;
   /** The stack's supervisord: its config file is what `supervisorctl -c` needs. */
   supervisor: { config: string };
   /** Patroni's REST API of every PostgreSQL node (`GET /cluster` shows who leads). */

@@ -20,10 +20,10 @@ function problemsOf(patch: (t: TopologyInput) => unknown): string[] {
 describe(parseTopology.name, () => {
   describe('defaults', () => {
     it('should give a topology without the optional sections working defaults', () => {
-      const { dns: _dns, auth: _auth, ...bare } = local();
-      const { daemon: _daemon, ...gateway } = bare.gateway;
+      const { dns: _dns, auth: _auth, monitoring: _monitoring, ...bare } = local();
+      const { daemon: _daemon, tls: _tls, ...gateway } = bare.gateway;
       const t = parseTopology({ ...bare, gateway });
-      expect(t.gateway).toMatchObject({ listenAll: false, daemon: true, tls: { mode: 'off' } });
+      expect(t.gateway).toMatchObject({ listenAll: false, daemon: true, tls: { mode: 'off', plainHttp: 'redirect' } });
       expect(t.gateway.rateLimit).toBeUndefined();
       expect(t.healthChecks).toEqual({
         gateway: { maxFails: 2, failTimeout: '5s' },
@@ -44,6 +44,7 @@ describe(parseTopology.name, () => {
       const t = parseTopology({
         ...local(),
         gateway: { ...local().gateway, rateLimit: { requestsPerSecond: 10 } },
+        // local.yaml's monitoring replaced by the least one can ask for.
         rabbitmq: {
           ...local().rabbitmq,
           nodes: local().rabbitmq.nodes.map((n, i) => ({ ...n, prometheusPort: 15790 + i })),
@@ -56,7 +57,7 @@ describe(parseTopology.name, () => {
       expect(t.monitoring).toEqual({
         scrapeInterval: '15s',
         prometheus: { host: '127.0.0.1', port: 9090 },
-        exporters: { redis: { port: 9121 }, postgres: { port: 9187, authModule: 'keyflow' } },
+        exporters: { redis: { port: 9121 }, postgres: { port: 9187, authModule: 'keyflow', multiTarget: true } },
       });
     });
 
@@ -151,15 +152,15 @@ describe(parseTopology.name, () => {
           gateway: {
             ...t.gateway,
             instances: [
-              { name: 'gateway-1', host: 'gw.internal', port: 8080 },
-              { name: 'gateway-2', host: '127.0.0.22', port: 8081 },
+              { name: 'gateway-1', host: 'gw.internal', port: 8443 },
+              { name: 'gateway-2', host: '127.0.0.22', port: 8444 },
             ],
           },
           dns: { ...dns, name: 'ns1' },
         }),
         problems: [
           'gateway.instances.0.host: must be an IP address when dns is set (it becomes an A record)',
-          'gateway.instances: every gateway must use the same port when dns is set (clients only learn addresses), found 8080, 8081',
+          'gateway.instances: every gateway must use the same port when dns is set (clients only learn addresses), found 8443, 8444',
           'dns.name: "ns1" is the zone\'s name server record; choose another name',
         ],
       },
@@ -173,6 +174,7 @@ describe(parseTopology.name, () => {
             tls: { mode: 'self-signed', redirectHttpPort: 3001 },
           },
           dns: { ...dns, server: { host: '127.0.0.1', port: 5501 } },
+          rabbitmq: { ...t.rabbitmq, nodes: t.rabbitmq.nodes.map(({ prometheusPort: _p, ...n }) => n) },
           monitoring: { prometheus: { host: '127.0.0.1', port: 8080 }, exporters: { redis: { port: 7001 } } },
         }),
         problems: [

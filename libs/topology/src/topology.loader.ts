@@ -68,8 +68,17 @@ function crossCheck(t: Topology): string[] {
     t.rabbitmq.nodes.forEach((n, i) =>
       claim(`rabbitmq.nodes.${i}.prometheusPort`, n.host, n.prometheusPort ?? RABBITMQ_PROMETHEUS_PORT),
     );
+    const node = t.monitoring.exporters.node;
+    if (node) claim('monitoring.exporters.node.port', node.host ?? prometheus.host, node.port);
+    const alertmanager = t.monitoring.alertmanager;
+    if (alertmanager) claim('monitoring.alertmanager.port', alertmanager.host, alertmanager.port);
   }
   if (t.haproxy.redundancy) problems.push(...redundancyProblems(t));
+  if (t.gateway.resolver && t.api.instances.length !== 1) {
+    problems.push(
+      `gateway.resolver: needs exactly one api instance (one name that resolves to every API), found ${t.api.instances.length}`,
+    );
+  }
 
   const names = [...namedServers(t).map((x) => x.name), ...(t.haproxy.redundancy?.peers.map((x) => x.name) ?? [])];
   const dupes = names.filter((n, i) => names.indexOf(n) !== i);

@@ -33,11 +33,13 @@ const absolutePath = z
   .regex(/^\/[^\s'"`;{}$#\\]*$/, 'must be an absolute path without whitespace, quotes or any of ; { } $ # \\');
 const dnsLabel = /[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?/;
 
-export const tlsModeSchema = z.enum(['off', 'self-signed', 'files']);
+export const tlsModeSchema = z.enum(['off', 'self-signed', 'local-ca', 'files']);
 
 /**
  * TLS termination at the gateway. `self-signed`: `render` creates `gateway.crt`/`gateway.key` in the out dir
- * with openssl when they are missing (local use); `files`: an operator's certificate and key at fixed paths.
+ * with openssl when they are missing; `local-ca`: `render` creates a certificate authority (`ca.crt`, `ca.key`)
+ * once and a gateway certificate it signs, in the out dir (the local stack: clients trust `ca.crt`); `files`: an
+ * operator's certificate and key at fixed paths.
  */
 export const tlsSchema = z
   .object({
@@ -46,6 +48,12 @@ export const tlsSchema = z
     keyFile: absolutePath.optional(),
     /** When set, each gateway also answers plain HTTP on this port with a redirect to HTTPS. */
     redirectHttpPort: port.optional(),
+    /**
+     * What the plain HTTP port does. `redirect`: 308 to HTTPS, except the health checks (`/health/…`) and the
+     * seed's `/store` routes, which are served as they are. `serve`: every route over plain HTTP as well (a test
+     * stack, whose suites speak plain HTTP and raw sockets to the gateways; benchmarks without TLS's cost).
+     */
+    plainHttp: z.enum(['redirect', 'serve']).default('redirect'),
   })
   .strict()
   .superRefine((tls, ctx) => {
@@ -60,6 +68,9 @@ export const tlsSchema = z
           message: `is only used when mode is "files" (mode is "${tls.mode}")`,
         });
       }
+    }
+    if (tls.mode === 'off' && tls.plainHttp === 'serve') {
+      ctx.addIssue({ code: 'custom', path: ['plainHttp'], message: 'needs TLS: mode is "off"' });
     }
     if (tls.mode === 'off' && tls.redirectHttpPort !== undefined) {
       ctx.addIssue({ code: 'custom', path: ['redirectHttpPort'], message: 'needs TLS: mode is "off"' });
@@ -124,6 +135,14 @@ export const dnsSchema = z
       ),
     /** Clients resolve `<name>.<zone>`. */
     name: z.string().regex(new RegExp(`^${dnsLabel.source}$`), 'must be one lower-case DNS label such as api'),
+    /**
+     * `<loadBalancerName>.<zone>` resolves to the HAProxy pair's virtual IP (`haproxy.redundancy`), next to the
+     * round-robin name; it is in the gateway certificate too.
+     */
+    loadBalancerName: z
+      .string()
+      .regex(new RegExp(`^${dnsLabel.source}$`), 'must be one lower-case DNS label such as www')
+      .optional(),
     /** Where named listens; also the address of the zone's name server record (ns1.<zone>). */
     server: z.object({ host: ipAddress, port }).strict(),
     /** Short, so clients notice a gateway leaving the rotation quickly. */
@@ -154,12 +173,31 @@ export const monitoringSchema = z
          * Prometheus host. Unused for cockroach, whose nodes serve metrics themselves on `/_status/vars`.
          */
         postgres: z
-          .object({ host: host.optional(), port: port.default(9187), authModule: name.default('keyflow') })
+          .object({
+            host: host.optional(),
+            port: port.default(9187),
+            authModule: name.default('keyflow'),
+            /**
+             * true: `/probe?target=` per node (postgres_exporter 0.12+). false: one exporter given every node's DSN
+             * (0.11, Debian 12's), scraped on `/metrics`; each node's series carry its `server` label.
+             */
+            multiTarget: z.boolean().default(true),
+          })
           .strict()
           .default({}),
+        /** prometheus-node-exporter of the host; absent: not scraped. */
+        node: z
+          .object({ host: host.optional(), port: port.default(9100) })
+          .strict()
+          .optional(),
       })
       .strict()
       .default({}),
+    /** When set, Prometheus loads keyflow's alert rules (`keyflow-alerts.yml`) and sends alerts here. */
+    alertmanager: z
+      .object({ host, port: port.default(9093) })
+      .strict()
+      .optional(),
   })
   .strict();
 
@@ -260,6 +298,15 @@ export const topologySchema = z
           .string()
           .regex(/^[^\s'"`;{}$#\\]+$/, 'must be a path without whitespace, quotes or any of ; { } $ # \\')
           .default('dist/apps/console'),
+        /**
+         * DNS servers nginx asks at run time for the API's address (Kubernetes: the cluster DNS), so the gateway starts
+         * before the API's name resolves and follows it when it moves. Needs exactly one `api.instances` entry: a name
+         * (a Service) that resolves to every API. Absent: the API names are resolved once, at start.
+         */
+        resolver: z
+          .object({ servers: z.array(host).min(1), valid: duration.default('10s') })
+          .strict()
+          .optional(),
         instances: z.array(endpointSchema).min(1),
       })
       .strict(),
@@ -343,11 +390,14 @@ export const topologySchema = z
         /**
          * DNS servers HAProxy asks at run time for server addresses (e.g. Docker's 127.0.0.11:53), so a server that
          * comes back with a new address is found again; servers not resolvable at start wait instead of failing it.
-         * Absent: addresses are resolved once, at start.
+         * `resolv.conf`: the servers of the container's own /etc/resolv.conf (Kubernetes, whose DNS address differs per
+         * cluster). Absent: addresses are resolved once, at start.
          */
         resolvers: z
-          .array(z.object({ host: ipAddress, port: port.default(53) }).strict())
-          .min(1)
+          .union([
+            z.array(z.object({ host: ipAddress, port: port.default(53) }).strict()).min(1),
+            z.literal('resolv.conf'),
+          ])
           .optional(),
         /** Absent: one HAProxy. Present: keepalived configs for an active-passive pair on the virtual IP. */
         redundancy: redundancySchema.optional(),

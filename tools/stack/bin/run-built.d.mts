@@ -8,3 +8,4 @@ export function compiledEntry(buildOptions: BuildOptions, source: string): strin
 export function buildOptions(root: string, project: string): BuildOptions;
 export function buildArgs(root: string, project: string): string[];
 export function runBuilt(project: string, source: string, args: string[]): number;
+export function withStackCa(env: NodeJS.ProcessEnv, stackFile?: string): NodeJS.ProcessEnv;

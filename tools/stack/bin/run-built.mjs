@@ -5,7 +5,7 @@
 //   node tools/stack/bin/run-built.mjs <project> <entry source .ts> [arguments for the entry…]
 // The build's output is shown only when it fails (stdout belongs to the tool: `dlq list --json`).
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -54,7 +54,11 @@ export function runBuilt(project, source, args) {
     return 1;
   }
   process.on('SIGINT', () => undefined);
-  const res = spawnSync(process.execPath, [entry, ...args], { cwd: process.cwd(), stdio: 'inherit' });
+  const res = spawnSync(process.execPath, [entry, ...args], {
+    cwd: process.cwd(),
+    stdio: 'inherit',
+    env: withStackCa(process.env),
+  });
   return res.status ?? 1;
 }
 
@@ -67,3 +71,18 @@ function main([project, source, ...args]) {
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) process.exit(main(process.argv.slice(2)));
+
+/**
+ * The local stack's gateways speak HTTPS with a certificate from the stack's own CA: a tool run here trusts that CA
+ * too (NODE_EXTRA_CA_CERTS, read by Node at start), unless the caller chose its own. The stack file is
+ * KEYFLOW_STACK_FILE or the repository's .keyflow/stack.json, as the tools read it.
+ */
+export function withStackCa(env, stackFile = env.KEYFLOW_STACK_FILE || join(REPO_ROOT, '.keyflow', 'stack.json')) {
+  if (env.NODE_EXTRA_CA_CERTS) return env;
+  try {
+    const { ca } = JSON.parse(readFileSync(stackFile, 'utf8'));
+    return typeof ca === 'string' && existsSync(ca) ? { ...env, NODE_EXTRA_CA_CERTS: ca } : env;
+  } catch {
+    return env;
+  }
+}

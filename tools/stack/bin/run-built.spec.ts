@@ -1,7 +1,8 @@
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { buildArgs, buildOptions, compiledEntry } from './run-built.mjs';
+import { buildArgs, buildOptions, compiledEntry, withStackCa } from './run-built.mjs';
 
 const ROOT = process.cwd();
 
@@ -37,5 +38,25 @@ describe(buildArgs.name, () => {
       'dlq:build',
       '--outputStyle=static',
     ]);
+  });
+});
+
+describe(withStackCa.name, () => {
+  it("should point NODE_EXTRA_CA_CERTS at the stack's CA, unless the caller set one or the stack has none", () => {
+    const dir = mkdtempSync(join(tmpdir(), 'run-built-'));
+    try {
+      const ca = join(dir, 'ca.crt');
+      writeFileSync(ca, 'PEM');
+      const withCa = join(dir, 'stack.json');
+      writeFileSync(withCa, JSON.stringify({ ca }));
+      const without = join(dir, 'plain.json');
+      writeFileSync(without, JSON.stringify({ gateway: 'http://127.0.0.1:1' }));
+      expect(withStackCa({ PATH: '/bin' }, withCa)).toEqual({ PATH: '/bin', NODE_EXTRA_CA_CERTS: ca });
+      expect(withStackCa({ NODE_EXTRA_CA_CERTS: '/mine.pem' }, withCa)).toEqual({ NODE_EXTRA_CA_CERTS: '/mine.pem' });
+      expect(withStackCa({ PATH: '/bin' }, without)).toEqual({ PATH: '/bin' });
+      expect(withStackCa({ PATH: '/bin' }, join(dir, 'missing.json'))).toEqual({ PATH: '/bin' });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

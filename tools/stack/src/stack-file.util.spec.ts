@@ -2,7 +2,8 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { buildStackInfo, inheritedEnv, readStackFile, StackRecord } from './stack-file.util';
+import { loadTopology } from '@keyflow/topology';
+import { buildStackInfo, gatewayUrls, inheritedEnv, readStackFile, StackRecord } from './stack-file.util';
 import { testSecrets, testTopology } from './stack.fixture';
 
 describe(buildStackInfo.name, () => {
@@ -24,6 +25,8 @@ describe(buildStackInfo.name, () => {
       startedAt: '2030-01-02T03:04:05.000Z',
       gateway: 'http://127.0.0.31:18080',
       gateways: ['http://127.0.0.31:18080', 'http://127.0.0.32:18080', 'http://127.0.0.33:18080'],
+      httpsGateways: ['https://127.0.0.31:18443', 'https://127.0.0.32:18443', 'https://127.0.0.33:18443'],
+      ca: '/tmp/keyflow-test/conf/ca.crt',
       apis: ['http://127.0.0.1:13001', 'http://127.0.0.1:13002'],
       workers: ['http://127.0.0.1:13101', 'http://127.0.0.1:13102'],
       management: 'http://127.0.0.1:15801',
@@ -52,10 +55,20 @@ describe(buildStackInfo.name, () => {
         haproxyStats: { username: 'admin', password: 'stats-pw' },
       },
       dns: { server: '127.0.0.1:18053', name: 'api.keyflow.test' },
+      prometheus: 'http://127.0.0.1:19090',
+      alertmanager: 'http://127.0.0.1:19093',
       supervisor: { config: '/tmp/keyflow-test/conf/supervisord.conf' },
       patroni: ['http://127.0.0.1:18008', 'http://127.0.0.1:18009', 'http://127.0.0.1:18010'],
       processes: [],
     });
+  });
+});
+
+describe(gatewayUrls.name, () => {
+  it('should give the HTTPS URLs as the gateways when plain HTTP only redirects (the local stack)', () => {
+    const local = loadTopology(join(process.cwd(), 'deploy/topologies/local.yaml'));
+    const https = ['https://127.0.0.21:8443', 'https://127.0.0.22:8443', 'https://127.0.0.23:8443'];
+    expect(gatewayUrls(local)).toEqual({ gateways: https, https });
   });
 });
 

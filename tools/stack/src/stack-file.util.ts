@@ -7,6 +7,27 @@ import type { StackLayout } from './stack-layout.util';
 
 const http = (e: { host: string; port: number }): string => `http://${e.host}:${e.port}`;
 const login = (c: Credential): string => `${encodeURIComponent(c.username)}:${encodeURIComponent(c.password)}`;
+const https = (e: { host: string; port: number }): string => `https://${e.host}:${e.port}`;
+
+/** Where the stack's CA certificate is (`gateway.tls.mode: local-ca`): clients trust it to reach the gateways. */
+export function caFile(layout: Pick<StackLayout, 'conf'>): string {
+  return join(layout.conf, 'ca.crt');
+}
+
+/**
+ * The gateways' URLs. `gateways` are where every route is served: HTTPS when plain HTTP only redirects, plain HTTP
+ * when the topology serves it too (`tls.plainHttp: serve`, the test stack); `https` are the TLS ones, when TLS is on.
+ */
+export function gatewayUrls(topology: Topology): { gateways: string[]; https: string[] } {
+  const { instances, tls } = topology.gateway;
+  if (tls.mode === 'off') return { gateways: instances.map(http), https: [] };
+  const plainPort = tls.redirectHttpPort;
+  const plain = plainPort !== undefined && tls.plainHttp === 'serve';
+  return {
+    gateways: plain ? instances.map((g) => http({ host: g.host, port: plainPort })) : instances.map(https),
+    https: instances.map(https),
+  };
+}
 
 /** The database URL the apps use: the application role with its password (mask it before printing). */
 export function postgresUrl(topology: Topology, host: string, port: number, credential: Credential): string {
@@ -34,6 +55,7 @@ export function buildStackInfo(
   }
   const app = secrets.postgres.app;
   const write = postgresUrl(topology, haproxy.host, haproxy.dbWritePort, app);
+  const urls = gatewayUrls(topology);
   const read = postgresUrl(topology, haproxy.host, haproxy.dbReadPort, app);
   return {
     state: 'starting',
@@ -41,8 +63,10 @@ export function buildStackInfo(
     topology: layout.topologyFile,
     stackDir: layout.stackDir,
     startedAt: startedAt.toISOString(),
-    gateway: http(firstGateway),
-    gateways: topology.gateway.instances.map(http),
+    gateway: urls.gateways[0] ?? http(firstGateway),
+    gateways: urls.gateways,
+    ...(urls.https.length ? { httpsGateways: urls.https } : {}),
+    ...(topology.gateway.tls.mode === 'local-ca' ? { ca: caFile(layout) } : {}),
     apis: topology.api.instances.map(http),
     workers: topology.worker.instances.map(http),
     management: `http://${firstRabbit.host}:${firstRabbit.managementPort}`,
@@ -76,6 +100,8 @@ export function buildStackInfo(
           },
         }
       : {}),
+    ...(topology.monitoring?.prometheus ? { prometheus: http(topology.monitoring.prometheus) } : {}),
+    ...(topology.monitoring?.alertmanager ? { alertmanager: http(topology.monitoring.alertmanager) } : {}),
     supervisor: { config: supervisorConfig },
     patroni: database.nodes.flatMap((n) => (n.restApiPort ? [`http://${n.host}:${n.restApiPort}`] : [])),
     processes: [],

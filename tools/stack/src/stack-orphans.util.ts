@@ -25,6 +25,7 @@ export function unrecordedProcesses(info: StackInfo | undefined, layout: StackLa
     if (redis) add({ name, pid, kind: 'redis', host: '127.0.0.1', port: Number(redis[1]) });
     else if (name.startsWith('rabbitmq-')) add(rabbitmqFromLaunchSpec(layout, name, pid));
     else if (name === 'haproxy' || name === 'nginx') add({ name, pid, kind: name });
+    else if (name.startsWith('nginx-')) add({ name, pid, kind: 'nginx' });
   }
   const pgBase = join(layout.data, 'postgres');
   for (const node of existsSync(pgBase) ? readdirSync(pgBase) : []) {

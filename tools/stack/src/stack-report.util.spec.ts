@@ -18,8 +18,11 @@ describe(topologyPorts.name, () => {
     expect(ports).toContainEqual({ what: 'redis 17101 cluster bus', host: '127.0.0.1', port: 27101 });
     expect(ports).toContainEqual({ what: 'epmd', host: '127.0.0.1', port: 4371 });
     expect(ports).toContainEqual({ what: 'rabbitmq rmq2 distribution', host: '127.0.0.1', port: 25802 });
-    // gateways, apis, workers, redis + buses, epmd, rabbitmq, postgres + patroni, etcd, haproxy, named
-    expect(ports).toHaveLength(3 + 2 + 2 + 12 + 1 + 9 + 6 + 2 + 4 + 1);
+    expect(ports).toContainEqual({ what: 'gateway-2 plain HTTP', host: '127.0.0.32', port: 18080 });
+    expect(ports).toContainEqual({ what: 'rabbitmq rmq3 prometheus', host: '127.0.0.1', port: 15893 });
+    // gateways (HTTPS + plain), apis, workers, redis + buses, epmd, rabbitmq, postgres + patroni, etcd, haproxy, named,
+    // prometheus, alertmanager, redis/postgres/node exporters, rabbitmq_prometheus
+    expect(ports).toHaveLength(6 + 2 + 2 + 12 + 1 + 9 + 6 + 2 + 4 + 1 + 5 + 3);
     expect(new Set(ports.map((p) => `${p.host}:${p.port}`)).size).toBe(ports.length);
   });
 });
@@ -69,8 +72,10 @@ describe(formatUrls.name, () => {
     const secrets = testSecrets();
     const info = buildStackInfo(topology, layout, new Date(), '/tmp/keyflow-test/conf/supervisord.conf', secrets);
     const lines = formatUrls(info);
-    expect(lines.slice(0, 6)).toEqual([
+    expect(lines.slice(0, 8)).toEqual([
       '  Gateways:            http://127.0.0.31:18080, http://127.0.0.32:18080, http://127.0.0.33:18080',
+      '  Gateways (HTTPS):    https://127.0.0.31:18443, https://127.0.0.32:18443, https://127.0.0.33:18443',
+      '  CA certificate:      /tmp/keyflow-test/conf/ca.crt  (curl --cacert …, NODE_EXTRA_CA_CERTS=…)',
       '  DNS round robin:     api.keyflow.test @ 127.0.0.1:18053  (dig @127.0.0.1 -p 18053 api.keyflow.test)',
       '  Admin token:         -',
       '  Web console:         http://127.0.0.31:18080/',

@@ -1,5 +1,5 @@
 import type { StackInfo, StackProcess } from '@keyflow/testing';
-import type { Topology } from '@keyflow/topology';
+import { RABBITMQ_PROMETHEUS_PORT, type Topology } from '@keyflow/topology';
 import { relative } from 'node:path';
 import { DEFAULT_TOPOLOGY } from './cli/cli-args.util';
 import { maskUrl } from './secrets.util';
@@ -13,7 +13,12 @@ export interface PortClaim {
 /** Every TCP port the stack will listen on, so `up` can refuse to start over something already there. */
 export function topologyPorts(t: Topology): PortClaim[] {
   return [
-    ...t.gateway.instances.map((g) => ({ what: g.name, host: g.host, port: g.port })),
+    ...t.gateway.instances.flatMap((g) => [
+      { what: g.name, host: g.host, port: g.port },
+      ...(t.gateway.tls.mode !== 'off' && t.gateway.tls.redirectHttpPort !== undefined
+        ? [{ what: `${g.name} plain HTTP`, host: g.host, port: t.gateway.tls.redirectHttpPort }]
+        : []),
+    ]),
     ...t.api.instances.map((a) => ({ what: a.name, host: a.host, port: a.port })),
     ...t.worker.instances.map((w) => ({ what: w.name, host: w.host, port: w.port })),
     ...t.redis.nodes.flatMap((r) => [
@@ -41,6 +46,28 @@ export function topologyPorts(t: Topology): PortClaim[] {
     { what: 'haproxy amqp', host: t.haproxy.host, port: t.haproxy.amqpPort },
     { what: 'haproxy stats', host: t.haproxy.host, port: t.haproxy.statsPort },
     ...(t.dns ? [{ what: 'named (DNS)', host: t.dns.server.host, port: t.dns.server.port }] : []),
+    ...monitoringPorts(t),
+  ];
+}
+
+function monitoringPorts(t: Topology): PortClaim[] {
+  const m = t.monitoring;
+  const prometheus = m?.prometheus;
+  if (!m || !prometheus) return [];
+  const { redis, postgres, node } = m.exporters;
+  return [
+    { what: 'prometheus', host: prometheus.host, port: prometheus.port },
+    ...(m.alertmanager ? [{ what: 'alertmanager', host: m.alertmanager.host, port: m.alertmanager.port }] : []),
+    { what: 'redis exporter', host: redis.host ?? prometheus.host, port: redis.port },
+    ...(t.database.kind === 'postgres'
+      ? [{ what: 'postgres exporter', host: postgres.host ?? prometheus.host, port: postgres.port }]
+      : []),
+    ...(node ? [{ what: 'node exporter', host: node.host ?? prometheus.host, port: node.port }] : []),
+    ...t.rabbitmq.nodes.map((n) => ({
+      what: `rabbitmq ${n.name} prometheus`,
+      host: n.host,
+      port: n.prometheusPort ?? RABBITMQ_PROMETHEUS_PORT,
+    })),
   ];
 }
 
@@ -76,6 +103,8 @@ export function expectedCommandLine(proc: StackProcess): string {
       return proc.program ? 'patroni' : (proc.dataDir ?? 'postgres');
     case 'etcd':
       return 'etcd';
+    case 'monitoring':
+      return 'prometheus';
   }
 }
 
@@ -94,6 +123,12 @@ export function resetCommand(topologyFile: string, repoRoot: string): string {
 export function formatUrls(info: StackInfo): string[] {
   const rows: [string, string][] = [
     ['Gateways', info.gateways.join(', ')],
+    ...(info.httpsGateways && info.httpsGateways.join() !== info.gateways.join()
+      ? ([['Gateways (HTTPS)', info.httpsGateways.join(', ')]] as [string, string][])
+      : []),
+    ...(info.ca
+      ? ([['CA certificate', `${info.ca}  (curl --cacert …, NODE_EXTRA_CA_CERTS=…)`]] as [string, string][])
+      : []),
     ...(info.dns
       ? ([
           [
@@ -109,6 +144,10 @@ export function formatUrls(info: StackInfo): string[] {
     ['RabbitMQ management', `${info.management}  (user ${info.managementUser})`],
     ['HAProxy stats', `${info.haproxyStats}  (user ${info.credentials.haproxyStats.username})`],
     ['Passwords', `${info.secretsFile}  (mode 0600; never printed)`],
+    ...(info.prometheus
+      ? ([['Prometheus', `${info.prometheus}  (targets: /targets, alerts: /alerts)`]] as [string, string][])
+      : []),
+    ...(info.alertmanager ? ([['Alertmanager', info.alertmanager]] as [string, string][]) : []),
     ['APIs', info.apis.join(', ')],
     ['Workers', info.workers.join(', ')],
     ['DB write / read', `${maskUrl(info.db.write)}  /  ${maskUrl(info.db.read)}`],

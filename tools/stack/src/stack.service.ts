@@ -14,6 +14,7 @@ import { createInterface } from 'node:readline/promises';
 import { AppsService } from './apps.service';
 import { HaproxyService } from './servers/haproxy.service';
 import { NamedService } from './servers/named.service';
+import { MonitoringService } from './servers/monitoring.service';
 import { NginxService } from './servers/nginx.service';
 import { PostgresService, requireFailover } from './servers/postgres.service';
 import { RabbitmqService } from './servers/rabbitmq.service';
@@ -45,7 +46,7 @@ import { canConnect, waitUntil } from './util/wait.util';
  * before its primary (see `stopPostgres`), so no replica sees the primary go and tries to take over.
  */
 const STOP_ORDER: string[][] = [
-  ['apps', 'nginx', 'named'],
+  ['apps', 'nginx', 'named', 'monitoring'],
   ['haproxy'],
   ['redis', 'rabbitmq', 'postgres'],
   ['etcd', 'epmd'],
@@ -63,6 +64,7 @@ interface Components {
   apps: AppsService;
   nginx: NginxService;
   named: NamedService | undefined;
+  monitoring: MonitoringService;
 }
 
 /**
@@ -120,10 +122,14 @@ export class StackService {
       mode = existsSync(`${layout.data}/admin-token.json`) ? 'resuming from the data on disk' : 'fresh start';
       this.progress.line('stack', mode);
       await this.render(layout);
-      await Promise.all([components.nginx.validate(), components.haproxy.validate(), components.named?.validate()]);
+      await Promise.all([
+        components.nginx.validate(topology),
+        components.haproxy.validate(),
+        components.named?.validate(),
+      ]);
       this.progress.line(
         'config',
-        `rendered and checked nginx.conf, haproxy.cfg${components.named ? ', named.conf' : ''} in ${layout.conf}`,
+        `rendered and checked nginx-<gateway>.conf ×${topology.gateway.instances.length}, haproxy.cfg${components.named ? ', named.conf' : ''} in ${layout.conf}`,
       );
     }
     const supervised = this.prepare(components, topology, layout);
@@ -161,6 +167,7 @@ export class StackService {
       await components.apps.ensureAdmin(ctx, { verify: true });
       await components.nginx.ensure(ctx);
       await components.named?.ensure(ctx);
+      await components.monitoring.ensure(ctx);
     } catch (err) {
       await this.recordPids(record, supervisor);
       record.setState('failed');
@@ -334,12 +341,14 @@ export class StackService {
       apps: new AppsService(layout),
       nginx: new NginxService(layout),
       named: topology.dns ? new NamedService(layout) : undefined,
+      monitoring: new MonitoringService(),
     };
   }
 
   private prepare(c: Components, topology: Topology, layout: StackLayout): SupervisedProcess[] {
     const parts: StackComponent[] = [c.postgres, c.redis, c.rabbitmq, c.haproxy, c.apps, c.nginx];
     if (c.named) parts.push(c.named);
+    parts.push(c.monitoring);
     return parts.flatMap((part) => part.prepare({ topology, layout }));
   }
 
@@ -348,7 +357,7 @@ export class StackService {
       process.execPath,
       [
         ...['-r', '@swc-node/register', 'apps/gateway-config/src/main.ts', 'render'],
-        ...['--topology', layout.topologyFile, '--out', layout.conf, '--run-dir', layout.run],
+        ...['--topology', layout.topologyFile, '--out', layout.conf, '--run-dir', layout.run, '--per-gateway'],
       ],
       { cwd: this.repoRoot, timeoutMs: 60_000 },
     );
@@ -440,6 +449,8 @@ export class StackService {
       case 'postgres':
       case 'etcd':
         return new PostgresService(layout);
+      case 'monitoring':
+        return new MonitoringService();
     }
   }
 
@@ -469,7 +480,7 @@ export class StackService {
       `stopping ${new Set([...known.map((p) => p.pid), ...marked]).size} process(es) left from an earlier run`,
     );
     for (const kinds of [
-      ['api', 'worker', 'nginx', 'named'],
+      ['api', 'worker', 'nginx', 'named', 'monitoring'],
       ['haproxy'],
       ['redis', 'rabbitmq', 'postgres'],
       ['etcd', 'epmd'],

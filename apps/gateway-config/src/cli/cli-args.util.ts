@@ -7,7 +7,7 @@ Renders keyflow's gateway (nginx), load-balancer (HAProxy), DNS (BIND9), monitor
 and keepalived configs from one topology file.
 
 Commands:
-  render --topology <file> --out <dir> [--run-dir <dir>] [--conf-dir <dir>]
+  render --topology <file> --out <dir> [--run-dir <dir>] [--conf-dir <dir>] [--per-gateway]
       Write into --out, creating it: nginx.conf and haproxy.cfg;
       named.conf and <zone>.zone with dns; prometheus.yml with monitoring.prometheus; one
       keepalived-<peer>.conf per peer with haproxy.redundancy; and, for gateway.tls.mode
@@ -17,6 +17,8 @@ Commands:
       an absolute path.
       --conf-dir (default: the out dir) is where the files will be read from at run time, when that
       differs from where they are written (a container's mount point); not created.
+      --per-gateway also writes nginx-<gateway>.conf for every gateway instance: each gateway as
+      its own nginx process with its own pid file and logs (the local stack runs them so).
   validate --topology <file>
       Check a topology file: print "ok", or every bad field and exit 1.
 
@@ -27,7 +29,14 @@ Exit codes: 0 done, 1 invalid topology or failed render, 2 bad command line.`;
 
 export type CliCommand =
   | { kind: 'help' }
-  | { kind: 'render'; topology: string; outDir: string; runDir: string | undefined; confDir: string | undefined }
+  | {
+      kind: 'render';
+      topology: string;
+      outDir: string;
+      runDir: string | undefined;
+      confDir: string | undefined;
+      perGateway: boolean;
+    }
   | { kind: 'validate'; topology: string };
 
 const OPTIONS = {
@@ -35,11 +44,12 @@ const OPTIONS = {
   out: { type: 'string' },
   'run-dir': { type: 'string' },
   'conf-dir': { type: 'string' },
+  'per-gateway': { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
 const ALLOWED: Record<'render' | 'validate', ReadonlyArray<keyof typeof OPTIONS>> = {
-  render: ['topology', 'out', 'run-dir', 'conf-dir', 'help'],
+  render: ['topology', 'out', 'run-dir', 'conf-dir', 'per-gateway', 'help'],
   validate: ['topology', 'help'],
 };
 
@@ -76,5 +86,12 @@ export function parseCliArgs(argv: string[]): CliCommand {
   if (runDir === '') throw new CliUsageError('render: --run-dir needs a directory');
   const confDir = values['conf-dir'];
   if (confDir === '') throw new CliUsageError('render: --conf-dir needs a directory');
-  return { kind: 'render', topology, outDir: required(values.out, 'out', command), runDir, confDir };
+  return {
+    kind: 'render',
+    topology,
+    outDir: required(values.out, 'out', command),
+    runDir,
+    confDir,
+    perGateway: values['per-gateway'] === true,
+  };
 }

@@ -47,10 +47,8 @@ describe('gateway-config CLI process', () => {
   it('should create a self-signed certificate with openssl once and keep it on the next render', async () => {
     const topology = join(tmp, 'tls.yaml');
     const local = readFileSync(join(REPO_ROOT, 'deploy/topologies/local.yaml'), 'utf8');
-    writeFileSync(
-      topology,
-      local.replace('  clientMaxBodySize: 2m\n', '  clientMaxBodySize: 2m\n  tls: { mode: self-signed }\n'),
-    );
+    expect(local).toContain('    mode: local-ca\n');
+    writeFileSync(topology, local.replace('    mode: local-ca\n', '    mode: self-signed\n'));
     const out = join(tmp, 'tls');
     const first = await cli(['render', '--topology', topology, '--out', out]);
     expect(first).toMatchObject({ code: 0, stderr: '' });

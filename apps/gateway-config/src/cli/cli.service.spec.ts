@@ -33,10 +33,45 @@ describe(runCli.name, () => {
         `wrote ${join(out, 'haproxy.cfg')}`,
         `wrote ${join(out, 'named.conf')}`,
         `wrote ${join(out, 'keyflow.test.zone')}`,
+        `wrote ${join(out, 'prometheus.yml')}`,
+        `wrote ${join(out, 'keyflow-alerts.yml')}`,
+        `wrote ${join(out, 'alertmanager.yml')}`,
+        // local.yaml's TLS: the stack's own CA and the gateway certificate it signs.
+        `wrote ${join(out, 'ca.crt')}`,
+        `wrote ${join(out, 'gateway.crt')}`,
+        `wrote ${join(out, 'gateway.key')}`,
       ]);
       expect(statSync(join(out, 'nginx.conf')).mode & 0o777).toBe(0o644);
+      expect(statSync(join(out, 'gateway.key')).mode & 0o777).toBe(0o600);
+      expect(statSync(join(out, 'ca.key')).mode & 0o777).toBe(0o600);
+      // A second render keeps the CA and the certificate clients already trust.
+      const again = run(['render', '--topology', 'deploy/topologies/local.yaml', '--out', out]);
+      expect(again.out.filter((l) => /\.(crt|key)$/.test(l))).toEqual([
+        `kept ${join(out, 'ca.crt')}`,
+        `kept ${join(out, 'gateway.crt')}`,
+        `kept ${join(out, 'gateway.key')}`,
+      ]);
       // Without --run-dir the out dir holds the run-time files too.
       expect(readFileSync(join(out, 'nginx.conf'), 'utf8')).toContain(`pid ${join(out, 'nginx.pid')};`);
+    });
+
+    it('should also write one nginx-<gateway>.conf per gateway with --per-gateway', () => {
+      const out = join(tmp, 'conf');
+      const { code, out: lines } = run([
+        'render',
+        '--topology',
+        'deploy/topologies/local.yaml',
+        '--out',
+        out,
+        '--per-gateway',
+      ]);
+      expect(code).toBe(EXIT_OK);
+      expect(lines.filter((l) => l.includes('nginx-'))).toEqual(
+        [1, 2, 3].map((n) => `wrote ${join(out, `nginx-gateway-${n}.conf`)}`),
+      );
+      expect(readFileSync(join(out, 'nginx-gateway-3.conf'), 'utf8')).toContain(
+        `pid ${join(out, 'nginx-gateway-3.pid')};`,
+      );
     });
 
     it('should resolve relative --out and --run-dir against the working directory and create both', () => {

@@ -1,10 +1,11 @@
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { loadTopology, TopologyError } from '@keyflow/topology';
-import { renderAll } from '../render/render.service';
+import { renderAll, renderGatewayConfigs } from '../render/render.service';
 import { writeRenderedFiles } from '../render/render-writer.util';
 import { parseCliArgs, USAGE, type CliCommand } from './cli-args.util';
 import { CliUsageError } from './cli-usage.exception';
+import { ensureLocalCa } from './local-ca.util';
 import { ensureSelfSignedCert } from './self-signed-cert.util';
 
 export interface CliOutput {
@@ -31,11 +32,22 @@ function execute(command: CliCommand, io: CliOutput, cwd: string): number {
       const runDir = resolve(cwd, command.runDir ?? command.outDir);
       // The configs name the files where they are read at run time, which is not always where they are written.
       const confDir = resolve(cwd, command.confDir ?? command.outDir);
-      const files = renderAll(topology, { runDir, outDir: confDir, baseDir: cwd });
+      const paths = { runDir, outDir: confDir, baseDir: cwd };
+      const files = [
+        ...renderAll(topology, paths),
+        ...(command.perGateway ? renderGatewayConfigs(topology, paths) : []),
+      ];
       // nginx refuses to start when its prefix or error log directory is missing. 0755: when nginx runs as
       // root its workers run as nobody and must still reach their temp dirs in here.
       mkdirSync(runDir, { recursive: true, mode: 0o755 });
       for (const written of writeRenderedFiles(files, outDir)) io.out(`wrote ${written}`);
+      if (topology.gateway.tls.mode === 'local-ca') {
+        const ca = ensureLocalCa(topology, outDir);
+        for (const f of [ca.caFile, ca.certFile, ca.keyFile]) {
+          const made = f === ca.caFile ? ca.created.includes('ca') : ca.created.includes('certificate');
+          io.out(`${made ? 'wrote' : 'kept'} ${f}`);
+        }
+      }
       if (topology.gateway.tls.mode === 'self-signed') {
         const cert = ensureSelfSignedCert(topology, outDir);
         const verb = cert.created ? 'wrote' : 'kept';

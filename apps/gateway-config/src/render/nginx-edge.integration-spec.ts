@@ -92,6 +92,20 @@ describe('nginx.conf with TLS termination and a rate limit', () => {
     expect(stub.hits).toEqual([]);
   });
 
+  it('should serve health checks and the /store routes over plain HTTP instead of redirecting them', async () => {
+    const plain = (path: string, method = 'GET'): Promise<HttpResponse> =>
+      httpRequest(redirectPort, { path, method, headers: { host: 'localhost' }, localAddress: clientAddress });
+    expect((await plain('/health/ready')).status).toBe(200);
+    expect((await plain('/store/k')).status).toBe(200);
+    expect((await plain('/store', 'PUT')).status).toBe(200);
+    expect((await plain('/healthz')).status).toBe(308);
+    expect(stub.hits.map((h) => [h.method, h.url, h.headers['x-forwarded-proto']])).toEqual([
+      ['GET', '/health/ready', 'http'],
+      ['GET', '/store/k', 'http'],
+      ['PUT', '/store', 'http'],
+    ]);
+  });
+
   it('should answer plain HTTP sent to the HTTPS port with a 400 problem document', async () => {
     const res = await httpRequest(httpsPort, { path: '/v1/kv/a', localAddress: clientAddress });
     expect(res.status).toBe(400);

@@ -4,6 +4,9 @@ export const HAPROXY_CFG_FILE = 'haproxy.cfg';
 /** BIND9's config; the zone it serves is `zoneFile(dns.zone)` beside it. Rendered when the topology has `dns`. */
 export const NAMED_CONF_FILE = 'named.conf';
 export const PROMETHEUS_FILE = 'prometheus.yml';
+/** keyflow's alert rules (deploy/monitoring/keyflow-alerts.yml), copied beside prometheus.yml with an Alertmanager. */
+export const ALERT_RULES_FILE = 'keyflow-alerts.yml';
+export const ALERTMANAGER_FILE = 'alertmanager.yml';
 
 export function zoneFile(zone: string): string {
   return `${zone}.zone`;
@@ -16,6 +19,9 @@ export function keepalivedFile(peer: string): string {
 
 /** The certificate and key `render` generates into the out dir for `gateway.tls.mode: self-signed`. */
 export const SELF_SIGNED_TLS = { cert: 'gateway.crt', key: 'gateway.key' } as const;
+
+/** The certificate authority `render` creates beside the gateway certificate for `gateway.tls.mode: local-ca`. */
+export const LOCAL_CA_TLS = { ca: 'ca.crt', caKey: 'ca.key' } as const;
 
 /**
  * Files nginx and HAProxy create in the run dir at run time. The stack relies on these names

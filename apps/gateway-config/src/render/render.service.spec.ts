@@ -2,13 +2,23 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { loadTopology, parseTopology, type Topology, type TopologyInput } from '@keyflow/topology';
-import { renderAll, type RenderedFile } from './render.service';
+import { renderAll, renderGatewayConfigs, type RenderedFile } from './render.service';
 import { pgPrimaryCheck } from './pg-check.util';
-import { CONSOLE_CSP } from './view-models/nginx.view-model';
+import { buildNginxView, CONSOLE_CSP } from './view-models/nginx.view-model';
 
 const TOPOLOGIES_DIR = join(__dirname, '../../../../deploy/topologies');
 const paths = { runDir: '/srv/keyflow/run', outDir: '/srv/keyflow/conf', baseDir: '/srv/keyflow' };
-const local = (): Topology => loadTopology(join(TOPOLOGIES_DIR, 'local.yaml'));
+/**
+ * local.yaml in plain HTTP on 8080 (its TLS off): the base every variant below changes one thing of. The snapshots
+ * render the files as they are.
+ */
+const local = (): Topology => {
+  const t = loadTopology(join(TOPOLOGIES_DIR, 'local.yaml'));
+  return parseTopology({
+    ...t,
+    gateway: { ...t.gateway, tls: { mode: 'off' }, instances: t.gateway.instances.map((g) => ({ ...g, port: 8080 })) },
+  });
+};
 
 /** local.yaml with some parts replaced, validated like any topology file. */
 function variant(patch: (t: TopologyInput) => TopologyInput): Topology {
@@ -78,6 +88,9 @@ describe(renderAll.name, () => {
         ['haproxy.cfg', undefined],
         ['named.conf', undefined],
         ['keyflow.test.zone', undefined],
+        ['prometheus.yml', undefined],
+        ['keyflow-alerts.yml', undefined],
+        ['alertmanager.yml', undefined],
       ]);
     });
 
@@ -104,7 +117,15 @@ describe(renderAll.name, () => {
 
     it('should render the cockroach variant as in the snapshot', () => {
       const files = renderAll(variant(cockroach), paths);
-      expect(files.map((f) => f.file)).toEqual(['nginx.conf', 'haproxy.cfg', 'named.conf', 'keyflow.test.zone']);
+      expect(files.map((f) => f.file)).toEqual([
+        'nginx.conf',
+        'haproxy.cfg',
+        'named.conf',
+        'keyflow.test.zone',
+        'prometheus.yml',
+        'keyflow-alerts.yml',
+        'alertmanager.yml',
+      ]);
       expect(file(files, 'haproxy.cfg')).toMatchSnapshot();
     });
   });
@@ -370,7 +391,8 @@ describe(renderAll.name, () => {
 
     it('should take the body size limit and the access log switch from the topology', () => {
       expect(nginx()).toContain('client_max_body_size 2m;');
-      expect(nginx()).toContain('access_log /srv/keyflow/run/nginx-access.log combined buffer=64k flush=1s;');
+      expect(nginx()).toContain('access_log /srv/keyflow/run/nginx-access.log keyflow_json buffer=64k flush=1s;');
+      expect(nginx()).toContain('"requestId":"$request_id"');
       const quiet = nginx(
         variant((t) => ({ ...t, gateway: { ...t.gateway, clientMaxBodySize: '64k', accessLog: false } })),
       );
@@ -511,7 +533,7 @@ describe(renderAll.name, () => {
         title: 'Bad Request',
         status: 400,
       });
-      const redirect = conf.slice(conf.indexOf('# Plain HTTP only points clients at HTTPS'));
+      const redirect = conf.slice(conf.indexOf('# Plain HTTP points clients at HTTPS'));
       expect(redirect).toContain('listen 127.0.0.21:8081; # gateway-1');
       expect(redirect).toContain('return 308 https://$host:8080$request_uri;');
       // nginx's own errors on the redirect port are problem documents too.
@@ -794,5 +816,27 @@ describe(renderAll.name, () => {
     it('should render no keepalived config without haproxy.redundancy', () => {
       expect(renderAll(local(), paths).some((f) => f.file.startsWith('keepalived'))).toBe(false);
     });
+  });
+});
+
+describe(renderGatewayConfigs.name, () => {
+  it('should render one config per gateway, each listening on its own address with its own pid, logs and temp dirs', () => {
+    const files = renderGatewayConfigs(local(), paths);
+    expect(files.map((f) => f.file)).toEqual(['nginx-gateway-1.conf', 'nginx-gateway-2.conf', 'nginx-gateway-3.conf']);
+    const conf = file(files, 'nginx-gateway-2.conf');
+    expect([...conf.matchAll(/^\s+listen (\S+); # (\S+)$/gm)].map((m) => [m[1], m[2]])).toEqual([
+      ['127.0.0.22:8080', 'gateway-2'],
+    ]);
+    expect(conf).toMatch(/^pid \/srv\/keyflow\/run\/nginx-gateway-2\.pid;$/m);
+    expect(conf).toMatch(/^error_log \/srv\/keyflow\/run\/nginx-gateway-2-error\.log warn;$/m);
+    expect(conf).toMatch(/^\s+access_log \/srv\/keyflow\/run\/nginx-gateway-2-access\.log /m);
+    for (const m of conf.matchAll(/^\s+\w+_temp_path (\S+);$/gm)) expect(m[1]).toMatch(/-gateway-2$/);
+    // Everything else is the whole tier's nginx.conf.
+    const all = file(renderAll(local(), paths), 'nginx.conf');
+    expect(section(conf, 'upstream keyflow_api')).toBe(section(all, 'upstream keyflow_api'));
+  });
+
+  it('should refuse a gateway the topology does not have', () => {
+    expect(() => buildNginxView(local(), paths, 'gateway-9')).toThrow('no gateway "gateway-9" in topology "local"');
   });
 });

@@ -1,6 +1,9 @@
-import { isAbsolute } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { isAbsolute, join } from 'node:path';
 import type { Topology } from '@keyflow/topology';
 import {
+  ALERT_RULES_FILE,
+  ALERTMANAGER_FILE,
   HAPROXY_CFG_FILE,
   keepalivedFile,
   NAMED_CONF_FILE,
@@ -8,11 +11,11 @@ import {
   PROMETHEUS_FILE,
   zoneFile,
 } from './render.constant';
-import { loadTemplate, type Template } from './templates.util';
+import { loadTemplate, TEMPLATES_DIR, type Template } from './templates.util';
 import { buildHaproxyView, type HaproxyView } from './view-models/haproxy.view-model';
 import { buildKeepalivedViews, type KeepalivedView } from './view-models/keepalived.view-model';
 import { buildNamedConfView, buildZoneView, type NamedConfView, type ZoneView } from './view-models/named.view-model';
-import { buildNginxView, type NginxView } from './view-models/nginx.view-model';
+import { buildNginxView, nginxFileNames, type NginxView } from './view-models/nginx.view-model';
 import { buildPrometheusView, type PrometheusView } from './view-models/prometheus.view-model';
 import type { RenderPaths } from './view-models/view-model.util';
 
@@ -34,6 +37,22 @@ interface Templates {
 }
 
 let templates: Templates | undefined;
+
+/**
+ * Alertmanager's config: alerts are grouped per alert name and kept (its API and UI list them, the console and
+ * tests read them); no notifier is configured, as a notification channel is each operator's own choice.
+ */
+const ALERTMANAGER_CONFIG = `# Rendered by apps/gateway-config. Add a receiver (email, webhook, …) to be notified; until then alerts are
+# listed by Alertmanager's API and UI only.
+route:
+  receiver: keyflow
+  group_by: [alertname]
+  group_wait: 5s
+  group_interval: 30s
+  repeat_interval: 4h
+receivers:
+  - name: keyflow
+`;
 
 function compiledTemplates(): Templates {
   templates ??= {
@@ -81,9 +100,30 @@ export function renderAll(topology: Topology, paths: RenderPaths): RenderedFile[
   }
   if (topology.monitoring?.prometheus) {
     files.push({ file: PROMETHEUS_FILE, content: t.prometheus(buildPrometheusView(topology, paths)) });
+    if (topology.monitoring.alertmanager) {
+      files.push(
+        { file: ALERT_RULES_FILE, content: readFileSync(join(TEMPLATES_DIR, 'monitoring', ALERT_RULES_FILE), 'utf8') },
+        { file: ALERTMANAGER_FILE, content: ALERTMANAGER_CONFIG },
+      );
+    }
   }
   for (const view of buildKeepalivedViews(topology)) {
     files.push({ file: keepalivedFile(view.peer), content: t.keepalived(view) });
   }
   return files;
+}
+
+/**
+ * One `nginx-<gateway>.conf` per gateway instance: each gateway address as its own nginx process, with its own
+ * pid file, logs and temp dirs, so one can die alone (the local stack supervises each). `nginx.conf` (from
+ * `renderAll`) stays the config of one nginx serving every gateway, as a container runs it.
+ */
+export function renderGatewayConfigs(topology: Topology, paths: RenderPaths): RenderedFile[] {
+  assertUsablePath('runDir', paths.runDir);
+  assertUsablePath('outDir', paths.outDir);
+  const t = compiledTemplates();
+  return topology.gateway.instances.map((g) => ({
+    file: nginxFileNames(g.name).conf,
+    content: t.nginx(buildNginxView(topology, paths, g.name)),
+  }));
 }

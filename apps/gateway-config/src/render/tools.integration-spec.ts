@@ -2,9 +2,10 @@ import { mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadTopology, parseTopology, type Topology, type TopologyInput } from '@keyflow/topology';
+import { ensureLocalCa } from '../cli/local-ca.util';
 import { ensureSelfSignedCert } from '../cli/self-signed-cert.util';
 import { runCommand } from '../testing/processes.util';
-import { loopbackHosts, runSandboxed } from '../testing/sandbox.util';
+import { loopbackHosts, resolverHosts, runSandboxed } from '../testing/sandbox.util';
 import { tempDirs } from '../testing/temp-dir.util';
 import {
   HAPROXY_CFG_FILE,
@@ -55,6 +56,7 @@ function render(original: Topology, prefix: string): Rendered {
   const files = renderAll(topology, { outDir, runDir });
   writeRenderedFiles(files, outDir);
   if (topology.gateway.tls.mode === 'self-signed') ensureSelfSignedCert(topology, outDir);
+  if (topology.gateway.tls.mode === 'local-ca') ensureLocalCa(topology, outDir);
   return { topology, dir, outDir, runDir, files: files.map((f) => f.file) };
 }
 
@@ -96,6 +98,25 @@ function describeToolChecks(label: string, load: () => Topology): void {
       expect(haproxy.stderr).not.toMatch(/WARNING|ALERT/);
       expect(haproxy).toMatchObject({ code: 0 });
     });
+
+    if (topology.gateway.resolver !== undefined)
+      it('should pass nginx -t while the API name does not resolve yet (found at run time)', async () => {
+        const { outDir, runDir, dir } = get();
+        const args = ['-p', runDir, '-c', join(outDir, NGINX_CONF_FILE), '-e', join(runDir, RUN_FILES.nginxErrorLog)];
+        const nginx = await runSandboxed('nginx', ['-t', ...args], { dir, hosts: resolverHosts(topology) });
+        expect(nginx.stderr).toContain('test is successful');
+        expect(nginx.code).toBe(0);
+      });
+
+    if (topology.haproxy.resolvers !== undefined)
+      it('should pass haproxy -c while no server name resolves yet (servers wait for DNS instead of failing start)', async () => {
+        const { outDir, dir } = get();
+        // No hosts entries and no reachable DNS server in the sandbox: every Compose or Kubernetes name is unknown.
+        const haproxy = await runSandboxed('haproxy', ['-c', '-f', join(outDir, HAPROXY_CFG_FILE)], { dir });
+        expect(haproxy.stderr).not.toMatch(/ALERT/);
+        expect(haproxy.stderr).toMatch(/could not resolve address/);
+        expect(haproxy).toMatchObject({ code: 0 });
+      });
 
     if (topology.dns !== undefined)
       it('should pass named-checkconf and named-checkzone', async () => {

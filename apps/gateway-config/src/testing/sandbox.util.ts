@@ -11,9 +11,10 @@ const RUNNING_AS_ROOT = process.getuid?.() === 0;
  * loopback address, as Docker's DNS would map them to container addresses.
  */
 export function loopbackHosts(t: Topology): Record<string, string> {
-  const names = [...namedServers(t), ...t.redis.nodes, t.haproxy]
-    .map((x) => x.host)
-    .filter((h) => isIP(h) === 0 && h !== 'localhost');
+  const names = [
+    ...[...namedServers(t), ...t.redis.nodes, t.haproxy].map((x) => x.host),
+    ...(t.gateway.resolver?.servers ?? []),
+  ].filter((h) => isIP(h) === 0 && h !== 'localhost');
   return Object.fromEntries([...new Set(names)].map((name, i) => [name, `127.0.1.${i + 1}`]));
 }
 
@@ -32,11 +33,14 @@ export function runSandboxed(
   const hostsFile = join(options.dir, 'sandbox-hosts');
   const lines = ['127.0.0.1 localhost', ...Object.entries(options.hosts ?? {}).map(([name, ip]) => `${ip} ${name}`)];
   writeFileSync(hostsFile, `${lines.join('\n')}\n`);
+  // The sandbox's DNS server is its own loopback, where nothing answers: names resolve only through the hosts file.
+  const resolvFile = join(options.dir, 'sandbox-resolv.conf');
+  writeFileSync(resolvFile, 'nameserver 127.0.0.1\n');
   const links = (options.interfaces ?? []).map((name, i) => {
     if (!/^[a-zA-Z0-9._-]{1,15}$/.test(name)) throw new Error(`not an interface name: ${name}`);
     return `ip link add ${name} type veth peer name kfpeer${i}; ip link set ${name} up; `;
   });
-  const script = `set -e; ip link set lo up; ${links.join('')}mount --bind "$0" /etc/hosts; exec "$@"`;
+  const script = `set -e; ip link set lo up; ${links.join('')}mount --bind "$0" /etc/hosts; mount --bind "${resolvFile}" /etc/resolv.conf; exec "$@"`;
   return runCommand(
     'unshare',
     [
@@ -52,4 +56,10 @@ export function runSandboxed(
     ],
     options.env ? { env: { ...process.env, ...options.env } } : {},
   );
+}
+
+/** Only the DNS servers nginx is told to ask at run time (`gateway.resolver`): every other name stays unknown. */
+export function resolverHosts(t: Topology): Record<string, string> {
+  const names = (t.gateway.resolver?.servers ?? []).filter((h) => isIP(h) === 0);
+  return Object.fromEntries(names.map((name, i) => [name, `127.0.2.${i + 1}`]));
 }

@@ -2,7 +2,14 @@ import { describe, expect, it } from 'vitest';
 import { testSecrets, testTopology } from '../stack.fixture';
 import { rabbitmqConfig, rabbitmqEnv, rabbitmqNodeName } from './rabbitmq.service';
 
-const rmq2 = { name: 'rmq2', host: '127.0.0.1', port: 15712, managementPort: 15802, distPort: 25802 };
+const rmq2 = {
+  name: 'rmq2',
+  host: '127.0.0.1',
+  port: 15712,
+  managementPort: 15802,
+  distPort: 25802,
+  prometheusPort: 15892,
+};
 
 describe(rabbitmqConfig.name, () => {
   it('should listen on loopback, discover its peers from the fixed node list and spread queue leaders', () => {
@@ -14,6 +21,8 @@ describe(rabbitmqConfig.name, () => {
       default_user_tags.administrator = true
       management.tcp.ip = 127.0.0.1
       management.tcp.port = 15802
+      prometheus.tcp.ip = 127.0.0.1
+      prometheus.tcp.port = 15892
       cluster_formation.peer_discovery_backend = classic_config
       cluster_formation.classic_config.nodes.1 = rmq1@localhost
       cluster_formation.classic_config.nodes.2 = rmq2@localhost

@@ -1,5 +1,5 @@
 import { isAlive, type StackLaunchSpec, type StackProcess } from '@keyflow/testing';
-import type { Topology } from '@keyflow/topology';
+import { RABBITMQ_PROMETHEUS_PORT, type Topology } from '@keyflow/topology';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -33,7 +33,7 @@ export function rabbitmqProcessName(node: Pick<RabbitNode, 'name'>): string {
  */
 export function rabbitmqConfig(
   node: RabbitNode,
-  topology: Pick<Topology, 'rabbitmq'>,
+  topology: Pick<Topology, 'rabbitmq' | 'monitoring'>,
   secrets: StackSecrets['rabbitmq'],
 ): string {
   return [
@@ -43,6 +43,10 @@ export function rabbitmqConfig(
     'default_user_tags.administrator = true',
     `management.tcp.ip = ${node.host}`,
     `management.tcp.port = ${node.managementPort}`,
+    // rabbitmq_prometheus (enabled with monitoring) on the node's own port; it would bind 0.0.0.0:15692 otherwise.
+    ...(topology.monitoring?.prometheus
+      ? [`prometheus.tcp.ip = ${node.host}`, `prometheus.tcp.port = ${node.prometheusPort ?? RABBITMQ_PROMETHEUS_PORT}`]
+      : []),
     'cluster_formation.peer_discovery_backend = classic_config',
     ...topology.rabbitmq.nodes.map(
       (n, i) => `cluster_formation.classic_config.nodes.${i + 1} = ${rabbitmqNodeName(n)}`,
@@ -110,7 +114,8 @@ export class RabbitmqService implements StackComponent {
     // The cluster's nodes authenticate each other with this cookie: made once, kept with the data.
     const cookie = join(home, '.erlang.cookie');
     if (!existsSync(cookie)) writeFileSync(cookie, randomBytes(24).toString('hex').toUpperCase(), { mode: 0o400 });
-    writeFileSync(join(layout.conf, 'rabbitmq-enabled-plugins'), '[rabbitmq_management].\n');
+    const plugins = ['rabbitmq_management', ...(topology.monitoring?.prometheus ? ['rabbitmq_prometheus'] : [])];
+    writeFileSync(join(layout.conf, 'rabbitmq-enabled-plugins'), `[${plugins.join(',')}].\n`);
     writeFileSync(join(layout.conf, 'rabbitmq-env.conf'), '# empty: keeps /etc/rabbitmq/rabbitmq-env.conf out\n');
 
     // Our own epmd, started first so the nodes find it instead of daemonising one we could not track.

@@ -16,7 +16,8 @@ export interface HaproxyView {
   /** `inter … fall … rise …` for the database and AMQP servers. */
   dbCheck: string;
   amqpCheck: string;
-  resolvers: { name: string; nameservers: NamedAddress[] } | null;
+  /** `parseResolvConf`: the nameservers of /etc/resolv.conf (HAProxy's `parse-resolv-conf`), else `nameservers`. */
+  resolvers: { name: string; nameservers: NamedAddress[]; parseResolvConf: boolean } | null;
   /** Appended to every server line: run-time DNS resolution, or nothing. */
   serverOptions: string;
   postgres: {
@@ -57,7 +58,11 @@ export function buildHaproxyView(t: Topology, { runDir, outDir }: RenderPaths): 
     resolvers: resolvers
       ? {
           name: 'keyflow_dns',
-          nameservers: resolvers.map((r, i) => ({ name: `dns${i + 1}`, address: hostPort(r.host, r.port) })),
+          nameservers:
+            resolvers === 'resolv.conf'
+              ? []
+              : resolvers.map((r, i) => ({ name: `dns${i + 1}`, address: hostPort(r.host, r.port) })),
+          parseResolvConf: resolvers === 'resolv.conf',
         }
       : null,
     // init-addr last,libc,none: start even when a server's name does not resolve yet; it stays down until it does.

@@ -42,6 +42,8 @@ export interface NginxView {
   pidFile: string;
   errorLog: string;
   accessLog: string | null;
+  /** The `service` of each access log line: `nginx`, or `nginx-<gateway>` for one gateway's own process. */
+  serviceName: string;
   tempPaths: Array<{ directive: string; path: string }>;
   clientMaxBodySize: string;
   /** `client_max_body_size` of bulk writes (`location = /v1/kv`): the larger of 8m and `clientMaxBodySize`. */
@@ -49,15 +51,24 @@ export interface NginxView {
   /** `large_client_header_buffers`: the longest request line and header line, and how many fit. */
   largeClientHeaderBuffers: string;
   balanceDirective: string | null;
+  /** Run-time DNS for the API's name (`gateway.resolver`): no upstream block, proxy_pass to `$keyflow_api`. */
+  resolver: { servers: string; valid: string; upstream: string } | null;
+  /** `http://keyflow_api` (the upstream block) or `http://$keyflow_api` (resolved at run time). */
+  proxyTarget: string;
   /** nginx's passive health check per upstream server, e.g. `max_fails=2 fail_timeout=5s`. */
   upstreamHealth: string;
   upstreams: NamedAddress[];
   /** `add_header` values of every gateway server block. */
   serverHeaders: string[];
-  servers: Array<{ name: string; listen: string }>;
+  /** `ssl`: a TLS listener (with the certificate); otherwise plain HTTP (`tls.plainHttp: serve`, or TLS off). */
+  servers: Array<{ name: string; listen: string; ssl: boolean }>;
   tls: { certFile: string; keyFile: string } | null;
-  /** Plain-HTTP servers that only redirect to HTTPS. */
+  /**
+   * Plain-HTTP servers that redirect to HTTPS, except the paths in `plainPaths` (health checks, the seed's
+   * `/store`), which they serve as the HTTPS servers do.
+   */
   redirects: Array<{ name: string; listen: string; target: string }>;
+  plainPaths: string[];
   rateLimit: { zone: string; rate: string; zoneSize: string; burst: number } | null;
   loginRateLimit: { zone: string; rate: string; burst: number; status: number };
   trustedForwarders: string[];
@@ -221,6 +232,7 @@ export function tlsFiles(t: Topology, outDir: string): { certFile: string; keyFi
     case 'off':
       return null;
     case 'self-signed':
+    case 'local-ca':
       return { certFile: join(outDir, SELF_SIGNED_TLS.cert), keyFile: join(outDir, SELF_SIGNED_TLS.key) };
     case 'files':
       // The schema requires both in files mode.
@@ -249,9 +261,23 @@ function nginxListeners(t: Topology, ssl: boolean): Array<{ name: string; listen
   }));
 }
 
+/**
+ * With `tls.plainHttp: serve`, the plain HTTP port of each gateway is a full server like the HTTPS one (a test
+ * stack), instead of a redirect.
+ */
+function plainServers(t: Topology): NginxView['servers'] {
+  const port = t.gateway.tls.redirectHttpPort;
+  if (port === undefined || t.gateway.tls.mode === 'off' || t.gateway.tls.plainHttp !== 'serve') return [];
+  const plain = { ...t, gateway: { ...t.gateway, instances: t.gateway.instances.map((g) => ({ ...g, port })) } };
+  return nginxListeners(plain, false).map(({ name, listen }) => ({ name, listen, ssl: false }));
+}
+
+/** Served on the plain HTTP port rather than redirected: load balancers' health checks and the seed's routes. */
+export const PLAIN_HTTP_PATHS = ['/health/', '/store'] as const;
+
 function nginxRedirects(t: Topology): NginxView['redirects'] {
   const port = t.gateway.tls.redirectHttpPort;
-  if (port === undefined || t.gateway.tls.mode === 'off') return [];
+  if (port === undefined || t.gateway.tls.mode === 'off' || t.gateway.tls.plainHttp === 'serve') return [];
   const target = (httpsPort: number): string => `https://$host${httpsPort === 443 ? '' : `:${httpsPort}`}$request_uri`;
   const instances = t.gateway.instances;
   if (t.gateway.listenAll) {
@@ -271,7 +297,60 @@ function nginxRedirects(t: Topology): NginxView['redirects'] {
   });
 }
 
-export function buildNginxView(t: Topology, { runDir, outDir, baseDir }: RenderPaths): NginxView {
+/**
+ * The file names one nginx process uses: `nginx.conf`, `nginx.pid`, … for the whole gateway tier, or
+ * `nginx-<gateway>.conf`, `nginx-<gateway>.pid`, … for one gateway's own process (see `gatewayTopology`).
+ */
+export function nginxFileNames(gateway?: string): {
+  conf: string;
+  pid: string;
+  errorLog: string;
+  accessLog: string;
+  tempSuffix: string;
+} {
+  if (!gateway) {
+    return {
+      conf: NGINX_CONF_FILE,
+      pid: RUN_FILES.nginxPid,
+      errorLog: RUN_FILES.nginxErrorLog,
+      accessLog: RUN_FILES.nginxAccessLog,
+      tempSuffix: '',
+    };
+  }
+  return {
+    conf: `nginx-${gateway}.conf`,
+    pid: `nginx-${gateway}.pid`,
+    errorLog: `nginx-${gateway}-error.log`,
+    accessLog: `nginx-${gateway}-access.log`,
+    tempSuffix: `-${gateway}`,
+  };
+}
+
+/** The topology as one gateway's own nginx sees it: only that gateway's listeners. */
+export function gatewayTopology(t: Topology, gateway: string): Topology {
+  const instance = t.gateway.instances.find((g) => g.name === gateway);
+  if (!instance) throw new Error(`no gateway "${gateway}" in topology "${t.name}"`);
+  return { ...t, gateway: { ...t.gateway, instances: [instance] } };
+}
+
+/**
+ * The view of nginx.conf. With `gateway`, the config of that gateway's own nginx process: its listeners only, and
+ * its own pid file, logs and temp dirs, so several gateways on one host run (and die) independently.
+ */
+function resolverView(t: Topology): NginxView['resolver'] {
+  const resolver = t.gateway.resolver;
+  const [api] = t.api.instances;
+  if (!resolver || !api) return null;
+  return { servers: resolver.servers.join(' '), valid: resolver.valid, upstream: hostPort(api.host, api.port) };
+}
+
+export function buildNginxView(
+  topology: Topology,
+  { runDir, outDir, baseDir }: RenderPaths,
+  gateway?: string,
+): NginxView {
+  const t = gateway ? gatewayTopology(topology, gateway) : topology;
+  const names = nginxFileNames(gateway);
   const tls = tlsFiles(t, outDir);
   // HSTS only with an operator's certificate: a browser that pinned HSTS for a self-signed name is stuck.
   const serverHeaders = [
@@ -287,21 +366,31 @@ export function buildNginxView(t: Topology, { runDir, outDir, baseDir }: RenderP
     daemon: t.gateway.daemon ? 'on' : 'off',
     startHint: t.gateway.daemon ? 'Started detached by the stack:' : 'Runs in the foreground (a container):',
     runDir,
-    confFile: join(outDir, NGINX_CONF_FILE),
-    pidFile: join(runDir, RUN_FILES.nginxPid),
-    errorLog: join(runDir, RUN_FILES.nginxErrorLog),
-    accessLog: t.gateway.accessLog ? join(runDir, RUN_FILES.nginxAccessLog) : null,
-    tempPaths: Object.entries(NGINX_TEMP_PATHS).map(([directive, dir]) => ({ directive, path: join(runDir, dir) })),
+    confFile: join(outDir, names.conf),
+    pidFile: join(runDir, names.pid),
+    errorLog: join(runDir, names.errorLog),
+    accessLog: t.gateway.accessLog ? join(runDir, names.accessLog) : null,
+    serviceName: gateway ? `nginx-${gateway}` : 'nginx',
+    tempPaths: Object.entries(NGINX_TEMP_PATHS).map(([directive, dir]) => ({
+      directive,
+      path: join(runDir, `${dir}${names.tempSuffix}`),
+    })),
     clientMaxBodySize: t.gateway.clientMaxBodySize,
     bulkMaxBodySize: bulkMaxBodySize(t),
     largeClientHeaderBuffers: `${LARGE_HEADER_BUFFERS.count} ${LARGE_HEADER_BUFFERS.size}`,
     balanceDirective: nginxBalanceDirective(t.gateway.algorithm),
+    resolver: resolverView(t),
+    proxyTarget: t.gateway.resolver ? 'http://$keyflow_api' : 'http://keyflow_api',
     upstreamHealth: `max_fails=${health.maxFails} fail_timeout=${health.failTimeout}`,
     upstreams: t.api.instances.map((a) => ({ name: a.name, address: hostPort(a.host, a.port) })),
     serverHeaders,
-    servers: nginxListeners(t, tls !== null).map(({ name, listen }) => ({ name, listen })),
+    servers: [
+      ...nginxListeners(t, tls !== null).map(({ name, listen }) => ({ name, listen, ssl: tls !== null })),
+      ...plainServers(t),
+    ],
     tls,
     redirects: nginxRedirects(t),
+    plainPaths: [...PLAIN_HTTP_PATHS],
     rateLimit: rateLimit
       ? {
           zone: 'keyflow_per_client',

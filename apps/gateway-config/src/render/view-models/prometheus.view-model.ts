@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { RABBITMQ_PROMETHEUS_PORT, type Topology } from '@keyflow/topology';
-import { PROMETHEUS_FILE } from '../render.constant';
+import { ALERT_RULES_FILE, PROMETHEUS_FILE } from '../render.constant';
 import { hostPort, type RenderPaths } from './view-model.util';
 
 /**
@@ -25,6 +25,8 @@ interface StaticConfig {
 
 export interface PrometheusView {
   topologyName: string;
+  /** The alert rules file beside prometheus.yml and where alerts go, when the topology has an Alertmanager. */
+  alerting: { ruleFile: string; alertmanager: string } | null;
   confFile: string;
   listenAddress: string;
   scrapeInterval: string;
@@ -82,19 +84,30 @@ export function buildPrometheusView(t: Topology, { outDir }: RenderPaths): Prome
           db.nodes.map((n) => scrapeTarget(hostPort(n.host, n.httpPort), n.name)),
           { metricsPath: '/_status/vars' },
         )
-      : job(
-          'postgres',
-          db.nodes.map((n) => scrapeTarget(hostPort(n.host, n.port), n.name)),
-          {
-            metricsPath: '/probe',
-            params: { auth_module: postgres.authModule },
-            exporter: hostPort(postgres.host ?? prometheus.host, postgres.port),
-          },
-        );
+      : postgres.multiTarget
+        ? job(
+            'postgres',
+            db.nodes.map((n) => scrapeTarget(hostPort(n.host, n.port), n.name)),
+            {
+              metricsPath: '/probe',
+              params: { auth_module: postgres.authModule },
+              exporter: hostPort(postgres.host ?? prometheus.host, postgres.port),
+            },
+          )
+        : // One exporter holding every node's DSN: its series tell the nodes apart by their `server` label.
+          job('postgres', [scrapeTarget(hostPort(postgres.host ?? prometheus.host, postgres.port))]);
+  const node = monitoring.exporters.node;
+  const alertmanager = monitoring.alertmanager;
   return {
     topologyName: t.name,
     confFile: join(outDir, PROMETHEUS_FILE),
     listenAddress: hostPort(prometheus.host, prometheus.port),
+    alerting: alertmanager
+      ? {
+          ruleFile: yamlString(join(outDir, ALERT_RULES_FILE)),
+          alertmanager: yamlString(hostPort(alertmanager.host, alertmanager.port)),
+        }
+      : null,
     scrapeInterval: monitoring.scrapeInterval,
     jobs: [
       job('prometheus', [scrapeTarget(hostPort(prometheus.host, prometheus.port))]),
@@ -119,6 +132,8 @@ export function buildPrometheusView(t: Topology, { outDir }: RenderPaths): Prome
         { metricsPath: '/scrape', exporter: hostPort(redis.host ?? prometheus.host, redis.port) },
       ),
       dbJob,
+      ...(node ? [job('node', [scrapeTarget(hostPort(node.host ?? prometheus.host, node.port))])] : []),
+      ...(alertmanager ? [job('alertmanager', [scrapeTarget(hostPort(alertmanager.host, alertmanager.port))])] : []),
     ],
   };
 }
