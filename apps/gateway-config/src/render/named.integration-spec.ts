@@ -21,7 +21,7 @@ function roundRobinTopology(port: number): Topology {
     ...local,
     gateway: {
       ...local.gateway,
-      instances: GATEWAYS.map((host, i) => ({ name: `gateway-${i + 1}`, host, port: 8080 })),
+      instances: GATEWAYS.map((host, i) => ({ name: `gateway-${i + 1}`, host, port: 8443 })),
     },
     dns: { zone: 'keyflow.test', name: 'api', server: { host: '127.0.0.1', port }, ttl: 5 },
   });

@@ -112,7 +112,10 @@ function describeToolChecks(label: string, load: () => Topology): void {
       it('should pass haproxy -c while no server name resolves yet (servers wait for DNS instead of failing start)', async () => {
         const { outDir, dir } = get();
         // No hosts entries and no reachable DNS server in the sandbox: every Compose or Kubernetes name is unknown.
-        const haproxy = await runSandboxed('haproxy', ['-c', '-f', join(outDir, HAPROXY_CFG_FILE)], { dir });
+        const haproxy = await runSandboxed('haproxy', ['-c', '-f', join(outDir, HAPROXY_CFG_FILE)], {
+          dir,
+          env: { HAPROXY_STATS_USER: 'stats', HAPROXY_STATS_PASSWORD: 'tools-spec-secret' },
+        });
         expect(haproxy.stderr).not.toMatch(/ALERT/);
         expect(haproxy.stderr).toMatch(/could not resolve address/);
         expect(haproxy).toMatchObject({ code: 0 });
