@@ -100,6 +100,8 @@ export class ClusterService implements OnModuleDestroy {
     ];
     this.channel ??= this.amqp.createChannel({ name: 'cluster-status', confirm: false });
     const channel = this.channel;
+    // A channel made on the first call (or re-opened after a broker restart) asks nothing until it is open.
+    await withTimeout(channel.waitForConnect(), PROBE_TIMEOUT_MS).catch(() => undefined);
     return Promise.all(
       names.map(async (name) => {
         try {
