@@ -48,11 +48,17 @@ function call(
 ) {
   // A cookie stands for itself; otherwise the admin's token.
   const request = () => gatewayRequest(method, path, { body, headers, stack, asAdmin: !headers['cookie'] });
-  // A kept-alive connection from before a restart is closed under us once: a GET may simply go again.
-  return request().catch((err: unknown) => {
-    if (method !== 'GET') throw err;
-    return request();
-  });
+  // Kept-alive connections from before a restart are closed under us, each once (EPIPE, "other side closed"): there
+  // may be as many as the parallel writes opened, so a GET goes again until one reaches the new gateway.
+  const attempt = async (left: number): Promise<Awaited<ReturnType<typeof request>>> => {
+    try {
+      return await request();
+    } catch (err: unknown) {
+      if (method !== 'GET' || left === 0) throw err;
+      return attempt(left - 1);
+    }
+  };
+  return attempt(32);
 }
 
 /** Runs `fn` over `items`, `width` at a time. */
