@@ -177,7 +177,7 @@ describe('keys with a time to live (e2e through the gateway)', () => {
     }
   });
 
-  // The sweeper takes an expired key within about a second (kv-ttl's README); the bound here is loose on purpose, as
+  // The worker's expiry sweeper takes an expired key within about a second; the bound here is loose on purpose, as
   // a shared 2-core machine can be slow: what is checked is that every key gets exactly one expiry delete.
   it('should expire 100 keys written with ttl 1, each by one versioned delete, within seconds', async () => {
     const keys = Array.from({ length: 100 }, (_, i) => key(`bulk-${i}`));
@@ -188,7 +188,11 @@ describe('keys with a time to live (e2e through the gateway)', () => {
     await pollUntil(
       () => Promise.all(keys.map((k) => operation(expiryOperationId(k, 1)))),
       (ops) => ops.every((r) => r.json.status === 'applied' && r.json.version === 2),
-      { timeoutMs: Math.max(0, start + 15_000 - Date.now()), intervalMs: 100, what: '100 expiry deletes to be applied' },
+      {
+        timeoutMs: Math.max(0, start + 15_000 - Date.now()),
+        intervalMs: 100,
+        what: '100 expiry deletes to be applied',
+      },
     );
     const reads = await Promise.all(keys.map((k) => call('GET', `/v1/kv/${k}`)));
     expect(reads.map((r) => r.status)).toEqual(keys.map(() => 404));
