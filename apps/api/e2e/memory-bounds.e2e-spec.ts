@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import Redis, { Cluster } from 'ioredis';
+import { Pool } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gatewayRequest, readStack, redisNodes, type StackInfo, redisLogin } from '@keyflow/testing';
 
@@ -10,6 +11,8 @@ import { gatewayRequest, readStack, redisNodes, type StackInfo, redisLogin } fro
  */
 let stack: StackInfo;
 let redis: Cluster;
+/** Idempotency-Keys are kept per user (issue 16): `idem:<user id>:<key>`; the suite writes as the stack's admin. */
+let adminId: string;
 const run = randomUUID().slice(0, 8);
 
 function put(k: string, headers: Record<string, string>) {
@@ -21,6 +24,14 @@ describe('memory bounds (e2e)', () => {
     stack = readStack();
     redis = new Cluster(redisNodes(stack), { redisOptions: redisLogin('admin', stack) });
     await redis.ping();
+    const pool = new Pool({ connectionString: stack.db.write, max: 1 });
+    try {
+      const { rows } = await pool.query<{ id: string }>("SELECT id::TEXT AS id FROM users WHERE username = 'admin'");
+      adminId = rows[0]?.id ?? '';
+    } finally {
+      await pool.end();
+    }
+    expect(adminId).not.toBe('');
   });
 
   afterAll(() => {
@@ -48,7 +59,7 @@ describe('memory bounds (e2e)', () => {
     const ttl = await redis.ttl(`op:${String(applied.json.operationId)}`);
     expect(ttl).toBeGreaterThan(0);
     expect(ttl).toBeLessThanOrEqual(60);
-    const idemTtl = await redis.ttl(`idem:mb-${run}-client`);
+    const idemTtl = await redis.ttl(`idem:${adminId}:mb-${run}-client`);
     expect(idemTtl).toBeGreaterThan(3_600);
     expect(idemTtl).toBeLessThanOrEqual(86_400);
   });
@@ -58,7 +69,7 @@ describe('memory bounds (e2e)', () => {
     // The gateway's own key for a write sent without one is gw-<request id>; a client may repeat it after a 502/504.
     const accepted = await put(`mb-${run}-gw`, { 'idempotency-key': `gw-${requestId}` });
     expect(accepted.status).toBe(202);
-    const ttl = await redis.ttl(`idem:gw-${requestId}`);
+    const ttl = await redis.ttl(`idem:${adminId}:gw-${requestId}`);
     expect(ttl).toBeGreaterThan(0);
     expect(ttl).toBeLessThanOrEqual(600);
   });

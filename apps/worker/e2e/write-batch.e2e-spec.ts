@@ -10,6 +10,7 @@ import {
   writeMessageText,
   type WriteMessage,
 } from '@keyflow/contracts';
+import { KeyflowProblem } from '@keyflow/client';
 import { gatewayRequest, peekQueue, pollUntil, readStack, stackClient, type StackInfo } from '@keyflow/testing';
 
 /**
@@ -26,7 +27,22 @@ function request(method: string, path: string, options: { body?: unknown; gatewa
 async function finished(ids: string[]) {
   const client = stackClient({ stack });
   const records = [];
-  for (const id of ids) records.push(await client.settled(id, { timeoutMs: 60_000 }));
+  for (const id of ids) {
+    // A write published straight to the broker has no record until a worker takes it: 404 until then.
+    await pollUntil(
+      () =>
+        client.operation(id).then(
+          () => true,
+          (error: unknown) => {
+            if (error instanceof KeyflowProblem && error.status === 404) return false;
+            throw error;
+          },
+        ),
+      Boolean,
+      { what: `operation ${id} to be recorded`, timeoutMs: 60_000, intervalMs: 100 },
+    );
+    records.push(await client.settled(id, { timeoutMs: 60_000 }));
+  }
   return records;
 }
 
