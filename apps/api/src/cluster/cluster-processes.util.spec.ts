@@ -32,7 +32,7 @@ describe(clusterProcesses.name, () => {
       address: '127.0.0.1:13001',
       probe: { kind: 'http', url: 'http://127.0.0.1:13001/health/ready' },
     });
-    expect(byName.get('gateway-2')?.probe).toEqual({ kind: 'tcp', host: '127.0.0.32', port: 18080 });
+    expect(byName.get('gateway-2')?.probe).toEqual({ kind: 'tcp', host: '127.0.0.32', port: 18443 });
     expect(byName.get('pg-2')).toMatchObject({
       probe: { kind: 'http', url: 'http://127.0.0.1:18009/health' },
       primaryUrl: 'http://127.0.0.1:18009/primary',
