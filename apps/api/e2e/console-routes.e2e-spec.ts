@@ -1,10 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { connect } from 'amqplib';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { KeyflowClient } from '@keyflow/client';
-import { DEAD_LETTER_EXCHANGE, shardOf, shardQueueName } from '@keyflow/contracts';
 import {
   adminAuthHeaders,
+  deadLetterPut,
   gatewayRequest,
   pollUntil,
   postgresPrimary,
@@ -30,23 +29,6 @@ async function createUser(name: string, role: 'user' | 'admin'): Promise<string>
   });
   expect(created.status).toBe(201);
   return username;
-}
-
-/** What the broker does past a delivery-limit policy: the write goes to the dead-letter exchange. */
-async function deadLetter(key: string): Promise<string> {
-  const id = randomUUID();
-  const body = { v: 1, id, key, type: 'put', value: { replayed: true }, acceptedAt: new Date().toISOString() };
-  const headers = { 'x-first-death-reason': 'delivery_limit', 'x-first-death-queue': shardQueueName(shardOf(key, 16)) };
-  const connection = await connect(stack.amqp[0] ?? '');
-  try {
-    const channel = await connection.createConfirmChannel();
-    channel.publish(DEAD_LETTER_EXCHANGE, '', Buffer.from(JSON.stringify(body)), { persistent: true, headers });
-    await channel.waitForConfirms();
-    await channel.close();
-  } finally {
-    await connection.close();
-  }
-  return id;
 }
 
 /** A client holding a session cookie, as a browser would after logging in through `gateway`. */
@@ -161,7 +143,7 @@ describe('routes of the web console (e2e through the gateways)', () => {
   describe('GET /v1/admin/dead-letters and POST …/{operationId}/replay', () => {
     it('should list a dead-lettered write and replay it so that it is applied', async () => {
       const key = `console-dlq-${run}`;
-      const id = await deadLetter(key);
+      const id = await deadLetterPut(key, { replayed: true }, stack);
       const client = await loggedIn(admin, stack.gateway);
       const listed = await pollUntil(
         () => client.deadLetters({ limit: 100 }),

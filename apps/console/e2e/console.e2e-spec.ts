@@ -1,11 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { connect } from 'amqplib';
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEAD_LETTER_EXCHANGE, shardOf, shardQueueName } from '@keyflow/contracts';
 import {
+  deadLetterPut,
   adminAuthHeaders,
   findRepoRoot,
   gatewayRequest,
@@ -85,23 +84,6 @@ async function profile(page: Page): Promise<{ user: string; instance: string; ga
     instance: await page.getByTestId('profile-instance').innerText(),
     gateway: await page.getByTestId('profile-gateway').innerText(),
   };
-}
-
-/** A write the broker gave up on, as it dead-letters it past a delivery limit. */
-async function deadLetter(key: string): Promise<string> {
-  const id = randomUUID();
-  const body = { v: 1, id, key, type: 'put', value: 1, acceptedAt: new Date().toISOString() };
-  const headers = { 'x-first-death-reason': 'delivery_limit', 'x-first-death-queue': shardQueueName(shardOf(key, 16)) };
-  const connection = await connect(stack.amqp[0] ?? '');
-  try {
-    const channel = await connection.createConfirmChannel();
-    channel.publish(DEAD_LETTER_EXCHANGE, '', Buffer.from(JSON.stringify(body)), { persistent: true, headers });
-    await channel.waitForConfirms();
-    await channel.close();
-  } finally {
-    await connection.close();
-  }
-  return id;
 }
 
 const shot = (page: Page, name: string) => page.screenshot({ path: join(OUTPUT, `${name}.png`), fullPage: true });
@@ -303,7 +285,7 @@ describe('the web console in Chromium (e2e through the gateways)', () => {
     expect(names.filter((n) => n?.startsWith('redis-'))).toHaveLength(6);
     await expect(page.getByTestId('cluster-primary').innerText()).resolves.toMatch(/^pg-\d$/);
     await page.getByText('api-1: its dependencies').or(page.getByText('api-2: its dependencies')).waitFor();
-    const letter = await deadLetter(`console-dlq-${run}`);
+    const letter = await deadLetterPut(`console-dlq-${run}`, 1, stack);
     const row = page.getByTestId('dead-letters').getByRole('row').filter({ hasText: letter });
     await row.waitFor({ timeout: 15_000 });
     await shot(page, '7-cluster');

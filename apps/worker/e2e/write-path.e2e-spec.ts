@@ -2,8 +2,16 @@ import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { connect } from 'amqplib';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { DEAD_LETTER_EXCHANGE, DEAD_LETTER_QUEUE, shardOf, shardQueueName } from '@keyflow/contracts';
-import { gatewayRequest, managementRequest, peekQueue, pollUntil, readStack, type StackInfo } from '@keyflow/testing';
+import { DEAD_LETTER_QUEUE, shardOf, shardQueueName } from '@keyflow/contracts';
+import {
+  gatewayRequest,
+  managementRequest,
+  peekQueue,
+  pollUntil,
+  publishDeadLetter,
+  readStack,
+  type StackInfo,
+} from '@keyflow/testing';
 
 /** The write path's infrastructure as the stack built it: quorum queues on every node, dead-lettering. */
 let stack: StackInfo;
@@ -116,17 +124,7 @@ describe('write path (e2e)', () => {
       return { code: result.status, out: result.stdout, err: result.stderr };
     }
 
-    async function deadLetter(body: unknown, headers: Record<string, unknown>) {
-      const connection = await connect(stack.amqp[0] ?? '');
-      try {
-        const channel = await connection.createConfirmChannel();
-        channel.publish(DEAD_LETTER_EXCHANGE, '', Buffer.from(JSON.stringify(body)), { persistent: true, headers });
-        await channel.waitForConfirms();
-        await channel.close();
-      } finally {
-        await connection.close();
-      }
-    }
+    const deadLetter = (body: unknown, headers: Record<string, unknown>) => publishDeadLetter(body, headers, stack);
 
     it('should mark an operation the broker gave up on as failed, list it, and apply it when replayed', async () => {
       const key = `replay-${randomUUID()}`;

@@ -9,3 +9,4 @@ export * from './gateway-client.util';
 export * from './management-client.util';
 export * from './openapi-contract.util';
 export * from './stack-client.util';
+export * from './dead-letter.util';
