@@ -4,15 +4,7 @@ import type { Topology } from '@keyflow/topology';
 export type ProcessProbe = { kind: 'http'; url: string } | { kind: 'tcp'; host: string; port: number };
 
 export type ClusterProcessKind =
-  | 'gateway'
-  | 'api'
-  | 'worker'
-  | 'redis'
-  | 'rabbitmq'
-  | 'database'
-  | 'haproxy'
-  | 'dns'
-  | 'etcd';
+  'gateway' | 'api' | 'worker' | 'redis' | 'rabbitmq' | 'database' | 'haproxy' | 'dns' | 'etcd';
 
 /** One process of the deployment, as the topology describes it. */
 export interface ClusterProcess {

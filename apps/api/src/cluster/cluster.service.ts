@@ -94,10 +94,7 @@ export class ClusterService implements OnModuleDestroy {
   }
 
   private async queueDepths(): Promise<QueueDepthDto[]> {
-    const names = [
-      ...Array.from({ length: this.config.KV_SHARDS }, (_, i) => shardQueueName(i)),
-      DEAD_LETTER_QUEUE,
-    ];
+    const names = [...Array.from({ length: this.config.KV_SHARDS }, (_, i) => shardQueueName(i)), DEAD_LETTER_QUEUE];
     this.channel ??= this.amqp.createChannel({ name: 'cluster-status', confirm: false });
     const channel = this.channel;
     // A channel made on the first call (or re-opened after a broker restart) asks nothing until it is open.

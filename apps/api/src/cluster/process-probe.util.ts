@@ -15,7 +15,9 @@ export async function probe(target: ProcessProbe, timeoutMs: number): Promise<Pr
     if (target.kind === 'http') {
       const res = await fetch(target.url, { signal: AbortSignal.timeout(timeoutMs) });
       await res.body?.cancel();
-      return res.ok ? { up: true, latencyMs: elapsed() } : { up: false, latencyMs: elapsed(), detail: `HTTP ${res.status}` };
+      return res.ok
+        ? { up: true, latencyMs: elapsed() }
+        : { up: false, latencyMs: elapsed(), detail: `HTTP ${res.status}` };
     }
     await tcpConnect(target.host, target.port, timeoutMs);
     return { up: true, latencyMs: elapsed() };

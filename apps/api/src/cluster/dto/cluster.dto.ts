@@ -29,7 +29,12 @@ export class QueueDepthDto {
   @ApiProperty({ example: 'kv.shard.0' })
   name!: string;
 
-  @ApiProperty({ example: 0, nullable: true, type: Number, description: 'Ready messages; null when the broker did not say.' })
+  @ApiProperty({
+    example: 0,
+    nullable: true,
+    type: Number,
+    description: 'Ready messages; null when the broker did not say.',
+  })
   messages!: number | null;
 
   @ApiProperty({ example: 1, nullable: true, type: Number })
@@ -43,7 +48,12 @@ export class ClusterResponseDto {
   @ApiProperty({ format: 'date-time' })
   checkedAt!: string;
 
-  @ApiProperty({ example: 'local', nullable: true, type: String, description: 'null when this instance has no topology (CLUSTER_TOPOLOGY).' })
+  @ApiProperty({
+    example: 'local',
+    nullable: true,
+    type: String,
+    description: 'null when this instance has no topology (CLUSTER_TOPOLOGY).',
+  })
   topology!: string | null;
 
   @ApiProperty({ type: [ClusterProcessDto], description: 'Every process of the topology; empty without one.' })
