@@ -441,10 +441,12 @@ describe('keyflow HTTP API (e2e through the gateway)', () => {
         '422',
         '503',
       ]);
+      // 403: a key outside the caller's grants (issue 16).
       expect(Object.keys(paths['/v1/kv/{key}']?.get?.responses ?? {}).sort()).toEqual([
         '200',
         '400',
         '401',
+        '403',
         '404',
         '503',
       ]);
