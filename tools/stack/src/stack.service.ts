@@ -8,10 +8,11 @@ import {
 } from '@keyflow/testing';
 import { loadTopology, type Topology } from '@keyflow/topology';
 import { connect as amqpConnect } from 'amqplib';
-import { existsSync, mkdirSync, rmSync } from 'node:fs';
-import { relative, resolve } from 'node:path';
+import { chmodSync, cpSync, existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { join, relative, resolve } from 'node:path';
 import { createInterface } from 'node:readline/promises';
 import { AppsService } from './apps.service';
+import { CONSOLE_BUILD } from './build/app-build.service';
 import { HaproxyService } from './servers/haproxy.service';
 import { NamedService } from './servers/named.service';
 import { MonitoringService } from './servers/monitoring.service';
@@ -162,6 +163,7 @@ export class StackService {
       await components.haproxy.ensure(ctx);
       await this.checkAmqpGateway(record.current);
       await components.apps.migrate(ctx);
+      this.publishConsole(layout);
       await components.apps.ensureAdmin(ctx, { verify: false });
       await components.apps.ensure(ctx);
       await components.apps.ensureAdmin(ctx, { verify: true });
@@ -352,12 +354,31 @@ export class StackService {
     return parts.flatMap((part) => part.prepare({ topology, layout }));
   }
 
+  /**
+   * Copies the built console (`dist/apps/console`) to where the gateways serve it from: the stack's run directory,
+   * which is 0755 like nginx's temp dirs. nginx's workers run as `nobody` when the stack runs as root, and a
+   * checkout under a private directory (a CI clone in a 0700 temp dir) is not theirs to read: they answered 403.
+   */
+  private publishConsole(layout: StackLayout): void {
+    const built = join(this.repoRoot, CONSOLE_BUILD.outputPath);
+    const target = consoleDir(layout);
+    if (!existsSync(join(built, 'index.html'))) {
+      this.progress.line('console', `not built (${built}): the gateways answer 404 at /`);
+      return;
+    }
+    rmSync(target, { recursive: true, force: true });
+    cpSync(built, target, { recursive: true });
+    chmodTree(target);
+    this.progress.line('console', `served from ${target}`);
+  }
+
   private async render(layout: StackLayout): Promise<void> {
     await run(
       process.execPath,
       [
         ...['-r', '@swc-node/register', 'apps/gateway-config/src/main.ts', 'render'],
         ...['--topology', layout.topologyFile, '--out', layout.conf, '--run-dir', layout.run, '--per-gateway'],
+        ...['--console-root', consoleDir(layout)],
       ],
       { cwd: this.repoRoot, timeoutMs: 60_000 },
     );
@@ -563,5 +584,20 @@ export class StackService {
         if (row.pid !== (info.processes.find((p) => p.name === row.name)?.pid ?? 0)) record.addProcess(row.proc);
     }
     return rows;
+  }
+}
+
+/** Where the gateways serve the web console from (see `publishConsole`). */
+export function consoleDir(layout: Pick<StackLayout, 'run'>): string {
+  return join(layout.run, 'console');
+}
+
+/** World-readable files and traversable directories under `dir`: nginx's workers read them as `nobody`. */
+function chmodTree(dir: string): void {
+  chmodSync(dir, 0o755);
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) chmodTree(path);
+    else chmodSync(path, 0o644);
   }
 }

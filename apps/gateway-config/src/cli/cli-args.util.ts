@@ -7,7 +7,7 @@ Renders keyflow's gateway (nginx), load-balancer (HAProxy), DNS (BIND9), monitor
 and keepalived configs from one topology file.
 
 Commands:
-  render --topology <file> --out <dir> [--run-dir <dir>] [--conf-dir <dir>] [--per-gateway]
+  render --topology <file> --out <dir> [--run-dir <dir>] [--conf-dir <dir>] [--per-gateway] [--console-root <dir>]
       Write into --out, creating it: nginx.conf and haproxy.cfg;
       named.conf and <zone>.zone with dns; prometheus.yml with monitoring.prometheus; one
       keepalived-<peer>.conf per peer with haproxy.redundancy; and, for gateway.tls.mode
@@ -19,6 +19,8 @@ Commands:
       differs from where they are written (a container's mount point); not created.
       --per-gateway also writes nginx-<gateway>.conf for every gateway instance: each gateway as
       its own nginx process with its own pid file and logs (the local stack runs them so).
+      --console-root serves the web console's files from this directory instead of the topology's
+      gateway.consoleRoot (the local stack copies them where nginx's workers can read them).
   validate --topology <file>
       Check a topology file: print "ok", or every bad field and exit 1.
 
@@ -36,6 +38,7 @@ export type CliCommand =
       runDir: string | undefined;
       confDir: string | undefined;
       perGateway: boolean;
+      consoleRoot?: string;
     }
   | { kind: 'validate'; topology: string };
 
@@ -45,11 +48,12 @@ const OPTIONS = {
   'run-dir': { type: 'string' },
   'conf-dir': { type: 'string' },
   'per-gateway': { type: 'boolean' },
+  'console-root': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
 const ALLOWED: Record<'render' | 'validate', ReadonlyArray<keyof typeof OPTIONS>> = {
-  render: ['topology', 'out', 'run-dir', 'conf-dir', 'per-gateway', 'help'],
+  render: ['topology', 'out', 'run-dir', 'conf-dir', 'per-gateway', 'console-root', 'help'],
   validate: ['topology', 'help'],
 };
 
@@ -86,6 +90,8 @@ export function parseCliArgs(argv: string[]): CliCommand {
   if (runDir === '') throw new CliUsageError('render: --run-dir needs a directory');
   const confDir = values['conf-dir'];
   if (confDir === '') throw new CliUsageError('render: --conf-dir needs a directory');
+  const consoleRoot = values['console-root'];
+  if (consoleRoot === '') throw new CliUsageError('render: --console-root needs a directory');
   return {
     kind: 'render',
     topology,
@@ -93,5 +99,6 @@ export function parseCliArgs(argv: string[]): CliCommand {
     runDir,
     confDir,
     perGateway: values['per-gateway'] === true,
+    ...(consoleRoot !== undefined ? { consoleRoot } : {}),
   };
 }

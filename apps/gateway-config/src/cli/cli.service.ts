@@ -27,7 +27,11 @@ function execute(command: CliCommand, io: CliOutput, cwd: string): number {
       io.out('ok');
       return EXIT_OK;
     case 'render': {
-      const topology = loadTopology(resolve(cwd, command.topology));
+      const loaded = loadTopology(resolve(cwd, command.topology));
+      const topology =
+        command.consoleRoot === undefined
+          ? loaded
+          : { ...loaded, gateway: { ...loaded.gateway, consoleRoot: resolve(cwd, command.consoleRoot) } };
       const outDir = resolve(cwd, command.outDir);
       const runDir = resolve(cwd, command.runDir ?? command.outDir);
       // The configs name the files where they are read at run time, which is not always where they are written.
