@@ -74,6 +74,27 @@ describe(runCli.name, () => {
       );
     });
 
+    it("should serve the console from --console-root instead of the topology's consoleRoot", () => {
+      const out = join(tmp, 'console-conf');
+      const root = join(tmp, 'run', 'console');
+      const { code } = run([
+        'render',
+        '--topology',
+        'deploy/topologies/local.yaml',
+        '--out',
+        out,
+        '--console-root',
+        root,
+      ]);
+      expect(code).toBe(EXIT_OK);
+      const nginx = readFileSync(join(out, 'nginx.conf'), 'utf8');
+      expect(nginx).toContain(`root ${root};`);
+      expect(nginx).not.toContain('dist/apps/console');
+      expect(run(['render', '--topology', 'deploy/topologies/local.yaml', '--out', out, '--console-root=']).code).toBe(
+        EXIT_USAGE,
+      );
+    });
+
     it('should resolve relative --out and --run-dir against the working directory and create both', () => {
       const topology = join(REPO_ROOT, 'deploy/topologies/test.yaml');
       const { code } = run(['render', `--topology=${topology}`, '--out', 'conf', '--run-dir', 'run'], tmp);
