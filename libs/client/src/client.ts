@@ -196,18 +196,7 @@ export class KeyflowClient {
       signal: options.signal,
     });
     if (error !== undefined || data === undefined) throw problemOf(response, error);
-    if (response.status === 202) {
-      const accepted = data as Accepted;
-      return { status: 'accepted', operationId: accepted.operationId, key: accepted.key };
-    }
-    const applied = data as Applied;
-    return {
-      status: 'applied',
-      operationId: applied.operationId,
-      key,
-      version: applied.version,
-      created: response.status === 201,
-    };
+    return writeResult(key, response.status, data);
   }
 
   /**
@@ -222,16 +211,7 @@ export class KeyflowClient {
       headers: { 'content-type': 'application/json', ...writeHeaders(options) },
       signal: options.signal,
     });
-    const body = (await response.json()) as Accepted | Applied;
-    if (response.status === 202) return { status: 'accepted', operationId: body.operationId, key: body.key };
-    const applied = body as Applied;
-    return {
-      status: 'applied',
-      operationId: applied.operationId,
-      key,
-      version: applied.version,
-      created: response.status === 201,
-    };
+    return writeResult(key, response.status, (await response.json()) as Accepted | Applied);
   }
 
   async delete(key: string, options: WriteOptions = {}): Promise<WriteResult> {
@@ -484,6 +464,19 @@ function served<T>(data: T, response: Response): Served<T> {
     data,
     servedBy: response.headers.get('x-served-by') ?? undefined,
     gateway: response.headers.get('x-gateway-address') ?? undefined,
+  };
+}
+
+/** A put's answer as a `WriteResult`: 202 accepted, or (with `wait`) 200/201 applied. */
+function writeResult(key: string, status: number, body: Accepted | Applied): WriteResult {
+  if (status === 202) return { status: 'accepted', operationId: body.operationId, key: body.key };
+  const applied = body as Applied;
+  return {
+    status: 'applied',
+    operationId: applied.operationId,
+    key,
+    version: applied.version,
+    created: status === 201,
   };
 }
 
