@@ -21,7 +21,10 @@ export type StackProcessKind =
   | 'postgres'
   | 'etcd'
   /** Prometheus, Alertmanager and the exporters. */
-  | 'monitoring';
+  | 'monitoring'
+  /** One peer of the edge pair: its HTTP-mode HAProxy, and its keepalived, in the peer's network namespace. */
+  | 'haproxy-edge'
+  | 'keepalived';
 
 /**
  * Every process of a stack runs under the stack's own supervisord, which sets this variable in its environment;
@@ -54,6 +57,19 @@ export interface StackProcess {
   dataDir?: string;
   /** Patroni's REST port (PostgreSQL nodes): `/primary`, `/replica`, `/health`, `/cluster`. */
   restApiPort?: number;
+  /** The network namespace it runs in (the edge pair's peers): `ip netns exec <namespace> …`. */
+  namespace?: string;
+}
+
+/** The edge HAProxy pair, when the stack runs it (`edge` in the topology, and network namespaces allowed). */
+export interface StackEdge {
+  /** The virtual IP keepalived moves between the peers. */
+  virtualIp: string;
+  /** `<dns.loadBalancerName>.<dns.zone>`: the stack's DNS server answers it with the virtual IP. */
+  name?: string;
+  /** The plain HTTP URL on the virtual IP (redirects to HTTPS but for health and /store), when it has one. */
+  http?: string;
+  peers: Array<{ name: string; namespace: string; address: string; priority: number; stats: string }>;
 }
 
 export interface StackDbUrls {
@@ -133,6 +149,12 @@ export interface StackInfo {
   token?: string;
   /** The DNS server answering for the gateways' name, when the topology runs one. */
   dns?: { server: string; name: string };
+  /**
+   * `https://<virtual IP>:<port>`: the edge HAProxy pair in front of the gateways (trust `ca`), when the stack runs
+   * it; `edge` says more.
+   */
+  loadBalancer?: string;
+  edge?: StackEdge;
   /** Prometheus's and Alertmanager's URLs, when the topology has monitoring. */
   prometheus?: string;
   alertmanager?: string;

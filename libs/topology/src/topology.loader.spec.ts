@@ -20,7 +20,7 @@ function problemsOf(patch: (t: TopologyInput) => unknown): string[] {
 describe(parseTopology.name, () => {
   describe('defaults', () => {
     it('should give a topology without the optional sections working defaults', () => {
-      const { dns: _dns, auth: _auth, monitoring: _monitoring, ...bare } = local();
+      const { dns: _dns, auth: _auth, monitoring: _monitoring, edge: _edge, ...bare } = local();
       const { daemon: _daemon, tls: _tls, ...gateway } = bare.gateway;
       const t = parseTopology({ ...bare, gateway });
       expect(t.gateway).toMatchObject({ listenAll: false, daemon: true, tls: { mode: 'off', plainHttp: 'redirect' } });
@@ -147,7 +147,7 @@ describe(parseTopology.name, () => {
     it.each<{ what: string; patch: (t: TopologyInput) => unknown; problems: string[] }>([
       {
         what: 'need address literals and one shared port for DNS round robin',
-        patch: (t) => ({
+        patch: ({ edge: _edge, ...t }) => ({
           ...t,
           gateway: {
             ...t.gateway,
@@ -166,7 +166,7 @@ describe(parseTopology.name, () => {
       },
       {
         what: 'find port clashes with the DNS server, Prometheus, exporters and RabbitMQ metrics',
-        patch: (t) => ({
+        patch: ({ edge: _edge, ...t }) => ({
           ...t,
           gateway: {
             ...t.gateway,
@@ -184,6 +184,33 @@ describe(parseTopology.name, () => {
           'monitoring.exporters.redis.port: 127.0.0.1:7001 is already used by redis.nodes.0.port',
           'rabbitmq.nodes.1.prometheusPort: 127.0.0.1:15692 is already used by rabbitmq.nodes.0.prometheusPort',
           'rabbitmq.nodes.2.prometheusPort: 127.0.0.1:15692 is already used by rabbitmq.nodes.0.prometheusPort',
+        ],
+      },
+      {
+        what: 'give the edge pair TLS, one bridge address per gateway, and addresses used once',
+        patch: (t) => ({
+          ...t,
+          gateway: { ...t.gateway, tls: { mode: 'off' } },
+          edge: {
+            ...t.edge,
+            port: 8405,
+            redundancy: {
+              ...t.edge?.redundancy,
+              peers: [
+                { name: 'lb-1', address: '198.18.77.11', priority: 150 },
+                { name: 'lb-1', address: '198.18.77.21', priority: 100 },
+              ],
+            },
+            network: { ...t.edge?.network, gatewayAddresses: ['198.18.77.21', '198.18.77.1'] },
+          },
+        }),
+        problems: [
+          'edge.redundancy.peers.1.name: "lb-1" is already used',
+          'edge.network.gatewayAddresses: needs one address per gateway instance (3), found 2',
+          'edge.network.gatewayAddresses.0: 198.18.77.21 is already used by edge.redundancy.peers.1.address',
+          'edge.network.gatewayAddresses.1: 198.18.77.1 is already used by edge.network.hostAddress',
+          "edge: the HAProxy pair serves HTTPS with the gateways' certificate; set gateway.tls.mode",
+          'edge.statsPort: must differ from edge.port and edge.httpPort',
         ],
       },
       {

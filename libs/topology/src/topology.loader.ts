@@ -73,7 +73,7 @@ function crossCheck(t: Topology): string[] {
     const alertmanager = t.monitoring.alertmanager;
     if (alertmanager) claim('monitoring.alertmanager.port', alertmanager.host, alertmanager.port);
   }
-  if (t.haproxy.redundancy) problems.push(...redundancyProblems(t));
+  problems.push(...redundancyProblems(t), ...edgeProblems(t));
   if (t.gateway.resolver && t.api.instances.length !== 1) {
     problems.push(
       `gateway.resolver: needs exactly one api instance (one name that resolves to every API), found ${t.api.instances.length}`,
@@ -120,30 +120,81 @@ function dnsProblems(t: Topology): string[] {
     );
   }
   if (t.dns?.name === 'ns1') problems.push('dns.name: "ns1" is the zone\'s name server record; choose another name');
+  const lbName = t.dns?.loadBalancerName;
+  if (lbName !== undefined) {
+    if (lbName === t.dns?.name || lbName === 'ns1') {
+      problems.push(`dns.loadBalancerName: "${lbName}" is already a record of the zone; choose another name`);
+    }
+  }
   return problems;
 }
 
 function redundancyProblems(t: Topology): string[] {
-  const problems: string[] = [];
   const r = t.haproxy.redundancy;
-  if (!r) return problems;
+  if (!r) return [];
+  const problems = peerProblems(r, 'haproxy.redundancy');
   if (t.haproxy.host !== r.virtualIp) {
-    problems.push(
+    problems.unshift(
       `haproxy.host: must be the virtual IP ${r.virtualIp} when redundancy is set (clients reach whichever peer holds it), got ${t.haproxy.host}`,
     );
   }
+  return problems;
+}
+
+/** Distinct priorities and addresses, none of them the virtual IP. */
+function peerProblems(r: NonNullable<Topology['haproxy']['redundancy']>, path: string): string[] {
+  const problems: string[] = [];
   const priorities = r.peers.map((p) => p.priority);
   r.peers.forEach((p, i) => {
     if (priorities.indexOf(p.priority) !== i) {
-      problems.push(`haproxy.redundancy.peers.${i}.priority: ${p.priority} is already used; priorities must differ`);
+      problems.push(`${path}.peers.${i}.priority: ${p.priority} is already used; priorities must differ`);
     }
     if (r.peers.findIndex((q) => q.address === p.address) !== i) {
-      problems.push(`haproxy.redundancy.peers.${i}.address: ${p.address} is already used by another peer`);
+      problems.push(`${path}.peers.${i}.address: ${p.address} is already used by another peer`);
     }
     if (p.address === r.virtualIp) {
-      problems.push(`haproxy.redundancy.peers.${i}.address: must differ from the virtual IP`);
+      problems.push(`${path}.peers.${i}.address: must differ from the virtual IP`);
     }
   });
+  return problems;
+}
+
+/** The edge pair's peers, and its local network: one bridge address per gateway, none used twice. */
+function edgeProblems(t: Topology): string[] {
+  const edge = t.edge;
+  if (!edge) return [];
+  const problems = peerProblems(edge.redundancy, 'edge.redundancy');
+  const names = edge.redundancy.peers.map((p) => p.name);
+  names.forEach((n, i) => {
+    if (names.indexOf(n) !== i) problems.push(`edge.redundancy.peers.${i}.name: "${n}" is already used`);
+  });
+  const net = edge.network;
+  if (net) {
+    if (net.gatewayAddresses.length !== t.gateway.instances.length) {
+      problems.push(
+        `edge.network.gatewayAddresses: needs one address per gateway instance (${t.gateway.instances.length}), found ${net.gatewayAddresses.length}`,
+      );
+    }
+    const used = [
+      ['edge.network.hostAddress', net.hostAddress],
+      ['edge.redundancy.virtualIp', edge.redundancy.virtualIp],
+      ...edge.redundancy.peers.map((p, i) => [`edge.redundancy.peers.${i}.address`, p.address]),
+      ...net.gatewayAddresses.map((a, i) => [`edge.network.gatewayAddresses.${i}`, a]),
+    ];
+    used.forEach(([where, address], i) => {
+      const first = used.findIndex(([, a]) => a === address);
+      if (first !== i) problems.push(`${where}: ${address} is already used by ${used[first]?.[0]}`);
+    });
+  }
+  if (t.gateway.tls.mode === 'off') {
+    problems.push("edge: the HAProxy pair serves HTTPS with the gateways' certificate; set gateway.tls.mode");
+  }
+  if (edge.httpPort !== undefined && edge.httpPort === edge.port) {
+    problems.push(`edge.httpPort: must differ from edge.port (${edge.port})`);
+  }
+  if (edge.statsPort === edge.port || edge.statsPort === edge.httpPort) {
+    problems.push(`edge.statsPort: must differ from edge.port and edge.httpPort`);
+  }
   return problems;
 }
 

@@ -136,8 +136,9 @@ export const dnsSchema = z
     /** Clients resolve `<name>.<zone>`. */
     name: z.string().regex(new RegExp(`^${dnsLabel.source}$`), 'must be one lower-case DNS label such as api'),
     /**
-     * `<loadBalancerName>.<zone>` resolves to the HAProxy pair's virtual IP (`haproxy.redundancy`), next to the
-     * round-robin name; it is in the gateway certificate too.
+     * `<loadBalancerName>.<zone>` resolves to the virtual IP of the edge pair (`edge`), else of the HAProxy pair
+     * (`haproxy.redundancy`), next to the round-robin name; it is in the gateway certificate too. Without either
+     * (a stack that runs without its edge pair) the name is not published.
      */
     loadBalancerName: z
       .string()
@@ -221,6 +222,49 @@ export const redundancySchema = z
     peers: z
       .array(z.object({ name, address: ipv4Address, priority: count(1).max(254) }).strict())
       .min(2, 'an active-passive pair needs at least 2 peers'),
+  })
+  .strict();
+
+/** How the edge HAProxy pair spreads requests over the gateways. `cookie`: sticky, a cookie names the gateway. */
+export const edgeAlgorithmSchema = z.enum(['roundrobin', 'leastconn', 'source', 'cookie']);
+
+/**
+ * The edge: an HTTP-mode HAProxy pair in front of the gateways, active-passive on a virtual IP (keepalived VRRP,
+ * unicast). It terminates TLS with the gateways' certificate, checks each gateway's `/health/ready` and re-encrypts
+ * to it. Clients reach it at `https://<virtualIp>:<port>` or `<dns.loadBalancerName>.<dns.zone>`.
+ */
+export const edgeSchema = z
+  .object({
+    algorithm: edgeAlgorithmSchema.default('roundrobin'),
+    /** HTTPS on the virtual IP. */
+    port: port.default(443),
+    /** Plain HTTP on the virtual IP: redirects to HTTPS, except health checks and the seed's /store routes. */
+    httpPort: port.optional(),
+    /** HAProxy's stats page and Prometheus /metrics, on each peer's own address. */
+    statsPort: port.default(8405),
+    /** Active checks of each gateway's /health/ready: a gateway is out after `fall` failed checks. */
+    healthCheck: z
+      .object({ interval: duration.default('1s'), fall: count(1).default(2), rise: count(1).default(2) })
+      .strict()
+      .default({}),
+    redundancy: redundancySchema,
+    /**
+     * The local stack only: the peers run in network namespaces it creates (`<prefix>-<peer>`), linked by veth
+     * pairs to a bridge it owns. The host reaches the virtual IP through `hostAddress` on that bridge; each gateway
+     * also listens on its `gatewayAddresses` entry there (same order as gateway.instances), which is where the peers
+     * reach it. Absent: the peers are real hosts and reach the gateways at their own addresses.
+     */
+    network: z
+      .object({
+        namespacePrefix: z
+          .string()
+          .regex(/^[a-z][a-z0-9-]{0,9}$/, 'must be up to 10 lower-case letters, digits, dashes'),
+        bridge: z.string().regex(/^[a-zA-Z0-9._-]{1,15}$/, 'must be a network interface name (at most 15 characters)'),
+        hostAddress: ipv4Address,
+        gatewayAddresses: z.array(ipv4Address).min(1),
+      })
+      .strict()
+      .optional(),
   })
   .strict();
 
@@ -411,6 +455,8 @@ export const topologySchema = z
       })
       .strict()
       .default({}),
+    /** Absent: clients reach the gateways directly (DNS round robin), with no HAProxy pair in front. */
+    edge: edgeSchema.optional(),
     /** Absent: no DNS zone is rendered. */
     dns: dnsSchema.optional(),
     /** Absent: no prometheus.yml is rendered. */
@@ -423,3 +469,5 @@ export type TopologyInput = z.input<typeof topologySchema>;
 export type Endpoint = z.infer<typeof endpointSchema>;
 export type LbAlgorithm = z.infer<typeof lbAlgorithmSchema>;
 export type TlsMode = z.infer<typeof tlsModeSchema>;
+export type Edge = z.infer<typeof edgeSchema>;
+export type EdgeAlgorithm = z.infer<typeof edgeAlgorithmSchema>;

@@ -80,7 +80,11 @@ export function appLaunchSpec(
         ? {
             READS_REQUIRE_AUTH: String(topology.auth.readsRequireAuth),
             // The gateways connect from their own addresses (nginx `proxy_bind $server_addr`): only they are believed.
-            TRUSTED_PROXIES: topology.gateway.instances.map((g) => g.host).join(','),
+            // A request through the edge pair reached a gateway at its address on the edge's bridge.
+            TRUSTED_PROXIES: [
+              ...topology.gateway.instances.map((g) => g.host),
+              ...(topology.edge?.network?.gatewayAddresses ?? []),
+            ].join(','),
             // GET /v1/admin/cluster checks every process this file lists.
             CLUSTER_TOPOLOGY: layout.topologyFile,
           }

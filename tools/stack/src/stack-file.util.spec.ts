@@ -55,6 +55,28 @@ describe(buildStackInfo.name, () => {
         haproxyStats: { username: 'admin', password: 'stats-pw' },
       },
       dns: { server: '127.0.0.1:18053', name: 'api.keyflow.test' },
+      loadBalancer: 'https://198.18.78.10:18443',
+      edge: {
+        virtualIp: '198.18.78.10',
+        name: 'www.keyflow.test',
+        http: 'http://198.18.78.10:18080',
+        peers: [
+          {
+            name: 'lb-1',
+            namespace: 'kft-lb-1',
+            address: '198.18.78.11',
+            priority: 150,
+            stats: 'http://198.18.78.11:18405/stats',
+          },
+          {
+            name: 'lb-2',
+            namespace: 'kft-lb-2',
+            address: '198.18.78.12',
+            priority: 100,
+            stats: 'http://198.18.78.12:18405/stats',
+          },
+        ],
+      },
       prometheus: 'http://127.0.0.1:19090',
       alertmanager: 'http://127.0.0.1:19093',
       supervisor: { config: '/tmp/keyflow-test/conf/supervisord.conf' },

@@ -3,6 +3,7 @@ import type { Topology } from '@keyflow/topology';
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Credential, secretsFile, type StackSecrets } from './secrets.util';
+import { loadBalancerUrl, peerNamespace } from './servers/edge-names.util';
 import type { StackLayout } from './stack-layout.util';
 
 const http = (e: { host: string; port: number }): string => `http://${e.host}:${e.port}`;
@@ -37,6 +38,31 @@ export function postgresUrl(topology: Topology, host: string, port: number, cred
 /** The broker URL the apps use: their own user and vhost. */
 export function amqpUrl(host: string, port: number, rabbitmq: StackSecrets['rabbitmq']): string {
   return `amqp://${login(rabbitmq.app)}@${host}:${port}/${encodeURIComponent(rabbitmq.vhost)}`;
+}
+
+/** stack.json's `loadBalancer` and `edge`, for a topology whose edge pair runs locally. */
+function edgeInfo(topology: Topology): Pick<StackInfo, 'loadBalancer' | 'edge'> {
+  const edge = topology.edge;
+  const network = edge?.network;
+  if (!edge || !network) return {};
+  const vip = edge.redundancy.virtualIp;
+  return {
+    loadBalancer: loadBalancerUrl(edge),
+    edge: {
+      virtualIp: vip,
+      ...(topology.dns?.loadBalancerName ? { name: `${topology.dns.loadBalancerName}.${topology.dns.zone}` } : {}),
+      ...(edge.httpPort !== undefined
+        ? { http: `http://${vip}${edge.httpPort === 80 ? '' : `:${edge.httpPort}`}` }
+        : {}),
+      peers: edge.redundancy.peers.map((p) => ({
+        name: p.name,
+        namespace: peerNamespace(network, p.name),
+        address: p.address,
+        priority: p.priority,
+        stats: `http://${p.address}:${edge.statsPort}/stats`,
+      })),
+    },
+  };
 }
 
 /** Everything stack.json says about a topology before any process runs (`processes` fills in as they start). */
@@ -100,6 +126,7 @@ export function buildStackInfo(
           },
         }
       : {}),
+    ...edgeInfo(topology),
     ...(topology.monitoring?.prometheus ? { prometheus: http(topology.monitoring.prometheus) } : {}),
     ...(topology.monitoring?.alertmanager ? { alertmanager: http(topology.monitoring.alertmanager) } : {}),
     supervisor: { config: supervisorConfig },

@@ -105,6 +105,10 @@ export function expectedCommandLine(proc: StackProcess): string {
       return 'etcd';
     case 'monitoring':
       return 'prometheus';
+    case 'haproxy-edge':
+      return 'haproxy';
+    case 'keepalived':
+      return 'keepalived';
   }
 }
 

@@ -13,6 +13,7 @@ import { join, relative, resolve } from 'node:path';
 import { createInterface } from 'node:readline/promises';
 import { AppsService } from './apps.service';
 import { CONSOLE_BUILD } from './build/app-build.service';
+import { EdgeService } from './servers/edge.service';
 import { HaproxyService } from './servers/haproxy.service';
 import { NamedService } from './servers/named.service';
 import { MonitoringService } from './servers/monitoring.service';
@@ -42,12 +43,18 @@ import { commandLine, environment, run, terminate } from './util/process.util';
 import { formatElapsed, Progress } from './util/progress.util';
 import { canConnect, waitUntil } from './util/wait.util';
 
+/** The topology as a stack without the edge pair runs it (what `gateway-config render --no-edge` renders). */
+function withoutEdge(topology: Topology): Topology {
+  const { edge: _edge, ...rest } = topology;
+  return rest;
+}
+
 /**
  * Stop order: what depends on a server goes before it; each group stops in parallel. PostgreSQL's replicas stop
  * before its primary (see `stopPostgres`), so no replica sees the primary go and tries to take over.
  */
 const STOP_ORDER: string[][] = [
-  ['apps', 'nginx', 'named', 'monitoring'],
+  ['edge', 'apps', 'nginx', 'named', 'monitoring'],
   ['haproxy'],
   ['redis', 'rabbitmq', 'postgres'],
   ['etcd', 'epmd'],
@@ -66,6 +73,7 @@ interface Components {
   nginx: NginxService;
   named: NamedService | undefined;
   monitoring: MonitoringService;
+  edge: EdgeService;
 }
 
 /**
@@ -86,8 +94,8 @@ export class StackService {
    * gets them started again. Components start in dependency order, each once the ones it needs are ready.
    */
   async up(topologyFile: string): Promise<number> {
-    const { topology, layout } = this.load(topologyFile);
-    requireFailover(topology.database);
+    const { topology: declared, layout } = this.load(topologyFile);
+    requireFailover(declared.database);
     const previous = readStackFile(layout.stackFile);
     if (previous && previous.topology !== layout.topologyFile) {
       throw new StackError(
@@ -99,12 +107,16 @@ export class StackService {
     const supervisor = new SupervisorService(layout);
     for (const dir of [layout.conf, layout.run, layout.logs, layout.data]) mkdirSync(dir, { recursive: true });
     // Before any config is written: every server's config and every app's environment carries them.
-    const { secrets, created } = ensureSecrets(layout, topology);
+    const { secrets, created } = ensureSecrets(layout, declared);
     if (created)
       this.progress.line('secrets', `generated the servers' passwords in ${secretsFile(layout)} (mode 0600)`);
 
-    const components = this.components(topology, layout);
     const running = supervisor.pid();
+    // The edge pair runs only where its network namespaces can be made; a running stack keeps what it started with.
+    const edgeUp =
+      declared.edge && (!running || previous?.loadBalancer !== undefined) && (await this.edgeNetwork(declared));
+    const topology = edgeUp ? declared : withoutEdge(declared);
+    const components = this.components(topology, layout);
     let mode: string;
     if (running) {
       if (previous?.state === 'up') {
@@ -122,15 +134,16 @@ export class StackService {
       await this.checkPortsFree(topology);
       mode = existsSync(`${layout.data}/admin-token.json`) ? 'resuming from the data on disk' : 'fresh start';
       this.progress.line('stack', mode);
-      await this.render(layout);
+      await this.render(layout, { edge: topology.edge !== undefined });
       await Promise.all([
         components.nginx.validate(topology),
         components.haproxy.validate(),
         components.named?.validate(),
+        components.edge.validate(topology),
       ]);
       this.progress.line(
         'config',
-        `rendered and checked nginx-<gateway>.conf ×${topology.gateway.instances.length}, haproxy.cfg${components.named ? ', named.conf' : ''} in ${layout.conf}`,
+        `rendered and checked nginx-<gateway>.conf ×${topology.gateway.instances.length}, haproxy.cfg${components.named ? ', named.conf' : ''}${topology.edge ? ', haproxy-edge.cfg, keepalived-edge-<peer>.conf' : ''} in ${layout.conf}`,
       );
     }
     const supervised = this.prepare(components, topology, layout);
@@ -169,6 +182,7 @@ export class StackService {
       await components.apps.ensureAdmin(ctx, { verify: true });
       await components.nginx.ensure(ctx);
       await components.named?.ensure(ctx);
+      await components.edge.ensure(ctx);
       await components.monitoring.ensure(ctx);
     } catch (err) {
       await this.recordPids(record, supervisor);
@@ -219,6 +233,8 @@ export class StackService {
       this.print(`No stack recorded at ${layout.stackFile}; stopping only what its pid files name.`);
     }
     await this.stopStrays(info, layout);
+    // The edge's namespaces and bridge go with the stack; `up` makes them again.
+    for (const removed of await EdgeService.removeNetwork(topology)) this.progress.line('down', `removed ${removed}`);
     if (info) new StackRecord(info, layout.stackFile).setState('stopped');
     if (forReset) return 0;
     this.progress.line(
@@ -344,13 +360,14 @@ export class StackService {
       nginx: new NginxService(layout),
       named: topology.dns ? new NamedService(layout) : undefined,
       monitoring: new MonitoringService(),
+      edge: new EdgeService(layout),
     };
   }
 
   private prepare(c: Components, topology: Topology, layout: StackLayout): SupervisedProcess[] {
     const parts: StackComponent[] = [c.postgres, c.redis, c.rabbitmq, c.haproxy, c.apps, c.nginx];
     if (c.named) parts.push(c.named);
-    parts.push(c.monitoring);
+    parts.push(c.monitoring, c.edge);
     return parts.flatMap((part) => part.prepare({ topology, layout }));
   }
 
@@ -372,13 +389,25 @@ export class StackService {
     this.progress.line('console', `served from ${target}`);
   }
 
-  private async render(layout: StackLayout): Promise<void> {
+  /** Makes the edge pair's network, or says why the stack runs without the pair; true when it is there. */
+  private async edgeNetwork(topology: Topology): Promise<boolean> {
+    const why = await EdgeService.ensureNetwork(topology);
+    if (why === undefined) return true;
+    this.progress.line(
+      'edge',
+      `cannot run the HAProxy pair (${why}): running without it; clients reach the gateways directly (DNS round robin)`,
+    );
+    return false;
+  }
+
+  private async render(layout: StackLayout, { edge }: { edge: boolean }): Promise<void> {
     await run(
       process.execPath,
       [
         ...['-r', '@swc-node/register', 'apps/gateway-config/src/main.ts', 'render'],
         ...['--topology', layout.topologyFile, '--out', layout.conf, '--run-dir', layout.run, '--per-gateway'],
         ...['--console-root', consoleDir(layout)],
+        ...(edge ? [] : ['--no-edge']),
       ],
       { cwd: this.repoRoot, timeoutMs: 60_000 },
     );
@@ -472,6 +501,9 @@ export class StackService {
         return new PostgresService(layout);
       case 'monitoring':
         return new MonitoringService();
+      case 'haproxy-edge':
+      case 'keepalived':
+        return new EdgeService(layout);
     }
   }
 

@@ -8,6 +8,7 @@ and keepalived configs from one topology file.
 
 Commands:
   render --topology <file> --out <dir> [--run-dir <dir>] [--conf-dir <dir>] [--per-gateway] [--console-root <dir>]
+         [--no-edge]
       Write into --out, creating it: nginx.conf and haproxy.cfg;
       named.conf and <zone>.zone with dns; prometheus.yml with monitoring.prometheus; one
       keepalived-<peer>.conf per peer with haproxy.redundancy; and, for gateway.tls.mode
@@ -21,6 +22,11 @@ Commands:
       its own nginx process with its own pid file and logs (the local stack runs them so).
       --console-root serves the web console's files from this directory instead of the topology's
       gateway.consoleRoot (the local stack copies them where nginx's workers can read them).
+      --no-edge renders as if the topology had no edge section: no haproxy-edge.cfg, no edge
+      keepalived configs, and the gateways listen on their own addresses only (the local stack
+      passes it when it cannot create the edge pair's network namespaces).
+      With edge: haproxy-edge.cfg, keepalived-edge-<peer>.conf per edge peer and edge.pem (the
+      gateway certificate and its key in one file, for HAProxy).
   validate --topology <file>
       Check a topology file: print "ok", or every bad field and exit 1.
 
@@ -39,6 +45,7 @@ export type CliCommand =
       confDir: string | undefined;
       perGateway: boolean;
       consoleRoot?: string;
+      noEdge?: boolean;
     }
   | { kind: 'validate'; topology: string };
 
@@ -49,11 +56,12 @@ const OPTIONS = {
   'conf-dir': { type: 'string' },
   'per-gateway': { type: 'boolean' },
   'console-root': { type: 'string' },
+  'no-edge': { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
 const ALLOWED: Record<'render' | 'validate', ReadonlyArray<keyof typeof OPTIONS>> = {
-  render: ['topology', 'out', 'run-dir', 'conf-dir', 'per-gateway', 'console-root', 'help'],
+  render: ['topology', 'out', 'run-dir', 'conf-dir', 'per-gateway', 'console-root', 'no-edge', 'help'],
   validate: ['topology', 'help'],
 };
 
@@ -100,5 +108,6 @@ export function parseCliArgs(argv: string[]): CliCommand {
     confDir,
     perGateway: values['per-gateway'] === true,
     ...(consoleRoot !== undefined ? { consoleRoot } : {}),
+    ...(values['no-edge'] === true ? { noEdge: true } : {}),
   };
 }

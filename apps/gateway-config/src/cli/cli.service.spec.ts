@@ -36,13 +36,23 @@ describe(runCli.name, () => {
         `wrote ${join(out, 'prometheus.yml')}`,
         `wrote ${join(out, 'keyflow-alerts.yml')}`,
         `wrote ${join(out, 'alertmanager.yml')}`,
+        // local.yaml's edge pair: its HAProxy, each peer's keepalived.
+        `wrote ${join(out, 'haproxy-edge.cfg')}`,
+        `wrote ${join(out, 'keepalived-edge-lb-1.conf')}`,
+        `wrote ${join(out, 'keepalived-edge-lb-2.conf')}`,
         // local.yaml's TLS: the stack's own CA and the gateway certificate it signs.
         `wrote ${join(out, 'ca.crt')}`,
         `wrote ${join(out, 'gateway.crt')}`,
         `wrote ${join(out, 'gateway.key')}`,
+        // The certificate and its key in one file, for the edge's HAProxy.
+        `wrote ${join(out, 'edge.pem')}`,
       ]);
       expect(statSync(join(out, 'nginx.conf')).mode & 0o777).toBe(0o644);
       expect(statSync(join(out, 'gateway.key')).mode & 0o777).toBe(0o600);
+      expect(statSync(join(out, 'edge.pem')).mode & 0o777).toBe(0o600);
+      expect(readFileSync(join(out, 'edge.pem'), 'utf8')).toBe(
+        `${readFileSync(join(out, 'gateway.crt'), 'utf8')}${readFileSync(join(out, 'gateway.key'), 'utf8')}`,
+      );
       expect(statSync(join(out, 'ca.key')).mode & 0o777).toBe(0o600);
       // A second render keeps the CA and the certificate clients already trust.
       const again = run(['render', '--topology', 'deploy/topologies/local.yaml', '--out', out]);
@@ -51,6 +61,12 @@ describe(runCli.name, () => {
         `kept ${join(out, 'gateway.crt')}`,
         `kept ${join(out, 'gateway.key')}`,
       ]);
+      // --no-edge: the same topology as a stack that cannot make the edge's namespaces renders it.
+      const bare = join(tmp, 'bare');
+      const noEdge = run(['render', '--topology', 'deploy/topologies/local.yaml', '--out', bare, '--no-edge']);
+      expect(noEdge.out.filter((l) => /edge/.test(l))).toEqual([]);
+      expect(readFileSync(join(bare, 'nginx.conf'), 'utf8')).not.toContain('198.18.77.21');
+      expect(readFileSync(join(out, 'nginx.conf'), 'utf8')).toContain('listen 198.18.77.21:8443 ssl; # gateway-1');
       // Without --run-dir the out dir holds the run-time files too.
       expect(readFileSync(join(out, 'nginx.conf'), 'utf8')).toContain(`pid ${join(out, 'nginx.pid')};`);
     });

@@ -5,7 +5,7 @@ import { renderAll, renderGatewayConfigs } from '../render/render.service';
 import { writeRenderedFiles } from '../render/render-writer.util';
 import { parseCliArgs, USAGE, type CliCommand } from './cli-args.util';
 import { CliUsageError } from './cli-usage.exception';
-import { ensureLocalCa } from './local-ca.util';
+import { ensureLocalCa, writeEdgePem } from './local-ca.util';
 import { ensureSelfSignedCert } from './self-signed-cert.util';
 
 export interface CliOutput {
@@ -27,11 +27,15 @@ function execute(command: CliCommand, io: CliOutput, cwd: string): number {
       io.out('ok');
       return EXIT_OK;
     case 'render': {
-      const loaded = loadTopology(resolve(cwd, command.topology));
-      const topology =
-        command.consoleRoot === undefined
-          ? loaded
-          : { ...loaded, gateway: { ...loaded.gateway, consoleRoot: resolve(cwd, command.consoleRoot) } };
+      const { edge, ...loaded } = loadTopology(resolve(cwd, command.topology));
+      const topology = {
+        ...loaded,
+        ...(edge && !command.noEdge ? { edge } : {}),
+        gateway:
+          command.consoleRoot === undefined
+            ? loaded.gateway
+            : { ...loaded.gateway, consoleRoot: resolve(cwd, command.consoleRoot) },
+      };
       const outDir = resolve(cwd, command.outDir);
       const runDir = resolve(cwd, command.runDir ?? command.outDir);
       // The configs name the files where they are read at run time, which is not always where they are written.
@@ -57,6 +61,9 @@ function execute(command: CliCommand, io: CliOutput, cwd: string): number {
         const verb = cert.created ? 'wrote' : 'kept';
         io.out(`${verb} ${cert.certFile}`);
         io.out(`${verb} ${cert.keyFile}`);
+      }
+      if (topology.edge && topology.gateway.tls.mode !== 'files' && topology.gateway.tls.mode !== 'off') {
+        io.out(`wrote ${writeEdgePem(outDir)}`);
       }
       return EXIT_OK;
     }

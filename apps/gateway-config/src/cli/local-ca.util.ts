@@ -1,9 +1,9 @@
 import { execFileSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
 import type { Topology } from '@keyflow/topology';
-import { LOCAL_CA_TLS, SELF_SIGNED_TLS } from '../render/render.constant';
+import { EDGE_PEM_FILE, LOCAL_CA_TLS, SELF_SIGNED_TLS } from '../render/render.constant';
 
 export interface LocalCaFiles {
   caFile: string;
@@ -13,9 +13,12 @@ export interface LocalCaFiles {
   created: Array<'ca' | 'certificate'>;
 }
 
+/** Beside the gateway certificate: the subjectAltNames it was signed for, one line. */
+const GATEWAY_SAN_FILE = 'gateway.san';
+
 /**
  * Every name and address the gateway certificate is for: the round-robin name, the load balancer's name and its
- * virtual IP when the topology has them, localhost, and every gateway host.
+ * virtual IP (the edge pair's, the HAProxy pair's) when the topology has them, localhost, and every gateway host.
  */
 export function localCaSubject(t: Topology): { commonName: string; altNames: string[] } {
   const commonName = t.dns ? `${t.dns.name}.${t.dns.zone}` : 'localhost';
@@ -26,6 +29,7 @@ export function localCaSubject(t: Topology): { commonName: string; altNames: str
     'localhost',
     ...t.gateway.instances.map((g) => g.host),
     ...(t.haproxy.redundancy ? [t.haproxy.redundancy.virtualIp] : []),
+    ...(t.edge ? [t.edge.redundancy.virtualIp] : []),
   ];
   const names = [...new Set(hosts.filter((h) => isIP(h) === 0))];
   const addresses = [...new Set(['127.0.0.1', ...hosts.filter((h) => isIP(h) !== 0)])];
@@ -90,8 +94,13 @@ export function ensureLocalCa(t: Topology, dir: string): LocalCaFiles {
     created.push('ca');
   }
 
+  // The names the certificate was signed for: a topology that gains one (a load balancer's) gets a new certificate.
+  const { commonName, altNames } = localCaSubject(t);
+  const sanFile = join(dir, GATEWAY_SAN_FILE);
+  const signedFor = existsSync(sanFile) ? readFileSync(sanFile, 'utf8').trim() : undefined;
+  if (signedFor !== altNames.join(',')) rmSync(certFile, { force: true });
+
   if (!existsSync(certFile) || !existsSync(keyFile)) {
-    const { commonName, altNames } = localCaSubject(t);
     const csr = join(dir, `gateway.${process.pid}.csr`);
     const ext = join(dir, `gateway.${process.pid}.ext`);
     writeFileSync(
@@ -124,7 +133,22 @@ export function ensureLocalCa(t: Topology, dir: string): LocalCaFiles {
       [tmp(keyFile), keyFile],
       [tmp(certFile), certFile],
     ]);
+    writeFileSync(sanFile, `${altNames.join(',')}\n`);
     created.push('certificate');
   }
   return { caFile, certFile, keyFile, created };
+}
+
+/**
+ * `edge.pem`: the gateway certificate followed by its key, the one file HAProxy's `crt` takes (0600). Written anew
+ * on every render, so it always matches the certificate beside it.
+ */
+export function writeEdgePem(dir: string): string {
+  const pem = join(dir, EDGE_PEM_FILE);
+  const cert = readFileSync(join(dir, SELF_SIGNED_TLS.cert), 'utf8');
+  const key = readFileSync(join(dir, SELF_SIGNED_TLS.key), 'utf8');
+  writeFileSync(`${pem}.tmp`, `${cert.trimEnd()}\n${key.trimEnd()}\n`, { mode: 0o600 });
+  chmodSync(`${pem}.tmp`, 0o600);
+  renameSync(`${pem}.tmp`, pem);
+  return pem;
 }

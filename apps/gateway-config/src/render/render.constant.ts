@@ -12,6 +12,15 @@ export function zoneFile(zone: string): string {
   return `${zone}.zone`;
 }
 
+/** The edge HAProxy pair's config (both peers run the same file), and the certificate with its key it serves. */
+export const EDGE_CFG_FILE = 'haproxy-edge.cfg';
+export const EDGE_PEM_FILE = 'edge.pem';
+
+/** One keepalived config per edge peer (the stack runs each in the peer's network namespace). */
+export function edgeKeepalivedFile(peer: string): string {
+  return `keepalived-edge-${peer}.conf`;
+}
+
 /** One keepalived config per HAProxy peer: copy it to that host's /etc/keepalived/keepalived.conf. */
 export function keepalivedFile(peer: string): string {
   return `keepalived-${peer}.conf`;

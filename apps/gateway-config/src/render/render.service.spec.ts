@@ -9,11 +9,11 @@ import { buildNginxView, CONSOLE_CSP } from './view-models/nginx.view-model';
 const TOPOLOGIES_DIR = join(__dirname, '../../../../deploy/topologies');
 const paths = { runDir: '/srv/keyflow/run', outDir: '/srv/keyflow/conf', baseDir: '/srv/keyflow' };
 /**
- * local.yaml in plain HTTP on 8080 (its TLS off): the base every variant below changes one thing of. The snapshots
- * render the files as they are.
+ * local.yaml in plain HTTP on 8080 (its TLS off, so without its edge pair, which terminates TLS): the base every
+ * variant below changes one thing of. The snapshots render the files as they are.
  */
 const local = (): Topology => {
-  const t = loadTopology(join(TOPOLOGIES_DIR, 'local.yaml'));
+  const { edge: _edge, ...t } = loadTopology(join(TOPOLOGIES_DIR, 'local.yaml'));
   return parseTopology({
     ...t,
     gateway: { ...t.gateway, tls: { mode: 'off' }, instances: t.gateway.instances.map((g) => ({ ...g, port: 8080 })) },
@@ -91,6 +91,9 @@ describe(renderAll.name, () => {
         ['prometheus.yml', undefined],
         ['keyflow-alerts.yml', undefined],
         ['alertmanager.yml', undefined],
+        ['haproxy-edge.cfg', undefined],
+        ['keepalived-edge-lb-1.conf', undefined],
+        ['keepalived-edge-lb-2.conf', undefined],
       ]);
     });
 
@@ -815,6 +818,82 @@ describe(renderAll.name, () => {
 
     it('should render no keepalived config without haproxy.redundancy', () => {
       expect(renderAll(local(), paths).some((f) => f.file.startsWith('keepalived'))).toBe(false);
+    });
+  });
+
+  describe('the edge pair (haproxy-edge.cfg, keepalived-edge-<peer>.conf)', () => {
+    const edgeFiles = (): RenderedFile[] => renderAll(loadTopology(join(TOPOLOGIES_DIR, 'test.yaml')), paths);
+
+    it('should terminate TLS on every address of the peer and balance over each gateway at its bridge address, checked over TLS', () => {
+      const cfg = file(edgeFiles(), 'haproxy-edge.cfg');
+      expect(section(cfg, 'frontend https')).toContain('bind *:18443 ssl crt /srv/keyflow/conf/edge.pem alpn http/1.1');
+      const backend = section(cfg, 'backend gateways');
+      expect(backend).toContain('balance roundrobin');
+      expect(backend).toContain('option httpchk GET /health/ready');
+      expect(backend).toContain(
+        'default-server check inter 1s fall 2 rise 2 ssl verify required ca-file /srv/keyflow/conf/ca.crt verifyhost api.keyflow.test alpn http/1.1',
+      );
+      expect([...backend.matchAll(/^\s+server (\S+) (\S+)$/gm)].map((m) => [m[1], m[2]])).toEqual([
+        ['gateway-1', '198.18.78.21:18443'],
+        ['gateway-2', '198.18.78.22:18443'],
+        ['gateway-3', '198.18.78.23:18443'],
+      ]);
+      // Only requests that never reached a gateway are sent to another: a write it had may have been accepted.
+      expect(cfg).toMatch(/^\s+retry-on conn-failure$/m);
+      const http = cfg.slice(cfg.indexOf('frontend http\n'), cfg.indexOf('\nbackend gateways'));
+      expect(http).toContain(
+        'http-request redirect scheme https code 308 unless { path_beg /health/ } || { path_beg /store }',
+      );
+      expect(section(cfg, 'frontend stats')).toContain('monitor-uri /healthz');
+    });
+
+    it.each([
+      ['leastconn', 'balance leastconn', null],
+      ['source', 'balance source', null],
+      ['cookie', 'balance roundrobin', 'cookie keyflow_gw insert indirect nocache httponly secure'],
+    ] as const)('should map the %s algorithm', (algorithm, balance, cookie) => {
+      const t = loadTopology(join(TOPOLOGIES_DIR, 'test.yaml'));
+      const edge = t.edge ? { ...t.edge, algorithm } : undefined;
+      const backend = section(
+        file(renderAll(parseTopology({ ...t, edge }), paths), 'haproxy-edge.cfg'),
+        'backend gateways',
+      );
+      expect(backend).toContain(balance);
+      if (cookie) {
+        expect(backend).toContain(cookie);
+        expect(backend).toContain('server gateway-2 198.18.78.22:18443 cookie gateway-2');
+      } else {
+        expect(backend).not.toContain('cookie');
+      }
+    });
+
+    it("should make lb-1 MASTER, check each peer's own HAProxy on its loopback, and move the virtual IP on eth0", () => {
+      const files = edgeFiles();
+      const a = file(files, 'keepalived-edge-lb-1.conf');
+      const b = file(files, 'keepalived-edge-lb-2.conf');
+      expect(a).toMatch(
+        /vrrp_instance keyflow_edge \{\n\s+state MASTER\n\s+interface eth0\n\s+virtual_router_id 78\n\s+priority 150/,
+      );
+      expect(b).toMatch(/state BACKUP\n\s+interface eth0\n\s+virtual_router_id 78\n\s+priority 100/);
+      expect(a).toMatch(/unicast_src_ip 198\.18\.78\.11\n\s+unicast_peer \{\n\s+198\.18\.78\.12\n\s+\}/);
+      for (const conf of [a, b]) {
+        expect(conf).toContain('198.18.78.10/24 dev eth0');
+        expect(section(conf, 'vrrp_script chk_haproxy {')).toContain(
+          `script "/bin/bash -c '</dev/tcp/127.0.0.1/18405'"`,
+        );
+      }
+    });
+
+    it("should have each gateway listen on its bridge address too, trust the peers' X-Forwarded-For, and name the virtual IP in DNS", () => {
+      const files = edgeFiles();
+      const nginx = file(files, 'nginx.conf');
+      expect(nginx).toContain(
+        'listen 127.0.0.32:18443 ssl; # gateway-2\n        listen 198.18.78.22:18443 ssl; # gateway-2',
+      );
+      expect(nginx).toMatch(/^\s+set_real_ip_from 198\.18\.78\.11;$/m);
+      expect(nginx).toMatch(/^\s+set_real_ip_from 198\.18\.78\.12;$/m);
+      expect(file(files, 'keyflow.test.zone')).toMatch(/^www IN A 198\.18\.78\.10$/m);
+      expect(file(files, 'prometheus.yml')).toContain("'198.18.78.11:18405'");
     });
   });
 });

@@ -4,6 +4,8 @@ import type { Topology } from '@keyflow/topology';
 import {
   ALERT_RULES_FILE,
   ALERTMANAGER_FILE,
+  EDGE_CFG_FILE,
+  edgeKeepalivedFile,
   HAPROXY_CFG_FILE,
   keepalivedFile,
   NAMED_CONF_FILE,
@@ -13,7 +15,12 @@ import {
 } from './render.constant';
 import { loadTemplate, TEMPLATES_DIR, type Template } from './templates.util';
 import { buildHaproxyView, type HaproxyView } from './view-models/haproxy.view-model';
-import { buildKeepalivedViews, type KeepalivedView } from './view-models/keepalived.view-model';
+import { buildEdgeView, type EdgeView } from './view-models/edge.view-model';
+import {
+  buildEdgeKeepalivedViews,
+  buildKeepalivedViews,
+  type KeepalivedView,
+} from './view-models/keepalived.view-model';
 import { buildNamedConfView, buildZoneView, type NamedConfView, type ZoneView } from './view-models/named.view-model';
 import { buildNginxView, nginxFileNames, type NginxView } from './view-models/nginx.view-model';
 import { buildPrometheusView, type PrometheusView } from './view-models/prometheus.view-model';
@@ -34,6 +41,7 @@ interface Templates {
   zone: Template<ZoneView>;
   prometheus: Template<PrometheusView>;
   keepalived: Template<KeepalivedView>;
+  edge: Template<EdgeView>;
 }
 
 let templates: Templates | undefined;
@@ -62,6 +70,7 @@ function compiledTemplates(): Templates {
     zone: loadTemplate<ZoneView>('zone.hbs'),
     prometheus: loadTemplate<PrometheusView>('prometheus.yml.hbs'),
     keepalived: loadTemplate<KeepalivedView>('keepalived.conf.hbs'),
+    edge: loadTemplate<EdgeView>('haproxy-edge.cfg.hbs'),
   };
   return templates;
 }
@@ -81,7 +90,8 @@ function assertUsablePath(what: string, path: string): void {
  * Renders every config file for one topology. Pure: reads only the templates, writes nothing.
  * Always nginx.conf and haproxy.cfg; the rest only when the topology asks for them:
  * `named.conf` + `<zone>.zone` with `dns`, `prometheus.yml` with
- * `monitoring.prometheus`, and one `keepalived-<peer>.conf` per peer with `haproxy.redundancy`.
+ * `monitoring.prometheus`, one `keepalived-<peer>.conf` per peer with `haproxy.redundancy`, and with `edge`
+ * `haproxy-edge.cfg` plus one `keepalived-edge-<peer>.conf` per edge peer.
  * The self-signed TLS certificate is not rendered here: the CLI creates it (see cli.service.ts).
  */
 export function renderAll(topology: Topology, paths: RenderPaths): RenderedFile[] {
@@ -109,6 +119,12 @@ export function renderAll(topology: Topology, paths: RenderPaths): RenderedFile[
   }
   for (const view of buildKeepalivedViews(topology)) {
     files.push({ file: keepalivedFile(view.peer), content: t.keepalived(view) });
+  }
+  if (topology.edge) {
+    files.push({ file: EDGE_CFG_FILE, content: t.edge(buildEdgeView(topology, paths)) });
+    for (const view of buildEdgeKeepalivedViews(topology)) {
+      files.push({ file: edgeKeepalivedFile(view.peer), content: t.keepalived(view) });
+    }
   }
   return files;
 }

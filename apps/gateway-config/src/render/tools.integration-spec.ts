@@ -2,12 +2,14 @@ import { mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadTopology, parseTopology, type Topology, type TopologyInput } from '@keyflow/topology';
-import { ensureLocalCa } from '../cli/local-ca.util';
+import { ensureLocalCa, writeEdgePem } from '../cli/local-ca.util';
 import { ensureSelfSignedCert } from '../cli/self-signed-cert.util';
 import { runCommand } from '../testing/processes.util';
 import { loopbackHosts, resolverHosts, runSandboxed } from '../testing/sandbox.util';
 import { tempDirs } from '../testing/temp-dir.util';
 import {
+  EDGE_CFG_FILE,
+  edgeKeepalivedFile,
   HAPROXY_CFG_FILE,
   keepalivedFile,
   NAMED_CONF_FILE,
@@ -57,6 +59,7 @@ function render(original: Topology, prefix: string): Rendered {
   writeRenderedFiles(files, outDir);
   if (topology.gateway.tls.mode === 'self-signed') ensureSelfSignedCert(topology, outDir);
   if (topology.gateway.tls.mode === 'local-ca') ensureLocalCa(topology, outDir);
+  if (topology.edge) writeEdgePem(outDir);
   return { topology, dir, outDir, runDir, files: files.map((f) => f.file) };
 }
 
@@ -75,14 +78,17 @@ function describeToolChecks(label: string, load: () => Topology): void {
       expect(files.includes(NAMED_CONF_FILE)).toBe(topology.dns !== undefined);
       expect(files.includes(PROMETHEUS_FILE)).toBe(topology.monitoring?.prometheus !== undefined);
       expect(files.filter((f) => f.startsWith('keepalived-'))).toHaveLength(
-        topology.haproxy.redundancy?.peers.length ?? 0,
+        (topology.haproxy.redundancy?.peers.length ?? 0) + (topology.edge?.redundancy.peers.length ?? 0),
       );
+      expect(files.includes(EDGE_CFG_FILE)).toBe(topology.edge !== undefined);
     });
 
     it('should pass nginx -t (in a private network namespace, Compose names resolving to loopback)', async () => {
       const { outDir, runDir, dir } = get();
       const args = ['-p', runDir, '-c', join(outDir, NGINX_CONF_FILE), '-e', join(runDir, RUN_FILES.nginxErrorLog)];
-      const nginx = await runSandboxed('nginx', ['-t', ...args], { dir, hosts: loopbackHosts(topology) });
+      // Each gateway also listens on its address on the edge's bridge, which the stack creates.
+      const addresses = topology.edge?.network?.gatewayAddresses ?? [];
+      const nginx = await runSandboxed('nginx', ['-t', ...args], { dir, hosts: loopbackHosts(topology), addresses });
       expect(nginx.stderr).toContain('test is successful');
       expect(nginx.code).toBe(0);
     });
@@ -137,6 +143,25 @@ function describeToolChecks(label: string, load: () => Topology): void {
         const promtool = await runCommand('promtool', ['check', 'config', join(get().outDir, PROMETHEUS_FILE)]);
         expect(promtool.stdout).toContain('SUCCESS');
         expect(promtool.code).toBe(0);
+      });
+
+    if (topology.edge !== undefined)
+      it('should pass haproxy -c for the edge pair and keepalived -t for each edge peer', async () => {
+        const { outDir, dir } = get();
+        const haproxy = await runSandboxed('haproxy', ['-c', '-f', join(outDir, EDGE_CFG_FILE)], {
+          dir,
+          env: { HAPROXY_STATS_USER: 'stats', HAPROXY_STATS_PASSWORD: 'tools-spec-secret' },
+        });
+        expect(haproxy.stderr).not.toMatch(/WARNING|ALERT/);
+        expect(haproxy).toMatchObject({ code: 0 });
+        for (const peer of topology.edge?.redundancy.peers ?? []) {
+          const keepalived = await runSandboxed(
+            'keepalived',
+            ['-t', '-f', join(outDir, edgeKeepalivedFile(peer.name))],
+            { dir, interfaces: [topology.edge?.redundancy.interface ?? ''] },
+          );
+          expect({ peer: peer.name, ...keepalived }).toMatchObject({ peer: peer.name, code: 0, stderr: '' });
+        }
       });
 
     if (topology.haproxy.redundancy !== undefined)

@@ -21,14 +21,22 @@ export function loopbackHosts(t: Topology): Record<string, string> {
 /**
  * Runs a command in its own network and mount namespaces, which tests create for themselves: a loopback interface
  * (so a config that listens on 0.0.0.0:443 neither needs the port free on this machine nor exposes anything), the
- * named `interfaces` (veth pairs, for keepalived, which refuses an interface that does not exist) and a private
+ * named `interfaces` (veth pairs, for keepalived, which refuses an interface that does not exist), the extra
+ * loopback `addresses`, and a private
  * /etc/hosts with `hosts`, so names only Docker would resolve resolve here too.
  * Needs unshare(1) (util-linux) and ip(8) (iproute2); as non-root it maps the caller to root in a user namespace.
  */
 export function runSandboxed(
   command: string,
   args: string[],
-  options: { dir: string; hosts?: Record<string, string>; interfaces?: string[]; env?: Record<string, string> },
+  options: {
+    dir: string;
+    hosts?: Record<string, string>;
+    interfaces?: string[];
+    /** Added to the sandbox's loopback: addresses a config binds that this machine does not have (the edge's bridge). */
+    addresses?: string[];
+    env?: Record<string, string>;
+  },
 ): Promise<CommandResult> {
   const hostsFile = join(options.dir, 'sandbox-hosts');
   const lines = ['127.0.0.1 localhost', ...Object.entries(options.hosts ?? {}).map(([name, ip]) => `${ip} ${name}`)];
@@ -40,7 +48,11 @@ export function runSandboxed(
     if (!/^[a-zA-Z0-9._-]{1,15}$/.test(name)) throw new Error(`not an interface name: ${name}`);
     return `ip link add ${name} type veth peer name kfpeer${i}; ip link set ${name} up; `;
   });
-  const script = `set -e; ip link set lo up; ${links.join('')}mount --bind "$0" /etc/hosts; mount --bind "${resolvFile}" /etc/resolv.conf; exec "$@"`;
+  const addresses = (options.addresses ?? []).map((a) => {
+    if (isIP(a) !== 4) throw new Error(`not an IPv4 address: ${a}`);
+    return `ip addr add ${a}/32 dev lo; `;
+  });
+  const script = `set -e; ip link set lo up; ${addresses.join('')}${links.join('')}mount --bind "$0" /etc/hosts; mount --bind "${resolvFile}" /etc/resolv.conf; exec "$@"`;
   return runCommand(
     'unshare',
     [

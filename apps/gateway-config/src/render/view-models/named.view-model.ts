@@ -26,6 +26,13 @@ export interface ZoneView {
   hostmaster: string;
   /** One record per distinct gateway address: resolvers hand them out in rotation (rrset-order cyclic). */
   records: Array<{ label: string; type: 'A' | 'AAAA'; address: string }>;
+  /** `<dns.loadBalancerName>` → the virtual IP of the edge pair (or of the HAProxy pair), when both are set. */
+  loadBalancer: { label: string; type: 'A' | 'AAAA'; address: string } | null;
+}
+
+/** The address a topology's load-balancer name points at: the edge pair's virtual IP, else the HAProxy pair's. */
+export function loadBalancerAddress(t: Topology): string | undefined {
+  return t.edge?.redundancy.virtualIp ?? t.haproxy.redundancy?.virtualIp;
 }
 
 function addressType(address: string): 'A' | 'AAAA' {
@@ -60,6 +67,7 @@ export function buildNamedConfView(t: Topology, { runDir, outDir }: RenderPaths)
 export function buildZoneView(t: Topology): ZoneView {
   const dns = requireDns(t);
   const addresses = [...new Set(t.gateway.instances.map((g) => g.host))];
+  const lbAddress = loadBalancerAddress(t);
   return {
     topologyName: t.name,
     origin: `${dns.zone}.`,
@@ -73,5 +81,9 @@ export function buildZoneView(t: Topology): ZoneView {
     },
     hostmaster: `hostmaster.${dns.zone}.`,
     records: addresses.map((address) => ({ label: dns.name, type: addressType(address), address })),
+    loadBalancer:
+      dns.loadBalancerName && lbAddress
+        ? { label: dns.loadBalancerName, type: addressType(lbAddress), address: lbAddress }
+        : null,
   };
 }

@@ -61,7 +61,8 @@ export interface NginxView {
   /** `add_header` values of every gateway server block. */
   serverHeaders: string[];
   /** `ssl`: a TLS listener (with the certificate); otherwise plain HTTP (`tls.plainHttp: serve`, or TLS off). */
-  servers: Array<{ name: string; listen: string; ssl: boolean }>;
+  /** Each server's `listen` addresses: a gateway's own, and its address on the edge's bridge. */
+  servers: Array<{ name: string; listen: string[]; ssl: boolean }>;
   tls: { certFile: string; keyFile: string } | null;
   /**
    * Plain-HTTP servers that redirect to HTTPS, except the paths in `plainPaths` (health checks, the seed's
@@ -241,14 +242,28 @@ export function tlsFiles(t: Topology, outDir: string): { certFile: string; keyFi
 }
 
 /**
+ * The gateway's second address, on the local stack's bridge, where the edge pair in its network namespaces reaches
+ * it (`edge.network.gatewayAddresses`); none when the edge peers are real hosts.
+ */
+function edgeAddressOf(t: Topology, gateway: string): string[] {
+  const index = t.gateway.instances.findIndex((g) => g.name === gateway);
+  const address = t.edge?.network?.gatewayAddresses[index];
+  return address ? [address] : [];
+}
+
+/**
  * Where each gateway server listens. listenAll: one server per distinct port on every address (one nginx per
  * host or container); otherwise one per instance address.
  */
-function nginxListeners(t: Topology, ssl: boolean): Array<{ name: string; listen: string; port: number }> {
+function nginxListeners(t: Topology, ssl: boolean): Array<{ name: string; listen: string[]; port: number }> {
   const suffix = ssl ? ' ssl' : '';
   const instances = t.gateway.instances;
   if (!t.gateway.listenAll) {
-    return instances.map((g) => ({ name: g.name, listen: `${hostPort(g.host, g.port)}${suffix}`, port: g.port }));
+    return instances.map((g) => ({
+      name: g.name,
+      listen: [g.host, ...(ssl ? edgeAddressOf(t, g.name) : [])].map((host) => `${hostPort(host, g.port)}${suffix}`),
+      port: g.port,
+    }));
   }
   const ports = [...new Set(instances.map((g) => g.port))];
   return ports.map((port) => ({
@@ -256,7 +271,7 @@ function nginxListeners(t: Topology, ssl: boolean): Array<{ name: string; listen
       .filter((g) => g.port === port)
       .map((g) => g.name)
       .join(','),
-    listen: `${port}${suffix}`,
+    listen: [`${port}${suffix}`],
     port,
   }));
 }
@@ -330,7 +345,14 @@ export function nginxFileNames(gateway?: string): {
 export function gatewayTopology(t: Topology, gateway: string): Topology {
   const instance = t.gateway.instances.find((g) => g.name === gateway);
   if (!instance) throw new Error(`no gateway "${gateway}" in topology "${t.name}"`);
-  return { ...t, gateway: { ...t.gateway, instances: [instance] } };
+  const index = t.gateway.instances.indexOf(instance);
+  const network = t.edge?.network;
+  // Its own address on the edge's bridge, at the same index as the one instance left.
+  const edge = t.edge && {
+    ...t.edge,
+    ...(network ? { network: { ...network, gatewayAddresses: network.gatewayAddresses.slice(index, index + 1) } } : {}),
+  };
+  return { ...t, gateway: { ...t.gateway, instances: [instance] }, ...(edge ? { edge } : {}) };
 }
 
 /**
@@ -405,7 +427,10 @@ export function buildNginxView(
       burst: t.gateway.loginRateLimit.burst,
       status: LOGIN_LIMITED_STATUS,
     },
-    trustedForwarders: t.gateway.trustedForwarders,
+    // The edge pair's peers terminate TLS in front of the gateways and say who the client was.
+    trustedForwarders: [
+      ...new Set([...t.gateway.trustedForwarders, ...(t.edge?.redundancy.peers.map((p) => p.address) ?? [])]),
+    ],
     problems: nginxProblems(t, serverHeaders, tls !== null),
     console: {
       root: isAbsolute(t.gateway.consoleRoot)

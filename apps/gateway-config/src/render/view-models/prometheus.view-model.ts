@@ -97,6 +97,7 @@ export function buildPrometheusView(t: Topology, { outDir }: RenderPaths): Prome
         : // One exporter holding every node's DSN: its series tell the nodes apart by their `server` label.
           job('postgres', [scrapeTarget(hostPort(postgres.host ?? prometheus.host, postgres.port))]);
   const node = monitoring.exporters.node;
+  const edge = t.edge;
   const alertmanager = monitoring.alertmanager;
   return {
     topologyName: t.name,
@@ -120,6 +121,14 @@ export function buildPrometheusView(t: Topology, { outDir }: RenderPaths): Prome
         t.worker.instances.map((w) => scrapeTarget(hostPort(w.host, w.port), w.name)),
       ),
       job('haproxy', haproxyTargets),
+      ...(edge
+        ? [
+            job(
+              'haproxy-edge',
+              edge.redundancy.peers.map((p) => scrapeTarget(hostPort(p.address, edge.statsPort), p.name)),
+            ),
+          ]
+        : []),
       job(
         'rabbitmq',
         t.rabbitmq.nodes.map((n) =>
