@@ -72,11 +72,12 @@ describe(formatUrls.name, () => {
     const secrets = testSecrets();
     const info = buildStackInfo(topology, layout, new Date(), '/tmp/keyflow-test/conf/supervisord.conf', secrets);
     const lines = formatUrls(info);
-    expect(lines.slice(0, 8)).toEqual([
+    expect(lines.slice(0, 9)).toEqual([
       '  Gateways:            http://127.0.0.31:18080, http://127.0.0.32:18080, http://127.0.0.33:18080',
       '  Gateways (HTTPS):    https://127.0.0.31:18443, https://127.0.0.32:18443, https://127.0.0.33:18443',
       '  CA certificate:      /tmp/keyflow-test/conf/ca.crt  (curl --cacert …, NODE_EXTRA_CA_CERTS=…)',
       '  DNS round robin:     api.keyflow.test @ 127.0.0.1:18053  (dig @127.0.0.1 -p 18053 api.keyflow.test)',
+      '  Load balancer (VIP): https://198.18.78.10:18443 = www.keyflow.test  (HAProxy pair lb-1 + lb-2, keepalived; curl --cacert …)',
       '  Admin token:         -',
       '  Web console:         http://127.0.0.31:18080/',
       '  Swagger UI:          http://127.0.0.31:18080/docs',

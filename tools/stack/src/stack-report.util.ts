@@ -141,6 +141,14 @@ export function formatUrls(info: StackInfo): string[] {
           ],
         ] as [string, string][])
       : []),
+    ...(info.loadBalancer && info.edge
+      ? ([
+          [
+            'Load balancer (VIP)',
+            `${info.loadBalancer}${info.edge.name ? ` = ${info.edge.name}` : ''}  (HAProxy pair ${info.edge.peers.map((p) => p.name).join(' + ')}, keepalived; curl --cacert …)`,
+          ],
+        ] as [string, string][])
+      : []),
     ['Admin token', info.token ? 'in stack.json "token" (Authorization: Bearer …)' : '-'],
     ['Web console', `${info.gateway}/`],
     ['Swagger UI', `${info.gateway}/docs`],

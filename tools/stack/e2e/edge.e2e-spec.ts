@@ -1,0 +1,282 @@
+import { execFile } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { Resolver } from 'node:dns/promises';
+import { readFileSync } from 'node:fs';
+import { request } from 'node:https';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  currentPid,
+  gatewayRequest,
+  killProcess,
+  pollUntil,
+  readStack,
+  startProcess,
+  stopProcess,
+  type StackInfo,
+} from '@keyflow/testing';
+
+/**
+ * The second entry path: an HTTP-mode HAProxy pair (each peer in a network namespace of the stack's own, with its
+ * keepalived) on a virtual IP in front of the three gateways. Requests through the virtual IP spread over the
+ * gateways; a gateway that dies is taken out by the health check; when the active HAProxy dies the passive one takes
+ * the virtual IP over. Every request goes over a new connection, as a client meeting a failover does.
+ */
+const execFileAsync = promisify(execFile);
+
+let stack: StackInfo;
+let ca: string;
+
+interface Answer {
+  status: number;
+  gateway?: string;
+  setCookie: string[];
+}
+
+/** One HTTPS request on a fresh connection, trusting only the stack's CA; status 0 when it failed. */
+function send(
+  url: string,
+  { method = 'GET', body, timeoutMs = 1_500 }: { method?: string; body?: unknown; timeoutMs?: number } = {},
+): Promise<Answer> {
+  const payload = body === undefined ? undefined : JSON.stringify(body);
+  return new Promise((resolve) => {
+    const req = request(
+      url,
+      {
+        method,
+        ca,
+        agent: false,
+        timeout: timeoutMs,
+        headers: payload ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } : {},
+      },
+      (res) => {
+        res.resume();
+        res.on('end', () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            gateway: res.headers['x-gateway-address'] as string | undefined,
+            setCookie: res.headers['set-cookie'] ?? [],
+          }),
+        );
+        res.on('error', () => resolve({ status: 0, setCookie: [] }));
+      },
+    );
+    req.on('timeout', () => req.destroy());
+    req.on('error', () => resolve({ status: 0, setCookie: [] }));
+    req.end(payload);
+  });
+}
+
+interface Sample {
+  at: number;
+  ok: boolean;
+  status: number;
+}
+
+/** Sends GET /health/ready through the virtual IP from `workers` loops until stopped; every answer, timed. */
+function pollVirtualIp(workers = 3): { stop: () => Promise<Sample[]> } {
+  const samples: Sample[] = [];
+  let running = true;
+  const loops = Array.from({ length: workers }, async () => {
+    while (running) {
+      // A slow answer on a busy machine is not a failure: only an error, a refused or reset connection is.
+      const answer = await send(`${stack.loadBalancer}/health/ready`, { timeoutMs: 5_000 });
+      samples.push({ at: Date.now(), ok: answer.status === 200, status: answer.status });
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  });
+  return {
+    stop: async () => {
+      running = false;
+      await Promise.all(loops);
+      return samples.sort((a, b) => a.at - b.at);
+    },
+  };
+}
+
+/** From `since`: how long until every later request succeeded, and how many failed before that. */
+function outage(
+  samples: Sample[],
+  since: number,
+): { failed: number; lastFailureMs: number; after: number; statuses: string } {
+  const later = samples.filter((s) => s.at >= since);
+  const failures = later.filter((s) => !s.ok);
+  const last = failures.at(-1);
+  const counts = new Map<number, number>();
+  for (const f of failures) counts.set(f.status, (counts.get(f.status) ?? 0) + 1);
+  return {
+    failed: failures.length,
+    lastFailureMs: last ? last.at - since : 0,
+    after: later.filter((s) => s.ok && (!last || s.at > last.at)).length,
+    statuses: [...counts].map(([status, n]) => `${n}× ${status || 'no answer'}`).join(', ') || 'none',
+  };
+}
+
+async function virtualIpHolder(): Promise<string | undefined> {
+  for (const peer of stack.edge?.peers ?? []) {
+    const { stdout } = await execFileAsync('ip', ['-n', peer.namespace, '-4', '-o', 'addr', 'show']);
+    if (stdout.includes(` ${stack.edge?.virtualIp}/`)) return peer.name;
+  }
+  return undefined;
+}
+
+/** Which gateways answered `count` requests through the virtual IP, by the address they were reached at. */
+async function gatewaysServing(count: number): Promise<Map<string, number>> {
+  const seen = new Map<string, number>();
+  for (let i = 0; i < count; i++) {
+    const answer = await send(`${stack.loadBalancer}/health/ready`);
+    expect(answer.status).toBe(200);
+    seen.set(answer.gateway ?? '?', (seen.get(answer.gateway ?? '?') ?? 0) + 1);
+  }
+  return seen;
+}
+
+const peerProcess = (peer: string): string => `haproxy-edge-${peer}`;
+
+describe('the edge HAProxy pair on a virtual IP (e2e)', { timeout: 120_000 }, () => {
+  beforeAll(() => {
+    stack = readStack();
+    if (!stack.loadBalancer || !stack.edge || !stack.ca) {
+      throw new Error(
+        `the test stack runs the edge pair (loadBalancer, edge and ca in ${stack.stackDir}/stack.json); see the stack's start-up output for why it did not`,
+      );
+    }
+    ca = readFileSync(stack.ca, 'utf8');
+  });
+
+  afterAll(async () => {
+    for (const p of stack.processes.filter((x) => x.kind === 'haproxy-edge' || x.kind === 'nginx'))
+      await startProcess(p.name, { timeoutMs: 30_000 }).catch(() => undefined);
+  });
+
+  it('should resolve the load balancer name to the virtual IP, next to the round-robin name', async () => {
+    const resolver = new Resolver({ timeout: 2_000, tries: 1 });
+    resolver.setServers([stack.dns?.server ?? '']);
+    expect(await resolver.resolve4(stack.edge?.name ?? '')).toEqual([stack.edge?.virtualIp]);
+    expect((await resolver.resolve4(stack.dns?.name ?? '')).sort()).toEqual(
+      stack.gateways.map((g) => new URL(g).hostname).sort(),
+    );
+  });
+
+  it('should answer `curl --cacert <ca>` over HTTPS on the virtual IP and by its name, and redirect plain HTTP', async () => {
+    const vip = new URL(stack.loadBalancer ?? '');
+    const { stdout } = await execFileAsync('curl', [
+      ...['-sS', '--cacert', stack.ca ?? '', '-o', '/dev/null', '-w', '%{http_code} %{ssl_verify_result}'],
+      ...['--resolve', `${stack.edge?.name}:${vip.port || 443}:${vip.hostname}`],
+      `https://${stack.edge?.name}:${vip.port || 443}/health/ready`,
+    ]);
+    expect(stdout).toBe('200 0');
+    const plain = await execFileAsync('curl', [
+      ...['-sS', '-o', '/dev/null', '-w', '%{http_code} %{redirect_url}'],
+      `${stack.edge?.http}/v1/kv/some-key`,
+    ]);
+    expect(plain.stdout).toBe(`308 ${stack.loadBalancer}/v1/kv/some-key`);
+  });
+
+  it('should spread requests over the three gateways and set the session cookie Secure', async () => {
+    const seen = await gatewaysServing(30);
+    // Each gateway as the edge reaches it: at its address on the stack's bridge.
+    expect([...seen.keys()].sort()).toEqual(
+      stack.gateways.map((_, i) => expect.stringMatching(new RegExp(`^198\\.18\\.\\d+\\.2${i + 1}:`))),
+    );
+    for (const count of seen.values()) expect(count).toBeGreaterThanOrEqual(5);
+
+    const username = `edge-${randomUUID().slice(0, 8)}`;
+    const password = 'correct horse battery staple';
+    const created = await gatewayRequest('POST', '/v1/users', { stack, body: { username, password, role: 'user' } });
+    expect(created.status).toBe(201);
+    const login = await send(`${stack.loadBalancer}/v1/auth/login`, { method: 'POST', body: { username, password } });
+    expect(login.status).toBe(200);
+    const cookie = login.setCookie.find((c) => c.startsWith('keyflow_session=')) ?? '';
+    expect(cookie.split(/;\s*/).map((p) => p.toLowerCase())).toEqual(expect.arrayContaining(['secure', 'httponly']));
+  });
+
+  it('should take a SIGKILLed gateway out of the rotation within its health check, and back once the supervisor restarts it', async () => {
+    const victim = stack.processes.find((p) => p.kind === 'nginx');
+    if (!victim) throw new Error('no gateway in the stack');
+    const poll = pollVirtualIp();
+    await new Promise((r) => setTimeout(r, 500));
+    const killedAt = Date.now();
+    await killProcess(victim.name, 'SIGKILL');
+    await startProcess(victim.name, { waitForHealth: true, timeoutMs: 30_000 });
+    await new Promise((r) => setTimeout(r, 3_000));
+    const window = outage(await poll.stop(), killedAt);
+    // Connections refused by the dead gateway are sent to another one (retry-on conn-failure): at most the requests
+    // it held when it died fail, and none after the check (inter 1 s × fall 2) has noticed.
+    console.log(
+      `gateway ${victim.name} SIGKILLed: ${window.failed} request(s) failed (${window.statuses}), the last ${window.lastFailureMs} ms after`,
+    );
+    expect(window.lastFailureMs).toBeLessThanOrEqual(3_000);
+    expect(window.after).toBeGreaterThan(10);
+    // Back in the rotation: all three answer again.
+    await pollUntil(
+      async () => (await gatewaysServing(9)).size,
+      (n) => n === stack.gateways.length,
+      { timeoutMs: 15_000, what: 'the restarted gateway back in the rotation' },
+    );
+  });
+
+  it('should keep answering through the virtual IP when the active HAProxy is SIGKILLed (the supervisor restarts it)', async () => {
+    const active = await virtualIpHolder();
+    expect(active).toBe(stack.edge?.peers[0]?.name);
+    const poll = pollVirtualIp();
+    await new Promise((r) => setTimeout(r, 500));
+    const killedAt = Date.now();
+    const oldPid = await killProcess(peerProcess(active ?? ''), 'SIGKILL');
+    expect(await startProcess(peerProcess(active ?? ''), { timeoutMs: 30_000 })).not.toBe(oldPid);
+    await new Promise((r) => setTimeout(r, 3_000));
+    const window = outage(await poll.stop(), killedAt);
+    console.log(
+      `active HAProxy ${active} SIGKILLed: ${window.failed} request(s) failed (${window.statuses}), the last ${window.lastFailureMs} ms after; ${await virtualIpHolder()} holds the virtual IP`,
+    );
+    expect(window.lastFailureMs).toBeLessThanOrEqual(5_000);
+    expect(window.after).toBeGreaterThan(10);
+  });
+
+  it('should move the virtual IP to the passive peer within 5 s when the active HAProxy dies and stays down, and back when it returns', async () => {
+    const [first, second] = stack.edge?.peers ?? [];
+    if (!first || !second) throw new Error('the edge pair needs two peers');
+    // The previous test's restart may have handed the address to the other peer for a while: lb-1 takes it back.
+    await pollUntil(virtualIpHolder, (h) => h === first.name, {
+      timeoutMs: 30_000,
+      what: `${first.name} to hold the virtual IP`,
+    });
+    const poll = pollVirtualIp();
+    await new Promise((r) => setTimeout(r, 500));
+    const killedAt = Date.now();
+    await killProcess(peerProcess(first.name), 'SIGKILL');
+    // A peer that does not come back: the supervisor's restart (if it began) is stopped too.
+    await stopProcess(peerProcess(first.name));
+    expect(await currentPid(peerProcess(first.name))).toBe(0);
+    await pollUntil(virtualIpHolder, (h) => h === second.name, {
+      timeoutMs: 20_000,
+      what: `${second.name} to take the virtual IP`,
+    });
+    const tookOverMs = Date.now() - killedAt;
+    expect(tookOverMs).toBeLessThanOrEqual(5_000);
+    await new Promise((r) => setTimeout(r, 2_000));
+    const failover = outage(await poll.stop(), killedAt);
+    console.log(
+      `active HAProxy ${first.name} down for good: ${second.name} held the virtual IP after ${tookOverMs} ms; ${failover.failed} request(s) failed (${failover.statuses}), the last ${failover.lastFailureMs} ms after`,
+    );
+    expect(failover.lastFailureMs).toBeLessThanOrEqual(5_000);
+    expect(failover.after).toBeGreaterThan(10);
+
+    // The first peer returns: with the higher priority it takes the address back, and nothing breaks for long.
+    const back = pollVirtualIp();
+    await new Promise((r) => setTimeout(r, 500));
+    const returnedAt = Date.now();
+    await startProcess(peerProcess(first.name), { waitForHealth: true, timeoutMs: 30_000 });
+    await pollUntil(virtualIpHolder, (h) => h === first.name, {
+      timeoutMs: 15_000,
+      what: `${first.name} to take the virtual IP back`,
+    });
+    await new Promise((r) => setTimeout(r, 2_000));
+    const failback = outage(await back.stop(), returnedAt);
+    console.log(
+      `${first.name} returned: it holds the virtual IP again; ${failback.failed} request(s) failed (${failback.statuses}), the last ${failback.lastFailureMs} ms after`,
+    );
+    expect(failback.lastFailureMs).toBeLessThanOrEqual(5_000);
+    expect(failback.after).toBeGreaterThan(10);
+  });
+});
