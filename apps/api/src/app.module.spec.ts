@@ -175,7 +175,10 @@ describe(AppModule.name, () => {
     });
 
     it('should accept an authenticated PUT: KvService publishes the write message and tracks the operation', async () => {
-      const r = await put('/v1/kv/user%3A42', '{"value":{"name":"Ada","languages":["en","fr"]}}', authorised);
+      const r = await put('/v1/kv/user%3A42', '{"value":{"name":"Ada","languages":["en","fr"]}}', {
+        ...authorised,
+        'x-request-id': '0f1e2d3c4b5a69788796a5b4c3d2e1f0',
+      });
       expect(r.statusCode).toBe(202);
       const { operationId } = r.json<{ operationId: string }>();
       expect(r.json()).toEqual({ operationId, key: 'user:42', status: 'accepted' });
@@ -191,6 +194,7 @@ describe(AppModule.name, () => {
         value: { name: 'Ada', languages: ['en', 'fr'] },
         acceptedAt: expect.any(String),
         owner: owner.userId,
+        requestId: '0f1e2d3c4b5a69788796a5b4c3d2e1f0',
       });
       expect(options).toEqual({ valueJson: '{"name":"Ada","languages":["en","fr"]}' });
       // What the real publisher would put on the wire reads back as the same message.
@@ -208,6 +212,41 @@ describe(AppModule.name, () => {
         acceptedAt: message.acceptedAt,
         status: 'accepted',
       });
+    });
+
+    it('should put the request id on the message of every write route, and leave out one unfit to log', async () => {
+      const requestId = 'a1b2c3d4e5f60718293a4b5c6d7e8f90';
+      const withId = { ...authorised, 'x-request-id': requestId };
+      expect((await put('/v1/kv/a', '{"value":1}', withId)).statusCode).toBe(202);
+      expect((await app.inject({ method: 'DELETE', url: '/v1/kv/a', headers: withId })).statusCode).toBe(202);
+      expect((await put('/store', '{"key":"b","value":2}', withId)).statusCode).toBe(200);
+      expect((await app.inject({ method: 'DELETE', url: '/store/b', headers: withId })).statusCode).toBe(202);
+      const bulk = '{"operations":[{"op":"put","key":"c","value":3},{"op":"delete","key":"d"}]}';
+      expect(
+        (
+          await app.inject({
+            method: 'POST',
+            url: '/v1/kv',
+            payload: bulk,
+            headers: { ...withId, 'content-type': 'application/json' },
+          })
+        ).statusCode,
+      ).toBe(202);
+      expect(fakes.publisher.published.map((p) => [p.message.key, p.message.type, p.message.requestId])).toEqual([
+        ['a', 'put', requestId],
+        ['a', 'delete', requestId],
+        ['b', 'put', requestId],
+        ['b', 'delete', requestId],
+        ['c', 'put', requestId],
+        ['d', 'delete', requestId],
+      ]);
+
+      // Straight to the API (no gateway), a client may send any X-Request-Id: one unfit to log stays out.
+      fakes.publisher.published.length = 0;
+      expect(
+        (await put('/v1/kv/a', '{"value":1}', { ...authorised, 'x-request-id': 'x'.repeat(200) })).statusCode,
+      ).toBe(202);
+      expect(fakes.publisher.published[0]?.message).not.toHaveProperty('requestId');
     });
 
     it('should answer liveness and readiness from the fake dependencies without credentials', async () => {

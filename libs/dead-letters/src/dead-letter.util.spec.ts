@@ -45,6 +45,17 @@ describe(describeDeadLetter.name, () => {
     });
   });
 
+  it('should name the request that made the write when the body carries its id', () => {
+    const body = { id: 'op-4', key: 'user:4', type: 'delete', requestId: '0f1e2d3c4b5a69788796a5b4c3d2e1f0' };
+    expect(describeDeadLetter(message(JSON.stringify(body)))).toMatchObject({
+      operationId: 'op-4',
+      requestId: '0f1e2d3c4b5a69788796a5b4c3d2e1f0',
+    });
+    expect(describeDeadLetter(message(JSON.stringify({ ...body, requestId: 'not one' })))).not.toHaveProperty(
+      'requestId',
+    );
+  });
+
   it('should describe a body that is not JSON by its size', () => {
     expect(describeDeadLetter(message('garbage'))).toEqual({ reason: 'unknown', bytes: 7 });
   });

@@ -1,5 +1,5 @@
 import type { ConsumeMessage } from 'amqplib';
-import { DEAD_LETTER_HEADERS } from '@keyflow/contracts';
+import { DEAD_LETTER_HEADERS, isRequestId } from '@keyflow/contracts';
 
 /** One dead letter as an operator sees it. */
 export interface DeadLetter {
@@ -8,6 +8,12 @@ export interface DeadLetter {
   type?: string;
   /** When the API accepted the write (ISO), if the body says so validly. */
   acceptedAt?: string;
+  /**
+   * The HTTP request that made the write (`X-Request-Id`), when its body names one: `npm run logs -- --request <id>`
+   * shows what the gateway, the API and the worker logged of it. A replay publishes the body as it is, so the replayed
+   * write is logged under the same id.
+   */
+  requestId?: string;
   reason: string;
   fromQueue?: string;
   deadLetteredAt?: string;
@@ -57,6 +63,7 @@ export function describeDeadLetter(message: Pick<ConsumeMessage, 'content' | 'pr
     ...(typeof body.key === 'string' ? { key: body.key } : {}),
     ...(typeof body.type === 'string' ? { type: body.type } : {}),
     ...(Number.isNaN(acceptedAt) ? {} : { acceptedAt: new Date(acceptedAt).toISOString() }),
+    ...(isRequestId(body.requestId) ? { requestId: body.requestId } : {}),
     reason: byWorker.reason ?? text(headers['x-first-death-reason']) ?? death.reason ?? 'unknown',
     ...(fromQueue ? { fromQueue } : {}),
     ...(deadLetteredAt ? { deadLetteredAt } : {}),

@@ -1,5 +1,5 @@
 import { beforeEach, describe, expect, it } from 'vitest';
-import { DEAD_LETTER_QUEUE, shardOf, shardQueueName } from '@keyflow/contracts';
+import { DEAD_LETTER_QUEUE, decodeWriteText, shardOf, shardQueueName } from '@keyflow/contracts';
 import { DlqService } from './dlq.service';
 import { FakeDeadLetterQueue } from './testing/fake-dead-letter-queue';
 import { FakeReplayStore } from './testing/fake-replay-store';
@@ -131,6 +131,17 @@ describe(DlqService.name, () => {
       expect(out.lines).toContain(
         `replayed ${opId(1)} (put user:1) to ${shardQueueName(shardOf('user:1', SHARDS))}; it applies only while user:1 is at version 4`,
       );
+    });
+
+    it('should replay a letter exactly as it was, so the write keeps the id of the request that made it', async () => {
+      const letter = { ...body(2, 'user:2'), requestId: '0f1e2d3c4b5a69788796a5b4c3d2e1f0' };
+      const queue = new FakeDeadLetterQueue([letter]);
+      store.records.set(opId(2), { id: opId(2), key: 'user:2', status: 'failed', deadLetteredAt: at(1) });
+
+      expect(await serviceFor(queue).replay({ ids: new Set([opId(2)]), all: false, force: false })).toBe(0);
+
+      expect(queue.published.map((p) => p.content)).toEqual([JSON.stringify(letter)]);
+      expect(decodeWriteText(queue.published[0]?.content ?? '').message.requestId).toBe(letter.requestId);
     });
 
     it('should refuse a letter whose key has newer writes: keep it, say what it would overwrite, exit 1', async () => {

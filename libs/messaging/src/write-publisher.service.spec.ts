@@ -82,5 +82,33 @@ describe(WritePublisher.name, () => {
       expect(publisher.stats()).toEqual({ groups: 2, items: 10, largestGroup: 9 });
       await publisher.close();
     });
+
+    it('should keep each write’s request id in its own line of a batch message, where the worker logs it', async () => {
+      const publisher = new WritePublisher(amqp.manager, { shards: 1, confirmTimeoutMs: 2_000, logger });
+      await publisher.waitForConnect();
+      const writes: WriteMessage[] = ['req-1', 'req-2', undefined, 'req-2'].map((requestId, n) => ({
+        v: 1,
+        id: `5a14e45f-ceea-4e7a-9f6b-2b7c9c1d0a${String(n).padStart(2, '0')}`,
+        key: `k${n}`,
+        type: 'put',
+        value: n,
+        acceptedAt: new Date().toISOString(),
+        ...(requestId ? { requestId } : {}),
+      }));
+
+      await Promise.all(writes.map((w) => publisher.publish(w, { valueJson: JSON.stringify(w.value) })));
+
+      const messages = amqp.broker.channelsOpened.flatMap((c) => c.published);
+      // Group commit: one message carries the writes of several requests, so the id cannot be a message header.
+      expect(messages.map((m) => decodeWrites(m.content).length)).toEqual([1, 3]);
+      const decoded = messages.flatMap((m) => decodeWrites(m.content));
+      expect(decoded.map((d) => (d.ok ? d.message.requestId : 'unreadable'))).toEqual([
+        'req-1',
+        'req-2',
+        undefined,
+        'req-2',
+      ]);
+      await publisher.close();
+    });
   });
 });

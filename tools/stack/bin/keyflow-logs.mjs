@@ -1,9 +1,11 @@
 #!/usr/bin/env node
 // `npm run logs -- [--follow] [--service NAME] [--request ID] [--stack-dir DIR]`: every log of a stack merged in time
 // order, one line each: `<ISO time> <service> <the line as logged>`. Reads `<stackDir>/logs/*.log` (each process's
-// output; the apps log JSON lines with `time` and `reqId`) and the gateways' JSON access logs
-// (`<stackDir>/run/nginx-*-access.log`, with `ts` and `requestId`). `--request` keeps the lines of one request id, as
-// nginx answers it in X-Request-Id and the API logs it; `--follow` keeps printing what is appended.
+// output; the apps log JSON lines with `time`, and `reqId` for what the API logs while handling a request) and the
+// gateways' JSON access logs (`<stackDir>/run/nginx-*-access.log`, with `ts` and `requestId`). `--request` keeps the
+// lines of one request id, as nginx answers it in X-Request-Id: the gateway's access line, the API's lines (`reqId`)
+// and the worker's line for each write the request made (`requestId`, carried in the write message); `--follow` keeps
+// printing what is appended.
 // Plain Node (no build), like the other entry points in this directory.
 import { closeSync, existsSync, openSync, readdirSync, readFileSync, readSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';

@@ -78,13 +78,13 @@ describe(createHttpApp.name, () => {
   describe('JSON bodies', () => {
     it('should pass values that read back as written to the service unchanged', async () => {
       const body = '{"value":{"n":1.50,"max":9007199254740991,"tiny":5e-324,"s":"é 🙂 \\u0001","ok":[-0,0.1,1e21]}}';
-      const r = await put('/v1/kv/k', body);
+      const r = await put('/v1/kv/k', body, { 'x-request-id': 'req-values' });
       expect(r.statusCode).toBe(202);
       expect(puts).toEqual([
         {
           key: 'k',
           value: { n: 1.5, max: 9007199254740991, tiny: 5e-324, s: 'é 🙂 \u0001', ok: [-0, 0.1, 1e21] },
-          options: { waitMs: 0, owner: TEST_PRINCIPAL.userId },
+          options: { waitMs: 0, owner: TEST_PRINCIPAL.userId, requestId: 'req-values' },
         },
       ]);
     });
@@ -92,7 +92,9 @@ describe(createHttpApp.name, () => {
     it('should take a charset parameter and a byte order mark as before', async () => {
       const r = await put('/v1/kv/k', '\ufeff{"value":"é"}', { 'content-type': 'application/json; charset=utf-8' });
       expect(r.statusCode).toBe(202);
-      expect(puts).toEqual([{ key: 'k', value: 'é', options: { waitMs: 0, owner: TEST_PRINCIPAL.userId } }]);
+      expect(puts).toEqual([
+        { key: 'k', value: 'é', options: { waitMs: 0, owner: TEST_PRINCIPAL.userId, requestId: expect.any(String) } },
+      ]);
     });
 
     it('should refuse a number a double cannot hold exactly with 400, before the service sees it', async () => {

@@ -82,6 +82,8 @@ export class KvBulkService {
             ...(operation.op === 'put' && operation.ttl !== undefined ? { ttl: operation.ttl } : {}),
             ...(options.idempotencyKey ? { idempotencyKey: `${options.idempotencyKey}#${index}` } : {}),
             ...(options.owner ? { owner: options.owner } : {}),
+            // Every operation of a bulk is logged under the bulk request's id.
+            ...(options.requestId ? { requestId: options.requestId } : {}),
           };
           try {
             const result =

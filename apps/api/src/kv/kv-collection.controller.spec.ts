@@ -162,6 +162,7 @@ describe(KvCollectionController.name, () => {
             { op: 'put', key: 'a', value: [1.5] },
           ],
         }),
+        { 'x-request-id': 'req-bulk' },
       );
       expect(r.statusCode).toBe(202);
       expect(r.json<{ operations: Array<{ key: string; status: string }> }>().operations).toEqual([
@@ -170,12 +171,14 @@ describe(KvCollectionController.name, () => {
         { operationId: expect.any(String), key: 'a', status: 'accepted' },
       ]);
       expect(puts.map((p) => [p.key, p.value, p.options])).toEqual([
-        ['a', { x: 1 }, { waitMs: 0, ttl: 30, owner: TEST_PRINCIPAL.userId }],
-        ['a', [1.5], { waitMs: 0, owner: TEST_PRINCIPAL.userId }],
+        ['a', { x: 1 }, { waitMs: 0, ttl: 30, owner: TEST_PRINCIPAL.userId, requestId: 'req-bulk' }],
+        ['a', [1.5], { waitMs: 0, owner: TEST_PRINCIPAL.userId, requestId: 'req-bulk' }],
       ]);
+      // Every operation of the bulk carries the bulk request's id, for the worker's log.
       expect(fakeKv.delete).toHaveBeenCalledWith('b', {
         waitMs: 0,
         owner: TEST_PRINCIPAL.userId,
+        requestId: 'req-bulk',
         condition: { kind: 'version', version: 4 },
       });
     });

@@ -189,6 +189,7 @@ export class KvCollectionController {
     const result = await this.bulk.write(operations, {
       waitMs,
       owner: principal.userId,
+      requestId: request.id,
       ...(idempotencyKey ? { idempotencyKey } : {}),
     });
     sendBulkResult(request, reply, result, waitMs > 0);

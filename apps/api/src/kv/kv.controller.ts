@@ -135,6 +135,7 @@ export class KvController {
       ...parseWriteHeaders(headers),
       ...(body.ttl !== undefined ? { ttl: body.ttl } : {}),
       owner: principal.userId,
+      requestId: reply.request.id,
     };
     sendWriteResult(reply, await this.kv.put(key, body.value, options));
   }
@@ -157,6 +158,7 @@ export class KvController {
     @Res() reply: FastifyReply,
   ): Promise<void> {
     requireKeyAccess(principal, key, 'write');
-    sendWriteResult(reply, await this.kv.delete(key, { ...parseWriteHeaders(headers), owner: principal.userId }));
+    const options = { ...parseWriteHeaders(headers), owner: principal.userId, requestId: reply.request.id };
+    sendWriteResult(reply, await this.kv.delete(key, options));
   }
 }

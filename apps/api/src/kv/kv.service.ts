@@ -14,6 +14,7 @@ import {
   ErrorCode,
   expiresAtFor,
   hasExpired,
+  isRequestId,
   serialiseValue,
   type OperationType,
   type WriteMessage,
@@ -158,6 +159,7 @@ export class KvService {
       ...(options.condition ? { condition: options.condition } : {}),
       ...acceptedWithExpiry(new Date().toISOString(), ttl),
       ...(options.owner ? { owner: options.owner } : {}),
+      ...(isRequestId(options.requestId) ? { requestId: options.requestId } : {}),
     };
     if (!options.idempotencyKey) return this.publishAccepted(message, valueJson, options, false);
 

@@ -22,6 +22,11 @@ export interface WriteOptions {
    * two users names two requests).
    */
   owner?: string;
+  /**
+   * The id of the HTTP request (Fastify's `request.id`: the gateway's `X-Request-Id`), carried in the write message so
+   * that the worker logs it too. Left out of the message when it is not fit to log (`isRequestId`).
+   */
+  requestId?: string;
 }
 
 const ETAG = /^"(\d{1,15})"$/;

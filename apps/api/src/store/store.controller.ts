@@ -49,6 +49,7 @@ export class StoreController {
       waitMs: 0,
       ...(body.ttl !== undefined ? { ttl: body.ttl } : {}),
       owner: principal.userId,
+      requestId: reply.request.id,
     });
     const operationId = result.kind === 'accepted' ? result.accepted.operationId : result.outcome.id;
     void reply.header('location', `/v1/operations/${operationId}`);
@@ -83,6 +84,9 @@ export class StoreController {
     @Res() reply: FastifyReply,
   ): Promise<void> {
     requireKeyAccess(principal, key, 'write');
-    sendWriteResult(reply, await this.kv.delete(key, { waitMs: 0, owner: principal.userId }));
+    sendWriteResult(
+      reply,
+      await this.kv.delete(key, { waitMs: 0, owner: principal.userId, requestId: reply.request.id }),
+    );
   }
 }

@@ -61,6 +61,8 @@ describe(ShardConsumer.name, () => {
   let amqp: FakeConnectionManager;
   let watch: ReturnType<typeof watchProcessErrors>;
   let warnings: string[];
+  /** What was logged with fields (`logger.log(fields, message)` / `warn(fields, message)`), in order. */
+  let lines: Array<{ level: 'log' | 'warn'; fields: Record<string, unknown>; message: string }>;
   let applyToDatabase: ReturnType<typeof vi.fn<(writes: WriteMessage[]) => Promise<Outcome>>>;
   let recordFailed: ReturnType<typeof vi.fn<(message: WriteMessage, reason: string) => Promise<void>>>;
   let consumer: ShardConsumer;
@@ -73,8 +75,18 @@ describe(ShardConsumer.name, () => {
   beforeEach(() => {
     watch = watchProcessErrors();
     warnings = [];
-    vi.spyOn(Logger.prototype, 'warn').mockImplementation((message: unknown) => void warnings.push(String(message)));
-    vi.spyOn(Logger.prototype, 'log').mockImplementation(() => undefined);
+    lines = [];
+    const capture = (level: 'log' | 'warn', message: unknown, rest: unknown[]) => {
+      if (typeof message !== 'object' || message === null) return String(message);
+      lines.push({ level, fields: message as Record<string, unknown>, message: String(rest[0]) });
+      return String(rest[0]);
+    };
+    vi.spyOn(Logger.prototype, 'warn').mockImplementation(
+      (message: unknown, ...rest: unknown[]) => void warnings.push(capture('warn', message, rest)),
+    );
+    vi.spyOn(Logger.prototype, 'log').mockImplementation((message: unknown, ...rest: unknown[]) => {
+      capture('log', message, rest);
+    });
     amqp = new FakeConnectionManager();
     applyToDatabase = vi.fn((batch: WriteMessage[]) => Promise.resolve(applied(batch)));
     recordFailed = vi.fn(() => Promise.resolve());
@@ -359,6 +371,104 @@ describe(ShardConsumer.name, () => {
       ]);
     });
   });
+  describe('request ids', () => {
+    it("should log one line per settled write with its request's id, shard, operation, key and version", async () => {
+      const [a, b, c] = writes(3);
+      applyToDatabase.mockImplementationOnce((batch) => {
+        const outcome = applied(batch);
+        outcome.applied[1] = { ...outcome.applied[1], status: 'conflict', version: 4 };
+        outcome.applied[2] = { ...outcome.applied[2], duplicate: true, version: 2 };
+        return Promise.resolve(outcome);
+      });
+      await consumer.start();
+      // One batch message carries the writes of several requests (group commit): each write names its own.
+      amqp.broker.publishRaw(
+        QUEUE,
+        encodeWriteBatch([
+          writeMessageText({ ...a, requestId: 'req-a' }),
+          writeMessageText({ ...b, requestId: 'req-b' }),
+          // Published before request ids existed, or by a worker's expiry sweep: logged without one.
+          writeMessageText(c),
+        ]).toString(),
+      );
+      await until(() => amqp.broker.consumerOf(QUEUE)?.acked.length === 1, 'the batch to be acked');
+
+      expect(lines).toEqual([
+        {
+          level: 'log',
+          fields: {
+            requestId: 'req-a',
+            operationId: a?.id,
+            key: 'k',
+            type: 'put',
+            status: 'applied',
+            version: 1,
+            shard: 0,
+          },
+          message: 'write applied',
+        },
+        {
+          level: 'log',
+          fields: {
+            requestId: 'req-b',
+            operationId: b?.id,
+            key: 'k',
+            type: 'put',
+            status: 'conflict',
+            version: 4,
+            shard: 0,
+          },
+          message: 'write conflict',
+        },
+        {
+          level: 'log',
+          fields: {
+            operationId: c?.id,
+            key: 'k',
+            type: 'put',
+            status: 'applied',
+            version: 2,
+            shard: 0,
+            duplicate: true,
+          },
+          message: 'write already applied',
+        },
+      ]);
+    });
+
+    it('should name the request of a dead-lettered write, one that cannot be read as a write included', async () => {
+      const [a, b] = writes(2);
+      applyToDatabase.mockImplementationOnce((batch) =>
+        Promise.resolve({ ...applied([]), rejected: [{ message: batch[0], reason: 'refused for good' }] }),
+      );
+      await consumer.start();
+      const poison = writeMessageText({ ...b, requestId: 'req-poison' }).replace('"value":1', '"value":1e999999');
+      amqp.broker.publishRaw(
+        QUEUE,
+        encodeWriteBatch([writeMessageText({ ...a, requestId: 'req-refused' }), poison]).toString(),
+      );
+      await until(() => amqp.broker.consumerOf(QUEUE)?.acked.length === 1, 'the batch to be acked');
+
+      expect(lines.map((l) => [l.level, l.fields, l.message.split(':')[0]])).toEqual([
+        [
+          'warn',
+          { requestId: 'req-poison', operationId: b?.id, key: 'k', status: 'dead-lettered', shard: 0 },
+          'dead-lettering a write',
+        ],
+        [
+          'warn',
+          { requestId: 'req-refused', operationId: a?.id, key: 'k', status: 'dead-lettered', shard: 0 },
+          'dead-lettering a write',
+        ],
+      ]);
+      // The letter is the write's own line, request id included: a replay is logged under the same request.
+      expect(letters.map((l) => (JSON.parse(l.text) as { requestId?: string }).requestId)).toEqual([
+        'req-poison',
+        'req-refused',
+      ]);
+    });
+  });
+
   describe('changes', () => {
     it('should publish the applied changes on its own channel, and ack only once the broker confirmed them', async () => {
       let confirm!: () => void;

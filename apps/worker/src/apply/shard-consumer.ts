@@ -2,6 +2,7 @@ import { Logger } from '@nestjs/common';
 import type { AmqpConnectionManager } from 'amqp-connection-manager';
 import type { Channel, ConfirmChannel, ConsumeMessage } from 'amqplib';
 import { decodeWrites, DomainError, shardQueueName, type DecodedWrite, type WriteMessage } from '@keyflow/contracts';
+import type { AppliedOp } from '@keyflow/db';
 import {
   MIGRATION_SENTINEL_HEADER,
   settleDelivery,
@@ -251,7 +252,12 @@ export class ShardConsumer {
         if (!decoded.ok) {
           // NonRetryableWriteError: malformed, or a value that cannot be stored as sent. Dead-lettered before the
           // batch reaches the database, so it never splits the batch.
-          await this.deadLetter({ delivery, text: decoded.text }, decoded.error.message, decoded.error);
+          const { text, requestId } = decoded;
+          await this.deadLetter(
+            { delivery, text, ...(requestId ? { requestId } : {}) },
+            decoded.error.message,
+            decoded.error,
+          );
         } else if (unattempted) {
           await this.deadLetter({ delivery, ...decoded, write: decoded.message }, unattempted);
         } else {
@@ -297,6 +303,7 @@ export class ShardConsumer {
             version: a.version,
             created: a.created,
           });
+          this.logOutcome(a, item?.write.requestId);
         }
         this.ackSettled(batch);
         const settled = pending.length - retry.size - rejected.size;
@@ -319,6 +326,29 @@ export class ShardConsumer {
         await sleep(delay);
       }
     }
+  }
+
+  /**
+   * One info line per settled write (committed: applied, a conflict, or found applied by an earlier delivery), with
+   * the id of the HTTP request that made it when its message carries one: how `npm run logs -- --request <id>` finds
+   * the worker's part of a request, next to the gateway's and the API's lines. Flat fields only, never the value: a line
+   * costs about 10 µs (Nest's logger over pino, written to stdout), against about 250 µs of worker CPU per write.
+   */
+  private logOutcome(op: AppliedOp, requestId: string | undefined): void {
+    this.logger.log(
+      {
+        ...(requestId ? { requestId } : {}),
+        operationId: op.id,
+        key: op.key,
+        type: op.type,
+        status: op.status,
+        version: op.version,
+        shard: this.options.shard,
+        ...(op.duplicate ? { duplicate: true } : {}),
+        ...(op.cause ? { cause: op.cause } : {}),
+      },
+      op.duplicate ? 'write already applied' : op.status === 'applied' ? 'write applied' : 'write conflict',
+    );
   }
 
   private async retryTransient(what: string, channel: Channel | undefined, work: () => Promise<void>): Promise<void> {
@@ -381,7 +411,7 @@ export class ShardConsumer {
    * this write is decided again.
    */
   private async deadLetter(
-    item: Pick<Item, 'delivery' | 'text'> & Partial<Pick<Item, 'write' | 'replyTo'>>,
+    item: Pick<Item, 'delivery' | 'text'> & Partial<Pick<Item, 'write' | 'replyTo'>> & { requestId?: string },
     reason: string,
     err?: unknown,
   ): Promise<void> {
@@ -394,9 +424,20 @@ export class ShardConsumer {
     delivery.open -= 1;
     this.stats.deadLettered += 1;
     this.metrics.writes.inc({ status: 'dead_lettered' });
-    this.logger.warn(`dead-lettering a write: ${reason}`);
     const facts = err instanceof DomainError ? err.details : {};
     const operationId = item.write?.id ?? facts.operationId;
+    const requestId = item.write?.requestId ?? item.requestId;
+    const key = item.write?.key ?? facts.key;
+    this.logger.warn(
+      {
+        ...(requestId ? { requestId } : {}),
+        ...(operationId ? { operationId } : {}),
+        ...(key !== undefined ? { key } : {}),
+        status: 'dead-lettered',
+        shard: this.options.shard,
+      },
+      `dead-lettering a write: ${reason}`,
+    );
     if (!operationId) return;
     // A malformed write is recorded with what could be read of it (an unknown type is recorded as put).
     const known = item.write ?? {

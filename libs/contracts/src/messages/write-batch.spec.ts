@@ -42,6 +42,16 @@ describe(decodeWrites.name, () => {
     expect(bad?.text).toBe(poison);
   });
 
+  it('should give each write its own request id, and name it for a write that cannot be applied', () => {
+    const a = { ...put(1), requestId: 'req-a' };
+    const poison = writeMessageText({ ...put(2), requestId: 'req-b' }).replace('"n":2', '"n":1e999999');
+    const writes = decodeWrites(encodeWriteBatch([writeMessageText(a), poison, writeMessageText(put(3))]));
+    expect(writes.map((w) => (w.ok ? w.message.requestId : w.requestId))).toEqual(['req-a', 'req-b', undefined]);
+    const [unreadable] = decodeWrites(encodeWriteBatch(['not json']));
+    expect(unreadable).toMatchObject({ ok: false, text: 'not json' });
+    expect(unreadable).not.toHaveProperty('requestId');
+  });
+
   it('should refuse a batch whose header is missing or whose line count differs from it', () => {
     expect(() => decodeWrites(Buffer.from('nonsense\n{}'))).toThrow(/first line is not JSON/);
     expect(() => decodeWrites(Buffer.from('{"v":3}\n{}'))).toThrow(/version 2 header/);

@@ -1,5 +1,5 @@
 import { ErrorCode, NonRetryableWriteError } from '../errors/domain.error';
-import { decodeWriteText, type WriteMessage } from './write-message';
+import { decodeWriteText, isRequestId, type WriteMessage } from './write-message';
 
 /**
  * Version 2 of the write format: many writes in one message, which is how an API's group commit publishes them
@@ -12,10 +12,13 @@ import { decodeWriteText, type WriteMessage } from './write-message';
  */
 export const WRITE_BATCH_CONTENT_TYPE = 'application/x-ndjson';
 
-/** One write read from a message: decoded, or the reason it cannot be applied. `text` is its line. */
+/**
+ * One write read from a message: decoded, or the reason it cannot be applied. `text` is its line. A write that
+ * cannot be applied still names its request (`requestId`) when its line is JSON that carries one, for the log.
+ */
 export type DecodedWrite =
   | { ok: true; message: WriteMessage; replyTo?: string; text: string }
-  | { ok: false; error: NonRetryableWriteError; text: string };
+  | { ok: false; error: NonRetryableWriteError; text: string; requestId?: string };
 
 /** The body of a batch message from the lines `writeMessageText` made. */
 export function encodeWriteBatch(lines: readonly string[]): Buffer {
@@ -26,8 +29,21 @@ function readLine(text: string): DecodedWrite {
   try {
     return { ok: true, ...decodeWriteText(text), text };
   } catch (err) {
-    if (err instanceof NonRetryableWriteError) return { ok: false, error: err, text };
+    if (err instanceof NonRetryableWriteError) {
+      const requestId = requestIdIn(text);
+      return { ok: false, error: err, text, ...(requestId ? { requestId } : {}) };
+    }
     throw err;
+  }
+}
+
+/** The request id of a write that cannot be applied, if its text is a JSON object that carries one (rare path). */
+function requestIdIn(text: string): string | undefined {
+  try {
+    const raw = JSON.parse(text) as { requestId?: unknown } | null;
+    return isRequestId(raw?.requestId) ? raw.requestId : undefined;
+  } catch {
+    return undefined;
   }
 }
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { type DomainError, ErrorCode, NonRetryableWriteError } from '../errors/domain.error';
 import { MAX_VALUE_DEPTH } from '../kv/kv.constant';
-import { decodeWriteText, encodeWriteMessage, type WriteMessage } from './write-message';
+import { decodeWriteText, encodeWriteMessage, isRequestId, type WriteMessage } from './write-message';
 
 /** What a worker reads from a single-write message's body. */
 const decodeWriteMessage = (body: Buffer): WriteMessage => decodeWriteText(body.toString('utf8')).message;
@@ -79,6 +79,27 @@ describe(decodeWriteText.name, () => {
     );
   });
 
+  describe('the request id', () => {
+    const requestId = '0f1e2d3c4b5a69788796a5b4c3d2e1f0';
+
+    it('should carry the id of the request that made the write, spliced value or not', () => {
+      const withId = { ...message, requestId };
+      expect(decodeWriteMessage(encodeWriteMessage(withId))).toEqual(withId);
+      expect(decodeWriteMessage(encodeWriteMessage(withId, JSON.stringify(message.value)))).toEqual(withId);
+    });
+
+    it('should read a write without one (published before it existed, or by a worker) as it is', () => {
+      expect(decodeWriteMessage(encodeWriteMessage(message))).not.toHaveProperty('requestId');
+    });
+
+    it('should leave out an id unfit to log, and still accept the write', () => {
+      for (const bad of [42, '', 'has space', 'x'.repeat(129), 'line\nbreak', null]) {
+        const decoded = decodeWriteText(JSON.stringify({ ...message, requestId: bad })).message;
+        expect(decoded, String(bad)).toEqual(message);
+      }
+    });
+  });
+
   it('should reject a put without a value', () => {
     const { value: _value, ...rest } = message;
     expect(decodeError(JSON.stringify(rest)).message).toBe('malformed write message: a put needs a value');
@@ -127,5 +148,17 @@ describe(decodeWriteText.name, () => {
         decodeWriteMessage(encodeWriteMessage({ ...message, condition: { kind: 'version', version: 3 } })).condition,
       ).toEqual({ kind: 'version', version: 3 });
     });
+  });
+});
+
+describe(isRequestId.name, () => {
+  it("should take nginx's ids, Fastify's UUIDs and any 1 to 128 visible ASCII characters", () => {
+    expect(isRequestId('0f1e2d3c4b5a69788796a5b4c3d2e1f0')).toBe(true);
+    expect(isRequestId('8b0d6c3e-5f7a-4c1e-9a3b-2d4f6e8a0c1b')).toBe(true);
+    expect(isRequestId('x'.repeat(128))).toBe(true);
+  });
+
+  it('should refuse what is not a string, empty, too long, or holds spaces, control or non-ASCII characters', () => {
+    for (const bad of [undefined, 7, '', 'x'.repeat(129), 'a b', 'a\tb', 'café']) expect(isRequestId(bad)).toBe(false);
   });
 });

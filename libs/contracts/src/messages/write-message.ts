@@ -32,6 +32,19 @@ export interface WriteMessage {
    * to anyone else but an admin). Absent on the writes workers make themselves, and on messages from before v7.
    */
   owner?: string;
+  /**
+   * The id of the HTTP request that made the write (the gateway's `X-Request-Id`, which the API logs as `reqId`), so
+   * that the worker's log line for the write names it too (`npm run logs -- --request <id>`). For logs only: nothing
+   * is decided by it. It travels in the write itself, not in an AMQP header, because group commit puts the writes of
+   * many requests into one message. Absent on the writes workers make themselves and on older messages; one that is
+   * not `isRequestId` is dropped when the write is read, never a reason to refuse the write.
+   */
+  requestId?: string;
+}
+
+/** A request id fit to be carried and logged: 1 to 128 visible ASCII characters (nginx's are 32 hex digits). */
+export function isRequestId(id: unknown): id is string {
+  return typeof id === 'string' && /^[\x21-\x7e]{1,128}$/.test(id);
 }
 
 /** Why a write was made, when not by a client: `expire` is the versioned delete of a key whose TTL ran out. */
@@ -148,6 +161,8 @@ export function decodeWriteText(text: string): { message: WriteMessage; replyTo?
       details,
     );
   }
+  // A request id is for logs: one that is not fit to log is left out rather than failing the write.
   const { replyTo, ...write } = m;
+  if ('requestId' in write && !isRequestId(write.requestId)) delete write.requestId;
   return { message: write as unknown as WriteMessage, ...(typeof replyTo === 'string' ? { replyTo } : {}) };
 }
