@@ -26,7 +26,7 @@ export const METRICS_PANEL_NAMES = [
 ] as const;
 export type MetricsPanelName = (typeof METRICS_PANEL_NAMES)[number];
 
-export const METRICS_UNITS = ['req/s', 'ratio', 'seconds', 'messages', 'instances'] as const;
+export const METRICS_UNITS = ['req/s', 'ratio', 'seconds', 'messages', 'bytes', 'instances'] as const;
 export type MetricsUnit = (typeof METRICS_UNITS)[number];
 
 export interface MetricsPanelDefinition {
@@ -89,10 +89,15 @@ export const METRICS_PANELS: readonly MetricsPanelDefinition[] = [
   {
     name: 'replicationLag',
     title: 'Database replication lag',
-    unit: 'seconds',
-    description: 'How far the most lagging PostgreSQL replica is behind the primary (0 on the primary).',
-    query: () => 'max(pg_replication_lag)',
-    series: 'max replica lag',
+    unit: 'bytes',
+    description:
+      'WAL the PostgreSQL primary holds for each replica that it has not confirmed (its Patroni replication slot). No data on CockroachDB.',
+    // postgres_exporter's replication-slot query: every version has it (pg_replication_lag, in seconds, needs the
+    // exporter's extra queries, which Debian's 0.11 lacks). A slot is named after its member (pg-2 → pg_2).
+    // Active slots only: a slot nobody streams from (a member gone, a copy kept on a replica) is not lag.
+    query: () =>
+      'max by (slot_name) (pg_replication_slots_pg_wal_lsn_diff and on (server, slot_name) pg_replication_slots_active == 1)',
+    seriesLabel: 'slot_name',
   },
   {
     name: 'instancesUp',

@@ -18,7 +18,7 @@ export class AdminMetricsController {
   @ApiOperation({
     summary: 'Charts of the deployment from Prometheus: a fixed set of panels over a time window (admins only)',
     description:
-      'Request rate and 5xx ratio per API instance, write visibility p99, shard backlog, replication lag and instances up, each from one Prometheus `query_range` the API makes (PROMETHEUS_URL). The panels are fixed: no query is taken from the caller. 503 when the API has no Prometheus or it does not answer.',
+      'Request rate and 5xx ratio per API instance, write visibility p99, shard backlog, replication lag (bytes) and instances up, each from one Prometheus `query_range` the API makes (PROMETHEUS_URL). The panels are fixed: no query is taken from the caller. 503 when the API has no Prometheus or it does not answer.',
   })
   @ApiOkResponse({ type: MetricsResponseDto })
   @ApiProblemResponses(400, 401, 403, 503)

@@ -57,8 +57,8 @@ describe('admin metrics', () => {
     });
 
     it("should give a panel of one series that series' fixed name", () => {
-      expect(panelSeries(panel('replicationLag'), [{ metric: {}, values: [[100, '1.25']] }])).toEqual([
-        { label: 'max replica lag', points: [{ t: 100, v: 1.25 }] },
+      expect(panelSeries(panel('writeVisibilityP99'), [{ metric: {}, values: [[100, '1.25']] }])).toEqual([
+        { label: 'p99', points: [{ t: 100, v: 1.25 }] },
       ]);
     });
   });

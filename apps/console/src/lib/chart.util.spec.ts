@@ -10,6 +10,7 @@ describe('chart', () => {
       expect(axisMax([130], 'messages')).toBe(200);
       expect(axisMax([0.004], 'seconds')).toBe(0.01);
       expect(axisMax([0.3], 'seconds')).toBe(0.5);
+      expect(axisMax([1_500], 'bytes')).toBe(2_000);
     });
 
     it('should give a panel of zeros (or none) an axis, and never take a ratio past 1', () => {
@@ -64,6 +65,9 @@ describe('chart', () => {
       expect(formatMetric(0.0042, 'seconds')).toBe('4.2 ms');
       expect(formatMetric(1.5, 'seconds')).toBe('1.50 s');
       expect(formatMetric(42, 'messages')).toBe('42');
+      expect(formatMetric(0, 'bytes')).toBe('0 B');
+      expect(formatMetric(16_384, 'bytes')).toBe('16 KiB');
+      expect(formatMetric(1.5 * 1024 ** 2, 'bytes')).toBe('1.5 MiB');
       expect(formatMetric(5.5, 'instances')).toBe('5.5');
     });
   });

@@ -19,7 +19,7 @@ export interface ChartBox {
   stepSeconds: number;
 }
 
-export type ChartUnit = 'req/s' | 'ratio' | 'seconds' | 'messages' | 'instances';
+export type ChartUnit = 'req/s' | 'ratio' | 'seconds' | 'messages' | 'bytes' | 'instances';
 
 /**
  * The top of the y axis: the largest value rounded up to 1, 2 or 5 times a power of ten, so the axis label is a
@@ -53,7 +53,7 @@ export function linePath(points: ChartPoint[], box: ChartBox, yMax: number): str
   return d;
 }
 
-/** A value in its unit, as a person reads it: `12.3 req/s`, `1.2 %`, `340 ms`, `1.50 s`, `42`. */
+/** A value in its unit, as a person reads it: `12.3 req/s`, `1.2 %`, `340 ms`, `1.50 s`, `16 KiB`, `42`. */
 export function formatMetric(value: number, unit: ChartUnit): string {
   switch (unit) {
     case 'req/s':
@@ -62,10 +62,23 @@ export function formatMetric(value: number, unit: ChartUnit): string {
       return `${(value * 100).toFixed(value * 100 >= 10 ? 0 : 1)} %`;
     case 'seconds':
       return value < 1 ? `${(value * 1000).toFixed(value < 0.01 ? 1 : 0)} ms` : `${value.toFixed(2)} s`;
+    case 'bytes':
+      return formatBytes(value);
     case 'messages':
     case 'instances':
       return Number.isInteger(value) ? String(value) : value.toFixed(1);
   }
+}
+
+function formatBytes(value: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let n = value;
+  let i = 0;
+  while (n >= 1024 && i < units.length - 1) {
+    n /= 1024;
+    i++;
+  }
+  return `${i === 0 || n >= 10 ? n.toFixed(0) : n.toFixed(1)} ${units[i]}`;
 }
 
 /** The window as people say it: `15 min`, `1 h`, `6 h`. */

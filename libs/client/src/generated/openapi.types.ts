@@ -145,7 +145,7 @@ export interface paths {
         };
         /**
          * Charts of the deployment from Prometheus: a fixed set of panels over a time window (admins only)
-         * @description Request rate and 5xx ratio per API instance, write visibility p99, shard backlog, replication lag and instances up, each from one Prometheus `query_range` the API makes (PROMETHEUS_URL). The panels are fixed: no query is taken from the caller. 503 when the API has no Prometheus or it does not answer.
+         * @description Request rate and 5xx ratio per API instance, write visibility p99, shard backlog, replication lag (bytes) and instances up, each from one Prometheus `query_range` the API makes (PROMETHEUS_URL). The panels are fixed: no query is taken from the caller. 503 when the API has no Prometheus or it does not answer.
          */
         get: operations["AdminMetricsController_panels"];
         put?: never;
@@ -920,7 +920,7 @@ export interface components {
              * @example req/s
              * @enum {string}
              */
-            unit: "req/s" | "ratio" | "seconds" | "messages" | "instances";
+            unit: "req/s" | "ratio" | "seconds" | "messages" | "bytes" | "instances";
         };
         MetricsPointDto: {
             /**
