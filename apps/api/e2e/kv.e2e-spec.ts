@@ -399,6 +399,7 @@ describe('keyflow HTTP API (e2e through the gateway)', () => {
           '/v1/admin/cluster',
           '/v1/admin/dead-letters',
           '/v1/admin/dead-letters/{operationId}/replay',
+          '/v1/admin/metrics',
           '/v1/auth/login',
           '/v1/auth/logout',
           '/v1/auth/me',

@@ -1,5 +1,6 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import { RuntimeModule } from '@keyflow/runtime';
+import { AdminMetricsModule } from './admin-metrics/admin-metrics.module';
 import { AuthModule } from './auth/auth.module';
 import { BackupModule } from './backup/backup.module';
 import { ClusterModule } from './cluster/cluster.module';
@@ -38,6 +39,7 @@ export class AppModule {
           redisCommandTimeoutMs: 500,
         }),
         InfrastructureModule,
+        AdminMetricsModule,
         AuthModule,
         BackupModule,
         ClusterModule,

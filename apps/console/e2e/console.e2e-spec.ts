@@ -297,6 +297,45 @@ describe('the web console in Chromium (e2e through the gateways)', () => {
     await context.close();
   }, 90_000);
 
+  it("should chart Prometheus's panels on the cluster page with data, units and current values, over a chosen window", async () => {
+    const context = await via1.newContext({ viewport: { width: 1100, height: 900 } });
+    const page = await newPage(context);
+    await logIn(page, admin);
+    await profile(page);
+    await page.getByRole('link', { name: 'Cluster' }).click();
+    const metrics = page.getByTestId('metrics');
+    await metrics.getByRole('heading', { name: /Metrics from Prometheus, last 15 min/ }).waitFor({ timeout: 30_000 });
+    const panels = metrics.getByTestId('metrics-panel');
+    await expect(panels.evaluateAll((all) => all.map((p) => p.getAttribute('data-panel')))).resolves.toEqual([
+      'requestRate',
+      'errorRatio',
+      'writeVisibilityP99',
+      'shardBacklog',
+      'replicationLag',
+      'instancesUp',
+    ]);
+    // Both API instances answered this suite's requests: each has a line with a current rate, in req/s.
+    const requests = metrics.locator('[data-panel="requestRate"]');
+    await requests.getByTestId('metrics-series').filter({ hasText: 'api-2' }).waitFor({ timeout: 30_000 });
+    const rates = await requests.getByTestId('metrics-series').allInnerTexts();
+    expect(rates.map((r) => r.split(/\s/)[0])).toEqual(['api-1', 'api-2']);
+    for (const rate of rates) expect(rate).toMatch(/ \d+(\.\d+)? req\/s$/);
+    const lines = await requests.locator('path.line').evaluateAll((paths) => paths.map((p) => p.getAttribute('d')));
+    expect(lines).toHaveLength(2);
+    for (const d of lines) expect(d).toMatch(/^M[\d.]+,[\d.]+ L/);
+    // Every Redis node is up, and the panel says how many.
+    const up = metrics.locator('[data-panel="instancesUp"]').getByTestId('metrics-series').filter({ hasText: 'redis' });
+    await expect(up.getByTestId('metrics-current').innerText()).resolves.toBe('6');
+    await expect(
+      metrics.locator('[data-panel="shardBacklog"]').getByTestId('metrics-series').first().innerText(),
+    ).resolves.toMatch(/^dead letters \d+$/);
+    await expect(metrics.getByTestId('metrics-unavailable').count()).resolves.toBe(0);
+    await shot(page, '7b-cluster-metrics');
+    await metrics.getByLabel('Window').selectOption('1h');
+    await metrics.getByRole('heading', { name: /last 1 h/ }).waitFor();
+    await context.close();
+  }, 90_000);
+
   it('should log out: back to the login page, and the profile no longer reachable', async () => {
     const page = await newPage(userContext);
     await page.goto(`${origin}/#/profile`);

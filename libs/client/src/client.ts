@@ -22,6 +22,9 @@ export type ClusterView = components['schemas']['ClusterResponseDto'];
 export type ClusterProcess = components['schemas']['ClusterProcessDto'];
 export type DeadLetterPage = components['schemas']['DeadLetterListResponseDto'];
 export type DeadLetterReplay = components['schemas']['DeadLetterReplayResponseDto'];
+export type MetricsView = components['schemas']['MetricsResponseDto'];
+export type MetricsPanel = components['schemas']['MetricsPanelDto'];
+export type MetricsWindow = MetricsView['window'];
 
 /** An answer together with who served it. */
 export interface Served<T> {
@@ -378,6 +381,19 @@ export class KeyflowClient {
     const { data, error, response } = await this.raw.GET('/v1/admin/cluster', { signal });
     if (error !== undefined || data === undefined) throw problemOf(response, error);
     return served(data, response);
+  }
+
+  /**
+   * Charts of the deployment from its Prometheus: a fixed set of panels over `window` (admins only). A 503 problem
+   * when the API has no Prometheus (`metrics not configured`) or Prometheus does not answer.
+   */
+  async metrics(window: MetricsWindow = '15m', signal?: AbortSignal): Promise<MetricsView> {
+    const { data, error, response } = await this.raw.GET('/v1/admin/metrics', {
+      params: { query: { window } },
+      signal,
+    });
+    if (error !== undefined || data === undefined) throw problemOf(response, error);
+    return data;
   }
 
   /** Dead-lettered writes from the head of the queue, which keeps them (admins only). */

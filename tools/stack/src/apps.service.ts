@@ -69,6 +69,7 @@ export function appLaunchSpec(
   secrets: StackSecrets,
   baseEnv: Record<string, string> = inheritedEnv(),
 ): StackLaunchSpec {
+  const prometheus = topology.monitoring?.prometheus;
   return {
     name: instance.name,
     command: process.execPath,
@@ -87,6 +88,8 @@ export function appLaunchSpec(
             ].join(','),
             // GET /v1/admin/cluster checks every process this file lists.
             CLUSTER_TOPOLOGY: layout.topologyFile,
+            // GET /v1/admin/metrics charts the stack's Prometheus, when the topology runs one.
+            ...(prometheus ? { PROMETHEUS_URL: `http://${prometheus.host}:${prometheus.port}` } : {}),
           }
         : {}),
     },

@@ -84,6 +84,11 @@ const apiEnvSchema = z.object({
    * without it that route lists no processes (queues and dead letters still).
    */
   CLUSTER_TOPOLOGY: z.string().min(1).optional(),
+  /**
+   * The deployment's Prometheus (`http://host:9090`): `GET /v1/admin/metrics` charts its series for the console.
+   * Optional; without it that route answers 503.
+   */
+  PROMETHEUS_URL: z.string().url().optional(),
   /** Origins besides the service's own allowed to send cookie-authenticated writes (a console on another host). */
   TRUSTED_ORIGINS: commaList(true).pipe(
     z.array(z.string().url('must be a comma-separated list of origins such as https://console.example')),

@@ -2,13 +2,15 @@ import type { ClusterView, DeadLetterPage, DeadLetterReplay, Status } from '@key
 import { useCallback, useEffect, useState } from 'preact/hooks';
 import { api, isUnauthenticated, problemOf } from '../api';
 import { formatDuration, formatTime, problemMessage } from '../lib/format.util';
+import { MetricsPanels } from './metrics-panels';
 
 const REFRESH_MS = 5_000;
 const DEAD_LETTER_PAGE = 20;
 
 /**
  * The admin's view: every process of the stack with its health, the database primary and the queues
- * (`GET /v1/admin/cluster`), and the answering API's own view of its dependencies (`GET /v1/status`), every 5 s.
+ * (`GET /v1/admin/cluster`), and the answering API's own view of its dependencies (`GET /v1/status`), every 5 s;
+ * and charts of the deployment from Prometheus (`MetricsPanels`, `GET /v1/admin/metrics`), every 15 s.
  */
 export function ClusterPage({ onSessionLost }: { onSessionLost: () => void }) {
   const [cluster, setCluster] = useState<{ view: ClusterView; servedBy: string | undefined }>();
@@ -102,6 +104,7 @@ export function ClusterPage({ onSessionLost }: { onSessionLost: () => void }) {
               <span class="value">{nonEmpty.reduce((n, q) => n + (q.messages ?? 0), 0)}</span>
             </div>
           </div>
+          <MetricsPanels onSessionLost={onSessionLost} />
           {letters && letters.total > 0 && (
             <div class="card" aria-labelledby="dead-letters-title">
               <h2 id="dead-letters-title">Dead letters</h2>

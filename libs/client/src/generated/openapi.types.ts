@@ -136,6 +136,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/admin/metrics": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Charts of the deployment from Prometheus: a fixed set of panels over a time window (admins only)
+         * @description Request rate and 5xx ratio per API instance, write visibility p99, shard backlog, replication lag (bytes) and instances up, each from one Prometheus `query_range` the API makes (PROMETHEUS_URL). The panels are fixed: no query is taken from the caller. 503 when the API has no Prometheus or it does not answer.
+         */
+        get: operations["AdminMetricsController_panels"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/auth/login": {
         parameters: {
             query?: never;
@@ -883,6 +903,69 @@ export interface components {
             value: ({
                 [key: string]: unknown;
             } | null) | unknown[] | string | number | boolean;
+        };
+        MetricsPanelDto: {
+            /** @example HTTP requests each API instance answered, per second. */
+            description: string;
+            /**
+             * @example requestRate
+             * @enum {string}
+             */
+            name: "requestRate" | "errorRatio" | "writeVisibilityP99" | "shardBacklog" | "replicationLag" | "instancesUp";
+            /** @description Sorted by label; empty when Prometheus has no such series. */
+            series: components["schemas"]["MetricsSeriesDto"][];
+            /** @example Request rate per API instance */
+            title: string;
+            /**
+             * @example req/s
+             * @enum {string}
+             */
+            unit: "req/s" | "ratio" | "seconds" | "messages" | "bytes" | "instances";
+        };
+        MetricsPointDto: {
+            /**
+             * @description Unix time, in seconds.
+             * @example 1764619200
+             */
+            t: number;
+            /**
+             * @description The value, in the panel’s unit.
+             * @example 12.5
+             */
+            v: number;
+        };
+        MetricsResponseDto: {
+            /**
+             * Format: date-time
+             * @description The last step of the window (now, rounded down to the step).
+             */
+            end: string;
+            /** @description Always the same panels, in the same order. */
+            panels: components["schemas"]["MetricsPanelDto"][];
+            /**
+             * Format: date-time
+             * @description The first step of the window.
+             */
+            start: string;
+            /**
+             * @description Seconds between two points.
+             * @example 15
+             */
+            stepSeconds: number;
+            /**
+             * @example 15m
+             * @enum {string}
+             */
+            window: "15m" | "1h" | "6h";
+        };
+        MetricsSeriesDto: {
+            /**
+             * @description What the series is of: an instance, a job, a queue group.
+             * @example api-1
+             */
+            label: string;
+            /** @description Oldest first; steps where the value is undefined are left out. */
+            points: components["schemas"]["MetricsPointDto"][];
         };
         OperationAcceptedDto: {
             /** @example user:42 */
@@ -1770,6 +1853,64 @@ export interface operations {
             };
             /** @description Nothing found under this key or id. */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description A dependency (broker, database) is unavailable; nothing was written. Retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+        };
+    };
+    AdminMetricsController_panels: {
+        parameters: {
+            query?: {
+                /** @description How far back the series go. */
+                window?: "15m" | "1h" | "6h";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MetricsResponseDto"];
+                };
+            };
+            /** @description Invalid input: a bad key, malformed JSON, a missing or unknown field, a bad query parameter, or a value keyflow cannot store as written (a number a double does not hold exactly, U+0000, a lone surrogate, a repeated member name, nesting deeper than 64). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description No credentials, or they are wrong, expired or revoked. Log in or send `Authorization: Bearer <token>`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Not allowed: a cookie-authenticated write from another origin (CSRF), or an admin-only route. */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
