@@ -176,9 +176,9 @@ describe('the edge HAProxy pair on a virtual IP (e2e)', { timeout: 120_000 }, ()
   it('should spread requests over the three gateways and set the session cookie Secure', async () => {
     const seen = await gatewaysServing(30);
     // Each gateway as the edge reaches it: at its address on the stack's bridge.
-    expect([...seen.keys()].sort()).toEqual(
-      stack.gateways.map((_, i) => expect.stringMatching(new RegExp(`^198\\.18\\.\\d+\\.2${i + 1}:`))),
-    );
+    const addresses = [...seen.keys()].sort();
+    expect(addresses).toHaveLength(stack.gateways.length);
+    addresses.forEach((address, i) => expect(address).toMatch(new RegExp(`^198\\.18\\.\\d+\\.2${i + 1}:`)));
     for (const count of seen.values()) expect(count).toBeGreaterThanOrEqual(5);
 
     const username = `edge-${randomUUID().slice(0, 8)}`;
