@@ -110,6 +110,9 @@ describe(renderAll.name, () => {
         'prometheus.yml',
         'keepalived-lb-1.conf',
         'keepalived-lb-2.conf',
+        'haproxy-edge.cfg',
+        'keepalived-edge-edge-1.conf',
+        'keepalived-edge-edge-2.conf',
       ]);
       expect(renderAll(loadTopology(join(TOPOLOGIES_DIR, 'compose.yaml')), paths).map((f) => f.file)).toEqual([
         'nginx.conf',
@@ -751,10 +754,12 @@ describe(renderAll.name, () => {
         'keyflow-api',
         'keyflow-worker',
         'haproxy',
+        'haproxy-edge',
         'rabbitmq',
         'redis',
         'cockroach',
       ]);
+      expect(targets(all['haproxy-edge'])).toEqual(['10.20.0.11:8405', '10.20.0.12:8405']);
       expect(targets(all['keyflow-api'])).toEqual(production.api.instances.map((a) => `${a.host}:${a.port}`));
       expect(all['keyflow-api']?.static_configs[0]?.labels).toEqual({ keyflow_instance: 'api-1' });
       expect(targets(all['keyflow-worker'])).toEqual(production.worker.instances.map((w) => `${w.host}:${w.port}`));

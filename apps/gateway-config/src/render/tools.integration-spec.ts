@@ -1,4 +1,4 @@
-import { mkdirSync, readdirSync } from 'node:fs';
+import { appendFileSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadTopology, parseTopology, type Topology, type TopologyInput } from '@keyflow/topology';
@@ -33,11 +33,14 @@ afterAll(removeAll);
 
 /**
  * The topology as the tools should see it here: an operator's certificate files (`tls.mode: files`) do not exist on
- * this machine, so a throwaway self-signed pair stands in for them at a temporary path.
+ * this machine, so a throwaway self-signed pair stands in for them at a temporary path. (The edge then checks the
+ * gateways against the system's CAs, which do not vouch for it: haproxy -c does not connect, so that is fine here.)
  */
 function withUsableCertificates(t: Topology, dir: string): Topology {
   if (t.gateway.tls.mode !== 'files') return t;
   const { certFile, keyFile } = ensureSelfSignedCert(t, join(dir, 'operator-tls'));
+  // The edge's HAProxy serves the operator's certificate from certFile, which must then hold the key too.
+  if (t.edge) appendFileSync(certFile, readFileSync(keyFile));
   return parseTopology({ ...t, gateway: { ...t.gateway, tls: { ...t.gateway.tls, certFile, keyFile } } });
 }
 
@@ -59,7 +62,7 @@ function render(original: Topology, prefix: string): Rendered {
   writeRenderedFiles(files, outDir);
   if (topology.gateway.tls.mode === 'self-signed') ensureSelfSignedCert(topology, outDir);
   if (topology.gateway.tls.mode === 'local-ca') ensureLocalCa(topology, outDir);
-  if (topology.edge) writeEdgePem(outDir);
+  if (topology.edge && topology.gateway.tls.mode !== 'files') writeEdgePem(outDir);
   return { topology, dir, outDir, runDir, files: files.map((f) => f.file) };
 }
 

@@ -16,7 +16,7 @@ export interface EdgeView {
   /** Certificate and key in one PEM file (HAProxy's `crt`). */
   pemFile: string;
   /** The certificate authority the gateways' certificate is checked against, and the name it must carry. */
-  caFile: string | null;
+  caFile: string;
   verifyHost: string;
   balance: string;
   /** `cookie`: HAProxy names the gateway in a cookie, and sends the client back to it while it is up. */
@@ -58,12 +58,14 @@ export function buildEdgeView(t: Topology, { outDir }: RenderPaths): EdgeView {
     throw new Error("edge: the HAProxy pair terminates TLS with the gateways' certificate: set gateway.tls.mode");
   const check = edge.healthCheck;
   const verifyHost = t.dns ? `${t.dns.name}.${t.dns.zone}` : 'localhost';
+  // The gateways' certificate is checked against: the stack's CA, the self-signed certificate itself, or (an
+  // operator's certificate) the system's trusted CAs.
   const caFile =
     t.gateway.tls.mode === 'local-ca'
       ? join(outDir, LOCAL_CA_TLS.ca)
       : t.gateway.tls.mode === 'self-signed'
         ? tls.certFile
-        : null;
+        : '@system-ca';
   const sticky = edge.algorithm === 'cookie';
   return {
     topologyName: t.name,
@@ -81,7 +83,7 @@ export function buildEdgeView(t: Topology, { outDir }: RenderPaths): EdgeView {
     stickyCookie: sticky ? EDGE_STICKY_COOKIE : null,
     serverOptions: [
       `check inter ${check.interval} fall ${check.fall} rise ${check.rise}`,
-      caFile ? `ssl verify required ca-file ${caFile} verifyhost ${verifyHost}` : 'ssl verify required',
+      `ssl verify required ca-file ${caFile} verifyhost ${verifyHost}`,
       'alpn http/1.1',
     ].join(' '),
     gateways: edgeGatewayAddresses(t).map((g) => ({ ...g, cookie: sticky ? g.name : null })),
