@@ -24,6 +24,8 @@ describe(clusterProcesses.name, () => {
       'database:pg-2',
       'database:pg-3',
       'haproxy:haproxy',
+      'load-balancer:haproxy-edge-lb-1',
+      'load-balancer:haproxy-edge-lb-2',
       'dns:named',
       'etcd:etcd',
     ]);
@@ -38,6 +40,10 @@ describe(clusterProcesses.name, () => {
       primaryUrl: 'http://127.0.0.1:18009/primary',
     });
     expect(byName.get('etcd')?.probe).toEqual({ kind: 'http', url: 'http://127.0.0.1:12379/health' });
+    expect(byName.get('haproxy-edge-lb-2')).toMatchObject({
+      address: '198.18.78.12:18405',
+      probe: { kind: 'http', url: 'http://198.18.78.12:18405/healthz' },
+    });
   });
 
   it('should check CockroachDB nodes on /health?ready=1 and name Redis nodes on one port by host', () => {

@@ -4,7 +4,7 @@ import type { Topology } from '@keyflow/topology';
 export type ProcessProbe = { kind: 'http'; url: string } | { kind: 'tcp'; host: string; port: number };
 
 export type ClusterProcessKind =
-  'gateway' | 'api' | 'worker' | 'redis' | 'rabbitmq' | 'database' | 'haproxy' | 'dns' | 'etcd';
+  'gateway' | 'api' | 'worker' | 'redis' | 'rabbitmq' | 'database' | 'haproxy' | 'dns' | 'etcd' | 'load-balancer';
 
 /** One process of the deployment, as the topology describes it. */
 export interface ClusterProcess {
@@ -79,6 +79,16 @@ export function clusterProcesses(t: Topology): ClusterProcess[] {
       probe: tcp(t.haproxy.host, t.haproxy.statsPort),
     },
   ];
+  // The edge pair's peers, each by its HAProxy's liveness URI on the peer's own address.
+  for (const peer of t.edge?.redundancy.peers ?? []) {
+    const port = t.edge?.statsPort ?? 0;
+    processes.push({
+      name: `haproxy-edge-${peer.name}`,
+      kind: 'load-balancer',
+      address: hostPort(peer.address, port),
+      probe: { kind: 'http', url: httpUrl(peer.address, port, '/healthz') },
+    });
+  }
   if (t.dns) {
     const { host, port } = t.dns.server;
     processes.push({ name: 'named', kind: 'dns', address: hostPort(host, port), probe: tcp(host, port) });
