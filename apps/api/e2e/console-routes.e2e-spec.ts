@@ -116,7 +116,18 @@ describe('routes of the web console (e2e through the gateways)', () => {
       for (const name of ['gateway-1', 'gateway-2', 'gateway-3', 'api-1', 'api-2', 'worker-1', 'worker-2']) {
         expect(names).toContain(name);
       }
-      for (const name of ['pg-1', 'pg-2', 'pg-3', 'rmq1', 'rmq2', 'rmq3', 'haproxy', 'named', 'etcd']) {
+      for (const name of [
+        'pg-1',
+        'pg-2',
+        'pg-3',
+        'rmq1',
+        'rmq2',
+        'rmq3',
+        'haproxy',
+        'named',
+        'etcd',
+        'haproxy-edge-lb-1',
+      ]) {
         expect(names).toContain(name);
       }
       expect(data.processes.filter((p) => p.kind === 'redis')).toHaveLength(6);
