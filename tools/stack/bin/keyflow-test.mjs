@@ -2,8 +2,8 @@
 // `npm test` and CI: start the test stack, run every vitest project against it, always stop it, and end with
 // exactly one summary line: `N passed, N failed[, N skipped]`.
 //
-// The runs overlap (test-plan.mjs): the stack-free projects (unit, checks) run while the stack starts and then while
-// the suites that restart the whole stack run; everything else runs after both. The merged vitest report is kept
+// The runs overlap (test-plan.mjs): the workspace checks run while the stack starts and then while the suites that
+// restart the whole stack run; everything else (unit, integration, the other e2e suites) runs after both. The merged vitest report is kept
 // in test-results/vitest-report.json, each file's time in test-results/test-file-times.json; the slowest files and
 // each step's time are printed before the summary.
 //
@@ -155,7 +155,7 @@ const first = await Promise.all([
   stackStarted.then(() => {
     if (!plan.alongside) return undefined;
     const log = join(reportDir, 'stack-restarts.log');
-    say(`running ${STACK_RESTART_SUITES.join(', ')} next to the stack-free tests; output when it ends (${log})`);
+    say(`running ${STACK_RESTART_SUITES.join(', ')} next to the checks; output when it ends (${log})`);
     return vitestRun('stack-restarts', plan.alongside, { log });
   }),
 ]);

@@ -15,6 +15,7 @@ export interface TimedVitestReport extends VitestJsonReport {
 }
 
 export const STACK_FREE_PROJECTS: string[];
+export const OVERLAPPING_PROJECTS: string[];
 export const STACK_RESTART_SUITES: string[];
 export function projectNames(configText: string): string[];
 export function planTestRuns(

@@ -1,13 +1,16 @@
 // How `npm test` splits one vitest command line into runs that overlap, and what it reports about their time.
 // Plain ESM: keyflow-test.mjs imports it.
 //
-// The test stack takes ~40 s to start and the projects that never touch it (unit specs, the workspace checks) take
-// minutes: they run while the stack starts and, once it is up, while the e2e suites that spend their time stopping
-// and starting the whole stack run (they wait on the servers, they measure no latency). Every other project
-// (integration, the rest of e2e, a project not named here) runs after both, alone with the stack.
+// The workspace checks (lint, type-check, Prettier: minutes of CPU, no time limits that load could break) run while
+// the test stack starts and then while the e2e suites that stop and restart the whole stack run (they wait on the
+// servers and time nothing). Everything else runs after both, alone with the stack, as before: the unit specs too,
+// whose 5 s limits a starting stack on two cores did break (load-tests' ScenarioRunner specs timed out).
 
-/** Projects whose tests never use the test stack. Any other project (a new one too) is run against the stack. */
+/** Projects whose tests never use the test stack: `npm test` starts none when only these are asked for. */
 export const STACK_FREE_PROJECTS = ['unit', 'checks'];
+
+/** Stack-free projects that run next to the stack's start-up and restarts (CPU-heavy, with no tight time limits). */
+export const OVERLAPPING_PROJECTS = ['checks'];
 
 /** The project names in vitest.config.ts's text (`name: '…'` in `projects`). */
 export function projectNames(configText) {
@@ -16,18 +19,19 @@ export function projectNames(configText) {
 
 /**
  * E2e suites that restart the whole test stack (so nothing else may use it meanwhile) and time nothing: they run
- * first, next to the stack-free projects. Paths from the repository root.
+ * first, next to the overlapping projects. Paths from the repository root.
  */
 export const STACK_RESTART_SUITES = ['tools/stack/e2e/lifecycle.e2e-spec.ts'];
 
 /**
- * Splits vitest arguments into the run that goes while the stack starts (`early`: the stack-free projects), the one
+ * Splits vitest arguments into the run that goes while the stack starts (`early`: OVERLAPPING_PROJECTS), the one
  * that goes next to it once the stack is up (`alongside`: STACK_RESTART_SUITES) and the one after both (`late`);
- * each is undefined when it has nothing to run. `--project` selects as in vitest (exact names; a pattern with `*`
- * or `!` is left to the late run, where the stack is up). Any other argument (file filters, `-t`, `--bail`) goes to
- * every run, and keeps the restart suites in the late run: only a whole `npm test` (CI) runs them alongside. When
- * several runs go, each passes with no test files of its own (a file filter may match only one of them): the
- * caller fails a run in which none found any.
+ * each is undefined when it has nothing to run, and only stack-free projects asked for make one `early` run with
+ * no stack. `--project` selects as in vitest (exact names; a pattern with `*` or `!` is left to the late run, where
+ * the stack is up). Any other argument (file filters, `-t`, `--bail`) goes to every run, and keeps the restart
+ * suites in the late run: only a whole `npm test` (CI) runs them alongside. When several runs go, each passes with
+ * no test files of its own (a file filter may match only one of them): the caller fails a run in which none found
+ * any.
  */
 export function planTestRuns(args, allProjects) {
   const requested = [];
@@ -39,8 +43,9 @@ export function planTestRuns(args, allProjects) {
     else rest.push(arg);
   }
   const projects = requested.length > 0 ? requested : allProjects;
-  const early = projects.filter((p) => STACK_FREE_PROJECTS.includes(p));
-  const late = projects.filter((p) => !STACK_FREE_PROJECTS.includes(p));
+  const needStack = projects.some((p) => !STACK_FREE_PROJECTS.includes(p));
+  const early = needStack ? projects.filter((p) => OVERLAPPING_PROJECTS.includes(p)) : projects;
+  const late = needStack ? projects.filter((p) => !OVERLAPPING_PROJECTS.includes(p)) : [];
   const alongside = early.length > 0 && late.includes('e2e') && rest.length === 0;
   const split = early.length > 0 && late.length > 0;
   const run = (names, extra = []) => [

@@ -6,6 +6,7 @@ import {
   planTestRuns,
   projectNames,
   slowestFiles,
+  OVERLAPPING_PROJECTS,
   STACK_FREE_PROJECTS,
   STACK_RESTART_SUITES,
 } from './test-plan.mjs';
@@ -30,13 +31,27 @@ describe(projectNames.name, () => {
 describe(planTestRuns.name, () => {
   const lifecycle = 'tools/stack/e2e/lifecycle.e2e-spec.ts';
 
-  it('should run unit and checks while the stack starts and the restart suites run, and every other project after', () => {
+  it('should run the checks while the stack starts and the restart suites run, and every other project after', () => {
     expect(STACK_RESTART_SUITES).toEqual([lifecycle]);
     expect(planTestRuns([], ALL)).toEqual({
-      early: ['--project', 'unit', '--project', 'checks', '--passWithNoTests'],
+      early: ['--project', 'checks', '--passWithNoTests'],
       alongside: ['--project', 'e2e', '--passWithNoTests', lifecycle],
-      late: ['--project', 'integration', '--project', 'e2e', '--passWithNoTests', '--exclude', lifecycle],
+      late: [
+        '--project',
+        'unit',
+        '--project',
+        'integration',
+        '--project',
+        'e2e',
+        '--passWithNoTests',
+        '--exclude',
+        lifecycle,
+      ],
     });
+  });
+
+  it('should overlap only stack-free projects', () => {
+    for (const project of OVERLAPPING_PROJECTS) expect(STACK_FREE_PROJECTS).toContain(project);
   });
 
   it('should name restart suites that exist', () => {
@@ -45,6 +60,8 @@ describe(planTestRuns.name, () => {
 
   it('should run a project it does not know (a new one) against the stack, after the restart suites', () => {
     expect(planTestRuns([], [...ALL, 'alerts']).late).toEqual([
+      '--project',
+      'unit',
       '--project',
       'integration',
       '--project',
@@ -57,29 +74,48 @@ describe(planTestRuns.name, () => {
     ]);
   });
 
+  it('should run stack-free projects alone in one run, with no stack', () => {
+    expect(planTestRuns(['--project=unit'], ALL)).toEqual({
+      early: ['--project', 'unit'],
+      alongside: undefined,
+      late: undefined,
+    });
+    expect(planTestRuns(['--project', 'unit', '--project', 'checks', 'tools/stack'], ALL)).toEqual({
+      early: ['--project', 'unit', '--project', 'checks', 'tools/stack'],
+      alongside: undefined,
+      late: undefined,
+    });
+  });
+
   it('should run only what --project names, in one run and without --passWithNoTests when it is one side', () => {
     expect(planTestRuns(['--project', 'e2e', lifecycle], ALL)).toEqual({
       early: undefined,
       alongside: undefined,
       late: ['--project', 'e2e', lifecycle],
     });
-    expect(planTestRuns(['--project=unit'], ALL)).toEqual({
-      early: ['--project', 'unit'],
-      alongside: undefined,
-      late: undefined,
-    });
     expect(planTestRuns(['--project', 'unit', '--project', 'integration'], ALL)).toEqual({
-      early: ['--project', 'unit', '--passWithNoTests'],
+      early: undefined,
       alongside: undefined,
-      late: ['--project', 'integration', '--passWithNoTests'],
+      late: ['--project', 'unit', '--project', 'integration'],
     });
   });
 
   it('should give file filters and other options to every run, and keep the restart suites in the last one then', () => {
     expect(planTestRuns(['libs/cache', '-t', 'evict'], ALL)).toEqual({
-      early: ['--project', 'unit', '--project', 'checks', '--passWithNoTests', 'libs/cache', '-t', 'evict'],
+      early: ['--project', 'checks', '--passWithNoTests', 'libs/cache', '-t', 'evict'],
       alongside: undefined,
-      late: ['--project', 'integration', '--project', 'e2e', '--passWithNoTests', 'libs/cache', '-t', 'evict'],
+      late: [
+        '--project',
+        'unit',
+        '--project',
+        'integration',
+        '--project',
+        'e2e',
+        '--passWithNoTests',
+        'libs/cache',
+        '-t',
+        'evict',
+      ],
     });
   });
 
