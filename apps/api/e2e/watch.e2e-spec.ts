@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { connect } from 'amqplib';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { shardOf, shardQueueName, type WriteMessage } from '@keyflow/contracts';
 import {
   adminAuthHeaders,
@@ -155,9 +155,19 @@ async function sendToShard(message: WriteMessage): Promise<void> {
 const range = (n: number) => Array.from({ length: n }, (_, i) => i + 1);
 
 describe('GET /v1/watch (e2e through the gateway)', () => {
-  beforeAll(() => {
+  // The heartbeat test's stream opens before every test and stays idle (no write under its prefix) while the tests
+  // before it run: its first heartbeat (WATCH_HEARTBEAT_MS, 15 s) comes meanwhile instead of being waited out.
+  const idlePrefix = `watch-${run}-idle-`;
+  let idle: Watch | undefined;
+
+  beforeAll(async () => {
     stack = readStack();
+    idle = await watch(`?prefix=${encodeURIComponent(idlePrefix)}`);
+    // Not closed after each test, as the others are.
+    if (open.includes(idle)) open.splice(open.indexOf(idle), 1);
   });
+
+  afterAll(() => idle?.close());
 
   afterEach(() => {
     for (const w of open.splice(0)) w.close();
@@ -362,13 +372,16 @@ describe('GET /v1/watch (e2e through the gateway)', () => {
   });
 
   it('should keep an idle stream open through the gateway with heartbeats, and still deliver after them', async () => {
-    const prefix = `watch-${run}-idle-`;
-    const w = await watch(`?prefix=${encodeURIComponent(prefix)}`);
+    // Opened in beforeAll: idle since then, through every test above.
+    const w = idle;
+    if (!w) throw new Error('the idle watch did not open');
+    expect(w.status).toBe(200);
     await until(() => w.comments.includes('ping'), 'a heartbeat', 40_000);
     expect(w.ended).toBe(false);
-    expect((await put(`${prefix}k`, 'late')).status).toBe(202);
+    expect(w.events).toEqual([]);
+    expect((await put(`${idlePrefix}k`, 'late')).status).toBe(202);
     await until(() => w.events.length === 1, 'the event after the heartbeat');
-    expect(w.events[0]?.data).toMatchObject({ key: `${prefix}k`, version: 1, value: 'late' });
+    expect(w.events[0]?.data).toMatchObject({ key: `${idlePrefix}k`, version: 1, value: 'late' });
   }, 60_000);
   it('should miss and repeat nothing when the workers are SIGKILLed mid-load, live and on a replay', async () => {
     const prefix = `watch-${run}-kill-`;
