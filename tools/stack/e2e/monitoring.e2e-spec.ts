@@ -75,6 +75,7 @@ describe('monitoring (e2e)', { timeout: 120_000 }, () => {
     expect(jobs).toEqual([
       'alertmanager',
       'haproxy',
+      'haproxy-edge',
       'keyflow-api',
       'keyflow-worker',
       'node',
@@ -85,6 +86,8 @@ describe('monitoring (e2e)', { timeout: 120_000 }, () => {
     ]);
     expect(targets.filter((t) => t.labels.job === 'redis')).toHaveLength(6);
     expect(targets.filter((t) => t.labels.job === 'rabbitmq')).toHaveLength(3);
+    // Both peers of the edge pair, the passive one too: its HAProxy runs, ready to take the virtual IP.
+    expect(targets.filter((t) => t.labels.job === 'haproxy-edge')).toHaveLength(2);
   });
 
   it("should load keyflow's alert rules and send alerts to the stack's Alertmanager", async () => {

@@ -810,6 +810,7 @@ describe(renderAll.name, () => {
       const files = renderAll(loadTopology(join(TOPOLOGIES_DIR, 'production.yaml')), paths);
       const a = file(files, 'keepalived-lb-1.conf');
       const b = file(files, 'keepalived-lb-2.conf');
+      expect(a).not.toContain('nopreempt');
       expect(a).toMatch(/state MASTER\n\s+interface eth0\n\s+virtual_router_id 51\n\s+priority 150/);
       expect(b).toMatch(/state BACKUP\n\s+interface eth0\n\s+virtual_router_id 51\n\s+priority 100/);
       expect(a).toMatch(/unicast_src_ip 10\.20\.7\.11\n\s+unicast_peer \{\n\s+10\.20\.7\.12\n\s+\}/);
@@ -847,7 +848,7 @@ describe(renderAll.name, () => {
       expect(cfg).toMatch(/^\s+retry-on conn-failure$/m);
       const http = cfg.slice(cfg.indexOf('frontend http\n'), cfg.indexOf('\nbackend gateways'));
       expect(http).toContain(
-        'http-request redirect scheme https code 308 unless { path_beg /health/ } || { path_beg /store }',
+        'http-request redirect code 308 location https://%[req.hdr(host),field(1,:)]:18443%[capture.req.uri] unless { path_beg /health/ } || { path_beg /store }',
       );
       expect(section(cfg, 'frontend stats')).toContain('monitor-uri /healthz');
     });
@@ -876,9 +877,11 @@ describe(renderAll.name, () => {
       const files = edgeFiles();
       const a = file(files, 'keepalived-edge-lb-1.conf');
       const b = file(files, 'keepalived-edge-lb-2.conf');
+      // nopreempt: both start BACKUP, lb-1 is elected by its priority and whoever holds the address keeps it.
       expect(a).toMatch(
-        /vrrp_instance keyflow_edge \{\n\s+state MASTER\n\s+interface eth0\n\s+virtual_router_id 78\n\s+priority 150/,
+        /vrrp_instance keyflow_edge \{\n\s+state BACKUP\n\s+interface eth0\n\s+virtual_router_id 78\n\s+priority 150/,
       );
+      for (const conf of [a, b]) expect(conf).toMatch(/^\s+nopreempt$/m);
       expect(b).toMatch(/state BACKUP\n\s+interface eth0\n\s+virtual_router_id 78\n\s+priority 100/);
       expect(a).toMatch(/unicast_src_ip 198\.18\.78\.11\n\s+unicast_peer \{\n\s+198\.18\.78\.12\n\s+\}/);
       for (const conf of [a, b]) {

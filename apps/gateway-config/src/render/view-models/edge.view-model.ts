@@ -12,6 +12,8 @@ export interface EdgeView {
   /** Every address of the peer's own: the virtual IP arrives and leaves with keepalived. */
   httpsBind: string;
   httpBind: string | null;
+  /** `:<port>` in the redirect to HTTPS, empty for 443 (the host the client asked for keeps its name). */
+  httpsPortSuffix: string;
   statsBind: string;
   /** Certificate and key in one PEM file (HAProxy's `crt`). */
   pemFile: string;
@@ -74,6 +76,7 @@ export function buildEdgeView(t: Topology, { outDir }: RenderPaths): EdgeView {
     peers: edge.redundancy.peers.map((p) => `${p.name} (${p.address})`),
     httpsBind: `*:${edge.port}`,
     httpBind: edge.httpPort === undefined ? null : `*:${edge.httpPort}`,
+    httpsPortSuffix: edge.port === 443 ? '' : `:${edge.port}`,
     statsBind: `*:${edge.statsPort}`,
     // An operator's certificate (`files`) must hold its key too; the CLI writes edge.pem for the generated ones.
     pemFile: t.gateway.tls.mode === 'files' ? tls.certFile : join(outDir, EDGE_PEM_FILE),

@@ -17,6 +17,11 @@ export interface KeepalivedView {
   check: { script: string; interval: number; fall: number; rise: number };
   /** HAProxy binds the virtual IP itself (ip_nonlocal_bind), rather than every address of the peer. */
   nonlocalBind: boolean;
+  /**
+   * false: `nopreempt` — whoever holds the address keeps it while its HAProxy runs, so a peer's return moves
+   * nothing; every peer starts as BACKUP and the highest priority is elected at start.
+   */
+  preempt: boolean;
 }
 
 type Redundancy = NonNullable<Topology['haproxy']['redundancy']>;
@@ -25,7 +30,7 @@ type Redundancy = NonNullable<Topology['haproxy']['redundancy']>;
 function peerViews(
   t: Topology,
   r: Redundancy,
-  common: Pick<KeepalivedView, 'role' | 'instanceName' | 'nonlocalBind'> & { script: string },
+  common: Pick<KeepalivedView, 'role' | 'instanceName' | 'nonlocalBind' | 'preempt'> & { script: string },
 ): KeepalivedView[] {
   const top = Math.max(...r.peers.map((p) => p.priority));
   return r.peers.map((peer) => ({
@@ -34,7 +39,8 @@ function peerViews(
     role: common.role,
     instanceName: common.instanceName,
     nonlocalBind: common.nonlocalBind,
-    state: peer.priority === top ? 'MASTER' : 'BACKUP',
+    preempt: common.preempt,
+    state: common.preempt && peer.priority === top ? 'MASTER' : 'BACKUP',
     priority: peer.priority,
     interface: r.interface,
     virtualRouterId: r.virtualRouterId,
@@ -54,6 +60,7 @@ export function buildKeepalivedViews(t: Topology): KeepalivedView[] {
     role: 'HAProxy',
     instanceName: 'keyflow_haproxy',
     nonlocalBind: true,
+    preempt: true,
     script: '/bin/pidof haproxy',
   });
 }
@@ -69,6 +76,8 @@ export function buildEdgeKeepalivedViews(t: Topology): KeepalivedView[] {
     role: 'the edge HAProxy',
     instanceName: 'keyflow_edge',
     nonlocalBind: false,
+    // Clients' requests in flight on the holder are cut when the address moves: move it only when it must.
+    preempt: false,
     script: `/bin/bash -c '</dev/tcp/127.0.0.1/${edge.statsPort}'`,
   });
 }
