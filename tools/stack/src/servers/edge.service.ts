@@ -123,7 +123,13 @@ export class EdgeService implements StackComponent {
         const ns = peerNamespace(edge.network, peer.name);
         if (!existing.has(ns)) await ip(['netns', 'add', ns]);
         const inside = edge.redundancy.interface;
-        if (!(await linkExists(ns))) await ip(['link', 'add', ns, 'type', 'veth', 'peer', 'name', inside, 'netns', ns]);
+        const linked = (await run('ip', ['-n', ns, 'link', 'show', 'dev', inside], { check: false })).code === 0;
+        if (!linked) {
+          // A host end without its peer in this namespace belongs to an earlier namespace of the same name (one
+          // deleted while a process still held it): replace the pair.
+          if (await linkExists(ns)) await ip(['link', 'delete', ns]);
+          await ip(['link', 'add', ns, 'type', 'veth', 'peer', 'name', inside, 'netns', ns]);
+        }
         await ip(['link', 'set', ns, 'master', bridge, 'up']);
         await ip(['-n', ns, 'addr', 'replace', `${peer.address}/${prefix}`, 'dev', inside]);
         await ip(['-n', ns, 'link', 'set', inside, 'up']);
@@ -144,9 +150,12 @@ export class EdgeService implements StackComponent {
     const existing = await namespaces().catch(() => new Set<string>());
     for (const peer of topology.edge?.redundancy.peers ?? []) {
       const ns = peerNamespace(network, peer.name);
-      if (!existing.has(ns)) continue;
-      await run('ip', ['netns', 'delete', ns], { check: false });
-      removed.push(`namespace ${ns}`);
+      if (existing.has(ns)) {
+        await run('ip', ['netns', 'delete', ns], { check: false });
+        removed.push(`namespace ${ns}`);
+      }
+      // Gone with the namespace, unless a process still holds that namespace: then the veth goes by hand.
+      if (await linkExists(ns)) await run('ip', ['link', 'delete', ns], { check: false });
     }
     if (await linkExists(network.bridge)) {
       await run('ip', ['link', 'delete', network.bridge], { check: false });
