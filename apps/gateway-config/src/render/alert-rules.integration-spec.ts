@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { parse as parseYaml } from 'yaml';
 import { ALERT_RULES_FILE } from './render.constant';
 import { TEMPLATES_DIR } from './templates.util';
 import { runCommand } from '../testing/processes.util';
@@ -26,6 +27,18 @@ describe('keyflow-alerts.yml', () => {
       'DeadLettersPresent',
       'ApiErrorRateHigh',
     ]);
+  });
+
+  it("should read the database's leader and replication lag from Patroni, which every Patroni 3 exports", () => {
+    // Debian's prometheus-postgres-exporter 0.11 has no pg_replication_is_replica nor pg_replication_lag: a rule on
+    // them never fires, or (with `or vector(0)`) always does.
+    const { groups } = parseYaml(readFileSync(join(MONITORING_DIR, ALERT_RULES_FILE), 'utf8')) as {
+      groups: Array<{ rules: Array<{ alert: string; expr: string }> }>;
+    };
+    const expr = Object.fromEntries(groups.flatMap((g) => g.rules).map((r) => [r.alert, r.expr]));
+    expect(Object.values(expr).filter((e) => /pg_replication_(is_replica|lag)/.test(e))).toEqual([]);
+    expect(expr['DatabaseNoPrimary']).toBe('sum by (scope) (patroni_primary) < 1');
+    expect(expr['DatabaseReplicationLag']).toMatch(/patroni_xlog_location[\s\S]+patroni_xlog_replayed_location/);
   });
 
   it('should fire and stay quiet as its promtool unit tests say', async () => {

@@ -803,6 +803,27 @@ describe(renderAll.name, () => {
         replacement: '127.0.0.1:9121',
       });
     });
+
+    it("should scrape each Patroni's REST API, labelled with its node's name, when Patroni runs PostgreSQL", () => {
+      const all = jobs(loadTopology(join(TOPOLOGIES_DIR, 'test.yaml')));
+      expect(all.patroni).toEqual({
+        job_name: 'patroni',
+        metrics_path: '/metrics',
+        static_configs: [
+          { targets: ['127.0.0.1:18008'], labels: { keyflow_instance: 'pg-1' } },
+          { targets: ['127.0.0.1:18009'], labels: { keyflow_instance: 'pg-2' } },
+          { targets: ['127.0.0.1:18010'], labels: { keyflow_instance: 'pg-3' } },
+        ],
+      });
+      expect(Object.keys(all).indexOf('patroni')).toBe(Object.keys(all).indexOf('postgres') + 1);
+    });
+
+    it('should scrape no Patroni without database.failover, nor for CockroachDB', () => {
+      expect(
+        jobs(variant((x) => ({ ...x, database: { ...x.database, failover: undefined } }))).patroni,
+      ).toBeUndefined();
+      expect(jobs(loadTopology(join(TOPOLOGIES_DIR, 'production.yaml'))).patroni).toBeUndefined();
+    });
   });
 
   describe('keepalived-<peer>.conf', () => {

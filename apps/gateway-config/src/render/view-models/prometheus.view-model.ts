@@ -96,6 +96,20 @@ export function buildPrometheusView(t: Topology, { outDir }: RenderPaths): Prome
           )
         : // One exporter holding every node's DSN: its series tell the nodes apart by their `server` label.
           job('postgres', [scrapeTarget(hostPort(postgres.host ?? prometheus.host, postgres.port))]);
+  // Patroni serves its view of each node (leader or replica, WAL written and replayed) at /metrics on its REST port,
+  // without a login: the database alerts read these, as Debian's postgres_exporter 0.11 has no replication metrics.
+  const patroniJob =
+    db.kind === 'postgres' && db.failover?.manager === 'patroni'
+      ? [
+          job(
+            'patroni',
+            db.nodes.map((n) => {
+              if (n.restApiPort === undefined) throw new Error(`database node "${n.name}" has no restApiPort`);
+              return scrapeTarget(hostPort(n.host, n.restApiPort), n.name);
+            }),
+          ),
+        ]
+      : [];
   const node = monitoring.exporters.node;
   const edge = t.edge;
   const alertmanager = monitoring.alertmanager;
@@ -141,6 +155,7 @@ export function buildPrometheusView(t: Topology, { outDir }: RenderPaths): Prome
         { metricsPath: '/scrape', exporter: hostPort(redis.host ?? prometheus.host, redis.port) },
       ),
       dbJob,
+      ...patroniJob,
       ...(node ? [job('node', [scrapeTarget(hostPort(node.host ?? prometheus.host, node.port))])] : []),
       ...(alertmanager ? [job('alertmanager', [scrapeTarget(hostPort(alertmanager.host, alertmanager.port))])] : []),
     ],
