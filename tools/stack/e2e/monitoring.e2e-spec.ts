@@ -79,6 +79,7 @@ describe('monitoring (e2e)', { timeout: 120_000 }, () => {
       'keyflow-api',
       'keyflow-worker',
       'node',
+      'patroni',
       'postgres',
       'prometheus',
       'rabbitmq',
