@@ -296,7 +296,8 @@ describe('failover under load, every tier (e2e)', { timeout: 180_000 }, () => {
     });
     // Writes resume within 30 s, on the promoted replica or the restarted primary, whichever Patroni chose.
     expect(measured.at(-1)?.applyGapMs).toBeLessThan(30_000);
-    expect(load.writeErrors.every((s) => s === 503)).toBe(true);
+    // Only the broker's or the database's 503 (the write was not acknowledged); the statuses, should another appear.
+    expect(load.writeErrors.filter((s) => s !== 503)).toEqual([]);
     await expectNothingLost(load.acks);
     const primary = await pollUntil(postgresPrimary, (p) => p !== undefined, { what: 'a PostgreSQL primary' });
     expect(primary?.kind).toBe('postgres');

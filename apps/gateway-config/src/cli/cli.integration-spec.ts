@@ -41,7 +41,9 @@ describe('gateway-config CLI process', () => {
     const out = join(tmp, 'production');
     const res = await cli(['render', '--topology', join(REPO_ROOT, 'deploy/topologies/production.yaml'), '--out', out]);
     expect(res).toMatchObject({ code: 0, stderr: '' });
-    expect(res.stdout.trim().split('\n')).toHaveLength(7);
+    // nginx, HAProxy, BIND (2), Prometheus, the database pair's keepalived (2), the edge's HAProxy and keepalived (2).
+    expect(res.stdout.trim().split('\n')).toHaveLength(10);
+    expect(res.stdout).toContain(`wrote ${join(out, 'haproxy-edge.cfg')}`);
   });
 
   it('should create a self-signed certificate with openssl once and keep it on the next render', async () => {
