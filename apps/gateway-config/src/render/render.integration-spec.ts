@@ -197,6 +197,19 @@ describe(renderAll.name, () => {
       },
     );
 
+    it("should pass a health check's 503 on as an answer, without counting the instance as failed", async () => {
+      const [first, other] = await firstChoice();
+      first.mode = { kind: 'status', status: 503 };
+      // More than max_fails (2) not-ready answers in a row, as load balancers polling every second would see.
+      for (let i = 0; i < 4; i++) expect((await send('GET', {}, undefined, '/health/ready')).status).toBe(503);
+      expect(other.hits).toHaveLength(0);
+      // The instance is still in the rotation: the next request goes to it, not to the other one.
+      first.reset();
+      const res = await send('GET');
+      expect(res.status).toBe(200);
+      expect(res.headers['x-served-by']).toBe(first.name);
+    });
+
     // The API deduplicates only PUT and DELETE /v1/kv/{key} by Idempotency-Key; it ignores the header on every
     // other write, so those must reach one instance even when the client sent a key.
     it.each([

@@ -856,7 +856,7 @@ describe(renderAll.name, () => {
       expect(section(cfg, 'frontend https')).toContain('bind *:18443 ssl crt /srv/keyflow/conf/edge.pem alpn http/1.1');
       const backend = section(cfg, 'backend gateways');
       expect(backend).toContain('balance roundrobin');
-      expect(backend).toContain('http-check send meth GET uri /health/ready ver HTTP/1.1 hdr Host api.keyflow.test');
+      expect(backend).toContain('http-check send meth GET uri /health/live ver HTTP/1.1 hdr Host api.keyflow.test');
       expect(backend).toContain(
         'default-server check inter 1s fall 2 rise 2 ssl verify required ca-file /srv/keyflow/conf/ca.crt verifyhost api.keyflow.test alpn http/1.1',
       );
