@@ -223,6 +223,15 @@ export function loadTopology(file: string): Topology {
 }
 
 /** Every server the topology names: gateways, APIs, workers, database nodes and RabbitMQ nodes, in that order. */
+/**
+ * The topology as it runs without its edge pair (a local stack that cannot make network namespaces, or
+ * `gateway-config render --no-edge`): no HAProxy pair, and gateways on their own addresses only.
+ */
+export function withoutEdge(t: Topology): Topology {
+  const { edge: _edge, ...rest } = t;
+  return rest;
+}
+
 export function namedServers(t: Topology): Array<{ name: string; host: string }> {
   return [...t.gateway.instances, ...t.api.instances, ...t.worker.instances, ...t.database.nodes, ...t.rabbitmq.nodes];
 }

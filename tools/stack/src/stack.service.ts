@@ -6,7 +6,7 @@ import {
   type StackProcess,
   type StackProcessKind,
 } from '@keyflow/testing';
-import { loadTopology, type Topology } from '@keyflow/topology';
+import { loadTopology, withoutEdge, type Topology } from '@keyflow/topology';
 import { connect as amqpConnect } from 'amqplib';
 import { chmodSync, cpSync, existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
@@ -42,12 +42,6 @@ import { SupervisorService } from './supervisor/supervisor.service';
 import { commandLine, environment, run, terminate } from './util/process.util';
 import { formatElapsed, Progress } from './util/progress.util';
 import { canConnect, waitUntil } from './util/wait.util';
-
-/** The topology as a stack without the edge pair runs it (what `gateway-config render --no-edge` renders). */
-function withoutEdge(topology: Topology): Topology {
-  const { edge: _edge, ...rest } = topology;
-  return rest;
-}
 
 /**
  * Stop order: what depends on a server goes before it; each group stops in parallel. PostgreSQL's replicas stop

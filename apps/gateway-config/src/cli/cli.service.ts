@@ -1,6 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { loadTopology, TopologyError } from '@keyflow/topology';
+import { loadTopology, TopologyError, withoutEdge } from '@keyflow/topology';
 import { renderAll, renderGatewayConfigs } from '../render/render.service';
 import { writeRenderedFiles } from '../render/render-writer.util';
 import { parseCliArgs, USAGE, type CliCommand } from './cli-args.util';
@@ -27,10 +27,10 @@ function execute(command: CliCommand, io: CliOutput, cwd: string): number {
       io.out('ok');
       return EXIT_OK;
     case 'render': {
-      const { edge, ...loaded } = loadTopology(resolve(cwd, command.topology));
+      const declared = loadTopology(resolve(cwd, command.topology));
+      const loaded = command.noEdge ? withoutEdge(declared) : declared;
       const topology = {
         ...loaded,
-        ...(edge && !command.noEdge ? { edge } : {}),
         gateway:
           command.consoleRoot === undefined
             ? loaded.gateway

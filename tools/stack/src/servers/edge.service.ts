@@ -9,7 +9,7 @@ import { StackError } from '../stack.exception';
 import { caFile, inheritedEnv } from '../stack-file.util';
 import type { StackLayout } from '../stack-layout.util';
 import { isRoot, run, terminate } from '../util/process.util';
-import { httpStatus, waitUntil } from '../util/wait.util';
+import { httpHealth, waitUntil } from '../util/wait.util';
 import { edgeProcessNames, loadBalancerUrl, peerNamespace } from './edge-names.util';
 
 export const EDGE_GROUP = 'edge';
@@ -48,16 +48,21 @@ async function linkExists(name: string): Promise<boolean> {
   return (await run('ip', ['link', 'show', 'dev', name], { check: false })).code === 0;
 }
 
+/** The IPv4 addresses (`a.b.c.d/len`) in a namespace, with whether each is secondary (the virtual IP is). */
+async function namespaceAddresses(namespace: string): Promise<Array<{ address: string; secondary: boolean }>> {
+  const res = await run('ip', ['-n', namespace, '-4', '-o', 'addr', 'show'], { check: false });
+  return [...res.stdout.matchAll(/inet (\S+) (.*)/g)].map((m) => ({
+    address: m[1] ?? '',
+    secondary: (m[2] ?? '').includes('secondary'),
+  }));
+}
+
 /** The peer whose namespace holds the virtual IP right now, if any. */
 export async function virtualIpHolder(edge: Edge): Promise<string | undefined> {
   const network = requireNetwork(edge);
   for (const peer of edge.redundancy.peers) {
-    const res = await run(
-      'ip',
-      ['-n', peerNamespace(network, peer.name), '-4', '-o', 'addr', 'show', 'dev', edge.redundancy.interface],
-      { check: false },
-    );
-    if (res.code === 0 && res.stdout.includes(` ${edge.redundancy.virtualIp}/`)) return peer.name;
+    const addresses = await namespaceAddresses(peerNamespace(network, peer.name));
+    if (addresses.some((a) => a.address.startsWith(`${edge.redundancy.virtualIp}/`))) return peer.name;
   }
   return undefined;
 }
@@ -270,18 +275,11 @@ export class EdgeService implements StackComponent {
 
   async health(proc: StackProcess): Promise<Health> {
     if (proc.kind === 'haproxy-edge') {
-      if (!proc.healthUrl) return { healthy: false, detail: 'no health URL recorded' };
-      const status = await httpStatus(proc.healthUrl);
-      return { healthy: status === 200, detail: `GET /healthz in ${proc.namespace ?? '?'} → ${status ?? 'no answer'}` };
+      const health = await httpHealth(proc);
+      return { ...health, detail: `${health.detail} in ${proc.namespace ?? '?'}` };
     }
     if (!isAlive(proc.pid)) return { healthy: false, detail: 'not running' };
-    const holds = proc.namespace ? await this.holdsVirtualIp(proc.namespace) : undefined;
-    return { healthy: true, detail: holds ? `holds the virtual IP (${holds})` : 'standby' };
-  }
-
-  private async holdsVirtualIp(namespace: string): Promise<string | undefined> {
-    const res = await run('ip', ['-n', namespace, '-4', '-o', 'addr', 'show'], { check: false });
-    const vip = res.stdout.match(/inet (\S+) .*secondary/);
-    return vip?.[1];
+    const vip = proc.namespace ? (await namespaceAddresses(proc.namespace)).find((a) => a.secondary) : undefined;
+    return { healthy: true, detail: vip ? `holds the virtual IP (${vip.address})` : 'standby' };
   }
 }

@@ -7,7 +7,7 @@ import { type Credential, requireSecrets, type StackSecrets } from '../secrets.u
 import type { StackLayout } from '../stack-layout.util';
 import type { ProgramSpec } from '../supervisor/supervisor-conf.util';
 import { terminateTree } from '../util/process.util';
-import { httpStatus, waitUntil } from '../util/wait.util';
+import { httpHealth, httpStatus, waitUntil } from '../util/wait.util';
 
 export const MONITORING_GROUP = 'monitoring';
 
@@ -180,9 +180,7 @@ export class MonitoringService implements StackComponent {
     return terminateTree(proc.pid);
   }
 
-  async health(proc: StackProcess): Promise<Health> {
-    if (!proc.healthUrl) return { healthy: false, detail: 'no health URL recorded' };
-    const status = await httpStatus(proc.healthUrl);
-    return { healthy: status === 200, detail: `GET ${new URL(proc.healthUrl).pathname} → ${status ?? 'no answer'}` };
+  health(proc: StackProcess): Promise<Health> {
+    return httpHealth(proc);
   }
 }

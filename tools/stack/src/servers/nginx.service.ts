@@ -6,7 +6,7 @@ import { StackError } from '../stack.exception';
 import { gatewayUrls } from '../stack-file.util';
 import type { StackLayout } from '../stack-layout.util';
 import { run, terminateTree } from '../util/process.util';
-import { httpStatus, waitUntil } from '../util/wait.util';
+import { httpHealth, httpStatus, waitUntil } from '../util/wait.util';
 
 /** The supervisor's (and stack.json's) name of one gateway's nginx: `nginx-gateway-1`. */
 export function gatewayProcessName(gateway: string): string {
@@ -120,9 +120,7 @@ export class NginxService implements StackComponent {
     return terminateTree(proc.pid);
   }
 
-  async health(proc: StackProcess): Promise<Health> {
-    if (!proc.healthUrl) return { healthy: false, detail: 'no health URL recorded' };
-    const status = await httpStatus(proc.healthUrl);
-    return { healthy: status === 200, detail: `GET ${new URL(proc.healthUrl).pathname} → ${status ?? 'no answer'}` };
+  health(proc: StackProcess): Promise<Health> {
+    return httpHealth(proc);
   }
 }

@@ -67,3 +67,10 @@ export async function httpJson<T>(
   if (!res.ok) throw new Error(`GET ${url} answered ${res.status}`);
   return (await res.json()) as T;
 }
+
+/** A process is healthy when its recorded health URL answers 200 (gateways, monitoring, the edge's HAProxy). */
+export async function httpHealth(proc: { healthUrl?: string }): Promise<{ healthy: boolean; detail: string }> {
+  if (!proc.healthUrl) return { healthy: false, detail: 'no health URL recorded' };
+  const status = await httpStatus(proc.healthUrl);
+  return { healthy: status === 200, detail: `GET ${new URL(proc.healthUrl).pathname} → ${status ?? 'no answer'}` };
+}
