@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { Resolver } from 'node:dns/promises';
 import { readFileSync } from 'node:fs';
 import { request } from 'node:https';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -133,8 +134,11 @@ async function gatewaysServing(count: number): Promise<Map<string, number>> {
 
 const peerProcess = (peer: string): string => `haproxy-edge-${peer}`;
 
-/** Until the peer's HAProxy answers its liveness URI, as keepalived's check asks it. */
-async function waitForHealthy(peer: string): Promise<void> {
+/**
+ * Until the peer can take the virtual IP over: its HAProxy answers its liveness URI, and its keepalived (whose check
+ * asks that URI's port) says in its log that it last entered BACKUP or MASTER, not FAULT.
+ */
+async function waitForReady(peer: string): Promise<void> {
   const url = stack.processes.find((p) => p.name === peerProcess(peer))?.healthUrl ?? '';
   await pollUntil(
     async () => {
@@ -145,8 +149,12 @@ async function waitForHealthy(peer: string): Promise<void> {
     (status) => status === 200,
     { timeoutMs: 30_000, what: `${peer}'s HAProxy to answer ${url}` },
   );
-  // keepalived's check rises after two passes, a second apart.
-  await new Promise((r) => setTimeout(r, 2_500));
+  const log = join(stack.stackDir, 'logs', `keepalived-${peer}.log`);
+  await pollUntil(
+    () => Promise.resolve([...readFileSync(log, 'utf8').matchAll(/Entering (\w+) STATE/g)].at(-1)?.[1]),
+    (state) => state === 'BACKUP' || state === 'MASTER',
+    { timeoutMs: 30_000, what: `${peer}'s keepalived out of FAULT (${log})` },
+  );
 }
 
 describe('the edge HAProxy pair on a virtual IP (e2e)', { timeout: 120_000 }, () => {
@@ -263,7 +271,7 @@ describe('the edge HAProxy pair on a virtual IP (e2e)', { timeout: 120_000 }, ()
     const passive = stack.edge?.peers.find((p) => p.name !== active)?.name;
     if (!active || !passive) throw new Error('the edge pair needs two peers, one holding the virtual IP');
     // The passive peer must be ready to take over: its HAProxy answers (keepalived's check rises within seconds).
-    await waitForHealthy(passive);
+    await waitForReady(passive);
     const poll = pollVirtualIp();
     await new Promise((r) => setTimeout(r, 500));
     const killedAt = Date.now();
